@@ -1,0 +1,159 @@
+"""The `flywheel` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.errors import ConfigError
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("flywheel")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    logging.basicConfig(
+        level=settings.file.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Alembic narrates every step at INFO; operators only need its warnings.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def require_platform(settings: Settings) -> None:
+    """Fail with one line when no platform is configured, or one is half-configured."""
+    if not settings.discord_enabled and not settings.slack_enabled:
+        raise ConfigError(
+            "no platform configured: set DISCORD_TOKEN (Discord) and/or SLACK_BOT_TOKEN (Slack) "
+            "in the environment, or try `flywheel demo` without any"
+        )
+    if settings.slack_enabled:
+        if settings.slack.mode == "socket" and settings.secrets.SLACK_APP_TOKEN is None:
+            raise ConfigError(
+                "SLACK_APP_TOKEN is not set: Socket Mode ([slack] mode = \"socket\") needs an app-level "
+                "token (xapp-…); set it, or set [slack] mode = \"http\""
+            )
+        if settings.secrets.SLACK_SIGNING_SECRET is None and settings.slack.mode == "http":
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests; "
+                "copy it from your Slack app's Basic Information page"
+            )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Connect to the configured platforms and serve."""
+    settings = _settings(args)
+    require_platform(settings)
+    from bot.platforms import attach_platforms
+    from bot.process import serve
+    from bot.runtime import build_runtime
+
+    async def main() -> None:
+        runtime = build_runtime(settings)
+        attach_platforms(runtime)
+        await serve(runtime, with_platforms=True)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve HTTP only."""
+    settings = _settings(args)
+    from bot.process import serve
+    from bot.runtime import build_runtime
+
+    async def main() -> None:
+        await serve(build_runtime(settings), with_platforms=False)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Upgrade the database to the newest schema."""
+    settings = _settings(args)
+    from bot.db.migrate import head_revision, upgrade
+
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        raise ConfigError(
+            f"database.url: migration failed ({type(exc).__name__}: {exc}); "
+            "check [database] url or FLYWHEEL_DATABASE_URL"
+        ) from None
+    print(f"database is at {head_revision()} (newest)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the community's data to a directory."""
+    settings = _settings(args)
+    from bot.process import require_current_schema
+    from bot.runtime import bootstrap_community, build_runtime
+    from bot.services.export import export_community
+
+    async def main() -> dict[str, int]:
+        runtime = build_runtime(settings)
+        try:
+            await require_current_schema(runtime)
+            community_id = await bootstrap_community(runtime)
+            async with runtime.sessions() as session:
+                return await export_community(
+                    session, community_id, out_dir=Path(args.out), fmt=args.format
+                )
+        finally:
+            await runtime.close()
+
+    counts = asyncio.run(main())
+    summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+    print(f"exported {summary} to {args.out}/ as {args.format}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the verbs and their options."""
+    parser = argparse.ArgumentParser(
+        prog="flywheel",
+        description="Flywheel: rituals, UGC, recognition and referrals for Discord and Slack communities.",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "--config",
+            metavar="PATH",
+            default=None,
+            help="bot.toml to read (default: $FLYWHEEL_CONFIG, else built-in defaults)",
+        )
+        return sub
+
+    verb("run", "connect to Discord/Slack, start the web server and scheduler").set_defaults(func=cmd_run)
+    verb("web", "run only the HTTP server (webhooks, pages, admin), no platform connection").set_defaults(
+        func=cmd_web
+    )
+    verb("migrate", "bring the configured database to the newest schema").set_defaults(func=cmd_migrate)
+    export = verb("export", "write everything the community owns (members, identities, activities)")
+    export.add_argument("--format", choices=("json", "csv"), default="json", help="file format (default json)")
+    export.add_argument("--out", default="export", metavar="DIR", help="directory to write (default ./export)")
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; configuration problems exit 2 with one line, no traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"flywheel: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

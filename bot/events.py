@@ -1,0 +1,296 @@
+"""Domain events: published in the transaction that caused them, handled after it commits.
+
+An event is a row written in the publisher's transaction, so it exists exactly when the
+change that raised it does. The :class:`EventBus` hands each event to every subscriber in
+the subscriber's own transaction, and records the delivery in that same transaction under
+a unique (event, subscriber) key: a crash, a retry or a second process never delivers the
+same event to the same subscriber twice. A failing subscriber is logged and retried with
+backoff; it never affects the publisher or the other subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.db.hooks import wake_after_commit
+from bot.models import EventDelivery, EventRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of domain events; subclasses are frozen dataclasses of plain values."""
+
+    name: ClassVar[str] = ""
+
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+def domain_event(name: str) -> Callable[[type[E]], type[E]]:
+    """Register an event class under a stable name (the name is stored, so never rename it)."""
+
+    def register(cls: type[E]) -> type[E]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"event name {name!r} is already taken by {_REGISTRY[name]!r}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+@domain_event("member.created")
+@dataclass(frozen=True)
+class MemberCreated(Event):
+    """A platform identity was seen for the first time and became a member."""
+
+    community_id: int
+    member_id: int
+    platform: str
+
+
+@domain_event("activity.recorded")
+@dataclass(frozen=True)
+class ActivityRecorded(Event):
+    """An activity was added to the ledger."""
+
+    community_id: int
+    member_id: int
+    activity_id: int
+    kind: str
+    points: int
+
+
+@domain_event("members.linked")
+@dataclass(frozen=True)
+class MembersLinked(Event):
+    """Two members were found to be one person and merged."""
+
+    community_id: int
+    kept_member_id: int
+    merged_member_id: int
+
+
+@domain_event("member.erased")
+@dataclass(frozen=True)
+class MemberErased(Event):
+    """A member's personal data was deleted at their request."""
+
+    community_id: int
+    member_id: int
+
+
+def decode(name: str, payload: dict[str, Any]) -> Event:
+    """Rebuild a stored event."""
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise KeyError(f"unknown event {name!r}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in payload.items() if k in fields})
+
+
+async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
+    """Record an event in the caller's transaction; subscribers see it after commit."""
+    if not event.name:
+        raise TypeError(f"{type(event).__name__} is not registered with @domain_event")
+    session.add(EventRecord(name=event.name, payload=dataclasses.asdict(event), created_at=clock.now()))
+    wake_after_commit(session)
+
+
+class _DeliveryConflict(Exception):
+    """Another process delivered the event first; our handler's work is rolled back."""
+
+
+class EventBus:
+    """Delivers stored events to subscribers, each in its own transaction, at most once each."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        max_attempts: int = 8,
+        backoff_seconds: float = 2.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._subscribers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._poll = poll_seconds
+        self._wakeup = asyncio.Event()
+
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[AsyncSession, E], Awaitable[None]],
+        *,
+        name: str | None = None,
+    ) -> None:
+        """Call ``handler(session, event)`` for every event of this type, after commit."""
+        subscriber = name or f"{handler.__module__}.{handler.__qualname__}"
+        taken = {n for n, _ in self._subscribers[event_type.name]}
+        if subscriber in taken:
+            raise ValueError(f"{subscriber!r} already subscribes to {event_type.name!r}")
+        self._subscribers[event_type.name].append((subscriber, handler))
+
+    def wake(self) -> None:
+        """Tell the loop there may be new events."""
+        self._wakeup.set()
+
+    async def process_pending(self, limit: int = 200) -> int:
+        """Deliver what is due; return how many deliveries succeeded."""
+        async with self._sessions() as session:
+            records = (
+                await session.scalars(
+                    select(EventRecord)
+                    .where(EventRecord.done_at.is_(None))
+                    .order_by(EventRecord.id)
+                    .limit(limit)
+                )
+            ).all()
+        delivered = 0
+        for record in records:
+            delivered += await self._deliver(record)
+        return delivered
+
+    async def _deliver(self, record: EventRecord) -> int:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(EventDelivery).where(EventDelivery.event_id == record.id)
+                )
+            ).all()
+        known = {row.subscriber: row for row in rows}
+        now = self._clock.now()
+        delivered = 0
+        outstanding = False
+        for subscriber, handler in self._subscribers.get(record.name, []):
+            previous = known.get(subscriber)
+            if previous is not None and previous.status in ("done", "dead"):
+                continue
+            if previous is not None and previous.next_attempt_at and previous.next_attempt_at > now:
+                outstanding = True
+                continue
+            event = decode(record.name, record.payload)
+            try:
+                await self._run_handler(record.id, subscriber, handler, event, previous)
+                delivered += 1
+            except _DeliveryConflict:
+                continue
+            except Exception as exc:  # a subscriber's bug must not stop the others
+                log.exception("subscriber %s failed on event %s #%s", subscriber, record.name, record.id)
+                if not await self._record_failure(record.id, subscriber, previous, exc):
+                    outstanding = True
+        if not outstanding:
+            await self._maybe_finish(record)
+        return delivered
+
+    async def _run_handler(
+        self,
+        event_id: int,
+        subscriber: str,
+        handler: Handler,
+        event: Event,
+        previous: EventDelivery | None,
+    ) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await handler(session, event)
+                if previous is None:
+                    session.add(
+                        EventDelivery(
+                            event_id=event_id, subscriber=subscriber, status="done", attempts=1
+                        )
+                    )
+                    await session.flush()
+                else:
+                    result = await session.execute(
+                        update(EventDelivery)
+                        .where(
+                            EventDelivery.id == previous.id,
+                            EventDelivery.status == "failed",
+                            EventDelivery.attempts == previous.attempts,
+                        )
+                        .values(status="done", attempts=previous.attempts + 1, last_error=None)
+                    )
+                    if result.rowcount != 1:  # type: ignore[attr-defined]
+                        raise _DeliveryConflict
+        except IntegrityError:
+            raise _DeliveryConflict from None
+
+    async def _record_failure(
+        self, event_id: int, subscriber: str, previous: EventDelivery | None, exc: Exception
+    ) -> bool:
+        """Note a failed attempt; return True when the subscriber has given up for good."""
+        attempts = (previous.attempts if previous else 0) + 1
+        dead = attempts >= self._max_attempts
+        delay = min(self._backoff * 2 ** (attempts - 1), 3600.0)
+        values: dict[str, Any] = {
+            "status": "dead" if dead else "failed",
+            "attempts": attempts,
+            "next_attempt_at": self._clock.now() + timedelta(seconds=delay),
+            "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+        }
+        try:
+            async with self._sessions() as session, session.begin():
+                if previous is None:
+                    session.add(EventDelivery(event_id=event_id, subscriber=subscriber, **values))
+                else:
+                    await session.execute(
+                        update(EventDelivery).where(EventDelivery.id == previous.id).values(**values)
+                    )
+        except IntegrityError:
+            return False
+        return dead
+
+    async def _maybe_finish(self, record: EventRecord) -> None:
+        names = {name for name, _ in self._subscribers.get(record.name, [])}
+        async with self._sessions() as session, session.begin():
+            finished = set(
+                (
+                    await session.scalars(
+                        select(EventDelivery.subscriber).where(
+                            EventDelivery.event_id == record.id,
+                            EventDelivery.status.in_(("done", "dead")),
+                        )
+                    )
+                ).all()
+            )
+            if names <= finished:
+                await session.execute(
+                    update(EventRecord)
+                    .where(EventRecord.id == record.id, EventRecord.done_at.is_(None))
+                    .values(done_at=self._clock.now())
+                )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver events until ``stop`` is set, waking on commits and polling for other processes."""
+        while not stop.is_set():
+            self._wakeup.clear()
+            try:
+                await self.process_pending()
+            except Exception:
+                log.exception("event delivery pass failed; retrying")
+            waiter = asyncio.ensure_future(self._wakeup.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()

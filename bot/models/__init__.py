@@ -1,0 +1,21 @@
+"""Every model, imported here so the metadata is complete for Alembic."""
+
+from bot.models.activity import Activity
+from bot.models.audit import AuditEntry
+from bot.models.community import Community, PlatformSpace
+from bot.models.events import EventDelivery, EventRecord
+from bot.models.member import Identity, LinkCode, Member
+from bot.models.outbox import OutboxMessage
+
+__all__ = [
+    "Activity",
+    "AuditEntry",
+    "Community",
+    "EventDelivery",
+    "EventRecord",
+    "Identity",
+    "LinkCode",
+    "Member",
+    "OutboxMessage",
+    "PlatformSpace",
+]

@@ -1,0 +1,286 @@
+"""bot.toml and the environment, validated into typed settings.
+
+Deployment and community defaults come from ``bot.toml``; secrets come only
+from the environment. Every problem becomes one :class:`ConfigError` line that
+names the key, says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///flywheel.db"
+
+# Secret names as they might be (wrongly) written into bot.toml, and the
+# variable to use instead. Checked before anything else is validated.
+SECRET_KEYS: dict[str, str] = {
+    "token": "DISCORD_TOKEN or SLACK_BOT_TOKEN",
+    "discord_token": "DISCORD_TOKEN",
+    "bot_token": "SLACK_BOT_TOKEN",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "app_token": "SLACK_APP_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "api_key": "STRIPE_API_KEY",
+    "stripe_api_key": "STRIPE_API_KEY",
+    "webhook_secret": "STRIPE_WEBHOOK_SECRET",
+    "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
+    "secret_key": "FLYWHEEL_SECRET_KEY",
+    "admin_token": "FLYWHEEL_ADMIN_TOKEN",
+    "password": "the password inside FLYWHEEL_DATABASE_URL",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommunitySettings(_Section):
+    """The community this deployment serves."""
+
+    name: str = Field(default="My Community", min_length=1, max_length=100)
+    slug: str = Field(default="community", pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone; use a name like 'Europe/Berlin' or 'UTC'"
+            ) from None
+        return value
+
+
+class DatabaseSettings(_Section):
+    """Where the data lives."""
+
+    url: str = DEFAULT_DATABASE_URL
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                f"{value.split('://')[0]!r} is not supported; use 'sqlite+aiosqlite:///file.db' "
+                "or 'postgresql+asyncpg://user@host/db'"
+            )
+        return value
+
+
+class WebSettings(_Section):
+    """The one HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://\S+$")
+
+
+class DiscordSettings(_Section):
+    """The Discord front end."""
+
+    guild_ids: list[int] = Field(default_factory=list)
+    moderator_role_ids: list[int] = Field(default_factory=list)
+    owner_user_ids: list[int] = Field(default_factory=list)
+    message_content_intent: bool = False
+
+
+class SlackSettings(_Section):
+    """The Slack front end."""
+
+    mode: Literal["socket", "http"] = "socket"
+    command: str = Field(default="/flywheel", pattern=r"^/[a-z0-9_-]{1,31}$")
+    moderator_user_ids: list[str] = Field(default_factory=list)
+    owner_user_ids: list[str] = Field(default_factory=list)
+
+
+class OutboxSettings(_Section):
+    """How side effects leave the process."""
+
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+
+class LoggingSettings(_Section):
+    """Log output."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class FileSettings(_Section):
+    """Everything bot.toml may hold."""
+
+    community: CommunitySettings = Field(default_factory=CommunitySettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+class Secrets(BaseSettings):
+    """Secrets, read only from the environment and never logged."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
+
+    DISCORD_TOKEN: SecretStr | None = None
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
+    STRIPE_API_KEY: SecretStr | None = None
+    STRIPE_WEBHOOK_SECRET: SecretStr | None = None
+    FLYWHEEL_SECRET_KEY: SecretStr | None = None
+    FLYWHEEL_ADMIN_TOKEN: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read only what load_settings passes, so an explicit environment is honoured."""
+        return (init_settings,)
+
+
+class Settings(BaseModel):
+    """The validated configuration of one Flywheel process."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: FileSettings
+    secrets: Secrets
+    source: str
+
+    @property
+    def community(self) -> CommunitySettings:
+        """Return the [community] section."""
+        return self.file.community
+
+    @property
+    def database_url(self) -> str:
+        """Return the database URL (FLYWHEEL_DATABASE_URL already applied)."""
+        return self.file.database.url
+
+    @property
+    def web(self) -> WebSettings:
+        """Return the [web] section."""
+        return self.file.web
+
+    @property
+    def discord(self) -> DiscordSettings:
+        """Return the [discord] section."""
+        return self.file.discord
+
+    @property
+    def slack(self) -> SlackSettings:
+        """Return the [slack] section."""
+        return self.file.slack
+
+    @property
+    def outbox(self) -> OutboxSettings:
+        """Return the [outbox] section."""
+        return self.file.outbox
+
+    @property
+    def discord_enabled(self) -> bool:
+        """Say whether a Discord token is configured."""
+        return self.secrets.DISCORD_TOKEN is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Say whether a Slack bot token is configured."""
+        return self.secrets.SLACK_BOT_TOKEN is not None
+
+
+def _find_secret(data: Mapping[str, Any], prefix: str = "") -> tuple[str, str] | None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found = _find_secret(value, f"{dotted}.")
+            if found:
+                return found
+        elif key.lower() in SECRET_KEYS:
+            return dotted, SECRET_KEYS[key.lower()]
+    return None
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return (
+            f"{source}: unknown key '{key}'; remove it or fix its spelling "
+            "(bot.toml.example lists every key)"
+        )
+    message = first["msg"].removeprefix("Value error, ")
+    shown = first.get("input")
+    got = f" (got {shown!r})" if not isinstance(shown, dict | list) else ""
+    return f"{source}: '{key}' is invalid: {message}{got}; see bot.toml.example for the expected form"
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read bot.toml (optional) and the environment into validated settings."""
+    env = dict(os.environ if environ is None else environ)
+    chosen = path if path is not None else env.get("FLYWHEEL_CONFIG")
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if chosen:
+        config_path = Path(chosen)
+        source = str(config_path)
+        if not config_path.is_file():
+            raise ConfigError(
+                f"{source}: file not found; pass --config with an existing file "
+                "or copy bot.toml.example to bot.toml"
+            )
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML ({exc}); fix the syntax there") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{source}: not UTF-8 text; save it as UTF-8") from None
+    secret = _find_secret(data)
+    if secret:
+        key, variable = secret
+        raise ConfigError(
+            f"{source}: '{key}' looks like a secret; secrets are never read from bot.toml: "
+            f"remove it and set {variable} in the environment"
+        )
+    if env.get("FLYWHEEL_DATABASE_URL"):
+        data.setdefault("database", {})
+        if isinstance(data["database"], dict):
+            data["database"]["url"] = env["FLYWHEEL_DATABASE_URL"]
+            source = f"{source} + FLYWHEEL_DATABASE_URL"
+    try:
+        file_settings = FileSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    try:
+        secrets = Secrets(**{k: v for k, v in env.items() if k in Secrets.model_fields and v})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "environment")) from None
+    return Settings(file=file_settings, secrets=secrets, source=source)

@@ -1,0 +1,1 @@
+"""The aiohttp server: health, metrics, and (as features land) webhooks and pages."""

@@ -1,0 +1,92 @@
+"""The one HTTP server of a Flywheel process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from bot import __version__
+from bot.db.migrate import current_revision, head_revision
+from bot.models import EventRecord, Member, OutboxMessage
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+RUNTIME = web.AppKey("runtime", Runtime)
+METRICS = web.AppKey("metrics", dict[str, Any])
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Report database, schema, platforms and scheduler as JSON (503 when the database is down)."""
+    runtime = request.app[RUNTIME]
+    database: dict[str, Any] = {"reachable": False, "schema_current": False}
+    try:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        database["reachable"] = True
+        revision = await current_revision(runtime.engine)
+        database["revision"] = revision
+        database["schema_current"] = revision == head_revision()
+    except Exception as exc:
+        database["error"] = type(exc).__name__
+    body = {
+        "status": "ok" if database["reachable"] and database["schema_current"] else "degraded",
+        "version": __version__,
+        "database": database,
+        "platforms": {platform.name: platform.status for platform in runtime.platforms},
+        "scheduler": {"state": runtime.scheduler.state, "jobs": runtime.scheduler.jobs},
+    }
+    return web.json_response(body, status=200 if database["reachable"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Expose Prometheus metrics read from the database at scrape time."""
+    runtime = request.app[RUNTIME]
+    gauges = request.app[METRICS]
+    async with runtime.sessions() as session:
+        outbox = (
+            await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        ).all()
+        members = await session.scalar(
+            select(func.count()).where(Member.erased_at.is_(None), Member.merged_into_id.is_(None))
+        )
+        events = await session.scalar(select(func.count()).where(EventRecord.done_at.is_(None)))
+    for status in ("pending", "sending", "sent", "dead"):
+        gauges["outbox"].labels(status=status).set(0)
+    for status, count in outbox:
+        gauges["outbox"].labels(status=status).set(count)
+    gauges["members"].set(members or 0)
+    gauges["events"].set(events or 0)
+    registry: CollectorRegistry = gauges["registry"]
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """Build the aiohttp application for a runtime."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[RUNTIME] = runtime
+    registry = CollectorRegistry()
+    app[METRICS] = {
+        "registry": registry,
+        "outbox": Gauge("flywheel_outbox_messages", "Outbox rows by status", ["status"], registry=registry),
+        "members": Gauge("flywheel_members", "Members (not erased, not merged)", registry=registry),
+        "events": Gauge("flywheel_events_pending", "Domain events not yet fully delivered", registry=registry),
+    }
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on host:port (0 picks a free port); return the runner and the bound port."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server  # aiohttp exposes no public accessor for the bound socket
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)

@@ -1,0 +1,359 @@
+"""The Slack sandbox drives the real slack-bolt AsyncApp and slack-sdk AsyncWebClient."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp  # noqa: TID251 - the sandbox tests drive real bolt
+from slack_sdk.errors import SlackApiError  # noqa: TID251
+from slack_sdk.http_retry.builtin_async_handlers import (  # noqa: TID251
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient  # noqa: TID251
+
+from bot.sandbox.slack_server import SlackEventSender, SlackSandbox, sign_slack_request
+
+pytestmark = pytest.mark.e2e
+
+MEMBER = "U0ADA"
+CHANNEL = "C0GENERAL"
+
+FEEDBACK_MODAL = {
+    "type": "modal",
+    "callback_id": "feedback",
+    "private_metadata": "from-command",
+    "title": {"type": "plain_text", "text": "Feedback"},
+    "submit": {"type": "plain_text", "text": "Send"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "idea",
+            "label": {"type": "plain_text", "text": "Idea"},
+            "element": {"type": "plain_text_input", "action_id": "text"},
+        }
+    ],
+}
+
+
+@dataclass
+class Bot:
+    """A real bolt app served over HTTP, with what its listeners saw."""
+
+    app: AsyncApp
+    client: AsyncWebClient
+    sender: SlackEventSender
+    actions: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    submissions: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SlackSandbox]:
+    sandbox = SlackSandbox()
+    sandbox.add_user(MEMBER, "ada", real_name="Ada Lovelace", email="ada@example.org")
+    sandbox.add_channel(CHANNEL, "general")
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def bot(sandbox: SlackSandbox) -> AsyncIterator[Bot]:
+    client = AsyncWebClient(token=sandbox.bot_token, base_url=sandbox.api_base)
+    # Passing token= as well as client= only makes bolt warn that the token is unused.
+    app = AsyncApp(client=client, signing_secret=sandbox.signing_secret)
+    runner = web.AppRunner(app.web_app(path="/slack/events"), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    bot = Bot(app, client, sandbox.sender(f"http://127.0.0.1:{port}/slack/events"))
+
+    @app.command("/flywheel")
+    async def flywheel(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+        await ack()
+        if body["text"] == "feedback":
+            await client.views_open(trigger_id=body["trigger_id"], view=FEEDBACK_MODAL)
+            return
+        await client.chat_postMessage(channel=body["channel_id"], text=f"<@{body['user_id']}> ok")
+        await respond("Check your DMs")
+
+    @app.action("approve")
+    async def approve(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await bot.actions.put(body)
+        await respond(replace_original=True, text="Approved")
+
+    @app.view("feedback")
+    async def feedback(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        await ack()
+        await bot.submissions.put(body)
+        idea = view["state"]["values"]["idea"]["text"]["value"]
+        await client.chat_postMessage(channel=body["user"]["id"], text=f"Thanks for: {idea}")
+
+    @app.event("app_home_opened")
+    async def home(event: dict[str, Any], client: Any) -> None:
+        await client.views_publish(
+            user_id=event["user"],
+            view={"type": "home", "blocks": [{"type": "section", "text": _mrkdwn("Hi")}]},
+        )
+
+    yield bot
+    await runner.cleanup()
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+async def test_a_signed_slash_command_is_acked_and_the_bot_posts_and_responds(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    reply = await bot.sender.send_slash_command(
+        "/flywheel", "link", user_id=MEMBER, channel_id=CHANNEL
+    )
+
+    assert reply.status == 200
+    posted = await sandbox.wait_for_call("chat.postMessage")
+    responded = await sandbox.wait_for_call("response_url")
+    assert posted.ok
+    assert posted.args["channel"] == CHANNEL
+    assert posted.args["text"] == f"<@{MEMBER}> ok"
+    assert responded.args["text"] == "Check your DMs"
+    assert [m["text"] for m in sandbox.messages_in(CHANNEL)] == [f"<@{MEMBER}> ok"]
+    # The first request made bolt call auth.test once; it caches the answer.
+    assert len(sandbox.calls_to("auth.test")) == 1
+
+
+async def test_a_forged_signature_is_refused_before_any_listener_runs(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    forged = await bot.sender.send_slash_command(
+        "/flywheel", "link", user_id=MEMBER, channel_id=CHANNEL, forge=True
+    )
+    assert forged.status == 401
+
+    # The valid request's listener posts, then responds: once its response is seen, a post
+    # from the forged request would have been seen too.
+    valid = await bot.sender.send_slash_command(
+        "/flywheel", "link", user_id=MEMBER, channel_id=CHANNEL
+    )
+    assert valid.status == 200
+    await sandbox.wait_for_call("response_url")
+    assert len(sandbox.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_request_older_than_five_minutes_is_refused(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    stale = int(time.time()) - 301
+
+    reply = await bot.sender.send_slash_command(
+        "/flywheel", "link", user_id=MEMBER, channel_id=CHANNEL, timestamp=stale
+    )
+
+    assert reply.status == 401
+    assert sandbox.calls_to("auth.test") == []
+
+
+async def test_a_block_action_reaches_its_listener_and_replaces_the_original_message(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    button = {
+        "type": "button",
+        "action_id": "approve",
+        "text": {"type": "plain_text", "text": "OK"},
+    }
+    posted = await bot.client.chat_postMessage(
+        channel=CHANNEL, text="Approve?", blocks=[{"type": "actions", "elements": [button]}]
+    )
+
+    reply = await bot.sender.send_block_action(
+        "approve", "yes", user_id=MEMBER, channel_id=CHANNEL, message_ts=posted["ts"]
+    )
+
+    assert reply.status == 200
+    body = await asyncio.wait_for(bot.actions.get(), timeout=5)
+    assert body["actions"][0]["value"] == "yes"
+    assert body["message"]["text"] == "Approve?"
+    await sandbox.wait_for_call("response_url")
+    assert sandbox.messages_in(CHANNEL)[0]["text"] == "Approved"
+
+
+async def test_a_view_submission_reaches_its_listener_with_the_submitted_values(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    await bot.sender.send_slash_command("/flywheel", "feedback", user_id=MEMBER, channel_id=CHANNEL)
+    opened = await sandbox.wait_for_call("views.open")
+    assert opened.ok
+    view_id = opened.response["view"]["id"]
+
+    reply = await bot.sender.send_view_submission(
+        "feedback",
+        {"idea": {"text": "More rituals"}},
+        user_id=MEMBER,
+        private_metadata="from-command",
+        view_id=view_id,
+    )
+
+    assert reply.status == 200
+    body = await asyncio.wait_for(bot.submissions.get(), timeout=5)
+    assert body["view"]["id"] == view_id
+    assert body["view"]["private_metadata"] == "from-command"
+    thanks = await sandbox.wait_for_call("chat.postMessage")
+    assert thanks.response["channel"] == sandbox.dm_channel_id(MEMBER)
+    assert thanks.args["text"] == "Thanks for: More rituals"
+
+
+async def test_a_rate_limited_post_is_retried_by_the_sdk_and_delivered_once(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    bot.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    sandbox.rate_limit_next("chat.postMessage", retry_after=1)
+
+    await bot.sender.send_slash_command("/flywheel", "link", user_id=MEMBER, channel_id=CHANNEL)
+
+    delivered = await sandbox.wait_for_call(
+        lambda call: call.method == "chat.postMessage" and call.status == 200
+    )
+    attempts = sandbox.calls_to("chat.postMessage")
+    assert [call.status for call in attempts] == [429, 200]
+    # The SDK waits Retry-After (plus jitter) before it tries again.
+    assert delivered.at - attempts[0].at >= 1
+    assert len(sandbox.messages_in(CHANNEL)) == 1
+
+
+async def test_opening_the_app_home_makes_the_bot_publish_a_home_view(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    reply = await bot.sender.send_app_home_opened(MEMBER)
+
+    assert reply.status == 200
+    published = await sandbox.wait_for_call("views.publish")
+    assert published.ok
+    assert published.args["user_id"] == MEMBER
+    assert sandbox.home_views[MEMBER]["type"] == "home"
+
+
+async def test_the_url_verification_challenge_is_echoed(bot: Bot) -> None:
+    reply = await bot.sender.send_url_verification("c-123")
+
+    assert reply.status == 200
+    assert reply.json() == {"challenge": "c-123"}
+
+
+# -- the Web API on its own --------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(sandbox: SlackSandbox) -> AsyncWebClient:
+    return AsyncWebClient(token=sandbox.bot_token, base_url=sandbox.api_base)
+
+
+async def test_a_wrong_token_gets_invalid_auth(sandbox: SlackSandbox) -> None:
+    intruder = AsyncWebClient(token="xoxb-wrong", base_url=sandbox.api_base)
+
+    with pytest.raises(SlackApiError) as raised:
+        await intruder.auth_test()
+
+    assert raised.value.response["error"] == "invalid_auth"
+
+
+async def test_unknown_methods_and_channels_fail_as_on_slack(client: AsyncWebClient) -> None:
+    with pytest.raises(SlackApiError) as unknown:
+        await client.api_call("chat.teleport")
+    with pytest.raises(SlackApiError) as missing:
+        await client.chat_postMessage(channel="C0NOWHERE", text="hello")
+
+    assert unknown.value.response["error"] == "unknown_method"
+    assert missing.value.response["error"] == "channel_not_found"
+
+
+async def test_a_deactivated_member_cannot_be_messaged(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.close_dms(MEMBER)
+
+    with pytest.raises(SlackApiError) as opening:
+        await client.conversations_open(users=MEMBER)
+    with pytest.raises(SlackApiError) as posting:
+        await client.chat_postMessage(channel=MEMBER, text="hello")
+
+    assert opening.value.response["error"] == "user_disabled"
+    assert posting.value.response["error"] == "is_archived"
+
+
+async def test_a_direct_message_opens_a_dm_channel_and_threads_replies(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    opened = await client.conversations_open(users=MEMBER)
+    dm = opened["channel"]["id"]
+    parent = await client.chat_postMessage(channel=dm, text="Welcome")
+    await client.chat_postMessage(channel=dm, text="Step 1", thread_ts=parent["ts"])
+    await client.reactions_add(channel=dm, timestamp=parent["ts"], name="wave")
+
+    thread = await client.conversations_replies(channel=dm, ts=parent["ts"])
+
+    assert dm == sandbox.dm_channel_id(MEMBER)
+    assert [m["text"] for m in thread["messages"]] == ["Welcome", "Step 1"]
+    assert thread["messages"][0]["reactions"][0]["name"] == "wave"
+
+
+async def test_a_trigger_id_can_be_exchanged_only_once(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    trigger = sandbox.issue_trigger_id()
+    await client.views_open(trigger_id=trigger, view=FEEDBACK_MODAL)
+
+    with pytest.raises(SlackApiError) as again:
+        await client.views_open(trigger_id=trigger, view=FEEDBACK_MODAL)
+
+    assert again.value.response["error"] == "exchanged_trigger_id"
+
+
+async def test_usergroup_members_are_replaced_and_listed(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.add_user("U0BOB", "bob")
+    sandbox.add_usergroup("S0MODS", "mods", users=[MEMBER])
+
+    await client.usergroups_users_update(usergroup="S0MODS", users=[MEMBER, "U0BOB"])
+    members = await client.usergroups_users_list(usergroup="S0MODS")
+    groups = await client.usergroups_list(include_users=True)
+
+    assert members["users"] == [MEMBER, "U0BOB"]
+    assert groups["usergroups"][0]["user_count"] == 2
+
+
+async def test_users_info_describes_the_seeded_member(client: AsyncWebClient) -> None:
+    info = await client.users_info(user=MEMBER)
+
+    assert info["user"]["profile"]["email"] == "ada@example.org"
+    assert info["user"]["real_name"] == "Ada Lovelace"
+
+
+async def test_waiting_for_a_call_that_never_comes_times_out_with_what_was_seen(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    await client.auth_test()
+
+    with pytest.raises(TimeoutError, match=r"calls seen: auth\.test$"):
+        await sandbox.wait_for_call("views.open", timeout=0.05)
+
+
+def test_the_signature_matches_slacks_documented_example() -> None:
+    # The example from Slack's "Verifying requests from Slack" guide.
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmib"
+        b"IGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+
+    signature = sign_slack_request("8f742231b10e8888abcd99yyyzzz85a5", 1531420618, body)
+
+    assert signature == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
