@@ -1,0 +1,30 @@
+"""Escaping user text for each surface it is shown on."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#-])")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def discord_escape(text: str) -> str:
+    """Make user text render literally in Discord and unable to mention anyone.
+
+    Mentions are also disabled on every send (allowed_mentions); this is belt and braces
+    for text that is later copied somewhere mentions are allowed.
+    """
+    escaped = _DISCORD_MARKDOWN.sub(r"\\\1", text)
+    escaped = _MASS_MENTION.sub("@\u200b\\1", escaped)
+    return escaped.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
+
+
+def slack_escape(text: str) -> str:
+    """Escape user text for Slack mrkdwn: &, < and > are the control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def html_escape(text: str) -> str:
+    """Escape user text for HTML, quotes included."""
+    return html.escape(text, quote=True)
