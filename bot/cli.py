@@ -36,8 +36,8 @@ def require_platform(settings: Settings) -> None:
     if settings.slack_enabled:
         if settings.slack.mode == "socket" and settings.secrets.SLACK_APP_TOKEN is None:
             raise ConfigError(
-                "SLACK_APP_TOKEN is not set: Socket Mode ([slack] mode = \"socket\") needs an app-level "
-                "token (xapp-…); set it, or set [slack] mode = \"http\""
+                'SLACK_APP_TOKEN is not set: Socket Mode ([slack] mode = "socket") needs an app-level '
+                'token (xapp-…); set it, or set [slack] mode = "http"'
             )
         if settings.secrets.SLACK_SIGNING_SECRET is None and settings.slack.mode == "http":
             raise ConfigError(
@@ -135,14 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    verb("run", "connect to Discord/Slack, start the web server and scheduler").set_defaults(func=cmd_run)
-    verb("web", "run only the HTTP server (webhooks, pages, admin), no platform connection").set_defaults(
-        func=cmd_web
+    verb("run", "connect to Discord/Slack, start the web server and scheduler").set_defaults(
+        func=cmd_run
     )
-    verb("migrate", "bring the configured database to the newest schema").set_defaults(func=cmd_migrate)
+    verb(
+        "web", "run only the HTTP server (webhooks, pages, admin), no platform connection"
+    ).set_defaults(func=cmd_web)
+    verb("migrate", "bring the configured database to the newest schema").set_defaults(
+        func=cmd_migrate
+    )
     export = verb("export", "write everything the community owns (members, identities, activities)")
-    export.add_argument("--format", choices=("json", "csv"), default="json", help="file format (default json)")
-    export.add_argument("--out", default="export", metavar="DIR", help="directory to write (default ./export)")
+    export.add_argument(
+        "--format", choices=("json", "csv"), default="json", help="file format (default json)"
+    )
+    export.add_argument(
+        "--out", default="export", metavar="DIR", help="directory to write (default ./export)"
+    )
     export.set_defaults(func=cmd_export)
     return parser
 

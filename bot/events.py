@@ -109,7 +109,9 @@ async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
     """Record an event in the caller's transaction; subscribers see it after commit."""
     if not event.name:
         raise TypeError(f"{type(event).__name__} is not registered with @domain_event")
-    session.add(EventRecord(name=event.name, payload=dataclasses.asdict(event), created_at=clock.now()))
+    session.add(
+        EventRecord(name=event.name, payload=dataclasses.asdict(event), created_at=clock.now())
+    )
     wake_after_commit(session)
 
 
@@ -196,7 +198,9 @@ class EventBus:
             except _DeliveryConflict:
                 continue
             except Exception as exc:  # a subscriber's bug must not stop the others
-                log.exception("subscriber %s failed on event %s #%s", subscriber, record.name, record.id)
+                log.exception(
+                    "subscriber %s failed on event %s #%s", subscriber, record.name, record.id
+                )
                 if not await self._record_failure(record.id, subscriber, previous, exc):
                     outstanding = True
         if not outstanding:
@@ -255,7 +259,9 @@ class EventBus:
                     session.add(EventDelivery(event_id=event_id, subscriber=subscriber, **values))
                 else:
                     await session.execute(
-                        update(EventDelivery).where(EventDelivery.id == previous.id).values(**values)
+                        update(EventDelivery)
+                        .where(EventDelivery.id == previous.id)
+                        .values(**values)
                     )
         except IntegrityError:
             return False
@@ -291,6 +297,8 @@ class EventBus:
                 log.exception("event delivery pass failed; retrying")
             waiter = asyncio.ensure_future(self._wakeup.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             stopper.cancel()

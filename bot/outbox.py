@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -199,7 +199,7 @@ class Dispatcher:
             OutboxMessage.platform.in_(list(self._senders)),
             or_(
                 and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until <= now),
             ),
         )
 
@@ -304,7 +304,9 @@ class Dispatcher:
                     self._settings.backoff_base_seconds * 2 ** (attempts - 1),
                     self._settings.backoff_max_seconds,
                 ) * random.uniform(0.8, 1.2)
-                log.info("outbox %s failed (attempt %d), retrying in %.1fs", row.key, attempts, delay)
+                log.info(
+                    "outbox %s failed (attempt %d), retrying in %.1fs", row.key, attempts, delay
+                )
                 await self._finish(
                     row,
                     status="pending",
@@ -325,34 +327,35 @@ class Dispatcher:
 
     async def next_due_in(self) -> float | None:
         """Return seconds until the next row for our senders is due, or None if none waits."""
+        mine = OutboxMessage.platform.in_(list(self._senders))
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(OutboxMessage.status, OutboxMessage.not_before, OutboxMessage.lease_until)
-                    .where(
-                        OutboxMessage.platform.in_(list(self._senders)),
-                        OutboxMessage.status.in_(("pending", "sending")),
-                    )
-                    .order_by(OutboxMessage.not_before)
-                    .limit(1)
+            pending = await session.scalar(
+                select(func.min(OutboxMessage.not_before)).where(
+                    mine, OutboxMessage.status == "pending"
                 )
-            ).first()
-        if row is None:
+            )
+            leased = await session.scalar(
+                select(func.min(OutboxMessage.lease_until)).where(
+                    mine, OutboxMessage.status == "sending"
+                )
+            )
+        times = [when for when in (pending, leased) if when is not None]
+        if not times:
             return None
-        status, not_before, lease_until = row
-        when = lease_until if status == "sending" and lease_until else not_before
-        return max(0.0, (when - self._clock.now()).total_seconds())
+        return max(0.0, (min(times) - self._clock.now()).total_seconds())
 
     async def drain(self, max_passes: int = 10_000) -> int:
         """Send until nothing is pending, sleeping on the clock for deferred rows (tests, demo)."""
         delivered = 0
         for _ in range(max_passes):
-            delivered += await self.dispatch_due()
+            sent = await self.dispatch_due()
+            delivered += sent
             wait = await self.next_due_in()
             if wait is None:
                 return delivered
-            if wait > 0:
-                await self._clock.sleep(wait)
+            if not sent:
+                # Timestamps are stored at microsecond precision; never spin on a zero wait.
+                await self._clock.sleep(max(wait, 0.001))
         raise RuntimeError("outbox did not drain; a sender keeps deferring")
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -371,6 +374,8 @@ class Dispatcher:
             timeout = poll if wait is None else min(max(wait, 0.01), poll)
             waiter = asyncio.ensure_future(self._wakeup.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             stopper.cancel()

@@ -88,6 +88,10 @@ async def bootstrap_community(runtime: Runtime) -> int:
     community = runtime.settings.community
     async with runtime.sessions() as session, session.begin():
         runtime.community_id = await ensure_community(
-            session, runtime.clock, slug=community.slug, name=community.name, timezone=community.timezone
+            session,
+            runtime.clock,
+            slug=community.slug,
+            name=community.name,
+            timezone=community.timezone,
         )
     return runtime.community_id

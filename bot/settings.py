@@ -237,7 +237,9 @@ def _describe(error: ValidationError, source: str) -> str:
     message = first["msg"].removeprefix("Value error, ")
     shown = first.get("input")
     got = f" (got {shown!r})" if not isinstance(shown, dict | list) else ""
-    return f"{source}: '{key}' is invalid: {message}{got}; see bot.toml.example for the expected form"
+    return (
+        f"{source}: '{key}' is invalid: {message}{got}; see bot.toml.example for the expected form"
+    )
 
 
 def load_settings(
@@ -280,7 +282,8 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
     try:
-        secrets = Secrets(**{k: v for k, v in env.items() if k in Secrets.model_fields and v})
+        given = {key: value for key, value in env.items() if key in Secrets.model_fields and value}
+        secrets = Secrets.model_validate(given)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, "environment")) from None
     return Settings(file=file_settings, secrets=secrets, source=source)

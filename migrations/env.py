@@ -65,7 +65,9 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=_database_url(), target_metadata=target_metadata, render_item=_render_item)
+    context.configure(
+        url=_database_url(), target_metadata=target_metadata, render_item=_render_item
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

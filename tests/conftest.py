@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -136,12 +136,11 @@ def project_root() -> Path:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove every Flywheel-related variable from the environment."""
     for name in list(os.environ):
         if name.startswith(("FLYWHEEL_", "DISCORD_", "SLACK_", "STRIPE_")):
             monkeypatch.delenv(name)
-    yield
 
 
 def default_settings(database_url: str) -> object:

@@ -44,7 +44,9 @@ class About:
 
 async def link_start(session: AsyncSession, clock: Clock, actor: Actor) -> IssuedCode:
     """Issue a code the member enters on their other platform."""
-    return await start_link(session, clock, member_id=actor.member_id, platform=actor.caller.platform)
+    return await start_link(
+        session, clock, member_id=actor.member_id, platform=actor.caller.platform
+    )
 
 
 async def link_finish(session: AsyncSession, clock: Clock, actor: Actor, code: str) -> LinkResult:

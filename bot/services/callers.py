@@ -57,7 +57,11 @@ async def resolve_actor(
 ) -> Actor:
     """Bind the caller's guild/workspace to the community if new, and resolve the member."""
     space = await ensure_space(
-        session, clock, community_id=community_id, platform=caller.platform, external_id=caller.space_id
+        session,
+        clock,
+        community_id=community_id,
+        platform=caller.platform,
+        external_id=caller.space_id,
     )
     member = await resolve_member(
         session, clock, space=space, user_id=caller.user_id, display_name=caller.display_name

@@ -60,7 +60,9 @@ async def record_activity(
     except ValueError:
         raise Invalid(f"Unknown activity kind {kind!r}.") from None
     if abs(points) > MAX_POINTS_PER_ACTIVITY:
-        raise Invalid(f"Points must be between -{MAX_POINTS_PER_ACTIVITY} and {MAX_POINTS_PER_ACTIVITY}.")
+        raise Invalid(
+            f"Points must be between -{MAX_POINTS_PER_ACTIVITY} and {MAX_POINTS_PER_ACTIVITY}."
+        )
     if not source_key or len(source_key) > 200:
         raise Invalid("An activity needs a source key of 1 to 200 characters.")
     member = await session.get(Member, member_id)

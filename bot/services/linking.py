@@ -44,7 +44,9 @@ def normalise_code(raw: str) -> str:
     return "".join(ch for ch in raw.upper() if ch not in " -\t")
 
 
-async def start_link(session: AsyncSession, clock: Clock, *, member_id: int, platform: str) -> IssuedCode:
+async def start_link(
+    session: AsyncSession, clock: Clock, *, member_id: int, platform: str
+) -> IssuedCode:
     """Issue a one-time code for the member to enter on their other platform."""
     now = clock.now()
     open_codes = await session.scalar(
@@ -56,7 +58,13 @@ async def start_link(session: AsyncSession, clock: Clock, *, member_id: int, pla
         raise LimitReached("You have several unused link codes; use one or wait 10 minutes.")
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     session.add(
-        LinkCode(code=code, member_id=member_id, platform=platform, created_at=now, expires_at=now + CODE_TTL)
+        LinkCode(
+            code=code,
+            member_id=member_id,
+            platform=platform,
+            created_at=now,
+            expires_at=now + CODE_TTL,
+        )
     )
     await session.flush()
     return IssuedCode(code=code, expires_at=now + CODE_TTL)
@@ -69,10 +77,14 @@ async def finish_link(
     now = clock.now()
     typed = normalise_code(code)
     if len(typed) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in typed):
-        raise Invalid(f"A link code has {CODE_LENGTH} letters and digits, like `K7PX-2MQA`. Check it and try again.")
+        raise Invalid(
+            f"A link code has {CODE_LENGTH} letters and digits, like `K7PX-2MQA`. Check it and try again."
+        )
     link = await session.scalar(select(LinkCode).where(LinkCode.code == typed))
     if link is None or link.used_at is not None or link.expires_at <= now:
-        raise NotFound("That link code is unknown, used or expired. Ask for a new one with /link on your other platform.")
+        raise NotFound(
+            "That link code is unknown, used or expired. Ask for a new one with /link on your other platform."
+        )
     if link.platform == platform:
         raise Invalid(f"That code was made on {platform}; enter it on your other platform.")
     issuer = await session.get(Member, link.member_id)
@@ -84,14 +96,20 @@ async def finish_link(
     if issuer.id == finisher.id:
         raise Invalid("These accounts are already linked.")
     claimed = await session.execute(
-        update(LinkCode).where(LinkCode.id == link.id, LinkCode.used_at.is_(None)).values(used_at=now)
+        update(LinkCode)
+        .where(LinkCode.id == link.id, LinkCode.used_at.is_(None))
+        .values(used_at=now)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise NotFound("That link code was just used. Ask for a new one.")
     # Keep the older member: its id is the one other records most likely point at.
     kept, merged = (issuer, finisher) if issuer.id < finisher.id else (finisher, issuer)
-    await session.execute(update(Identity).where(Identity.member_id == merged.id).values(member_id=kept.id))
-    await session.execute(update(Activity).where(Activity.member_id == merged.id).values(member_id=kept.id))
+    await session.execute(
+        update(Identity).where(Identity.member_id == merged.id).values(member_id=kept.id)
+    )
+    await session.execute(
+        update(Activity).where(Activity.member_id == merged.id).values(member_id=kept.id)
+    )
     await session.execute(delete(LinkCode).where(LinkCode.member_id == merged.id))
     totals = (
         await session.execute(
@@ -138,6 +156,8 @@ async def finish_link(
     await publish(
         session,
         clock,
-        MembersLinked(community_id=kept.community_id, kept_member_id=kept.id, merged_member_id=merged.id),
+        MembersLinked(
+            community_id=kept.community_id, kept_member_id=kept.id, merged_member_id=merged.id
+        ),
     )
     return LinkResult(kept.id, merged.id, int(totals[0]), int(totals[1]))

@@ -107,7 +107,9 @@ async def resolve_member(
     await publish(
         session,
         clock,
-        MemberCreated(community_id=space.community_id, member_id=member_id, platform=space.platform),
+        MemberCreated(
+            community_id=space.community_id, member_id=member_id, platform=space.platform
+        ),
     )
     return ResolvedMember(member_id, space.community_id, created=True)
 

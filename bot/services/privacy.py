@@ -57,9 +57,13 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
     member = await session.get(Member, member_id)
     if member is None or member.erased_at is not None:
         raise NotFound("There is no data about you here.")
-    identities = (await session.scalars(select(Identity).where(Identity.member_id == member_id))).all()
+    identities = (
+        await session.scalars(select(Identity).where(Identity.member_id == member_id))
+    ).all()
     activities = (
-        await session.scalars(select(Activity).where(Activity.member_id == member_id).order_by(Activity.id))
+        await session.scalars(
+            select(Activity).where(Activity.member_id == member_id).order_by(Activity.id)
+        )
     ).all()
     audit = (
         await session.scalars(select(AuditEntry).where(AuditEntry.actor_member_id == member_id))
@@ -76,7 +80,12 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             "last_active_at": _iso(member.last_active_at),
         },
         "identities": [
-            {"platform": i.platform, "user_id": i.user_id, "username": i.username, "since": _iso(i.created_at)}
+            {
+                "platform": i.platform,
+                "user_id": i.user_id,
+                "username": i.username,
+                "since": _iso(i.created_at),
+            }
             for i in identities
         ],
         "activities": [
@@ -90,7 +99,8 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             for a in activities
         ],
         "actions": [
-            {"action": e.action, "target": e.target, "at": _iso(e.at), "detail": e.detail} for e in audit
+            {"action": e.action, "target": e.target, "at": _iso(e.at), "detail": e.detail}
+            for e in audit
         ],
     }
     for feature, (exporter, _) in sorted(_FEATURES.items()):
@@ -108,7 +118,9 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
     member = await session.get(Member, member_id)
     if member is None or member.erased_at is not None:
         raise NotFound("There is no data about you here.")
-    identities = (await session.scalars(select(Identity).where(Identity.member_id == member_id))).all()
+    identities = (
+        await session.scalars(select(Identity).where(Identity.member_id == member_id))
+    ).all()
     identifiers = tuple(
         sorted(
             {
@@ -127,14 +139,17 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
     context = ErasureContext(clock=clock, identifiers=identifiers)
     for _, eraser in sorted(_FEATURES.values(), key=lambda pair: pair[0].__qualname__):
         await eraser(session, member_id, context)
-    activities = (await session.scalars(select(Activity).where(Activity.member_id == member_id))).all()
+    activities = (
+        await session.scalars(select(Activity).where(Activity.member_id == member_id))
+    ).all()
     for activity in activities:
         if not activity.source_key.startswith("erased:"):
             activity.source_key = _anonymous_key(activity.source_key)
         activity.source_ref = None
     if identifiers:
         mentions = [
-            or_(OutboxMessage.target.contains(text, autoescape=True),
+            or_(
+                OutboxMessage.target.contains(text, autoescape=True),
                 cast(OutboxMessage.payload, String).contains(text, autoescape=True),
             )
             for text in identifiers
@@ -142,7 +157,8 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
         # Pending DMs to an erased member must not go out; sent ones are history we may not keep.
         await session.execute(delete(OutboxMessage).where(or_(*mentions)))
         audit_mentions = [
-            or_(AuditEntry.target.contains(text, autoescape=True),
+            or_(
+                AuditEntry.target.contains(text, autoescape=True),
                 cast(AuditEntry.detail, String).contains(text, autoescape=True),
             )
             for text in identifiers
@@ -164,7 +180,9 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
         action="privacy.delete",
         target=f"member:{member_id}",
     )
-    await publish(session, clock, MemberErased(community_id=member.community_id, member_id=member_id))
+    await publish(
+        session, clock, MemberErased(community_id=member.community_id, member_id=member_id)
+    )
     await session.flush()
     return ErasureReport(
         member_id=member_id,

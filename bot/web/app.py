@@ -48,7 +48,9 @@ async def metrics(request: web.Request) -> web.Response:
     gauges = request.app[METRICS]
     async with runtime.sessions() as session:
         outbox = (
-            await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+            await session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            )
         ).all()
         members = await session.scalar(
             select(func.count()).where(Member.erased_at.is_(None), Member.merged_into_id.is_(None))
@@ -61,7 +63,9 @@ async def metrics(request: web.Request) -> web.Response:
     gauges["members"].set(members or 0)
     gauges["events"].set(events or 0)
     registry: CollectorRegistry = gauges["registry"]
-    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
 def create_app(runtime: Runtime) -> web.Application:
@@ -71,9 +75,13 @@ def create_app(runtime: Runtime) -> web.Application:
     registry = CollectorRegistry()
     app[METRICS] = {
         "registry": registry,
-        "outbox": Gauge("flywheel_outbox_messages", "Outbox rows by status", ["status"], registry=registry),
+        "outbox": Gauge(
+            "flywheel_outbox_messages", "Outbox rows by status", ["status"], registry=registry
+        ),
         "members": Gauge("flywheel_members", "Members (not erased, not merged)", registry=registry),
-        "events": Gauge("flywheel_events_pending", "Domain events not yet fully delivered", registry=registry),
+        "events": Gauge(
+            "flywheel_events_pending", "Domain events not yet fully delivered", registry=registry
+        ),
     }
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

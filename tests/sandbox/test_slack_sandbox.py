@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from slack_bolt.async_app import AsyncApp  # noqa: TID251 - the sandbox tests drive real bolt
-from slack_sdk.errors import SlackApiError  # noqa: TID251
-from slack_sdk.http_retry.builtin_async_handlers import (  # noqa: TID251
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.web.async_client import AsyncWebClient  # noqa: TID251
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack_server import SlackEventSender, SlackSandbox, sign_slack_request
 

@@ -19,10 +19,20 @@ async def test_the_same_source_key_recorded_twice_counts_once(session, clock, sp
     discord, _ = spaces
     member = await resolve_member(session, clock, space=discord, user_id="1")
     first = await record_activity(
-        session, clock, member_id=member.member_id, kind="message", points=5, source_key="discord:msg:77"
+        session,
+        clock,
+        member_id=member.member_id,
+        kind="message",
+        points=5,
+        source_key="discord:msg:77",
     )
     second = await record_activity(
-        session, clock, member_id=member.member_id, kind="message", points=5, source_key="discord:msg:77"
+        session,
+        clock,
+        member_id=member.member_id,
+        kind="message",
+        points=5,
+        source_key="discord:msg:77",
     )
     assert first.counted and not second.counted
     row = await session.get(Member, member.member_id)
@@ -53,11 +63,17 @@ async def test_an_unknown_kind_is_refused_with_a_clear_message(session, clock, s
     discord, _ = spaces
     member = await resolve_member(session, clock, space=discord, user_id="3")
     with pytest.raises(Invalid, match="Unknown activity kind 'dance'"):
-        await record_activity(session, clock, member_id=member.member_id, kind="dance", points=1, source_key="x")
+        await record_activity(
+            session, clock, member_id=member.member_id, kind="dance", points=1, source_key="x"
+        )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(entries=st.lists(st.tuples(st.integers(0, 9), st.integers(-50, 200)), min_size=1, max_size=25))
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    entries=st.lists(st.tuples(st.integers(0, 9), st.integers(-50, 200)), min_size=1, max_size=25)
+)
 async def test_the_score_column_always_equals_the_ledger_sum(sessions, clock, entries):
     async with sessions() as session:
         from tests.conftest import make_spaces
@@ -66,7 +82,12 @@ async def test_the_score_column_always_equals_the_ledger_sum(sessions, clock, en
         member = await resolve_member(session, clock, space=discord, user_id=f"h{len(entries)}")
         for key, points in entries:
             await record_activity(
-                session, clock, member_id=member.member_id, kind="adjustment", points=points, source_key=f"k{key}"
+                session,
+                clock,
+                member_id=member.member_id,
+                kind="adjustment",
+                points=points,
+                source_key=f"k{key}",
             )
         row = await session.get(Member, member.member_id)
         await session.refresh(row)

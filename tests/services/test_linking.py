@@ -15,10 +15,16 @@ from bot.services.members import get_profile, resolve_member
 
 
 async def _member_with_points(session, clock, space, user_id, points):
-    member = await resolve_member(session, clock, space=space, user_id=user_id, display_name=f"u{user_id}")
+    member = await resolve_member(
+        session, clock, space=space, user_id=user_id, display_name=f"u{user_id}"
+    )
     for index, value in enumerate(points):
         await record_activity(
-            session, clock, member_id=member.member_id, kind="message", points=value,
+            session,
+            clock,
+            member_id=member.member_id,
+            kind="message",
+            points=value,
             source_key=f"{space.platform}:{user_id}:{index}",
         )
     return member.member_id
@@ -29,7 +35,9 @@ async def test_linking_merges_points_and_history_exactly(session, clock, spaces)
     on_discord = await _member_with_points(session, clock, discord, "10", [5, 7, 11])
     on_slack = await _member_with_points(session, clock, slack, "U10", [3, 13])
     code = await start_link(session, clock, member_id=on_discord, platform="discord")
-    result = await finish_link(session, clock, member_id=on_slack, platform="slack", code=code.code.lower())
+    result = await finish_link(
+        session, clock, member_id=on_slack, platform="slack", code=code.code.lower()
+    )
     assert result.member_id == on_discord and result.merged_member_id == on_slack
     assert result.points_total == 39 and result.activity_count == 5
     profile = await get_profile(session, on_discord)
@@ -43,7 +51,9 @@ async def test_linking_merges_points_and_history_exactly(session, clock, spaces)
     identities = await session.scalar(select(func.count()).where(Identity.member_id == on_discord))
     assert identities == 2
     # Activity arriving for the old member id lands on the kept one.
-    await record_activity(session, clock, member_id=on_slack, kind="message", points=1, source_key="late")
+    await record_activity(
+        session, clock, member_id=on_slack, kind="message", points=1, source_key="late"
+    )
     assert (await get_profile(session, on_discord)).points_total == 40
 
 

@@ -24,7 +24,9 @@ async def test_first_sight_creates_a_member_and_second_sight_finds_it(session, c
     assert names.count(MemberCreated.name) == 1
 
 
-async def test_the_same_user_id_on_two_platforms_is_two_members_until_linked(session, clock, spaces):
+async def test_the_same_user_id_on_two_platforms_is_two_members_until_linked(
+    session, clock, spaces
+):
     discord, slack = spaces
     a = await resolve_member(session, clock, space=discord, user_id="7")
     b = await resolve_member(session, clock, space=slack, user_id="7")
@@ -37,7 +39,9 @@ async def test_fifty_concurrent_first_sightings_create_exactly_one_member(commit
 
     async def sight() -> int:
         async with committed() as session, session.begin():
-            resolved = await resolve_member(session, clock, space=discord, user_id="900", display_name="Grace")
+            resolved = await resolve_member(
+                session, clock, space=discord, user_id="900", display_name="Grace"
+            )
             return resolved.member_id
 
     member_ids = await asyncio.gather(*(sight() for _ in range(50)))

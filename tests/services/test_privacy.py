@@ -24,27 +24,51 @@ SLACK_ID = "UZOEQ9"
 async def _seed(session, clock, spaces):
     discord, slack = spaces
     zoe = await resolve_member(session, clock, space=discord, user_id=DISCORD_ID, display_name=NAME)
-    other = await resolve_member(session, clock, space=slack, user_id="UOTHER", display_name="Other Person")
+    other = await resolve_member(
+        session, clock, space=slack, user_id="UOTHER", display_name="Other Person"
+    )
     member = await session.get(Member, zoe.member_id)
     member.email = EMAIL
     for index in range(3):
         await record_activity(
-            session, clock, member_id=zoe.member_id, kind="message", points=10,
-            source_key=f"discord:{DISCORD_ID}:msg:{index}", source_ref=f"message by {NAME}",
+            session,
+            clock,
+            member_id=zoe.member_id,
+            kind="message",
+            points=10,
+            source_key=f"discord:{DISCORD_ID}:msg:{index}",
+            source_ref=f"message by {NAME}",
         )
-    await record_activity(session, clock, member_id=other.member_id, kind="message", points=4, source_key="o:1")
+    await record_activity(
+        session, clock, member_id=other.member_id, kind="message", points=4, source_key="o:1"
+    )
     await start_link(session, clock, member_id=zoe.member_id, platform="discord")
     await enqueue(
-        session, clock, key=f"dm:{DISCORD_ID}:welcome", platform="discord", action="dm",
-        target=f"user:{DISCORD_ID}", payload={"content": f"Welcome {NAME}!"},
+        session,
+        clock,
+        key=f"dm:{DISCORD_ID}:welcome",
+        platform="discord",
+        action="dm",
+        target=f"user:{DISCORD_ID}",
+        payload={"content": f"Welcome {NAME}!"},
     )
     await enqueue(
-        session, clock, key="post:general:1", platform="discord", action="post",
-        target="channel:1", payload={"content": "Office hours start now"},
+        session,
+        clock,
+        key="post:general:1",
+        platform="discord",
+        action="post",
+        target="channel:1",
+        payload={"content": "Office hours start now"},
     )
     await record_audit(
-        session, clock, community_id=zoe.community_id, actor_member_id=other.member_id,
-        action="badge.award", target=f"member:{zoe.member_id}", detail={"name": NAME, "email": EMAIL},
+        session,
+        clock,
+        community_id=zoe.community_id,
+        actor_member_id=other.member_id,
+        action="badge.award",
+        target=f"member:{zoe.member_id}",
+        detail={"name": NAME, "email": EMAIL},
     )
     await session.flush()
     return zoe.member_id, other.member_id
@@ -59,7 +83,9 @@ async def _text_cells(session):
         for row in (await session.execute(select(*columns))).all():
             for column, value in zip(columns, row, strict=True):
                 if value is not None:
-                    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                    shown = (
+                        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                    )
                     yield table.name, column.name, shown
 
 
@@ -89,7 +115,9 @@ async def test_delete_leaves_no_personal_data_in_any_text_column(session, clock,
     # Totals stay right: the anonymous member keeps its points and the ledger agrees.
     assert await session.scalar(select(func.sum(Member.points_total))) == before
     erased = await session.get(Member, zoe)
-    ledger = await session.scalar(select(func.sum(Activity.points)).where(Activity.member_id == zoe))
+    ledger = await session.scalar(
+        select(func.sum(Activity.points)).where(Activity.member_id == zoe)
+    )
     assert erased.points_total == ledger == 30
     # Other people's data is untouched, including the unrelated outbox post.
     cells = [value async for _, _, value in _text_cells(session)]
@@ -103,7 +131,11 @@ async def test_a_deleted_member_who_comes_back_starts_afresh(session, clock, spa
     discord, _ = spaces
     again = await resolve_member(session, clock, space=discord, user_id=DISCORD_ID)
     replay = await record_activity(
-        session, clock, member_id=again.member_id, kind="message", points=10,
+        session,
+        clock,
+        member_id=again.member_id,
+        kind="message",
+        points=10,
         source_key=f"discord:{DISCORD_ID}:msg:0",
     )
     # A new member, and the replayed source counts for them: the old key no longer identifies anyone.

@@ -1,0 +1,56 @@
+"""The core never imports a platform library; ruff enforces it, this test proves ruff does."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLATFORM_LIBRARIES = ("discord", "slack_bolt", "slack_sdk")
+ALLOWED = ("bot/discord/", "bot/slack/", "bot/sandbox/")
+
+
+def _ruff(path: str, source: str) -> subprocess.CompletedProcess[str]:
+    ruff = Path(sys.executable).with_name("ruff")
+    return subprocess.run(
+        [str(ruff), "check", "--select", "TID251", "--stdin-filename", path, "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+@pytest.mark.parametrize("library", PLATFORM_LIBRARIES)
+def test_ruff_rejects_a_platform_import_in_the_core(library):
+    result = _ruff("bot/services/example.py", f"import {library}\n")
+    assert result.returncode == 1 and "TID251" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "path", ["bot/discord/example.py", "bot/slack/example.py", "cogs/example.py"]
+)
+def test_ruff_allows_platform_imports_in_the_adapters(path):
+    assert _ruff(path, "import discord\nimport slack_bolt\n").returncode == 0
+
+
+def test_no_core_module_imports_a_platform_library(project_root):
+    offenders = []
+    for path in sorted((project_root / "bot").rglob("*.py")):
+        relative = path.relative_to(project_root).as_posix()
+        if relative.startswith(ALLOWED):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{relative}: {n}" for n in names if n.split(".")[0] in PLATFORM_LIBRARIES
+            ]
+    assert offenders == []

@@ -1,0 +1,121 @@
+"""The command line: verbs, migrate, run's refusals, web serving /healthz, export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import aiohttp
+
+from bot.db.migrate import head_revision
+
+ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+
+
+def flywheel(*args: str, cwd, env=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**ENV, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_lists_every_verb(tmp_path):
+    result = flywheel("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for verb in ("run", "web", "migrate", "export"):
+        assert re.search(rf"^\s+{verb}\s", result.stdout, re.MULTILINE), verb
+    assert flywheel("export", "--help", cwd=tmp_path).stdout.count("--format") >= 1
+
+
+def test_migrate_on_an_empty_directory_creates_the_database_at_the_newest_revision(tmp_path):
+    result = flywheel("migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "flywheel.db") as db:
+        (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision == head_revision()
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0  # idempotent
+
+
+def test_run_without_tokens_exits_2_with_one_line_naming_the_variables(tmp_path):
+    result = flywheel("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "DISCORD_TOKEN" in result.stderr and "SLACK_BOT_TOKEN" in result.stderr
+
+
+def test_run_refuses_an_out_of_date_schema_and_says_to_migrate(tmp_path):
+    result = flywheel("run", cwd=tmp_path, env={"DISCORD_TOKEN": "x"})
+    assert result.returncode == 2
+    assert "run `flywheel migrate` first" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_web_serves_healthz_with_only_a_database_and_stops_on_sigterm(tmp_path):
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0
+    (tmp_path / "bot.toml").write_text("[web]\nport = 0\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "web",
+        "--config",
+        "bot.toml",
+        cwd=tmp_path,
+        env=ENV,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    port = None
+    while port is None:
+        line = (await asyncio.wait_for(process.stderr.readline(), timeout=30)).decode()
+        assert line, "flywheel web exited before serving"
+        found = re.search(r"web server on http://127\.0\.0\.1:(\d+)", line)
+        port = int(found.group(1)) if found else None
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("application/json")
+            body = await response.json()
+        async with client.get(f"http://127.0.0.1:{port}/metrics") as response:
+            metrics = await response.text()
+    assert body["status"] == "ok"
+    assert body["database"] == {
+        "reachable": True,
+        "schema_current": True,
+        "revision": head_revision(),
+    }
+    assert body["platforms"] == {} and "scheduler" in body
+    assert 'flywheel_outbox_messages{status="pending"} 0.0' in metrics
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+
+
+def test_export_writes_members_identities_and_activities(tmp_path):
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "flywheel.db") as db:
+        db.execute(
+            "INSERT INTO communities (slug, name, timezone, created_at) "
+            "VALUES ('community', 'C', 'UTC', '2026-01-01 00:00:00')"
+        )
+        db.execute(
+            "INSERT INTO members (community_id, display_name, points_total, activity_count, joined_at) "
+            "VALUES (1, 'Ada, \"the\" first', 5, 1, '2026-01-01 00:00:00')"
+        )
+    for fmt in ("json", "csv"):
+        result = flywheel("export", "--format", fmt, "--out", f"out-{fmt}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "1 members, 0 identities, 0 activities" in result.stdout
+    members = json.loads((tmp_path / "out-json" / "members.json").read_text())
+    assert members[0]["display_name"] == 'Ada, "the" first' and members[0]["points_total"] == 5
+    csv_text = (tmp_path / "out-csv" / "members.csv").read_text()
+    assert '"Ada, ""the"" first"' in csv_text
