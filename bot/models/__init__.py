@@ -6,6 +6,14 @@ from bot.models.community import Community, PlatformSpace
 from bot.models.events import EventDelivery, EventRecord
 from bot.models.member import Identity, LinkCode, Member
 from bot.models.outbox import OutboxMessage
+from bot.models.rituals import (
+    Ritual,
+    RitualCheckin,
+    RitualHost,
+    RitualLink,
+    RitualOccurrence,
+    RitualReminderOptIn,
+)
 
 __all__ = [
     "Activity",
@@ -18,4 +26,10 @@ __all__ = [
     "Member",
     "OutboxMessage",
     "PlatformSpace",
+    "Ritual",
+    "RitualCheckin",
+    "RitualHost",
+    "RitualLink",
+    "RitualOccurrence",
+    "RitualReminderOptIn",
 ]

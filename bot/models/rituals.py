@@ -1,0 +1,106 @@
+"""Rituals, their occurrences, check-ins, hosts, reminder opt-ins and shared links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db.base import Base
+
+
+class Ritual(Base):
+    """A recurring community moment with a schedule in its own time zone."""
+
+    __tablename__ = "rituals"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(32))
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    timezone: Mapped[str] = mapped_column(String(64))
+    discord_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    prompt: Mapped[str] = mapped_column(Text)
+    thread_per_occurrence: Mapped[bool] = mapped_column(default=True)
+    reminder_minutes: Mapped[list[int]] = mapped_column(JSON, default=list)
+    checkin_window_minutes: Mapped[int] = mapped_column(default=120)
+    checkin_points: Mapped[int] = mapped_column(default=10)
+    grace_minutes: Mapped[int] = mapped_column(default=60)
+    paused: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class RitualOccurrence(Base):
+    """One firing of a ritual; the unique (ritual, scheduled time) key makes it happen once."""
+
+    __tablename__ = "ritual_occurrences"
+    __table_args__ = (
+        UniqueConstraint("ritual_id", "scheduled_at"),
+        Index("ix_ritual_occurrences_status_closes", "status", "closes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
+    scheduled_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # posted | late | missed
+    fired_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    recap_at: Mapped[datetime | None]
+
+
+class RitualCheckin(Base):
+    """A member showing up to an occurrence; once per member and occurrence."""
+
+    __tablename__ = "ritual_checkins"
+    __table_args__ = (UniqueConstraint("occurrence_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(
+        ForeignKey("ritual_occurrences.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class RitualHost(Base):
+    """A host or co-host of a ritual."""
+
+    __tablename__ = "ritual_hosts"
+    __table_args__ = (UniqueConstraint("ritual_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+
+
+class RitualReminderOptIn(Base):
+    """A member who wants reminders of a ritual by DM, on one platform."""
+
+    __tablename__ = "ritual_reminder_optins"
+    __table_args__ = (UniqueConstraint("ritual_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+
+
+class RitualLink(Base):
+    """A link members shared in an occurrence's thread, counted for the recap."""
+
+    __tablename__ = "ritual_links"
+    __table_args__ = (UniqueConstraint("occurrence_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(
+        ForeignKey("ritual_occurrences.id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(String(500))
+    shares: Mapped[int] = mapped_column(default=1)
