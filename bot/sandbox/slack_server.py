@@ -19,6 +19,12 @@ Fidelity notes (what a bot sees here, as on Slack):
   (`cannot_dm_bot` is what Slack answers when the target is a bot user, the sandbox's own included.)
 - Trigger IDs are single-use and expire after 3 s (`invalid_trigger_id`, `exchanged_trigger_id`,
   `expired_trigger_id`), so a bot that does slow work before `views.open` fails here as on Slack.
+- Files go up as `files_upload_v2` sends them: `files.getUploadURLExternal`, a POST of the bytes to
+  the returned upload URL (recorded as "upload_url"), then `files.completeUploadExternal`, which
+  shares the file in the conversation with the initial comment as the message text.
+- Socket Mode: `apps.connections.open` (app token only) hands out a WebSocket URL; the sandbox greets
+  with `hello`, `socket_send()` pushes an envelope and the client's acknowledgement is recorded as a
+  "socket_ack" call (a new connection as "socket_connect").
 - Not modelled: multi-person DMs, channel membership (the bot is in every seeded channel), scopes,
   the five-uses limit of a response URL, and retries of unanswered events.
 """
@@ -57,7 +63,7 @@ MAX_MESSAGE_TEXT = 40_000
 _JSON_ENCODED_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
 _DEFAULT_SCOPES = (
     "commands,chat:write,im:write,users:read,users:read.email,channels:read,"
-    "reactions:write,usergroups:read,usergroups:write"
+    "reactions:write,usergroups:read,usergroups:write,files:write"
 )
 
 
@@ -178,6 +184,7 @@ class SlackSandbox:
         signing_secret: str = "sandbox-signing-secret",  # noqa: S107 - a sandbox secret
         bot_token: str = "xoxb-sandbox",  # noqa: S107 - bolt needs the xoxb- prefix
         bot_id: str = "B0BOT",
+        app_token: str = "xapp-sandbox",  # noqa: S107 - Socket Mode needs the xapp- prefix
         app_id: str = "A0SANDBOX",
         team_domain: str = "sandbox",
         clock: Clock = time.time,
@@ -189,6 +196,7 @@ class SlackSandbox:
         self.team_domain = team_domain
         self.signing_secret = signing_secret
         self.bot_token = bot_token
+        self.app_token = app_token
         self.scopes = _DEFAULT_SCOPES
         self.trigger_ttl = TRIGGER_TTL_SECONDS
         self.clock = clock
@@ -201,6 +209,9 @@ class SlackSandbox:
         self.views: dict[str, JsonObject] = {}
         self.home_views: dict[str, JsonObject] = {}
         self.usergroups: dict[str, JsonObject] = {}
+        # Files uploaded through files.getUploadURLExternal → upload URL → completeUploadExternal;
+        # "content" holds the uploaded bytes once the upload URL received them.
+        self.files: dict[str, JsonObject] = {}
         # What each handed-out response URL answers for: channel, user and, for actions, message.
         self.response_urls: dict[str, JsonObject] = {}
 
@@ -215,6 +226,8 @@ class SlackSandbox:
         self._host = "127.0.0.1"
         self._port: int | None = None
         self._senders: list[SlackEventSender] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_tickets: set[str] = set()
         self._handlers: dict[str, Callable[[JsonObject], JsonObject]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -233,6 +246,8 @@ class SlackSandbox:
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "usergroups.users.update": self._usergroups_users_update,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         self.add_user(bot_user_id, "flywheel", real_name="Flywheel", is_bot=True)
 
@@ -243,6 +258,8 @@ class SlackSandbox:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_response_url)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/socket", self._handle_socket)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -255,6 +272,8 @@ class SlackSandbox:
         for sender in self._senders:
             await sender.close()
         self._senders.clear()
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -398,6 +417,13 @@ class SlackSandbox:
         """Answer the next `count` calls to `method` with HTTP 429 and Retry-After seconds."""
         self._rate_limits.setdefault(method, []).extend([retry_after] * count)
 
+    def file_content(self, file_id: str) -> bytes:
+        """Return the bytes uploaded for a file."""
+        content = self.files[file_id]["content"]
+        if not isinstance(content, bytes):
+            raise KeyError(f"file {file_id} was never uploaded")
+        return content
+
     def messages_in(self, channel_id: str) -> list[JsonObject]:
         """Return the messages posted in a channel, oldest first, thread replies included."""
         return list(self.messages.get(channel_id, []))
@@ -500,6 +526,13 @@ class SlackSandbox:
     def _dispatch(self, method: str, args: JsonObject, token: Any) -> JsonObject:
         if not token:
             return {"ok": False, "error": "not_authed"}
+        if method == "apps.connections.open":
+            # The one method that takes the app-level token, and only it.
+            if token == self.bot_token:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            if token != self.app_token:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, **self._apps_connections_open(args)}
         if token != self.bot_token:
             return {"ok": False, "error": "invalid_auth"}
         handler = self._handlers.get(method)
@@ -886,6 +919,165 @@ class SlackSandbox:
         group["updated_by"] = self.bot_user_id
         return {"usergroup": group}
 
+    def _apps_connections_open(self, args: JsonObject) -> JsonObject:
+        ticket = secrets.token_urlsafe(12)
+        self._socket_tickets.add(ticket)
+        ws_base = self.base_url.replace("http://", "ws://", 1)
+        return {"url": f"{ws_base}/socket?ticket={ticket}"}
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._socket_tickets:
+            return web.Response(status=401, text="invalid ticket")
+        # A ticket opens one connection, as the URL from apps.connections.open does.
+        self._socket_tickets.discard(ticket)
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await self._record("socket_connect", {"ticket": ticket}, 200, {"ok": True})
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": self.app_id},
+                "debug_info": {"host": "sandbox", "approximate_connection_time": 3600},
+            }
+        )
+        try:
+            async for frame in socket:
+                if frame.type != web.WSMsgType.TEXT:
+                    continue
+                try:
+                    message = json.loads(frame.data)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(message, dict) and "envelope_id" in message:
+                    await self._record("socket_ack", message, 200, {"ok": True})
+        finally:
+            if socket in self._sockets:
+                self._sockets.remove(socket)
+        return socket
+
+    async def socket_send(
+        self, kind: str, payload: JsonObject, *, accepts_response_payload: bool = False
+    ) -> str:
+        """Push an envelope (slash_commands, interactive, events_api) to the newest connection."""
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode client is connected to the sandbox")
+        envelope_id = secrets.token_hex(16)
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": accepts_response_payload,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    def slash_command_payload(
+        self,
+        command: str,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        trigger_id: str | None = None,
+    ) -> dict[str, str]:
+        """Return the fields Slack sends for a slash command, with a fresh response URL."""
+        name = self.users.get(user_id, {}).get("name", user_id)
+        channel = self.channels.get(channel_id, {})
+        channel_name = (
+            "directmessage"
+            if channel.get("is_im") or channel_id.startswith("D")
+            else str(channel.get("name", channel_id))
+        )
+        return {
+            "token": "sandbox-verification-token",
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user_id,
+            "user_name": str(name),
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self.issue_response_url(channel_id, user_id),
+            "trigger_id": trigger_id or self.issue_trigger_id(),
+        }
+
+    def _files_get_upload_url_external(self, args: JsonObject) -> JsonObject:
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length", 0))
+        except (TypeError, ValueError):
+            length = 0
+        if not filename or length <= 0:
+            raise _ApiError("invalid_arguments")
+        file_id = self._next_id("F")
+        self.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "length": length,
+            "content": None,
+            "created": int(self.clock()),
+            "user": self.bot_user_id,
+            "shares": {},
+        }
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: JsonObject) -> JsonObject:
+        listed = args.get("files")
+        if isinstance(listed, str):
+            try:
+                listed = json.loads(listed)
+            except json.JSONDecodeError:
+                raise _ApiError("invalid_arguments") from None
+        if not isinstance(listed, list) or not listed:
+            raise _ApiError("invalid_arguments")
+        files = []
+        for item in listed:
+            found = self.files.get(str(item.get("id", ""))) if isinstance(item, dict) else None
+            # Slack refuses to complete an upload whose bytes never reached the upload URL.
+            if found is None or found["content"] is None:
+                raise _ApiError("file_not_found")
+            if item.get("title"):
+                found["title"] = str(item["title"])
+            files.append(found)
+        channel_arg = args.get("channel_id") or args.get("channels")
+        if channel_arg:
+            channel = self._channel_for_post(str(channel_arg).split(",")[0])
+            message = self._new_message(
+                {"text": args.get("initial_comment") or "", "thread_ts": args.get("thread_ts")}
+            )
+            message["files"] = [
+                {"id": f["id"], "name": f["name"], "title": f["title"]} for f in files
+            ]
+            message["upload"] = True
+            self.messages[channel].append(message)
+            for found in files:
+                found["shares"].setdefault(channel, []).append(message["ts"])
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in files]}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        found = self.files.get(file_id)
+        body = await request.read()
+        if found is None:
+            await self._record("upload_url", {"file_id": file_id}, 404, {"ok": False})
+            return web.Response(status=404, text="not_found")
+        found["content"] = body
+        # The upload URL answers in plain text, not JSON, as Slack's does.
+        await self._record(
+            "upload_url", {"file_id": file_id, "bytes": len(body)}, 200, {"ok": True}
+        )
+        return web.Response(text=f"OK - {len(body)}")
+
 
 def _bearer_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
@@ -960,21 +1152,9 @@ class SlackEventSender:
         timestamp: int | None = None,
     ) -> BotReply:
         """Post a slash command as Slack does: a signed form with a response_url and trigger_id."""
-        form = {
-            "token": "sandbox-verification-token",
-            "team_id": self.sandbox.team_id,
-            "team_domain": self.sandbox.team_domain,
-            "channel_id": channel_id,
-            "channel_name": self._channel_name(channel_id),
-            "user_id": user_id,
-            "user_name": self._user(user_id)["name"],
-            "command": command,
-            "text": text,
-            "api_app_id": self.sandbox.app_id,
-            "is_enterprise_install": "false",
-            "response_url": self.sandbox.issue_response_url(channel_id, user_id),
-            "trigger_id": trigger_id or self.sandbox.issue_trigger_id(),
-        }
+        form = self.sandbox.slash_command_payload(
+            command, text, user_id=user_id, channel_id=channel_id, trigger_id=trigger_id
+        )
         return await self.send_raw(
             urlencode(form).encode(),
             "application/x-www-form-urlencoded",

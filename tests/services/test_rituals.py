@@ -154,7 +154,7 @@ async def test_reminders_go_to_the_channel_and_to_opted_in_members_once(sessions
 
 async def test_check_in_counts_once_awards_points_once_and_closes_with_the_window(sessions):
     clock = FakeClock(utc(2026, 1, 2, 9))
-    community_id, view = await setup(
+    community_id, _view = await setup(
         sessions, clock, tz="UTC", reminder_minutes=(), checkin_points=15
     )
     clock.set(utc(2026, 1, 2, 10, 0, 10))
@@ -186,7 +186,7 @@ async def test_check_in_counts_once_awards_points_once_and_closes_with_the_windo
 
 async def test_the_recap_counts_attendance_welcomes_first_timers_and_lists_links(sessions):
     clock = FakeClock(utc(2026, 1, 2, 9))
-    community_id, view = await setup(
+    community_id, _view = await setup(
         sessions, clock, tz="UTC", reminder_minutes=(), slack_channel_id="C9"
     )
     clock.set(utc(2026, 1, 2, 10, 0, 10))

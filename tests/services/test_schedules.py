@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_each_schedule_form_gives_the_expected_next_time(text, first):
 
 def test_every_two_weeks_skips_alternate_weeks():
     times = next_fire_times(parse_schedule("every 2 weeks wed 09:15"), "UTC", utc(2026, 1, 1), 3)
-    assert [(b - a).days for a, b in zip(times, times[1:], strict=False)] == [14, 14]
+    assert [(b - a).days for a, b in pairwise(times)] == [14, 14]
 
 
 @pytest.mark.parametrize(
