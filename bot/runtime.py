@@ -14,10 +14,12 @@ from bot.db.hooks import session_info
 from bot.events import EventBus
 from bot.outbox import Dispatcher
 from bot.scheduler import Scheduler
+from bot.services import rituals
 from bot.services.communities import ensure_community
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+RITUAL_TICK_SECONDS = 20.0  # occurrences post within this of their time
 
 
 class Platform(Protocol):
@@ -72,7 +74,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     sessions = async_sessionmaker(
         engine, expire_on_commit=False, info=session_info(bus.wake, dispatcher.wake)
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
@@ -81,6 +83,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         dispatcher=dispatcher,
         scheduler=Scheduler(),
     )
+    runtime.scheduler.every(
+        RITUAL_TICK_SECONDS, "rituals", lambda: rituals.tick(runtime.sessions, runtime.clock)
+    )
+    return runtime
 
 
 async def bootstrap_community(runtime: Runtime) -> int:

@@ -23,6 +23,8 @@ DISCORD_API = "https://discord.com/api/v10"
 GLOBAL_LIMIT = RateLimit(50, 1.0)  # Discord: 50 requests per second per bot
 CHANNEL_LIMIT = RateLimit(5, 5.0)  # Discord: about 5 messages per 5 seconds per channel
 GLOBAL_BUCKET = "discord:global"
+BUTTON_STYLES = {"primary": 1, "secondary": 2, "success": 3, "danger": 4}
+THREAD_ALREADY_EXISTS = 160004
 
 # Discord's JSON error codes that no retry can fix, with what an owner should read.
 PERMANENT_CODES = {
@@ -139,6 +141,21 @@ class DiscordSender:
         for key in ("embeds", "components"):
             if key in payload:
                 body[key] = payload[key]
+        if payload.get("buttons"):
+            body["components"] = [
+                {
+                    "type": 1,
+                    "components": [
+                        {
+                            "type": 2,
+                            "style": BUTTON_STYLES.get(str(button.get("style")), 2),
+                            "label": str(button["label"])[:80],
+                            "custom_id": str(button["id"])[:100],
+                        }
+                        for button in payload["buttons"][:5]
+                    ],
+                }
+            ]
         if payload.get("reply_to"):
             body["message_reference"] = {
                 "message_id": str(payload["reply_to"]),

@@ -1,0 +1,204 @@
+"""Rituals end to end through the outbox and the Discord sandbox: one post per occurrence,
+whatever the number of schedulers, restarts or crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.clock import FakeClock
+from bot.db import create_engine
+from bot.discord.sender import DiscordSender
+from bot.outbox import Dispatcher
+from bot.sandbox.discord_server import DiscordSandbox
+from bot.services import rituals
+from bot.services.callers import Caller, Role, resolve_actor
+from bot.services.schedules import fire_times, parse_schedule
+from bot.settings import OutboxSettings
+from tests.conftest import make_spaces
+
+START = datetime(2026, 3, 1, 6, tzinfo=UTC)
+END = datetime(2026, 3, 31, 23, tzinfo=UTC)
+SCHEDULES = {
+    "Daily Standup": "weekly mon,tue,wed,thu,fri,sat,sun 10:00",
+    "Feedback Friday": "weekly fri 16:30",
+}
+CHANNEL = 500
+
+
+@pytest_asyncio.fixture
+async def sandbox():
+    clock = FakeClock(START)
+    server = DiscordSandbox(clock=clock.monotonic)
+    server.add_guild(111, "Acme", owner_id=1)
+    server.add_channel(111, CHANNEL, "rituals")
+    await server.start()
+    yield server, clock
+    await server.stop()
+
+
+async def _create_rituals(sessions, clock) -> None:
+    async with sessions() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        caller = Caller("discord", "111", "mod", "Mod", Role.MODERATOR, str(CHANNEL))
+        mod = await resolve_actor(session, clock, community_id=discord.community_id, caller=caller)
+        for name, schedule in SCHEDULES.items():
+            spec = rituals.RitualSpec(
+                name=name,
+                schedule=schedule,
+                timezone="Europe/Berlin",
+                prompt=f"{name} is on!",
+                discord_channel_id=str(CHANNEL),
+                reminder_minutes=(),
+                thread_per_occurrence=False,
+            )
+            await rituals.create_ritual(session, clock, mod, spec)
+
+
+def _moments() -> list[datetime]:
+    """Every fire time of the month plus a little, in order (a moved clock, not a slept one)."""
+    times = set()
+    for schedule in SCHEDULES.values():
+        for t in fire_times(parse_schedule(schedule), "Europe/Berlin", START, END):
+            times.update({t + timedelta(seconds=5), t + timedelta(seconds=50)})
+    return sorted(times)
+
+
+def _expected() -> int:
+    return sum(
+        len(fire_times(parse_schedule(s), "Europe/Berlin", START, END)) for s in SCHEDULES.values()
+    )
+
+
+def _posts(server: DiscordSandbox) -> Counter[str]:
+    """Count ritual posts by their title line (recaps and reminders left out)."""
+    titles = (message["content"].split("\n")[0] for message in server.messages[CHANNEL])
+    return Counter(title for title in titles if " · " in title)
+
+
+class Instance:
+    """One scheduler process: its own engine, session factory, dispatcher and sender."""
+
+    def __init__(self, url: str, clock: FakeClock, server: DiscordSandbox) -> None:
+        self.engine = create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sender = DiscordSender("sandbox-token", api_base=server.api_base)
+        self.dispatcher = Dispatcher(
+            self.sessions, clock, OutboxSettings(lease_seconds=60), [self.sender]
+        )
+        self.clock = clock
+
+    async def step(self) -> None:
+        await rituals.tick(self.sessions, self.clock)
+        await self.dispatcher.dispatch_due()
+
+    async def close(self) -> None:
+        await self.sender.close()
+        await self.engine.dispose()
+
+
+async def test_two_schedulers_on_one_database_post_each_occurrence_once_over_a_month(
+    committed, database_url, sandbox
+):
+    server, clock = sandbox
+    await _create_rituals(committed, clock)
+    instances = [Instance(database_url, clock, server) for _ in range(2)]
+    try:
+        for moment in _moments():
+            clock.set(moment)
+            await asyncio.gather(*(instance.step() for instance in instances))
+        await instances[0].dispatcher.drain()
+    finally:
+        for instance in instances:
+            await instance.close()
+    posts = _posts(server)
+    assert sum(posts.values()) == _expected() == 31 + 4
+    assert set(posts.values()) == {1}, [title for title, n in posts.items() if n > 1]
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from datetime import datetime
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+    from bot.clock import FakeClock
+    from bot.db import create_engine
+    from bot.discord.sender import DiscordSender
+    from bot.outbox import Dispatcher
+    from bot.services import rituals
+    from bot.settings import OutboxSettings
+
+    class SendsThenHangs(DiscordSender):
+        async def send(self, effect):
+            message_id = await super().send(effect)
+            print("sent", flush=True)  # killed here: sent, but never marked sent
+            await asyncio.Event().wait()
+
+    async def main(url, api_base, moments):
+        clock = FakeClock(datetime.fromisoformat(moments[0]))
+        engine = create_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        normal = Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [DiscordSender("t", api_base=api_base)])
+        for moment in moments[:-1]:
+            clock.set(datetime.fromisoformat(moment))
+            await rituals.tick(sessions, clock)
+            await normal.dispatch_due()
+        clock.set(datetime.fromisoformat(moments[-1]))
+        await rituals.tick(sessions, clock)
+        hanging = Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [SendsThenHangs("t", api_base=api_base)])
+        await hanging.dispatch_due()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
+    """
+)
+
+
+async def test_a_scheduler_killed_mid_send_and_restarted_posts_each_occurrence_once(
+    committed, database_url, sandbox
+):
+    server, clock = sandbox
+    await _create_rituals(committed, clock)
+    moments = _moments()
+    half = len(moments) // 2
+    # The sandbox reads this clock; while the child runs, it stands at the child's last moment.
+    clock.set(moments[half - 1])
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        database_url,
+        server.api_base,
+        *(m.isoformat() for m in moments[:half]),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
+    assert line.strip() == b"sent"
+    child.kill()
+    await child.wait()
+    # The restarted instance takes the leased row up again after the lease; Discord's nonce
+    # (enforce_nonce) answers with the message already posted instead of posting it again.
+    restarted = Instance(database_url, clock, server)
+    try:
+        clock.set(moments[half - 1] + timedelta(seconds=61))
+        await restarted.step()
+        for moment in moments[half:]:
+            clock.set(max(moment, clock.now()))
+            await restarted.step()
+        await restarted.dispatcher.drain()
+    finally:
+        await restarted.close()
+    posts = _posts(server)
+    assert set(posts.values()) == {1}, [title for title, n in posts.items() if n > 1]
+    assert sum(posts.values()) == _expected(), sorted(posts)
+    nonces = Counter(
+        call.json.get("nonce")
+        for call in server.calls_matching("POST", f"/channels/{CHANNEL}/messages")
+    )
+    assert max(nonces.values()) == 2  # the one resent after the crash, absorbed by the nonce
