@@ -69,8 +69,12 @@ def cmd_web(args: argparse.Namespace) -> int:
     from bot.process import serve
     from bot.runtime import build_runtime
 
+    from bot.platforms import attach_web_only
+
     async def main() -> None:
-        await serve(build_runtime(settings), with_platforms=False)
+        runtime = build_runtime(settings)
+        attach_web_only(runtime)
+        await serve(runtime, with_platforms=False)
 
     asyncio.run(main())
     return 0
@@ -162,6 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"flywheel: {exc}", file=sys.stderr)
+        return 2
+    except ExceptionGroup as group:
+        # A platform that fails at start-up (a rejected token) stops the task group.
+        found = group.subgroup(ConfigError)
+        if found is None:
+            raise
+        first: BaseException = found
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        print(f"flywheel: {first}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

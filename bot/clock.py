@@ -68,3 +68,35 @@ class FakeClock:
     def set(self, when: datetime) -> None:
         """Jump to a later moment."""
         self.advance((when - self.now()).total_seconds())
+
+
+class AcceleratedClock:
+    """A clock that runs ``factor`` times faster than real time (the demo's simulated weeks)."""
+
+    def __init__(self, start: datetime, factor: float) -> None:
+        if start.tzinfo is None:
+            raise ValueError("AcceleratedClock needs a timezone-aware start time")
+        if factor <= 0:
+            raise ValueError("factor must be positive")
+        self._start = start
+        self._factor = factor
+        self._origin = time.monotonic()
+        self._skipped = 0.0
+
+    def now(self) -> datetime:
+        """Return the simulated time."""
+        return self._start + timedelta(seconds=self.monotonic())
+
+    def monotonic(self) -> float:
+        """Return simulated seconds since the clock was made."""
+        return (time.monotonic() - self._origin) * self._factor + self._skipped
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for ``seconds`` of simulated time."""
+        await asyncio.sleep(max(0.0, seconds) / self._factor)
+
+    def advance(self, seconds: float) -> None:
+        """Jump ahead (the demo skips quiet hours this way)."""
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        self._skipped += seconds

@@ -138,7 +138,12 @@ class RateLimiter:
     def _window(self, bucket: str, limit: RateLimit) -> _Window:
         window = self._windows.get(bucket)
         if window is None or window.limit != limit:
-            window = _Window(limit=limit, sent=window.sent if window else deque())
+            # Keep what was sent and any block the platform imposed when the limit changes.
+            window = _Window(
+                limit=limit,
+                sent=window.sent if window else deque(),
+                blocked_until=window.blocked_until if window else 0.0,
+            )
             self._windows[bucket] = window
         return window
 

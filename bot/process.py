@@ -53,7 +53,12 @@ async def serve(
     await require_current_schema(runtime)
     await bootstrap_community(runtime)
     settings = runtime.settings
-    runner, port = await start_site(create_app(runtime), settings.web.host, settings.web.port)
+    app = create_app(runtime)
+    for platform in runtime.platforms:
+        mount = getattr(platform, "mount", None)
+        if mount is not None:
+            mount(app)  # e.g. Slack in HTTP mode adds POST /slack/events
+    runner, port = await start_site(app, settings.web.host, settings.web.port)
     log.info("web server on http://%s:%d", settings.web.host, port)
     if on_ready is not None and not on_ready.done():
         on_ready.set_result(port)

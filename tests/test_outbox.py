@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock, SystemClock
 from bot.models import OutboxMessage
-from bot.outbox import Dispatcher, Effect, PermanentFailure, RateLimit, RetryLater, enqueue
+from bot.outbox import (
+    Dispatcher,
+    Effect,
+    PermanentFailure,
+    RateLimit,
+    RateLimiter,
+    RetryLater,
+    enqueue,
+)
 from bot.settings import OutboxSettings
 
 
@@ -222,3 +230,11 @@ async def test_a_process_killed_mid_send_is_resumed_once_its_lease_expires(commi
     async with committed() as session:
         row = await session.scalar(select(OutboxMessage))
     assert row.status == "sent" and row.claim_token is None
+
+
+def test_a_platform_block_survives_the_first_use_of_the_bucket(clock):
+    limiter = RateLimiter(clock)
+    limiter.block("discord:channel:1", 10.0)
+    assert limiter.reserve([("discord:channel:1", RateLimit(5, 5.0))]) == 10.0
+    clock.advance(10.0)
+    assert limiter.reserve([("discord:channel:1", RateLimit(5, 5.0))]) == 0.0

@@ -83,7 +83,7 @@ async def finish_link(
     link = await session.scalar(select(LinkCode).where(LinkCode.code == typed))
     if link is None or link.used_at is not None or link.expires_at <= now:
         raise NotFound(
-            "That link code is unknown, used or expired. Ask for a new one with /link on your other platform."
+            "That link code is unknown, used or expired. Ask for a new code on your other platform."
         )
     if link.platform == platform:
         raise Invalid(f"That code was made on {platform}; enter it on your other platform.")

@@ -1,0 +1,84 @@
+"""The Slack app manifest for this deployment (`flywheel commands slack`).
+
+Paste the JSON into api.slack.com/apps → "Create New App" → "From a manifest". Shape and
+limits follow Slack's manifest schema (version 1): https://api.slack.com/reference/manifests
+This module imports no Slack library, so the CLI can print it without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Flywheel"
+EVENTS_PATH = "/slack/events"
+# Schema limits: app name 35, description 140, command 32, command description 2000,
+# usage hint 1000 characters.
+MAX_NAME = 35
+MAX_DESCRIPTION = 140
+COMMAND_DESCRIPTION = "Link your accounts, get or erase your data, and more. Try “help”."
+COMMAND_USAGE_HINT = "help | link [code] | privacy export | privacy delete | about"
+
+# Each scope with what needs it; ask for nothing more.
+BOT_SCOPES: dict[str, str] = {
+    "commands": "the slash command",
+    "chat:write": "posts, replies, ephemeral answers and DMs",
+    "im:write": "opening a DM (conversations.open) for exports and notices",
+    "files:write": "sending a member their data export as a file",
+    "users:read": "users.info, to decide who is an owner or admin",
+    "usergroups:read": "reading a user group before changing it",
+    "usergroups:write": "adding and removing members of user groups",
+    "channels:history": "the message.channels event (activity points)",
+    "channels:read": "the member_joined_channel event (welcomes)",
+    "reactions:read": "the reaction_added event (activity points)",
+}
+BOT_EVENTS = ("app_home_opened", "message.channels", "reaction_added", "member_joined_channel")
+
+
+def slack_manifest(settings: Settings, *, public_url: str) -> dict[str, Any]:
+    """Return the Slack app manifest for these settings, as plain JSON-able data."""
+    http = settings.slack.mode == "http"
+    request_url = f"{public_url.rstrip('/')}{EVENTS_PATH}"
+    if http and not request_url.startswith("https://"):
+        log.warning("Slack only delivers to HTTPS request URLs; %s is not one", request_url)
+    description = f"The community bot of {settings.community.name}"
+    if len(description) > MAX_DESCRIPTION:
+        description = description[: MAX_DESCRIPTION - 1] + "…"
+    command: dict[str, Any] = {
+        "command": settings.slack.command,
+        "description": COMMAND_DESCRIPTION,
+        "usage_hint": COMMAND_USAGE_HINT,
+        "should_escape": False,
+    }
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if http:
+        command["url"] = request_url
+        events["request_url"] = request_url
+        interactivity["request_url"] = request_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {"name": APP_NAME[:MAX_NAME], "description": description},
+        "features": {
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                # Members read their DMs (exports, notices) there; nothing answers typed messages.
+                "messages_tab_read_only_enabled": True,
+            },
+            "bot_user": {"display_name": APP_NAME, "always_online": True},
+            "slash_commands": [command],
+        },
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": not http,
+            "token_rotation_enabled": False,
+        },
+    }

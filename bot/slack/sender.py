@@ -1,0 +1,241 @@
+"""Deliver outbox effects to Slack: posts, thread replies, DMs (with a file), edits, user groups.
+
+Targets:
+- ``post``: ``channel:<id>``, payload ``{"text", "blocks"?, "thread_ts"?}``
+- ``thread_post``: ``thread:<channel>:<thread_ts>``, payload ``{"text", "blocks"?}``
+- ``dm``: ``user:<id>``, payload ``{"text", "blocks"?, "file"?: {"name", "content"}}``
+- ``edit``: ``message:<channel>:<ts>``, payload ``{"text", "blocks"?}``
+- ``usergroup_add`` / ``usergroup_remove``: ``usergroup:<id>``, payload ``{"user_id"}``
+
+A DM's file goes up with ``files_upload_v2`` into the DM, the text as its comment, so a
+member's data export arrives as one real JSON file, like the attachment Discord sends.
+Slack answers that upload with the file's id, not a message timestamp, so that id is what
+the outbox records; every other message effect records the message's ``ts``.
+
+The client has no rate-limit retry handler: a 429 becomes :class:`RetryLater` so the
+dispatcher, which paces every Slack effect, holds the bucket for Retry-After seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.outbox import Effect, PermanentFailure, RateLimit, RetryLater
+
+PLATFORM = "slack"
+GLOBAL_BUCKET = "slack:global"
+# Slack allows bursts, but about one message per second per conversation over time, and
+# roughly 50 calls a minute per method for most of the methods we use; 50 a second across
+# the workspace keeps a burst of posts to many channels from tripping anything.
+GLOBAL_LIMIT = RateLimit(50, 1.0)
+PER_CHANNEL_LIMIT = RateLimit(1, 1.0)
+# usergroups.users.update is a Tier 2 method: about 20 calls a minute.
+USERGROUP_LIMIT = RateLimit(20, 60.0)
+
+_WHAT = {
+    "post": "post",
+    "thread_post": "thread reply",
+    "dm": "DM",
+    "edit": "edit",
+    "usergroup_add": "user-group change",
+    "usergroup_remove": "user-group change",
+}
+
+# Errors that no retry can fix, in words an owner reading the dead letters understands.
+PERMANENT_ERRORS: dict[str, str] = {
+    "channel_not_found": "the channel does not exist or the app cannot see it",
+    "not_in_channel": "the app is not a member of the channel; invite it with /invite",
+    "is_archived": "the conversation is archived",
+    "user_disabled": "the user's account is deactivated",
+    "user_not_found": "Slack does not know that user",
+    "cannot_dm_bot": "the recipient is a bot, and bots cannot be sent DMs",
+    "account_inactive": "the app's bot user or workspace is deactivated; reinstall the app",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid; copy the current bot token from the app's settings",
+    "not_authed": "no SLACK_BOT_TOKEN was sent",
+    "token_revoked": "SLACK_BOT_TOKEN was revoked; reinstall the app and update the token",
+    "missing_scope": "the app lacks a permission; add it to the manifest and reinstall the app",
+    "msg_too_long": "the message is longer than Slack allows",
+    "no_text": "the message has no text",
+    "invalid_blocks": "the message's blocks are malformed",
+    "restricted_action": "a workspace setting stops the app from posting there",
+    "message_not_found": "the message to change no longer exists",
+    "cant_update_message": "the message was not posted by this app",
+    "edit_window_closed": "the message is too old to be edited",
+    "no_such_subteam": "the user group does not exist",
+    "invalid_users": "Slack does not know that user",
+    "invalid_user": "that user cannot be in a user group",
+    "permission_denied": "the app is not allowed to manage user groups in this workspace",
+}
+_ARCHIVED_DM = "the DM is archived, which Slack does when the user's account is deactivated"
+
+
+class SlackSender:
+    """Sends Slack effects for the outbox dispatcher."""
+
+    platform = PLATFORM
+
+    def __init__(self, token: str, *, api_base: str | None = None) -> None:
+        # No retry handlers: the dispatcher owns retries and pacing, so a 429 must reach us.
+        self.client = AsyncWebClient(
+            token=token, base_url=api_base or AsyncWebClient.BASE_URL, retry_handlers=[]
+        )
+
+    # -- pacing ------------------------------------------------------------------------------------
+
+    def limits(self, effect: Effect) -> Sequence[tuple[str, RateLimit]]:
+        """Return the buckets an effect counts against: the workspace and its conversation."""
+        try:
+            bucket, limit = _own_bucket(effect)
+        except PermanentFailure:
+            # send() reports the malformed target; pacing it costs nothing.
+            return [(GLOBAL_BUCKET, GLOBAL_LIMIT)]
+        return [(GLOBAL_BUCKET, GLOBAL_LIMIT), (bucket, limit)]
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    async def send(self, effect: Effect) -> str | None:
+        """Deliver one effect; return the message ts (or the file id of a DM's file)."""
+        try:
+            return await self._send(effect)
+        except SlackApiError as exc:
+            failure = _classify(effect, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    async def _send(self, effect: Effect) -> str | None:
+        payload = effect.payload
+        if effect.action == "post":
+            channel = _target(effect, "channel", 1)[0]
+            return await self._post(channel, payload, thread_ts=payload.get("thread_ts"))
+        if effect.action == "thread_post":
+            channel, thread_ts = _target(effect, "thread", 2)
+            return await self._post(channel, payload, thread_ts=thread_ts)
+        if effect.action == "dm":
+            return await self._dm(_target(effect, "user", 1)[0], payload)
+        if effect.action == "edit":
+            channel, ts = _target(effect, "message", 2)
+            response = await self.client.chat_update(channel=channel, ts=ts, **_content(payload))
+            return str(response["ts"])
+        if effect.action in ("usergroup_add", "usergroup_remove"):
+            group = _target(effect, "usergroup", 1)[0]
+            user_id = str(payload.get("user_id") or "")
+            if not user_id:
+                raise PermanentFailure(f"Slack {effect.action} needs payload.user_id")
+            await self._change_usergroup(group, user_id, add=effect.action == "usergroup_add")
+            return None
+        raise PermanentFailure(f"Slack cannot do {effect.action!r}; no such outbox action")
+
+    async def _post(self, channel: str, payload: dict[str, Any], *, thread_ts: Any) -> str:
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=str(thread_ts) if thread_ts else None,
+            # Mentions and links only where the text spells them out; nothing is guessed.
+            parse="none",
+            link_names=False,
+            unfurl_links=False,
+            **_content(payload),
+        )
+        return str(response["ts"])
+
+    async def _dm(self, user_id: str, payload: dict[str, Any]) -> str:
+        opened = await self.client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+        file = payload.get("file")
+        if isinstance(file, dict):
+            name = str(file.get("name") or "file.txt")
+            uploaded = await self.client.files_upload_v2(
+                channel=channel,
+                filename=name,
+                title=name,
+                content=str(file.get("content", "")),
+                initial_comment=str(payload.get("text", "")) or None,
+            )
+            return str(uploaded["file"]["id"])
+        return await self._post(channel, payload, thread_ts=None)
+
+    async def _change_usergroup(self, group: str, user_id: str, *, add: bool) -> None:
+        listed = await self.client.usergroups_users_list(usergroup=group)
+        users = [str(user) for user in listed.get("users") or []]
+        if (user_id in users) == add:
+            return  # already as wanted: a retried effect changes nothing
+        wanted = [*users, user_id] if add else [user for user in users if user != user_id]
+        if not wanted:
+            raise PermanentFailure(
+                f"Slack cannot remove the last member of user group {group}; "
+                "disable the group in Slack instead"
+            )
+        # A read-modify-write: the per-group bucket keeps one process's changes in order.
+        await self.client.usergroups_users_update(usergroup=group, users=wanted)
+
+
+def _target(effect: Effect, kind: str, parts: int) -> list[str]:
+    prefix, _, rest = effect.target.partition(":")
+    values = rest.split(":", parts - 1) if rest else []
+    if prefix != kind or len(values) != parts or not all(values):
+        shape = ":".join([kind, *(["<id>"] * parts)])
+        raise PermanentFailure(
+            f"Slack {effect.action} target {effect.target!r} is malformed; expected {shape}"
+        )
+    return values
+
+
+def _own_bucket(effect: Effect) -> tuple[str, RateLimit]:
+    if effect.action == "post":
+        return f"slack:channel:{_target(effect, 'channel', 1)[0]}", PER_CHANNEL_LIMIT
+    if effect.action == "thread_post":
+        return f"slack:channel:{_target(effect, 'thread', 2)[0]}", PER_CHANNEL_LIMIT
+    if effect.action == "edit":
+        return f"slack:channel:{_target(effect, 'message', 2)[0]}", PER_CHANNEL_LIMIT
+    if effect.action == "dm":
+        # The DM channel's id is only known after conversations.open; one per user anyway.
+        return f"slack:dm:{_target(effect, 'user', 1)[0]}", PER_CHANNEL_LIMIT
+    if effect.action in ("usergroup_add", "usergroup_remove"):
+        return f"slack:usergroup:{_target(effect, 'usergroup', 1)[0]}", USERGROUP_LIMIT
+    raise PermanentFailure(f"Slack cannot do {effect.action!r}")
+
+
+def _content(payload: dict[str, Any]) -> dict[str, Any]:
+    content: dict[str, Any] = {"text": str(payload.get("text", ""))}
+    if payload.get("blocks"):
+        content["blocks"] = payload["blocks"]
+    return content
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _classify(effect: Effect, exc: SlackApiError) -> Exception | None:
+    """Return RetryLater or PermanentFailure for a Slack error, or None to let it propagate."""
+    response = exc.response
+    error = str(response.get("error") or "")
+    if response.status_code == 429 or error == "ratelimited":
+        raw = _header(response.headers, "Retry-After")
+        try:
+            retry_after = max(1, int(raw)) if raw else 1
+        except ValueError:
+            retry_after = 1
+        try:
+            bucket: str | None = _own_bucket(effect)[0]
+        except PermanentFailure:
+            bucket = None
+        return RetryLater(retry_after=retry_after, bucket=bucket)
+    explanation = PERMANENT_ERRORS.get(error)
+    if explanation is None:
+        return None
+    if error == "is_archived" and effect.action == "dm":
+        explanation = _ARCHIVED_DM
+    if error == "missing_scope" and response.get("needed"):
+        explanation = f"{explanation} (it needs {response.get('needed')})"
+    what = _WHAT.get(effect.action, effect.action)
+    return PermanentFailure(f"Slack refused the {what}: {explanation} ({error})")

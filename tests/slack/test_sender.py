@@ -1,0 +1,276 @@
+"""SlackSender through the real outbox dispatcher and slack-sdk client, against the sandbox.
+
+The runtime runs on a FakeClock: the dispatcher's pacing sleeps move virtual time at once,
+and OutboxMessage.sent_at (taken from that clock) shows the pacing Slack would see.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import FakeClock
+from bot.models import OutboxMessage
+from bot.outbox import Effect, PermanentFailure, enqueue
+from bot.runtime import Runtime, build_runtime
+from bot.sandbox.slack_server import SlackSandbox
+from bot.settings import load_settings
+from bot.slack.sender import GLOBAL_BUCKET, SlackSender
+
+pytestmark = pytest.mark.e2e
+
+MEMBER = "U0ADA"
+CHANNEL = "C0GENERAL"
+# FakeClock sums float waits; timedelta keeps microseconds. Allow for that rounding only.
+ROUNDING = timedelta(milliseconds=1)
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SlackSandbox]:
+    sandbox = SlackSandbox()
+    sandbox.add_user(MEMBER, "ada", real_name="Ada Lovelace")
+    sandbox.add_user("U0BOB", "bob")
+    sandbox.add_channel(CHANNEL, "general")
+    sandbox.add_channel("C0RANDOM", "random")
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def runtime(
+    database_url: str, committed, clock: FakeClock, sandbox: SlackSandbox
+) -> AsyncIterator[Runtime]:
+    settings = load_settings(
+        environ={"FLYWHEEL_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": sandbox.bot_token}
+    )
+    runtime = build_runtime(settings, clock=clock)
+    runtime.dispatcher.register(SlackSender(sandbox.bot_token, api_base=sandbox.api_base))
+    yield runtime
+    await runtime.close()
+
+
+async def queue(runtime: Runtime, key: str, action: str, target: str, **payload: Any) -> None:
+    async with runtime.sessions() as session, session.begin():
+        await enqueue(
+            session,
+            runtime.clock,
+            key=key,
+            platform="slack",
+            action=action,
+            target=target,
+            payload=payload,
+        )
+
+
+async def row(runtime: Runtime, key: str) -> OutboxMessage:
+    async with runtime.sessions() as session:
+        found = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+    assert found is not None
+    return found
+
+
+def effect(action: str, target: str, **payload: Any) -> Effect:
+    return Effect(
+        id=1, key="k", platform="slack", action=action, target=target, payload=payload, attempts=0
+    )
+
+
+async def test_a_post_returns_its_ts_and_asks_slack_to_guess_no_mentions_or_links(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Office hours: @here later")
+
+    assert await runtime.dispatcher.drain() == 1
+
+    (call,) = sandbox.calls_to("chat.postMessage")
+    assert call.args["parse"] == "none"
+    assert call.args["link_names"] is False
+    assert call.args["unfurl_links"] is False
+    sent = await row(runtime, "p1")
+    assert sent.status == "sent"
+    assert sent.external_id == sandbox.messages_in(CHANNEL)[0]["ts"]
+
+
+async def test_a_rate_limited_post_waits_for_retry_after_and_is_delivered_once(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    sandbox.rate_limit_next("chat.postMessage", retry_after=3)
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Feedback Friday!")
+
+    assert await runtime.dispatcher.drain() == 1
+
+    assert [call.status for call in sandbox.calls_to("chat.postMessage")] == [429, 200]
+    assert [m["text"] for m in sandbox.messages_in(CHANNEL)] == ["Feedback Friday!"]
+    sent = await row(runtime, "p1")
+    assert sent.status == "sent"
+    assert sent.attempts == 1  # a 429 is not a failed attempt
+    assert sent.sent_at is not None and sent.sent_at - sent.created_at >= timedelta(seconds=3)
+
+
+async def test_a_dm_to_a_deactivated_member_is_dead_lettered_with_a_readable_reason(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    sandbox.close_dms(MEMBER)
+    await queue(runtime, "dm1", "dm", f"user:{MEMBER}", text="Welcome!")
+
+    assert await runtime.dispatcher.drain() == 0
+
+    dead = await row(runtime, "dm1")
+    assert dead.status == "dead"
+    assert dead.last_error == (
+        "Slack refused the DM: the user's account is deactivated (user_disabled)"
+    )
+    assert sandbox.calls_to("chat.postMessage") == []
+
+
+async def test_thirty_posts_to_one_channel_go_out_no_faster_than_one_a_second(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    for index in range(30):
+        await queue(runtime, f"p{index:02d}", "post", f"channel:{CHANNEL}", text=f"post {index}")
+
+    assert await runtime.dispatcher.drain() == 30
+
+    assert [m["text"] for m in sandbox.messages_in(CHANNEL)] == [f"post {i}" for i in range(30)]
+    async with runtime.sessions() as session:
+        sent = (await session.scalars(select(OutboxMessage.sent_at))).all()
+    times = sorted(moment for moment in sent if moment is not None)
+    assert len(times) == 30
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= timedelta(seconds=1) - ROUNDING
+    assert times[-1] - times[0] >= timedelta(seconds=29) - ROUNDING
+
+
+async def test_posts_to_different_channels_are_not_held_back_by_each_other(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    started = clock.now()
+    await queue(runtime, "a", "post", f"channel:{CHANNEL}", text="one")
+    await queue(runtime, "b", "post", "channel:C0RANDOM", text="two")
+
+    assert await runtime.dispatcher.drain() == 2
+
+    assert clock.now() - started < timedelta(seconds=1)
+
+
+async def test_a_dm_opens_the_conversation_and_posts_in_it(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    await queue(runtime, "dm1", "dm", f"user:{MEMBER}", text="Your rank went up")
+
+    assert await runtime.dispatcher.drain() == 1
+
+    assert [c.args["users"] for c in sandbox.calls_to("conversations.open")] == [MEMBER]
+    posted = sandbox.calls_to("chat.postMessage")[0]
+    assert posted.args["channel"] == sandbox.dm_channel_id(MEMBER)
+    assert (await row(runtime, "dm1")).external_id == posted.response["ts"]
+
+
+async def test_a_dm_with_a_file_uploads_the_file_into_the_dm(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    document = json.dumps({"member": {"points": 12}, "note": "é & <b>"})
+    await queue(
+        runtime,
+        "dm1",
+        "dm",
+        f"user:{MEMBER}",
+        text="Your data",
+        file={"name": "data.json", "content": document},
+    )
+
+    assert await runtime.dispatcher.drain() == 1
+
+    (message,) = sandbox.messages_in(sandbox.dm_channel_id(MEMBER))
+    assert message["text"] == "Your data"
+    file_id = message["files"][0]["id"]
+    assert sandbox.file_content(file_id).decode() == document
+    assert (await row(runtime, "dm1")).external_id == file_id
+
+
+async def test_a_thread_reply_and_an_edit_land_on_the_right_message(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    await queue(runtime, "parent", "post", f"channel:{CHANNEL}", text="Monday Wins thread")
+    await runtime.dispatcher.drain()
+    parent_ts = (await row(runtime, "parent")).external_id
+
+    await queue(runtime, "reply", "thread_post", f"thread:{CHANNEL}:{parent_ts}", text="I won")
+    await queue(runtime, "edit", "edit", f"message:{CHANNEL}:{parent_ts}", text="Monday Wins!")
+    assert await runtime.dispatcher.drain() == 2
+
+    parent, reply = sandbox.messages_in(CHANNEL)
+    assert parent["text"] == "Monday Wins!" and "edited" in parent
+    assert reply["thread_ts"] == parent_ts and reply["text"] == "I won"
+
+
+async def test_user_group_membership_is_added_once_and_removed(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    sandbox.add_usergroup("S0CHAMPS", "champions", users=["U0BOB"])
+
+    await queue(runtime, "add", "usergroup_add", "usergroup:S0CHAMPS", user_id=MEMBER)
+    await queue(runtime, "add-again", "usergroup_add", "usergroup:S0CHAMPS", user_id=MEMBER)
+    assert await runtime.dispatcher.drain() == 2
+    assert sandbox.usergroups["S0CHAMPS"]["users"] == ["U0BOB", MEMBER]
+    assert len(sandbox.calls_to("usergroups.users.update")) == 1
+
+    await queue(runtime, "remove", "usergroup_remove", "usergroup:S0CHAMPS", user_id=MEMBER)
+    await runtime.dispatcher.drain()
+    assert sandbox.usergroups["S0CHAMPS"]["users"] == ["U0BOB"]
+
+
+async def test_removing_the_last_member_of_a_user_group_is_dead_lettered(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    sandbox.add_usergroup("S0CHAMPS", "champions", users=[MEMBER])
+    await queue(runtime, "remove", "usergroup_remove", "usergroup:S0CHAMPS", user_id=MEMBER)
+
+    await runtime.dispatcher.drain()
+
+    dead = await row(runtime, "remove")
+    assert dead.status == "dead"
+    assert dead.last_error is not None and "last member" in dead.last_error
+
+
+async def test_a_post_to_an_unknown_channel_is_dead_lettered(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    await queue(runtime, "p1", "post", "channel:C0GONE", text="hello")
+
+    await runtime.dispatcher.drain()
+
+    dead = await row(runtime, "p1")
+    assert dead.status == "dead"
+    assert dead.last_error == (
+        "Slack refused the post: the channel does not exist or the app cannot see it "
+        "(channel_not_found)"
+    )
+
+
+async def test_a_malformed_target_is_a_permanent_failure_naming_the_expected_shape() -> None:
+    sender = SlackSender("xoxb-unused", api_base="http://127.0.0.1:9/api/")
+
+    with pytest.raises(PermanentFailure, match=r"expected thread:<id>:<id>"):
+        await sender.send(effect("thread_post", f"channel:{CHANNEL}", text="x"))
+    assert sender.limits(effect("post", "nonsense")) == [
+        (GLOBAL_BUCKET, sender.limits(effect("post", "channel:C1"))[0][1])
+    ]
+
+
+def test_posts_count_against_the_workspace_and_their_channel() -> None:
+    sender = SlackSender("xoxb-unused")
+
+    buckets = [name for name, _ in sender.limits(effect("post", "channel:C1", text="x"))]
+    limits = dict(sender.limits(effect("post", "channel:C1", text="x")))
+
+    assert buckets == ["slack:global", "slack:channel:C1"]
+    assert (limits["slack:global"].count, limits["slack:global"].per_seconds) == (50, 1.0)
+    assert (limits["slack:channel:C1"].count, limits["slack:channel:C1"].per_seconds) == (1, 1.0)
