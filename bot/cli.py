@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -66,10 +67,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve HTTP only."""
     settings = _settings(args)
+    from bot.platforms import attach_web_only
     from bot.process import serve
     from bot.runtime import build_runtime
-
-    from bot.platforms import attach_web_only
 
     async def main() -> None:
         runtime = build_runtime(settings)
@@ -121,6 +121,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the bot against the local sandboxes."""
+    from bot.sandbox.demo import main as demo_main
+
+    return demo_main(check=args.check)
+
+
+def cmd_commands(args: argparse.Namespace) -> int:
+    """Print the Discord command payload or the Slack app manifest."""
+    settings = load_settings(args.config)
+    if args.platform == "discord":
+        from bot.discord.commands_json import command_payload
+
+        document: object = command_payload(settings)
+    else:
+        from bot.slack.manifest import slack_manifest
+
+        document = slack_manifest(settings, public_url=settings.web.public_url)
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the verbs and their options."""
     parser = argparse.ArgumentParser(
@@ -156,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="export", metavar="DIR", help="directory to write (default ./export)"
     )
     export.set_defaults(func=cmd_export)
+    demo = verb("demo", "run the whole bot against local Discord and Slack sandboxes (no accounts)")
+    demo.add_argument(
+        "--check", action="store_true", help="run a scripted tour; exit 1 if a step fails"
+    )
+    demo.set_defaults(func=cmd_demo)
+    commands = verb(
+        "commands", "print the Discord command payload or the Slack app manifest as JSON"
+    )
+    commands.add_argument("platform", choices=("discord", "slack"))
+    commands.set_defaults(func=cmd_commands)
     return parser
 
 

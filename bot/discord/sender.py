@@ -123,6 +123,13 @@ class DiscordSender:
         cached = self._dm_channels.get(user_id)
         if cached:
             return cached
+        if self._limiter is not None:
+            # The dispatcher reserved one global slot for this effect, but opening the DM
+            # channel is a second request: take a slot for it too, or wait (the first slot
+            # stays spent, which errs on the safe side of Discord's 50 per second).
+            wait = self._limiter.reserve([(GLOBAL_BUCKET, GLOBAL_LIMIT)])
+            if wait > 0:
+                raise RetryLater(wait)
         answer = await self._request(
             "POST", "/users/@me/channels", None, json_body={"recipient_id": user_id}
         )
@@ -189,7 +196,24 @@ class DiscordSender:
             answer = await self._request(
                 "POST", f"/channels/{channel}/messages", channel, json_body=body
             )
-        return str(answer["id"])
+        message_id = str(answer["id"])
+        thread = effect.payload.get("thread")
+        if isinstance(thread, dict):
+            await self._start_thread(channel, message_id, str(thread.get("name") or "Thread"))
+        return message_id
+
+    async def _start_thread(self, channel: str, message_id: str, name: str) -> None:
+        # A retried effect finds its message again through the nonce; its thread may exist.
+        try:
+            await self._request(
+                "POST",
+                f"/channels/{channel}/messages/{message_id}/threads",
+                channel,
+                json_body={"name": name[:100], "auto_archive_duration": 1440},
+            )
+        except PermanentFailure as exc:
+            if f"code {THREAD_ALREADY_EXISTS}" not in exc.reason:
+                raise
 
     async def _request(
         self,
