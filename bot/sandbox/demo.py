@@ -245,6 +245,12 @@ async def stop_demo(demo: Demo) -> None:
 Step = Callable[[Demo, dict[str, Any]], Awaitable[str]]
 
 
+def _answer_to(interaction_id: int) -> Callable[[RecordedCall], bool]:
+    """Match the callback of one interaction."""
+    prefix = f"/interactions/{interaction_id}/"
+    return lambda call: call.path.startswith(prefix)
+
+
 def _content(call: RecordedCall) -> str:
     body = call.json or {}
     return str((body.get("data") or body).get("content") or "")
@@ -382,10 +388,7 @@ async def step_checkin(demo: Demo, state: dict[str, Any]) -> str:
             guild_id=GUILD,
             channel_id=RITUALS,
         )
-        path = f"/interactions/{interaction.id}/"
-        await demo.discord.wait_for_call(
-            lambda c, path=path: c.path.startswith(path), timeout=STEP_TIMEOUT
-        )
+        await demo.discord.wait_for_call(_answer_to(interaction.id), timeout=STEP_TIMEOUT)
     await demo.slack_sender.send_block_action(
         custom_id, custom_id, user_id="U0M006", channel_id=SLACK_GENERAL
     )
