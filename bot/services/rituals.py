@@ -331,11 +331,11 @@ def spec_from_template(
 
 
 async def edit_ritual(
-    session: AsyncSession, clock: Clock, actor: Actor, name: str, **changes: Any
+    session: AsyncSession, clock: Clock, actor: Actor, ritual_name: str, **changes: Any
 ) -> RitualView:
     """Change some fields of a ritual (moderators only); unknown fields are refused."""
     require(actor, Role.MODERATOR)
-    ritual = await _ritual(session, actor.community_id, name)
+    ritual = await _ritual(session, actor.community_id, ritual_name)
     current = RitualSpec(
         name=ritual.name,
         schedule=_schedule_text(Schedule.from_json(ritual.schedule)),
@@ -377,6 +377,25 @@ async def edit_ritual(
         detail={"fields": sorted(changes)},
     )
     return await _view(session, ritual, clock.now())
+
+
+async def ritual_spec(session: AsyncSession, community_id: int, name: str) -> RitualSpec:
+    """Return a ritual's current settings as a spec (to prefill an edit form)."""
+    ritual = await _ritual(session, community_id, name)
+    return RitualSpec(
+        name=ritual.name,
+        schedule=_schedule_text(Schedule.from_json(ritual.schedule)),
+        timezone=ritual.timezone,
+        prompt=ritual.prompt,
+        kind=ritual.kind,
+        discord_channel_id=ritual.discord_channel_id,
+        slack_channel_id=ritual.slack_channel_id,
+        thread_per_occurrence=ritual.thread_per_occurrence,
+        reminder_minutes=tuple(ritual.reminder_minutes),
+        checkin_window_minutes=ritual.checkin_window_minutes,
+        checkin_points=ritual.checkin_points,
+        grace_minutes=ritual.grace_minutes,
+    )
 
 
 def _schedule_text(schedule: Schedule) -> str:

@@ -1,0 +1,294 @@
+"""The Discord front end: the bot that loads ``cogs/``, its one error handler, and the platform.
+
+Cogs stay thin: they parse the interaction, run one service inside :meth:`FlywheelBot.acting`
+(or :meth:`FlywheelBot.in_transaction`), and render the result after the commit. Whatever a
+command or a button raises ends in :func:`report_failure`, which answers the member briefly
+and only them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import discord
+import discord.http
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.discord.checks import caller_from
+from bot.discord.sender import DiscordSender
+from bot.errors import ConfigError, FlywheelError
+from bot.runtime import Runtime, bootstrap_community
+from bot.services.callers import Actor, resolve_actor
+from bot.settings import DiscordSettings
+from bot.text import discord_escape
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Interaction = discord.Interaction[Any]
+
+COG_PACKAGE = "cogs"
+NOT_ALLOWED = "You don't have permission to use this command."
+WRONG_USER = "Only the person who asked can use these buttons."
+
+
+def intents_for(settings: DiscordSettings) -> discord.Intents:
+    """Return the gateway intents the features need, and nothing more."""
+    intents = discord.Intents.none()
+    intents.guilds = True  # channels and roles: where to post, who moderates
+    intents.members = True  # joins and role changes (privileged: enable it in the portal)
+    intents.guild_messages = True  # activity points from messages (counted, not read)
+    intents.guild_reactions = True  # activity points from reactions
+    intents.message_content = settings.message_content_intent
+    return intents
+
+
+def new_error_id() -> str:
+    """Return a short id that links what a member was told to the log line."""
+    return secrets.token_hex(4)
+
+
+def _permission_names(names: list[str]) -> str:
+    return ", ".join(name.replace("_", " ").replace("guild", "server").title() for name in names)
+
+
+def describe_failure(error: BaseException, context: str = "interaction") -> str:
+    """Turn what a command or button raised into the text to show, logging unexpected errors."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, FlywheelError):
+        return discord_escape(error.message)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.MissingPermissions):
+        return f"You need the {_permission_names(error.missing_permissions)} permission to do that."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        missing = _permission_names(error.missing_permissions)
+        return f"I'm missing the {missing} permission here; ask a moderator to grant it."
+    if isinstance(error, app_commands.CheckFailure):
+        return NOT_ALLOWED
+    if isinstance(error, app_commands.TransformerError):
+        return "That value doesn't fit this option; check it and try again."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        # Discord still shows a command from before the last sync: not the member's fault.
+        log.warning("stale Discord command: %s", error)
+        return "This command has just changed; try again in a minute."
+    error_id = new_error_id()
+    log.error("Discord %s failed (error id %s)", context, error_id, exc_info=error)
+    return f"Something went wrong (error id {error_id}); the team has been told."
+
+
+async def send_ephemeral(interaction: Interaction, text: str) -> None:
+    """Answer only the member who interacted, whether or not the interaction was answered yet."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def report_failure(interaction: Interaction, error: BaseException) -> None:
+    """Tell the member, briefly and only them, why their command or click did not work."""
+    command = interaction.command
+    if command is not None:
+        context = f"/{command.qualified_name}"
+    else:
+        custom_id = interaction.data.get("custom_id") if interaction.data else None
+        context = f"component {custom_id}" if custom_id else "interaction"
+    text = describe_failure(error, context)
+    try:
+        await send_ephemeral(interaction, text)
+    except discord.HTTPException:
+        # The interaction expired or Discord is down: the log is all that is left.
+        log.warning("could not tell the Discord user about a failure: %s", text, exc_info=True)
+
+
+class FlywheelTree(app_commands.CommandTree["FlywheelBot"]):
+    """The application-command tree, with the bot's one error handler."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[FlywheelBot], error: app_commands.AppCommandError, /
+    ) -> None:
+        """Answer a failed command through :func:`report_failure`."""
+        await report_failure(interaction, error)
+
+
+class PrivateView(discord.ui.View):
+    """Buttons only the member they were shown to may press; failures go to the one handler."""
+
+    def __init__(self, owner_id: int, *, timeout: float | None = 120.0) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        """Refuse, politely, anybody but the owner."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await send_ephemeral(interaction, WRONG_USER)
+        return False
+
+    async def on_error(
+        self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        """Answer a failed click through :func:`report_failure`."""
+        await report_failure(interaction, error)
+
+
+class FlywheelBot(commands.Bot):
+    """The discord.py client: slash commands only, no pings, one error handler."""
+
+    def __init__(self, runtime: Runtime, *, cog_package: str = COG_PACKAGE, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no prefix commands: slash commands only
+            help_command=None,
+            intents=intents_for(runtime.settings.discord),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=FlywheelTree,
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True),
+            # Roles come with each interaction; fetching every member at start-up would only
+            # delay readiness in a large server.
+            chunk_guilds_at_startup=False,
+            **options,
+        )
+        self.runtime = runtime
+        self.cog_package = cog_package
+        self.connection_state = "connecting"
+
+    async def load_cogs(self) -> list[str]:
+        """Load every module of the cog package (each has ``async def setup(bot)``)."""
+        package = importlib.import_module(self.cog_package)
+        names = sorted(
+            f"{package.__name__}.{module.name}"
+            for module in pkgutil.iter_modules(package.__path__)
+            if not module.name.startswith("_")
+        )
+        for name in names:
+            if name not in self.extensions:
+                await self.load_extension(name)
+        return names
+
+    async def setup_hook(self) -> None:
+        """Load the cogs and register the commands with Discord before connecting."""
+        if not self.runtime.community_id:
+            await bootstrap_community(self.runtime)
+        await self.load_cogs()
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync the command tree globally, or to each configured guild (instant updates)."""
+        guild_ids = self.runtime.settings.discord.guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("discord: synced %d global commands", len(synced))
+            return
+        for guild_id in guild_ids:
+            self.tree.copy_global_to(guild=discord.Object(id=guild_id))
+        # Global leftovers from an earlier global sync would show every command twice.
+        self.tree.clear_commands(guild=None)
+        await self.tree.sync()
+        for guild_id in guild_ids:
+            try:
+                synced = await self.tree.sync(guild=discord.Object(id=guild_id))
+            except discord.Forbidden:
+                raise ConfigError(
+                    f"discord.guild_ids: the bot cannot register commands in guild {guild_id}; "
+                    "invite it there with the applications.commands scope, or remove the id"
+                ) from None
+            log.info("discord: synced %d commands to guild %d", len(synced), guild_id)
+
+    @asynccontextmanager
+    async def acting(self, interaction: Interaction) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+        """Open a transaction and resolve the interaction's author; commit when the block ends."""
+        runtime = self.runtime
+        caller = caller_from(interaction, runtime.settings.discord)
+        async with runtime.sessions() as session, session.begin():
+            actor = await resolve_actor(
+                session, runtime.clock, community_id=runtime.community_id, caller=caller
+            )
+            yield session, actor
+
+    async def in_transaction(
+        self, interaction: Interaction, service: Callable[[AsyncSession, Actor], Awaitable[T]]
+    ) -> T:
+        """Run one service call for the interaction's author and return its result, committed."""
+        async with self.acting(interaction) as (session, actor):
+            return await service(session, actor)
+
+    async def on_ready(self) -> None:
+        """Note that the gateway session is up."""
+        self.connection_state = "ready"
+        log.info("discord: connected as %s to %d guild(s)", self.user, len(self.guilds))
+
+    async def on_resumed(self) -> None:
+        """Note that a dropped gateway session was resumed."""
+        self.connection_state = "ready"
+
+    async def on_disconnect(self) -> None:
+        """Note that the gateway dropped; discord.py reconnects by itself."""
+        if not self.is_closed():
+            self.connection_state = "connecting"
+
+    async def close(self) -> None:
+        """Disconnect and close the HTTP session."""
+        self.connection_state = "stopped"
+        await super().close()
+
+
+class DiscordPlatform:
+    """Discord as one of the process's front ends; it also delivers the outbox's Discord rows."""
+
+    name = "discord"
+
+    def __init__(self, runtime: Runtime, *, bot: FlywheelBot | None = None) -> None:
+        token = runtime.settings.secrets.DISCORD_TOKEN
+        if token is None:
+            raise ConfigError(
+                "DISCORD_TOKEN: not set; copy the bot token from the Discord Developer Portal "
+                "(your application → Bot) into the environment"
+            )
+        self._token = token.get_secret_value()
+        self.bot = bot or FlywheelBot(runtime)
+        # Route.BASE is where discord.py itself talks to, so a sandbox set up with
+        # point_discord_py_at() receives the outbox's traffic too.
+        self.sender = DiscordSender(
+            self._token, api_base=discord.http.Route.BASE, limiter=runtime.dispatcher.limiter
+        )
+        runtime.dispatcher.register(self.sender)
+        self._started = False
+
+    @property
+    def status(self) -> str:
+        """Return "connecting", "ready" or "stopped"."""
+        if not self._started or self.bot.is_closed():
+            return "stopped"
+        return self.bot.connection_state
+
+    async def start(self) -> None:
+        """Log in and serve the gateway until stopped; a rejected token is a ConfigError."""
+        self._started = True
+        try:
+            await self.bot.start(self._token)
+        except discord.LoginFailure:
+            raise ConfigError(
+                "DISCORD_TOKEN: Discord rejected the token; reset it in the Developer Portal "
+                "(your application → Bot → Reset Token) and set the new one"
+            ) from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(
+                "discord: Discord refused the privileged intents the bot asks for; enable "
+                "Server Members (and Message Content if [discord] message_content_intent is "
+                "true) under Bot → Privileged Gateway Intents in the Developer Portal"
+            ) from None
+
+    async def stop(self) -> None:
+        """Close the gateway connection and the outbox sender's HTTP session."""
+        await self.bot.close()
+        await self.sender.close()

@@ -1,0 +1,173 @@
+"""The members feature on Discord: /link, /privacy export, /privacy delete and /about."""
+
+from __future__ import annotations
+
+import contextlib
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.bot import FlywheelBot, PrivateView, send_ephemeral
+from bot.services import account
+from bot.services.account import (
+    expires_in_minutes,
+    link_finish,
+    link_start,
+    privacy_delete,
+    privacy_export,
+)
+from bot.services.linking import CODE_LENGTH
+from bot.text import discord_escape
+
+Interaction = discord.Interaction[FlywheelBot]
+CONFIRM_SECONDS = 120.0
+
+
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+class ConfirmErase(PrivateView):
+    """The two buttons under /privacy delete; only the member who asked may press them."""
+
+    def __init__(self, bot: FlywheelBot, asker: Interaction) -> None:
+        super().__init__(asker.user.id, timeout=CONFIRM_SECONDS)
+        self.bot = bot
+        self.asker = asker
+        self.answered = False
+
+    def _answer_once(self) -> bool:
+        # A double click must not erase a member, then a fresh member made by the second click.
+        if self.answered:
+            return False
+        self.answered = True
+        self.stop()
+        return True
+
+    @discord.ui.button(label="Erase my data", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmErase]) -> None:
+        """Erase the member's personal data and say what was kept."""
+        if not self._answer_once():
+            return
+        clock = self.bot.runtime.clock
+        report = await self.bot.in_transaction(
+            interaction, lambda session, actor: privacy_delete(session, clock, actor)
+        )
+        await interaction.response.edit_message(
+            content=(
+                "Done: your personal data has been erased. Your points "
+                f"({report.points_kept}) are kept only as an anonymous total."
+            ),
+            view=None,
+        )
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmErase]) -> None:
+        """Leave everything as it was."""
+        if self._answer_once():
+            await interaction.response.edit_message(content="Nothing was erased.", view=None)
+
+    async def on_timeout(self) -> None:
+        """Take the buttons away so an old prompt cannot be confirmed later."""
+        if self.answered:
+            return
+        # If the member already dismissed the message there is nothing left to tidy.
+        with contextlib.suppress(discord.HTTPException):
+            await self.asker.edit_original_response(
+                content="This request expired; nothing was erased.", view=None
+            )
+
+
+class Members(commands.Cog):
+    """Linking accounts, the member's own data, and what this bot is."""
+
+    privacy = app_commands.Group(
+        name="privacy",
+        description="Get or erase the data Flywheel holds about you",
+        guild_only=True,
+    )
+
+    def __init__(self, bot: FlywheelBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="link", description="Link your Discord and Slack accounts")
+    @app_commands.describe(code="The code Slack gave you; leave empty to get a code for Slack")
+    @app_commands.guild_only()
+    async def link(
+        self,
+        interaction: Interaction,
+        code: app_commands.Range[str, 1, 4 * CODE_LENGTH] | None = None,
+    ) -> None:
+        """Issue a link code, or finish linking with one from Slack."""
+        clock = self.bot.runtime.clock
+        if code is None:
+            issued = await self.bot.in_transaction(
+                interaction, lambda session, actor: link_start(session, clock, actor)
+            )
+            minutes = expires_in_minutes(issued, clock.now())
+            slack_command = self.bot.runtime.settings.slack.command
+            await send_ephemeral(
+                interaction,
+                f"Your link code is **{issued.code}**. In Slack, type "
+                f"`{slack_command} link {issued.code}` within {_plural(minutes, 'minute')} "
+                "to combine your accounts and points.",
+            )
+            return
+        result = await self.bot.in_transaction(
+            interaction, lambda session, actor: link_finish(session, clock, actor, code)
+        )
+        await send_ephemeral(
+            interaction,
+            "Your accounts are linked. Together you have "
+            f"**{_plural(result.points_total, 'point')}** from "
+            f"{_plural(result.activity_count, 'activity', 'activities')}.",
+        )
+
+    @privacy.command(name="export", description="Get a DM with everything Flywheel holds about you")
+    async def export(self, interaction: Interaction) -> None:
+        """Queue the member's data as a JSON file in a DM."""
+        clock = self.bot.runtime.clock
+        queued = await self.bot.in_transaction(
+            interaction, lambda session, actor: privacy_export(session, clock, actor)
+        )
+        if queued.already:
+            text = "Your data is already on its way to your DMs; it will arrive shortly."
+        else:
+            text = (
+                "Check your DMs: I'm sending you one JSON file with everything this community's "
+                "Flywheel holds about you. Nothing arrives? Allow DMs from this server."
+            )
+        await send_ephemeral(interaction, text)
+
+    @privacy.command(name="delete", description="Erase your personal data (asks you to confirm)")
+    async def delete(self, interaction: Interaction) -> None:
+        """Ask the member to confirm, with buttons only they can press."""
+        await interaction.response.send_message(
+            "**Erase your personal data?** Your name, linked accounts and open link codes are "
+            "deleted from this community's Flywheel. Your points stay only as an anonymous "
+            "total. This cannot be undone.",
+            view=ConfirmErase(self.bot, interaction),
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="about", description="What this bot is and does")
+    @app_commands.guild_only()
+    async def about(self, interaction: Interaction) -> None:
+        """Describe the bot and link the public proof page."""
+        settings = self.bot.runtime.settings
+        info = account.about(settings.community.name, settings.web.public_url)
+        # The URL is the owner's configuration, not user text: escaping would break the link.
+        await send_ephemeral(
+            interaction,
+            f"**Flywheel {info.version}** for {discord_escape(info.community_name)}\n"
+            f"{info.summary}\n"
+            f"What this community has built together: <{info.proof_url}>",
+        )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Add the members cog (discord.py's extension entry point)."""
+    if not isinstance(bot, FlywheelBot):
+        raise TypeError("the members cog needs a FlywheelBot")
+    await bot.add_cog(Members(bot))

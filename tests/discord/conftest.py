@@ -1,0 +1,163 @@
+"""A real FlywheelBot against the Discord sandbox, on a real runtime and database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import pytest
+import pytest_asyncio
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import FakeClock
+from bot.discord.bot import FlywheelBot
+from bot.runtime import Runtime, bootstrap_community, build_runtime
+from bot.sandbox.discord_server import DiscordSandbox, RecordedCall, point_discord_py_at
+from bot.settings import Settings, load_settings
+
+GUILD_ID = 910_000_000_000_000_001
+GENERAL_ID = 910_000_000_000_000_010
+GUILD_OWNER_ID = 910_000_000_000_000_100  # owns the server in Discord
+CONFIGURED_OWNER_ID = 910_000_000_000_000_101  # listed in [discord] owner_user_ids
+MODERATOR_ID = 910_000_000_000_000_102  # has the configured moderator role
+MANAGER_ID = 910_000_000_000_000_103  # has a role with Manage Server
+ALICE_ID = 910_000_000_000_000_104
+BOB_ID = 910_000_000_000_000_105
+MODERATOR_ROLE_ID = 910_000_000_000_000_200
+MANAGER_ROLE_ID = 910_000_000_000_000_201
+MANAGE_GUILD = 1 << 5
+COMMUNITY_NAME = "Acme *Makers*"
+
+CogFactory = Callable[[FlywheelBot], commands.Cog]
+StartBot = Callable[..., Awaitable[FlywheelBot]]
+Slash = Callable[..., Awaitable[RecordedCall]]
+
+
+def _toml_list(values: list[int]) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+@pytest.fixture
+def discord_section() -> dict[str, Any]:
+    """Return the [discord] settings; parametrize this fixture to change them."""
+    return {
+        "guild_ids": [GUILD_ID],
+        "moderator_role_ids": [MODERATOR_ROLE_ID],
+        "owner_user_ids": [CONFIGURED_OWNER_ID],
+        "message_content_intent": False,
+    }
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, discord_section: dict[str, Any]) -> Settings:
+    """Return settings with a Discord token, the test database and the [discord] section."""
+    lines = ["[community]", f'name = "{COMMUNITY_NAME}"', "", "[discord]"]
+    for key, value in discord_section.items():
+        shown = _toml_list(value) if isinstance(value, list) else str(value).lower()
+        lines.append(f"{key} = {shown}")
+    config = tmp_path / "bot.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_settings(
+        config, environ={"FLYWHEEL_DATABASE_URL": database_url, "DISCORD_TOKEN": "sandbox-token"}
+    )
+
+
+@pytest_asyncio.fixture
+async def runtime(
+    settings: Settings,
+    clock: FakeClock,
+    committed: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Runtime]:
+    """Return a runtime on the test database (emptied afterwards), with its community."""
+    runtime = build_runtime(settings, clock=clock)
+    await bootstrap_community(runtime)
+    yield runtime
+    await runtime.close()
+
+
+@pytest_asyncio.fixture
+async def sandbox(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[DiscordSandbox]:
+    """Return a started sandbox with one seeded guild; discord.py points at it for this test."""
+    sandbox = DiscordSandbox(clock=clock.monotonic)
+    sandbox.add_guild(GUILD_ID, "Acme HQ", owner_id=GUILD_OWNER_ID)
+    sandbox.add_channel(GUILD_ID, GENERAL_ID, "general")
+    sandbox.add_role(GUILD_ID, MODERATOR_ROLE_ID, "Moderators")
+    sandbox.add_role(GUILD_ID, MANAGER_ROLE_ID, "Managers", permissions=MANAGE_GUILD)
+    sandbox.add_member(GUILD_ID, GUILD_OWNER_ID, "owner")
+    sandbox.add_member(GUILD_ID, CONFIGURED_OWNER_ID, "configured-owner")
+    sandbox.add_member(GUILD_ID, MODERATOR_ID, "moderator", roles=[MODERATOR_ROLE_ID])
+    sandbox.add_member(GUILD_ID, MANAGER_ID, "manager", roles=[MANAGER_ROLE_ID])
+    sandbox.add_member(GUILD_ID, ALICE_ID, "alice")
+    sandbox.add_member(GUILD_ID, BOB_ID, "bob")
+    await sandbox.start()
+    # point_discord_py_at is process-global: monkeypatch puts the real endpoints back.
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    point_discord_py_at(sandbox)
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest_asyncio.fixture
+async def start_bot(runtime: Runtime, sandbox: DiscordSandbox) -> AsyncIterator[StartBot]:
+    """Return a function that starts a FlywheelBot (plus optional test cogs) until it is ready."""
+    started: list[tuple[FlywheelBot, asyncio.Task[None]]] = []
+
+    async def start(*extra_cogs: CogFactory) -> FlywheelBot:
+        bot = FlywheelBot(runtime, guild_ready_timeout=0.1)
+        for make_cog in extra_cogs:
+            await bot.add_cog(make_cog(bot))
+        task = asyncio.create_task(bot.start("sandbox-token"))
+        started.append((bot, task))
+        identified = asyncio.ensure_future(sandbox.wait_until_identified(count=len(started)))
+        await asyncio.wait({task, identified}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            identified.cancel()
+            task.result()  # a failed login or setup_hook surfaces here, not as a timeout
+        await identified
+        await asyncio.wait_for(bot.wait_until_ready(), timeout=5)
+        return bot
+
+    yield start
+    for bot, task in started:
+        await bot.close()
+        if not task.done():
+            await asyncio.wait_for(task, timeout=5)
+
+
+@pytest_asyncio.fixture
+async def bot(start_bot: StartBot) -> FlywheelBot:
+    """Return a running FlywheelBot with the real cogs."""
+    return await start_bot()
+
+
+@pytest.fixture
+def slash(sandbox: DiscordSandbox) -> Slash:
+    """Return a function that runs a slash command and returns the interaction's callback."""
+
+    async def run(
+        name: str,
+        *,
+        user_id: int = ALICE_ID,
+        options: list[dict[str, Any]] | None = None,
+        guild_id: int | None = GUILD_ID,
+        channel_id: int = GENERAL_ID,
+    ) -> RecordedCall:
+        interaction = await sandbox.send_slash_command(
+            name, guild_id=guild_id, channel_id=channel_id, user_id=user_id, options=options
+        )
+        return await sandbox.wait_for_call(lambda call: call.path == interaction.callback_path)
+
+    return run
