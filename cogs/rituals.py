@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import FlywheelBot, send_ephemeral
+from bot.discord.bot import FlywheelBot, report_failure, send_ephemeral
 from bot.errors import FlywheelError
 from bot.services import rituals
 from bot.services.callers import Caller, Role, require, resolve_actor
@@ -42,21 +42,29 @@ class RitualModal(discord.ui.Modal):
         self.spec = spec
         self.editing = editing
         self.name = discord.ui.TextInput[RitualModal](
-            label="Name", default=spec.name, max_length=80
+            custom_id="name", label="Name", default=spec.name, max_length=80
         )
         self.schedule = discord.ui.TextInput[RitualModal](
-            label="Schedule (e.g. weekly fri 12:00)", default=spec.schedule, max_length=60
+            custom_id="schedule",
+            label="Schedule (e.g. weekly fri 12:00)",
+            default=spec.schedule,
+            max_length=60,
         )
         self.timezone = discord.ui.TextInput[RitualModal](
-            label="Time zone (IANA, e.g. Europe/Berlin)", default=spec.timezone, max_length=64
+            custom_id="timezone",
+            label="Time zone (IANA, e.g. Europe/Berlin)",
+            default=spec.timezone,
+            max_length=64,
         )
         self.prompt = discord.ui.TextInput[RitualModal](
+            custom_id="prompt",
             label="Prompt members see",
             default=spec.prompt,
             style=discord.TextStyle.paragraph,
             max_length=1500,
         )
         self.reminders = discord.ui.TextInput[RitualModal](
+            custom_id="reminders",
             label="Reminders before (e.g. 24h, 1h; empty = none)",
             default=", ".join(f"{m}m" for m in spec.reminder_minutes),
             required=False,
@@ -102,8 +110,8 @@ class RitualModal(discord.ui.Modal):
         )
 
     async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        """Hand form errors to the bot's one error handler."""
-        await self.bot.tree.on_error(interaction, app_commands.CommandInvokeError(None, error))  # type: ignore[arg-type]
+        """Answer form errors the way the bot answers every command error."""
+        await report_failure(interaction, error)
 
 
 class CheckinButton(
