@@ -26,7 +26,7 @@ from sqlalchemy import select
 from bot.clock import AcceleratedClock, Clock, FakeClock, SystemClock
 from bot.db import create_engine
 from bot.db.migrate import upgrade_connection
-from bot.models import Identity, Member, RitualCheckin
+from bot.models import Identity, Member, OutboxMessage, RitualCheckin
 from bot.platforms import attach_platforms
 from bot.process import serve
 from bot.runtime import Runtime, build_runtime
@@ -408,8 +408,16 @@ async def step_recap(demo: Demo, state: dict[str, Any]) -> str:
     clock = demo.runtime.clock
     assert isinstance(clock, FakeClock)
     clock.set(state["fire"] + timedelta(minutes=31))
+    await demo.runtime.dispatcher.drain()  # the posts must be out before their recap
     report = await rituals.tick(demo.runtime.sessions, clock)
-    assert report.recaps, report
+    if not report.recaps:
+        async with demo.runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.key, OutboxMessage.status, OutboxMessage.last_error)
+                )
+            ).all()
+        raise AssertionError(f"no recap queued; outbox: {rows}")
     demo.runtime.dispatcher.wake()
     thread = f"/channels/{state['post_id']}/messages"
     call = await demo.discord.wait_for_call(
