@@ -202,3 +202,56 @@ async def test_a_scheduler_killed_mid_send_and_restarted_posts_each_occurrence_o
         for call in server.calls_matching("POST", f"/channels/{CHANNEL}/messages")
     )
     assert max(nonces.values()) == 2  # the one resent after the crash, absorbed by the nonce
+
+
+async def test_reminder_dms_to_500_members_are_paced_and_all_arrive(committed, sandbox):
+    server, clock = sandbox
+    users = [str(800_000_000_000_000_000 + index) for index in range(500)]
+    for user in users:
+        server.add_member(111, int(user), f"member-{user[-3:]}")
+    async with committed() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        mod = await resolve_actor(
+            session,
+            clock,
+            community_id=discord.community_id,
+            caller=Caller("discord", "111", "mod", "Mod", Role.MODERATOR, str(CHANNEL)),
+        )
+        spec = rituals.RitualSpec(
+            name="Office Hours",
+            schedule="weekly mon 18:00",
+            timezone="UTC",
+            prompt="Ask us anything",
+            discord_channel_id=str(CHANNEL),
+            reminder_minutes=(60,),
+        )
+        await rituals.create_ritual(session, clock, mod, spec)
+        for user in users:
+            member = await resolve_actor(
+                session,
+                clock,
+                community_id=discord.community_id,
+                caller=Caller("discord", "111", user, None, Role.MEMBER),
+            )
+            await rituals.set_reminder(session, member, "Office Hours", on=True)
+    clock.set(datetime(2026, 3, 2, 17, 0, 10, tzinfo=UTC))  # Monday, one hour before
+    report = await rituals.tick(committed, clock)
+    assert report.reminder_dms == 500
+    dispatcher = Dispatcher(committed, clock, OutboxSettings())
+    sender = DiscordSender("sandbox-token", api_base=server.api_base, limiter=dispatcher.limiter)
+    dispatcher.register(sender)
+    try:
+        await dispatcher.drain()
+    finally:
+        await sender.close()
+    dms = [
+        c
+        for c in server.calls
+        if c.method == "POST"
+        and c.path.endswith("/messages")
+        and c.path != f"/channels/{CHANNEL}/messages"
+    ]
+    assert len(dms) == 500 and all(c.status == 200 for c in dms)
+    times = sorted(c.at for c in server.calls)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 50  # Discord's global limit, counted by the sandbox on the same clock
