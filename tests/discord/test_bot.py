@@ -167,7 +167,12 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
     )
 
     assert global_sync.json == []
-    assert {command["name"] for command in guild_sync.json} == {"about", "link", "privacy", "ritual"}
+    assert {command["name"] for command in guild_sync.json} == {
+        "about",
+        "link",
+        "privacy",
+        "ritual",
+    }
     assert guild_sync.json == await collect_command_payload(settings)
 
 
