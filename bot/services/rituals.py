@@ -336,20 +336,7 @@ async def edit_ritual(
     """Change some fields of a ritual (moderators only); unknown fields are refused."""
     require(actor, Role.MODERATOR)
     ritual = await _ritual(session, actor.community_id, ritual_name)
-    current = RitualSpec(
-        name=ritual.name,
-        schedule=_schedule_text(Schedule.from_json(ritual.schedule)),
-        timezone=ritual.timezone,
-        prompt=ritual.prompt,
-        kind=ritual.kind,
-        discord_channel_id=ritual.discord_channel_id,
-        slack_channel_id=ritual.slack_channel_id,
-        thread_per_occurrence=ritual.thread_per_occurrence,
-        reminder_minutes=tuple(ritual.reminder_minutes),
-        checkin_window_minutes=ritual.checkin_window_minutes,
-        checkin_points=ritual.checkin_points,
-        grace_minutes=ritual.grace_minutes,
-    )
+    current = _spec_of(ritual)
     unknown = set(changes) - set(RitualSpec.__dataclass_fields__)
     if unknown:
         raise Invalid(f"Unknown ritual field(s): {', '.join(sorted(unknown))}.")
@@ -381,7 +368,10 @@ async def edit_ritual(
 
 async def ritual_spec(session: AsyncSession, community_id: int, name: str) -> RitualSpec:
     """Return a ritual's current settings as a spec (to prefill an edit form)."""
-    ritual = await _ritual(session, community_id, name)
+    return _spec_of(await _ritual(session, community_id, name))
+
+
+def _spec_of(ritual: Ritual) -> RitualSpec:
     return RitualSpec(
         name=ritual.name,
         schedule=_schedule_text(Schedule.from_json(ritual.schedule)),
