@@ -659,7 +659,9 @@ def _render(
         title = f"**{discord_escape(ritual.name)}** · {when}"
     else:
         title = f"*{slack_escape(ritual.name)}* · {when}"
-    lines = [title, ritual.prompt]
+    # Slack turns <!channel> in text into a ping whatever parse= says: escape the prompt there.
+    prompt = slack_escape(ritual.prompt) if platform == "slack" else ritual.prompt
+    lines = [title, prompt]
     if late:
         lines.append("_(posted late: the bot was offline at the scheduled time)_")
     lines.append("Check in with the button, a reaction, or a reply in the thread.")

@@ -396,9 +396,9 @@ class SlackFront:
 
 def _features() -> list[FeatureRegistrar]:
     # Imported here, not at the top: feature modules import this module's helpers.
-    from bot.slack import members
+    from bot.slack import members, rituals
 
-    return [members.register]
+    return [members.register, rituals.register]
 
 
 def build_slack_app(runtime: Runtime, *, api_base: str | None = None) -> AsyncApp:

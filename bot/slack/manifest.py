@@ -20,8 +20,14 @@ EVENTS_PATH = "/slack/events"
 # usage hint 1000 characters.
 MAX_NAME = 35
 MAX_DESCRIPTION = 140
-COMMAND_DESCRIPTION = "Link your accounts, get or erase your data, and more. Try “help”."
-COMMAND_USAGE_HINT = "help | link [code] | privacy export | privacy delete | about"
+COMMAND_DESCRIPTION = (
+    "Rituals and check-ins, linking your accounts, getting or erasing your data, and more. "
+    "Try “help”."
+)
+COMMAND_USAGE_HINT = (
+    "help | ritual list | ritual checkin [name] | link [code] | privacy export | privacy delete "
+    "| about"
+)
 
 # Each scope with what needs it; ask for nothing more.
 BOT_SCOPES: dict[str, str] = {
@@ -32,9 +38,9 @@ BOT_SCOPES: dict[str, str] = {
     "users:read": "users.info, to decide who is an owner or admin",
     "usergroups:read": "reading a user group before changing it",
     "usergroups:write": "adding and removing members of user groups",
-    "channels:history": "the message.channels event (activity points)",
+    "channels:history": "the message.channels event (activity points, ritual thread check-ins)",
     "channels:read": "the member_joined_channel event (welcomes)",
-    "reactions:read": "the reaction_added event (activity points)",
+    "reactions:read": "the reaction_added event (activity points, ritual check-ins)",
 }
 BOT_EVENTS = ("app_home_opened", "message.channels", "reaction_added", "member_joined_channel")
 

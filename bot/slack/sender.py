@@ -1,11 +1,15 @@
 """Deliver outbox effects to Slack: posts, thread replies, DMs (with a file), edits, user groups.
 
 Targets:
-- ``post``: ``channel:<id>``, payload ``{"text", "blocks"?, "thread_ts"?}``
+- ``post``: ``channel:<id>``, payload ``{"text", "blocks"?, "buttons"?, "thread_ts"?}``
 - ``thread_post``: ``thread:<channel>:<thread_ts>``, payload ``{"text", "blocks"?}``
 - ``dm``: ``user:<id>``, payload ``{"text", "blocks"?, "file"?: {"name", "content"}}``
 - ``edit``: ``message:<channel>:<ts>``, payload ``{"text", "blocks"?}``
 - ``usergroup_add`` / ``usergroup_remove``: ``usergroup:<id>``, payload ``{"user_id"}``
+
+``buttons`` (``[{"id", "label", "style"?}]``, as the core queues them for both platforms)
+become an actions block whose buttons carry the id as action_id and value; the text is
+shown in section blocks above them and stays the notification fallback.
 
 A DM's file goes up with ``files_upload_v2`` into the DM, the text as its comment, so a
 member's data export arrives as one real JSON file, like the attachment Discord sends.
@@ -35,6 +39,12 @@ GLOBAL_LIMIT = RateLimit(50, 1.0)
 PER_CHANNEL_LIMIT = RateLimit(1, 1.0)
 # usergroups.users.update is a Tier 2 method: about 20 calls a minute.
 USERGROUP_LIMIT = RateLimit(20, 60.0)
+# Block Kit limits: section text 3,000 characters, 25 elements in an actions block, action_id
+# 255 characters; a button's style is primary or danger (no style is Slack's default look).
+MAX_SECTION_TEXT = 3000
+MAX_ACTIONS = 25
+MAX_ACTION_ID = 255
+BUTTON_STYLES = frozenset({"primary", "danger"})
 
 _WHAT = {
     "post": "post",
@@ -200,10 +210,51 @@ def _own_bucket(effect: Effect) -> tuple[str, RateLimit]:
 
 
 def _content(payload: dict[str, Any]) -> dict[str, Any]:
-    content: dict[str, Any] = {"text": str(payload.get("text", ""))}
-    if payload.get("blocks"):
-        content["blocks"] = payload["blocks"]
+    text = str(payload.get("text", ""))
+    content: dict[str, Any] = {"text": text}
+    blocks: list[dict[str, Any]] = list(payload.get("blocks") or [])
+    buttons = [b for b in payload.get("buttons") or [] if isinstance(b, dict) and b.get("id")]
+    if buttons:
+        # Buttons need blocks, and a message with blocks shows only them: the text goes into
+        # sections (and stays the notification fallback) unless the feature built its own.
+        if not blocks:
+            blocks = _text_sections(text)
+        blocks.append(_actions(buttons))
+    if blocks:
+        content["blocks"] = blocks
     return content
+
+
+def _text_sections(text: str) -> list[dict[str, Any]]:
+    """Split mrkdwn text into section blocks, on line breaks where one is near the limit."""
+    sections: list[dict[str, Any]] = []
+    rest = text.strip()
+    while rest:
+        cut = len(rest)
+        if cut > MAX_SECTION_TEXT:
+            newline = rest.rfind("\n", 0, MAX_SECTION_TEXT)
+            cut = newline if newline > 0 else MAX_SECTION_TEXT
+        chunk, rest = rest[:cut], rest[cut:].lstrip("\n")
+        sections.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+    return sections
+
+
+def _actions(buttons: list[dict[str, Any]]) -> dict[str, Any]:
+    """Render the outbox's platform-neutral buttons as one actions block."""
+    elements: list[dict[str, Any]] = []
+    for entry in buttons[:MAX_ACTIONS]:
+        button_id = str(entry["id"])[:MAX_ACTION_ID]
+        element: dict[str, Any] = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": str(entry.get("label") or button_id)[:75]},
+            "action_id": button_id,
+            "value": button_id,
+        }
+        style = entry.get("style")
+        if style in BUTTON_STYLES:
+            element["style"] = style
+        elements.append(element)
+    return {"type": "actions", "elements": elements}
 
 
 def _header(headers: Any, name: str) -> str | None:
