@@ -343,7 +343,9 @@ class _Route:
 # --------------------------------------------------------------------------- wire helpers
 
 
-def _wire_response(reply: _Reply, *, bucket: str, retry_after: float | None = None) -> web.Response:
+def _wire_response(
+    reply: _Reply, *, bucket: str, now: float, retry_after: float | None = None
+) -> web.Response:
     """Build a REST answer the way Discord's edge sends it.
 
     Every discord.py wire quirk lives here:
@@ -363,14 +365,14 @@ def _wire_response(reply: _Reply, *, bucket: str, retry_after: float | None = No
         headers |= {
             "X-RateLimit-Remaining": "49",
             "X-RateLimit-Reset-After": "1.000",
-            "X-RateLimit-Reset": f"{time.time() + 1.0:.3f}",
+            "X-RateLimit-Reset": f"{now + 1.0:.3f}",
         }
     else:
         headers |= {
             "Retry-After": str(max(1, math.ceil(retry_after))),
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-            "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+            "X-RateLimit-Reset": f"{now + retry_after:.3f}",
             "X-RateLimit-Scope": "user",
         }
     if reply.status == 204:
@@ -410,8 +412,8 @@ async def _read_body(request: web.Request) -> tuple[Any, tuple[_Upload, ...]]:
         raise _ApiError(400, 50109, "The request body contains invalid JSON.") from None
 
 
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat()
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()
 
 
 def _emoji_payload(emoji: str) -> dict[str, Any]:
@@ -431,12 +433,13 @@ def _emoji_key(emoji: dict[str, Any]) -> str:
 class _Snowflakes:
     """Mint increasing snowflakes whose timestamps are now, so ``created_at`` looks right."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall_clock: Callable[[], float]) -> None:
+        self._wall_clock = wall_clock
         self._last = 0
 
     def next(self) -> int:
         """Return a fresh snowflake."""
-        now = (int(time.time() * 1000) - _DISCORD_EPOCH_MS) << 22
+        now = (int(self._wall_clock() * 1000) - _DISCORD_EPOCH_MS) << 22
         self._last = max(now, self._last + 1)
         return self._last
 
@@ -453,11 +456,15 @@ class DiscordSandbox:
         application_id: int = DEFAULT_APPLICATION_ID,
         bot_user_id: int = DEFAULT_BOT_USER_ID,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.application_id = application_id
         # Recorded call times (and the nonce window) read this clock, so a test that paces
         # on a simulated clock can measure the pacing on that same clock.
         self._now = clock
+        # Timestamps Discord shows (message times, snowflakes, rate-limit resets) are wall-clock
+        # epoch seconds; injectable like the other clock.
+        self._wall_clock = wall_clock
         self.bot_user_id = bot_user_id
         # Public knobs: how long enforce_nonce de-duplicates, and (if set) how long an
         # interaction may wait for its initial response before Discord forgets it (3 s live).
@@ -469,7 +476,7 @@ class DiscordSandbox:
         self.attachments: dict[int, bytes] = {}
         self.identifies: list[dict[str, Any]] = []  # IDENTIFY payloads, token removed
 
-        self._ids = _Snowflakes()
+        self._ids = _Snowflakes(wall_clock)
         self._users: dict[int, _User] = {
             bot_user_id: _User(bot_user_id, _BOT_USERNAME, bot=True),
             _APP_OWNER_ID: _User(_APP_OWNER_ID, "sandbox-owner"),
@@ -496,6 +503,9 @@ class DiscordSandbox:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._routes = self._build_routes()
+
+    def _iso_now(self) -> str:
+        return _iso(self._wall_clock())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -545,12 +555,12 @@ class DiscordSandbox:
     def add_guild(self, guild_id: int, name: str, owner_id: int) -> None:
         """Add a guild with its @everyone role and the bot (with a managed role) as a member."""
         bot_role_id = self._ids.next()
-        guild = _Guild(guild_id, name, owner_id, _iso_now(), bot_role_id)
+        guild = _Guild(guild_id, name, owner_id, self._iso_now(), bot_role_id)
         guild.roles[guild_id] = _Role(guild_id, "@everyone", _DEFAULT_EVERYONE_PERMISSIONS)
         guild.roles[bot_role_id] = _Role(
             bot_role_id, _BOT_USERNAME, _DEFAULT_BOT_PERMISSIONS, managed=True
         )
-        guild.members[self.bot_user_id] = _Member(self.bot_user_id, [bot_role_id], _iso_now())
+        guild.members[self.bot_user_id] = _Member(self.bot_user_id, [bot_role_id], self._iso_now())
         self._guilds[guild_id] = guild
 
     def add_channel(
@@ -575,7 +585,7 @@ class DiscordSandbox:
             parent_id=parent_id,
             position=position,
             owner_id=self.bot_user_id if type in _THREAD_TYPES else None,
-            created_at=_iso_now(),
+            created_at=self._iso_now(),
         )
 
     def add_role(self, guild_id: int, role_id: int, name: str, permissions: int = 0) -> None:
@@ -596,7 +606,7 @@ class DiscordSandbox:
         role_ids = list(roles)
         if user_id == self.bot_user_id:
             role_ids = [guild.bot_role_id, *role_ids]
-        guild.members[user_id] = _Member(user_id, role_ids, _iso_now())
+        guild.members[user_id] = _Member(user_id, role_ids, self._iso_now())
 
     def add_user(self, user_id: int, username: str, *, bot: bool = False) -> None:
         """Add a user who need not be in any guild (e.g. only reachable by DM)."""
@@ -1233,7 +1243,7 @@ class DiscordSandbox:
             channel_id = self._ids.next()
             self._dm_channels[user.id] = channel_id
             self._channels[channel_id] = _Channel(
-                channel_id, _CHANNEL_DM, None, recipient_id=user.id, created_at=_iso_now()
+                channel_id, _CHANNEL_DM, None, recipient_id=user.id, created_at=self._iso_now()
             )
         return self._channels[channel_id]
 
@@ -1540,7 +1550,7 @@ class DiscordSandbox:
             "type": message_type,
             "author": self._user_payload(author),
             "content": content,
-            "timestamp": _iso_now(),
+            "timestamp": self._iso_now(),
             "edited_timestamp": None,
             "tts": bool(body.get("tts")),
             "mention_everyone": False,
@@ -1635,7 +1645,7 @@ class DiscordSandbox:
             # Filling in a deferred ("thinking") response is not an edit.
             message["flags"] &= ~_FLAG_LOADING
         else:
-            message["edited_timestamp"] = _iso_now()
+            message["edited_timestamp"] = self._iso_now()
         if not (
             message["content"]
             or message["embeds"]
@@ -1781,7 +1791,9 @@ class DiscordSandbox:
         except Exception:
             _log.exception("discord sandbox failed on %s %s", method, path)
             reply = _Reply(500, {"message": "500: Internal Server Error", "code": 0})
-        response = _wire_response(reply, bucket=bucket, retry_after=retry_after)
+        response = _wire_response(
+            reply, bucket=bucket, now=self._wall_clock(), retry_after=retry_after
+        )
         call = RecordedCall(
             method=method,
             path=path,
@@ -2167,7 +2179,7 @@ class DiscordSandbox:
             guild_id=parent.guild_id,
             parent_id=parent.id,
             owner_id=self.bot_user_id,
-            created_at=_iso_now(),
+            created_at=self._iso_now(),
             auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
         )
         self._channels[thread_id] = thread

@@ -65,18 +65,18 @@ def test_the_manifest_has_the_required_keys_and_respects_slacks_limits(
     assert set(manifest) <= TOP_KEYS
     assert {"display_information", "features", "oauth_config", "settings"} <= set(manifest)
     display = manifest["display_information"]
-    assert 1 <= len(display["name"]) <= 35
-    assert 1 <= len(display["description"]) <= 140
+    assert len(display["name"]) in range(1, 36)
+    assert len(display["description"]) in range(1, 141)
     features = manifest["features"]
     assert set(features) <= FEATURE_KEYS
-    assert 1 <= len(features["bot_user"]["display_name"]) <= 80
+    assert len(features["bot_user"]["display_name"]) in range(1, 81)
     assert features["app_home"]["home_tab_enabled"] is True
     assert features["app_home"]["messages_tab_enabled"] is True
     (command,) = features["slash_commands"]
     assert set(command) <= COMMAND_KEYS
     assert command["command"].startswith("/") and 2 <= len(command["command"]) <= 32
-    assert 1 <= len(command["description"]) <= 2000
-    assert 1 <= len(command["usage_hint"]) <= 1000
+    assert len(command["description"]) in range(1, 2001)
+    assert len(command["usage_hint"]) in range(1, 1001)
     assert command["should_escape"] is False
     scopes = manifest["oauth_config"]["scopes"]["bot"]
     assert scopes and len(scopes) == len(set(scopes)) <= 255
