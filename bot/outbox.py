@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -38,7 +38,13 @@ INLINE_WAIT_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Effect:
-    """One side effect as a sender sees it."""
+    """One side effect as a sender sees it.
+
+    ``attempts`` counts the earlier tries that may have reached the platform: failed ones,
+    and one cut short by a crash (its lease ran out). A sender whose platform has no
+    idempotency key of its own looks for an earlier delivery before sending when it is
+    above zero; ``created_at`` bounds that search.
+    """
 
     id: int
     key: str
@@ -47,6 +53,7 @@ class Effect:
     target: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,10 @@ class Dispatcher:
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(candidates), due)
                 .values(
+                    # A row whose lease ran out was being sent when its dispatcher died: that
+                    # try may have reached the platform, so it counts (Effect.attempts).
+                    attempts=OutboxMessage.attempts
+                    + case((OutboxMessage.status == "sending", 1), else_=0),
                     status="sending",
                     claim_token=token,
                     lease_until=now + timedelta(seconds=self._settings.lease_seconds),
@@ -267,6 +278,7 @@ class Dispatcher:
             target=row.target,
             payload=dict(row.payload),
             attempts=row.attempts,
+            created_at=row.created_at,
         )
         limits = sender.limits(effect)
         wait = self.limiter.reserve(limits)

@@ -153,11 +153,20 @@ async def test_a_row_left_sending_by_a_dead_dispatcher_is_taken_up_after_its_lea
     crashed = Dispatcher(sessions, clock, settings(lease_seconds=30), [Hangs(clock)])
     with contextlib.suppress(asyncio.CancelledError):
         await crashed.dispatch_due()
-    sender = RecordingSender(clock)
+    seen: list[int] = []
+
+    class Tells(RecordingSender):
+        async def send(self, effect):
+            seen.append(effect.attempts)
+            return await super().send(effect)
+
+    sender = Tells(clock)
     survivor = Dispatcher(sessions, clock, settings(lease_seconds=30), [sender])
     assert await survivor.dispatch_due() == 0  # still leased
     assert await survivor.drain() == 1
     assert len(sender.sent) == 1
+    # The interrupted try counts: the sender knows it may already have reached the platform.
+    assert seen == [1]
 
 
 CHILD = textwrap.dedent(

@@ -1,5 +1,5 @@
-"""Rituals end to end through the outbox and the Discord sandbox: one post per occurrence,
-whatever the number of schedulers, restarts or crashes."""
+"""Rituals end to end through the outbox and the Discord and Slack sandboxes: one post per
+occurrence, whatever the number of schedulers, restarts or crashes."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from bot.db import create_engine
 from bot.discord.sender import DiscordSender
 from bot.outbox import Dispatcher
 from bot.sandbox.discord_server import DiscordSandbox
+from bot.sandbox.slack_server import SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.schedules import fire_times, parse_schedule
 from bot.settings import OutboxSettings
+from bot.slack.sender import SlackSender
 from tests.conftest import make_spaces
 
 START = datetime(2026, 3, 1, 6, tzinfo=UTC)
@@ -30,6 +32,7 @@ SCHEDULES = {
     "Feedback Friday": "weekly fri 16:30",
 }
 CHANNEL = 500
+SLACK_CHANNEL = "C0RITUALS"
 
 
 @pytest_asyncio.fixture
@@ -43,7 +46,12 @@ async def sandbox():
     await server.stop()
 
 
-async def _create_rituals(sessions, clock) -> None:
+async def _create_rituals(sessions, clock, *, platform: str = "discord") -> None:
+    channels = (
+        {"discord_channel_id": str(CHANNEL)}
+        if platform == "discord"
+        else {"slack_channel_id": SLACK_CHANNEL}
+    )
     async with sessions() as session, session.begin():
         discord, _ = await make_spaces(session, clock)
         caller = Caller("discord", "111", "mod", "Mod", Role.MODERATOR, str(CHANNEL))
@@ -54,8 +62,8 @@ async def _create_rituals(sessions, clock) -> None:
                 schedule=schedule,
                 timezone="Europe/Berlin",
                 prompt=f"{name} is on!",
-                discord_channel_id=str(CHANNEL),
                 reminder_minutes=(),
+                **channels,
                 thread_per_occurrence=False,
             )
             await rituals.create_ritual(session, clock, mod, spec)
@@ -76,19 +84,29 @@ def _expected() -> int:
     )
 
 
-def _posts(server: DiscordSandbox) -> Counter[str]:
+def _posts(server: DiscordSandbox | SlackSandbox) -> Counter[str]:
     """Count ritual posts by their title line (recaps and reminders left out)."""
-    titles = (message["content"].split("\n")[0] for message in server.messages[CHANNEL])
+    if isinstance(server, SlackSandbox):
+        texts = [message["text"] for message in server.messages_in(SLACK_CHANNEL)]
+    else:
+        texts = [message["content"] for message in server.messages[CHANNEL]]
+    titles = (text.split("\n")[0] for text in texts)
     return Counter(title for title in titles if " · " in title)
+
+
+def _sender(server: DiscordSandbox | SlackSandbox) -> DiscordSender | SlackSender:
+    if isinstance(server, SlackSandbox):
+        return SlackSender(server.bot_token, api_base=server.api_base)
+    return DiscordSender("sandbox-token", api_base=server.api_base)
 
 
 class Instance:
     """One scheduler process: its own engine, session factory, dispatcher and sender."""
 
-    def __init__(self, url: str, clock: FakeClock, server: DiscordSandbox) -> None:
+    def __init__(self, url: str, clock: FakeClock, server: DiscordSandbox | SlackSandbox) -> None:
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.sender = DiscordSender("sandbox-token", api_base=server.api_base)
+        self.sender = _sender(server)
         self.dispatcher = Dispatcher(
             self.sessions, clock, OutboxSettings(lease_seconds=60), [self.sender]
         )
@@ -99,7 +117,8 @@ class Instance:
         await self.dispatcher.dispatch_due()
 
     async def close(self) -> None:
-        await self.sender.close()
+        if isinstance(self.sender, DiscordSender):
+            await self.sender.close()
         await self.engine.dispose()
 
 
@@ -133,47 +152,69 @@ CHILD = textwrap.dedent(
     from bot.outbox import Dispatcher
     from bot.services import rituals
     from bot.settings import OutboxSettings
+    from bot.slack.sender import SlackSender
 
-    class SendsThenHangs(DiscordSender):
+    platform, url, api_base, token, *moments = sys.argv[1:]
+    Base = DiscordSender if platform == "discord" else SlackSender
+
+    class SendsThenHangs(Base):
         async def send(self, effect):
             message_id = await super().send(effect)
             print("sent", flush=True)  # killed here: sent, but never marked sent
             await asyncio.Event().wait()
 
-    async def main(url, api_base, moments):
+    async def main():
         clock = FakeClock(datetime.fromisoformat(moments[0]))
         engine = create_engine(url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
-        normal = Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [DiscordSender("t", api_base=api_base)])
+        normal = Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [Base(token, api_base=api_base)])
         for moment in moments[:-1]:
             clock.set(datetime.fromisoformat(moment))
             await rituals.tick(sessions, clock)
             await normal.dispatch_due()
         clock.set(datetime.fromisoformat(moments[-1]))
         await rituals.tick(sessions, clock)
-        hanging = Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [SendsThenHangs("t", api_base=api_base)])
+        hanging = Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [SendsThenHangs(token, api_base=api_base)])
         await hanging.dispatch_due()
 
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
+    asyncio.run(main())
     """
 )
 
 
+@pytest_asyncio.fixture(params=["discord", "slack"])
+async def either_sandbox(request):
+    clock = FakeClock(START)
+    if request.param == "discord":
+        server = DiscordSandbox(clock=clock.monotonic)
+        server.add_guild(111, "Acme", owner_id=1)
+        server.add_channel(111, CHANNEL, "rituals")
+    else:
+        server = SlackSandbox(clock=lambda: clock.now().timestamp())
+        server.add_channel(SLACK_CHANNEL, "rituals")
+    await server.start()
+    yield request.param, server, clock
+    await server.stop()
+
+
 async def test_a_scheduler_killed_mid_send_and_restarted_posts_each_occurrence_once(
-    committed, database_url, sandbox
+    committed, database_url, either_sandbox
 ):
-    server, clock = sandbox
-    await _create_rituals(committed, clock)
+    platform, server, clock = either_sandbox
+    await _create_rituals(committed, clock, platform=platform)
     moments = _moments()
     half = len(moments) // 2
     # The sandbox reads this clock; while the child runs, it stands at the child's last moment.
     clock.set(moments[half - 1])
+    token = server.bot_token if isinstance(server, SlackSandbox) else "sandbox-token"
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         CHILD,
+        platform,
         database_url,
         server.api_base,
+        token,
         *(m.isoformat() for m in moments[:half]),
         stdout=asyncio.subprocess.PIPE,
     )
@@ -182,8 +223,9 @@ async def test_a_scheduler_killed_mid_send_and_restarted_posts_each_occurrence_o
     assert line.strip() == b"sent"
     child.kill()
     await child.wait()
-    # The restarted instance takes the leased row up again after the lease; Discord's nonce
-    # (enforce_nonce) answers with the message already posted instead of posting it again.
+    # The restarted instance takes the leased row up again after the lease. On Discord the
+    # nonce (enforce_nonce) answers with the message already posted; on Slack the sender finds
+    # the message carrying the outbox key in the channel's history and does not post it again.
     restarted = Instance(database_url, clock, server)
     try:
         clock.set(moments[half - 1] + timedelta(seconds=61))
@@ -197,11 +239,20 @@ async def test_a_scheduler_killed_mid_send_and_restarted_posts_each_occurrence_o
     posts = _posts(server)
     assert set(posts.values()) == {1}, [title for title, n in posts.items() if n > 1]
     assert sum(posts.values()) == _expected(), sorted(posts)
-    nonces = Counter(
-        call.json.get("nonce")
-        for call in server.calls_matching("POST", f"/channels/{CHANNEL}/messages")
-    )
-    assert max(nonces.values()) == 2  # the one resent after the crash, absorbed by the nonce
+    if isinstance(server, SlackSandbox):
+        keys = Counter(
+            call.args["metadata"]["event_payload"]["key"]
+            for call in server.calls_to("chat.postMessage")
+        )
+        assert set(keys.values()) == {1}  # not even the crashed post was sent twice
+        (looked,) = server.calls_to("conversations.history")  # only the retried one looked
+        assert looked.args["channel"] == SLACK_CHANNEL
+    else:
+        nonces = Counter(
+            call.json.get("nonce")
+            for call in server.calls_matching("POST", f"/channels/{CHANNEL}/messages")
+        )
+        assert max(nonces.values()) == 2  # the one resent after the crash, absorbed by the nonce
 
 
 async def test_reminder_dms_to_500_members_are_paced_and_all_arrive(committed, sandbox):

@@ -22,6 +22,10 @@ Fidelity notes (what a bot sees here, as on Slack):
 - Files go up as `files_upload_v2` sends them: `files.getUploadURLExternal`, a POST of the bytes to
   the returned upload URL (recorded as "upload_url"), then `files.completeUploadExternal`, which
   shares the file in the conversation with the initial comment as the message text.
+- `chat.postMessage` keeps `metadata` (`{"event_type", "event_payload"}`, else
+  `invalid_metadata_format`); `conversations.history` (newest first, top-level messages only) and
+  `conversations.replies` (parent first) return it only with `include_all_metadata`, and page with
+  `limit`, `cursor` and `response_metadata.next_cursor`, bounded by `oldest` and `latest`.
 - Socket Mode: `apps.connections.open` (app token only) hands out a WebSocket URL; the sandbox greets
   with `hello`, `socket_send()` pushes an envelope and the client's acknowledgement is recorded as a
   "socket_ack" call (a new connection as "socket_connect").
@@ -32,10 +36,12 @@ Fidelity notes (what a bot sees here, as on Slack):
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -58,6 +64,10 @@ TRIGGER_TTL_SECONDS = 3.0
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
+# conversations.history and .replies: 100 messages a page unless asked, at most 999.
+DEFAULT_PAGE = 100
+MAX_PAGE = 999
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 # slack-sdk sends these as JSON strings when a method posts a form or query string.
 _JSON_ENCODED_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
@@ -150,6 +160,50 @@ def _check_blocks(blocks: Any, limit: int) -> None:
         raise _ApiError("invalid_blocks")
 
 
+def _check_metadata(metadata: Any) -> None:
+    if metadata is None:
+        return
+    if (
+        not isinstance(metadata, dict)
+        or not _EVENT_TYPE.fullmatch(str(metadata.get("event_type", "")))
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise _ApiError("invalid_metadata_format")
+
+
+def _page(messages: list[JsonObject], args: JsonObject) -> JsonObject:
+    """One page of a conversation read, as conversations.history and .replies answer it."""
+    try:
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else None
+        limit = int(args.get("limit") or DEFAULT_PAGE)
+        cursor = str(args.get("cursor") or "")
+        start = int(base64.b64decode(cursor).decode().removeprefix("offset:")) if cursor else 0
+    except (TypeError, ValueError, UnicodeDecodeError):
+        raise _ApiError("invalid_arguments") from None
+    if limit < 1 or start < 0:
+        raise _ApiError("invalid_arguments")
+    inclusive = _truthy(args.get("inclusive"))
+    within = [
+        message
+        for message in messages
+        if (float(message["ts"]) >= oldest if inclusive else float(message["ts"]) > oldest)
+        and (latest is None or float(message["ts"]) <= latest)
+    ]
+    end = start + min(limit, MAX_PAGE)
+    chosen = [_json_copy(message) for message in within[start:end]]
+    if not _truthy(args.get("include_all_metadata")):
+        for message in chosen:
+            message.pop("metadata", None)
+    has_more = end < len(within)
+    next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if has_more else ""
+    return {
+        "messages": chosen,
+        "has_more": has_more,
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
 async def _read_args(request: web.Request) -> JsonObject:
     # slack-sdk puts arguments in the query string, a form or a JSON body depending on the method.
     args: JsonObject = dict(request.query)
@@ -240,6 +294,7 @@ class SlackSandbox:
             "views.publish": self._views_publish,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "reactions.add": self._reactions_add,
@@ -733,6 +788,7 @@ class SlackSandbox:
         if len(str(args.get("text", ""))) > MAX_MESSAGE_TEXT:
             raise _ApiError("msg_too_long")
         _check_blocks(args.get("blocks"), MAX_MESSAGE_BLOCKS)
+        _check_metadata(args.get("metadata"))
         message = self._new_message(args)
         thread_ts = message.get("thread_ts")
         if thread_ts is not None:
@@ -848,6 +904,17 @@ class SlackSandbox:
             raise _ApiError("channel_not_found")
         return {"channel": channel}
 
+    def _conversations_history(self, args: JsonObject) -> JsonObject:
+        channel = str(args.get("channel", ""))
+        if channel not in self.channels:
+            raise _ApiError("channel_not_found")
+        top_level = [
+            message
+            for message in reversed(self.messages[channel])
+            if message.get("thread_ts") in (None, message["ts"])
+        ]
+        return _page(top_level, args)
+
     def _conversations_replies(self, args: JsonObject) -> JsonObject:
         channel = str(args.get("channel", ""))
         if channel not in self.channels:
@@ -860,7 +927,7 @@ class SlackSandbox:
             for message in self.messages[channel]
             if message.get("thread_ts") == parent["ts"] and message is not parent
         ]
-        return {"messages": [parent, *replies], "has_more": False}
+        return _page([parent, *replies], args)
 
     def _users_info(self, args: JsonObject) -> JsonObject:
         user = self.users.get(str(args.get("user", "")))

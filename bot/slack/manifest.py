@@ -38,7 +38,10 @@ BOT_SCOPES: dict[str, str] = {
     "users:read": "users.info, to decide who is an owner or admin",
     "usergroups:read": "reading a user group before changing it",
     "usergroups:write": "adding and removing members of user groups",
-    "channels:history": "the message.channels event (activity points, ritual thread check-ins)",
+    "channels:history": "the message.channels event (activity points, ritual thread check-ins), "
+    "and finding a post already made before sending it again after a crash",
+    "groups:history": "finding a post in a private channel already made before sending it again",
+    "im:history": "finding a DM already sent before sending it again after a crash",
     "channels:read": "the member_joined_channel event (welcomes)",
     "reactions:read": "the reaction_added event (activity points, ritual check-ins)",
 }
@@ -58,7 +61,9 @@ def slack_manifest(settings: Settings, *, public_url: str) -> dict[str, Any]:
         "command": settings.slack.command,
         "description": COMMAND_DESCRIPTION,
         "usage_hint": COMMAND_USAGE_HINT,
-        "should_escape": False,
+        # Escaped, a member picked from the @ menu arrives as <@U123|name>, which is how
+        # `ritual host add` knows who is meant; unescaped it would be a bare display name.
+        "should_escape": True,
     }
     events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     interactivity: dict[str, Any] = {"is_enabled": True}

@@ -16,19 +16,33 @@ member's data export arrives as one real JSON file, like the attachment Discord 
 Slack answers that upload with the file's id, not a message timestamp, so that id is what
 the outbox records; every other message effect records the message's ``ts``.
 
+Exactly once: a Slack message has no idempotency key, so every post carries the outbox key
+in its message ``metadata``. When an earlier try may have reached Slack (the effect failed
+after the request left, or its dispatcher died between "sent" and "marked sent"), the
+sender first reads the conversation since the effect was queued (``conversations.history``,
+or ``conversations.replies`` for a thread reply) and returns the message it finds instead of
+posting again. Files cannot carry metadata, so a retried DM with a file looks for that file
+name in the DM (members cannot post there: the Messages tab is read-only). Discord solves
+the same gap with the message nonce (bot/discord/sender.py); Slack has no equivalent, and a
+check before *every* post would double the requests, so only retries pay for it.
+
 The client has no rate-limit retry handler: a 429 becomes :class:`RetryLater` so the
 dispatcher, which paces every Slack effect, holds the bucket for Retry-After seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.outbox import Effect, PermanentFailure, RateLimit, RetryLater
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 GLOBAL_BUCKET = "slack:global"
@@ -45,6 +59,13 @@ MAX_SECTION_TEXT = 3000
 MAX_ACTIONS = 25
 MAX_ACTION_ID = 255
 BUTTON_STYLES = frozenset({"primary", "danger"})
+# The message metadata every post carries (event_type: letters, digits and underscores).
+METADATA_EVENT = "flywheel_outbox"
+# How far back a retried effect looks for its earlier delivery: from when it was queued, less
+# this much for a clock that differs from Slack's, and at most this many pages of messages.
+LOOKBACK_SKEW = timedelta(minutes=5)
+LOOKBACK_PAGE = 200
+LOOKBACK_PAGES = 5
 
 _WHAT = {
     "post": "post",
@@ -121,12 +142,12 @@ class SlackSender:
         payload = effect.payload
         if effect.action == "post":
             channel = _target(effect, "channel", 1)[0]
-            return await self._post(channel, payload, thread_ts=payload.get("thread_ts"))
+            return await self._post(effect, channel, thread_ts=payload.get("thread_ts"))
         if effect.action == "thread_post":
             channel, thread_ts = _target(effect, "thread", 2)
-            return await self._post(channel, payload, thread_ts=thread_ts)
+            return await self._post(effect, channel, thread_ts=thread_ts)
         if effect.action == "dm":
-            return await self._dm(_target(effect, "user", 1)[0], payload)
+            return await self._dm(effect, _target(effect, "user", 1)[0])
         if effect.action == "edit":
             channel, ts = _target(effect, "message", 2)
             response = await self.client.chat_update(channel=channel, ts=ts, **_content(payload))
@@ -140,24 +161,39 @@ class SlackSender:
             return None
         raise PermanentFailure(f"Slack cannot do {effect.action!r}; no such outbox action")
 
-    async def _post(self, channel: str, payload: dict[str, Any], *, thread_ts: Any) -> str:
+    async def _post(self, effect: Effect, channel: str, *, thread_ts: Any) -> str:
+        thread = str(thread_ts) if thread_ts else None
+        if effect.attempts:
+            earlier = await self._earlier_delivery(
+                effect, channel, thread, lambda message: _carries_key(message, effect.key)
+            )
+            if earlier is not None:
+                return earlier
         response = await self.client.chat_postMessage(
             channel=channel,
-            thread_ts=str(thread_ts) if thread_ts else None,
+            thread_ts=thread,
             # Mentions and links only where the text spells them out; nothing is guessed.
             parse="none",
             link_names=False,
             unfurl_links=False,
-            **_content(payload),
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": effect.key}},
+            **_content(effect.payload),
         )
         return str(response["ts"])
 
-    async def _dm(self, user_id: str, payload: dict[str, Any]) -> str:
+    async def _dm(self, effect: Effect, user_id: str) -> str:
+        payload = effect.payload
         opened = await self.client.conversations_open(users=user_id)
         channel = str(opened["channel"]["id"])
         file = payload.get("file")
         if isinstance(file, dict):
             name = str(file.get("name") or "file.txt")
+            if effect.attempts:
+                earlier = await self._earlier_delivery(
+                    effect, channel, None, lambda message: _file_named(message, name)
+                )
+                if earlier is not None:
+                    return earlier
             uploaded = await self.client.files_upload_v2(
                 channel=channel,
                 filename=name,
@@ -166,7 +202,60 @@ class SlackSender:
                 initial_comment=str(payload.get("text", "")) or None,
             )
             return str(uploaded["file"]["id"])
-        return await self._post(channel, payload, thread_ts=None)
+        return await self._post(effect, channel, thread_ts=None)
+
+    async def _earlier_delivery(
+        self, effect: Effect, channel: str, thread_ts: str | None, matches: _Matcher
+    ) -> str | None:
+        """Return the id of a message an earlier try of this effect posted, if one is found."""
+        oldest = _slack_ts(effect.created_at - LOOKBACK_SKEW) if effect.created_at else None
+        cursor: str | None = None
+        try:
+            for _ in range(LOOKBACK_PAGES):
+                if thread_ts:
+                    page = await self.client.conversations_replies(
+                        channel=channel,
+                        ts=thread_ts,
+                        oldest=oldest,
+                        limit=LOOKBACK_PAGE,
+                        cursor=cursor,
+                        include_all_metadata=True,
+                    )
+                else:
+                    page = await self.client.conversations_history(
+                        channel=channel,
+                        oldest=oldest,
+                        limit=LOOKBACK_PAGE,
+                        cursor=cursor,
+                        include_all_metadata=True,
+                    )
+                for message in page.get("messages") or []:
+                    found = matches(message)
+                    if found is not None:
+                        log.info(
+                            "outbox %s was already delivered to Slack; not sent again", effect.key
+                        )
+                        return found
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not page.get("has_more") or not cursor:
+                    return None
+        except SlackApiError as exc:
+            failure = _classify(effect, exc)
+            if isinstance(failure, RetryLater):
+                raise failure from exc
+            # Not being able to look must not stop the delivery: send, and say so.
+            log.warning(
+                "outbox %s: cannot check Slack for an earlier delivery (%s); sending it again",
+                effect.key,
+                exc.response.get("error"),
+            )
+            return None
+        log.warning(
+            "outbox %s: no earlier delivery in the last %d messages; sending it again",
+            effect.key,
+            LOOKBACK_PAGES * LOOKBACK_PAGE,
+        )
+        return None
 
     async def _change_usergroup(self, group: str, user_id: str, *, add: bool) -> None:
         listed = await self.client.usergroups_users_list(usergroup=group)
@@ -181,6 +270,30 @@ class SlackSender:
             )
         # A read-modify-write: the per-group bucket keeps one process's changes in order.
         await self.client.usergroups_users_update(usergroup=group, users=wanted)
+
+
+_Matcher = Callable[[dict[str, Any]], str | None]
+
+
+def _carries_key(message: dict[str, Any], key: str) -> str | None:
+    """Return the message's ts if its metadata names this outbox key."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == key:
+        return str(message["ts"])
+    return None
+
+
+def _file_named(message: dict[str, Any], name: str) -> str | None:
+    """Return the id of a file with this name shared in the message, if any."""
+    for shared in message.get("files") or []:
+        if shared.get("name") == name:
+            return str(shared["id"])
+    return None
+
+
+def _slack_ts(moment: datetime) -> str:
+    return f"{moment.timestamp():.6f}"
 
 
 def _target(effect: Effect, kind: str, parts: int) -> list[str]:

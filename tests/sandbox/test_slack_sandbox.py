@@ -357,3 +357,44 @@ def test_the_signature_matches_slacks_documented_example() -> None:
     signature = sign_slack_request("8f742231b10e8888abcd99yyyzzz85a5", 1531420618, body)
 
     assert signature == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+async def test_history_returns_metadata_only_when_asked_and_pages_newest_first(
+    client: AsyncWebClient,
+) -> None:
+    marker = {"event_type": "flywheel_outbox", "event_payload": {"key": "k1"}}
+    first = await client.chat_postMessage(channel=CHANNEL, text="one", metadata=marker)
+    await client.chat_postMessage(channel=CHANNEL, text="reply", thread_ts=first["ts"])
+    for text in ("two", "three"):
+        await client.chat_postMessage(channel=CHANNEL, text=text)
+
+    plain = await client.conversations_history(channel=CHANNEL)
+    assert [m["text"] for m in plain["messages"]] == ["three", "two", "one"]  # no replies
+    assert all("metadata" not in m for m in plain["messages"])
+
+    page = await client.conversations_history(channel=CHANNEL, limit=2, include_all_metadata=True)
+    assert [m["text"] for m in page["messages"]] == ["three", "two"] and page["has_more"]
+    rest = await client.conversations_history(
+        channel=CHANNEL,
+        limit=2,
+        include_all_metadata=True,
+        cursor=page["response_metadata"]["next_cursor"],
+    )
+    assert [m["text"] for m in rest["messages"]] == ["one"] and not rest["has_more"]
+    assert rest["messages"][0]["metadata"] == marker
+
+    newer = await client.conversations_history(channel=CHANNEL, oldest=first["ts"])
+    assert [m["text"] for m in newer["messages"]] == ["three", "two"]  # oldest is exclusive
+    replies = await client.conversations_replies(
+        channel=CHANNEL, ts=first["ts"], include_all_metadata=True
+    )
+    assert [m["text"] for m in replies["messages"]] == ["one", "reply"]
+    assert replies["messages"][0]["metadata"] == marker
+
+
+async def test_malformed_message_metadata_is_refused(client: AsyncWebClient) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(
+            channel=CHANNEL, text="x", metadata={"event_type": "has spaces", "event_payload": {}}
+        )
+    assert refused.value.response["error"] == "invalid_metadata_format"

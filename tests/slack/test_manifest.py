@@ -77,7 +77,7 @@ def test_the_manifest_has_the_required_keys_and_respects_slacks_limits(
     assert command["command"].startswith("/") and 2 <= len(command["command"]) <= 32
     assert len(command["description"]) in range(1, 2001)
     assert len(command["usage_hint"]) in range(1, 1001)
-    assert command["should_escape"] is False
+    assert command["should_escape"] is True  # mentions arrive as <@U…|name>
     scopes = manifest["oauth_config"]["scopes"]["bot"]
     assert scopes and len(scopes) == len(set(scopes)) <= 255
     assert all(SCOPE.fullmatch(scope) and len(scope) <= 50 for scope in scopes)
@@ -134,3 +134,5 @@ def test_every_subscribed_event_has_the_scope_slack_requires_for_it(tmp_path: Pa
     # What the sender and the listeners call.
     assert {"commands", "chat:write", "im:write", "files:write", "users:read"} <= scopes
     assert {"usergroups:read", "usergroups:write"} <= scopes
+    # The sender reads back a conversation before re-sending a retried post or DM.
+    assert {"channels:history", "groups:history", "im:history"} <= scopes

@@ -6,6 +6,8 @@ and OutboxMessage.sent_at (taken from that clock) shows the pacing Slack would s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -17,11 +19,12 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.models import OutboxMessage
-from bot.outbox import Effect, PermanentFailure, enqueue
+from bot.outbox import Dispatcher, Effect, PermanentFailure, enqueue
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.slack_server import SlackSandbox
-from bot.settings import load_settings
-from bot.slack.sender import GLOBAL_BUCKET, SlackSender
+from bot.settings import OutboxSettings, load_settings
+from bot.slack import sender as sender_module
+from bot.slack.sender import GLOBAL_BUCKET, METADATA_EVENT, SlackSender
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +35,9 @@ ROUNDING = timedelta(milliseconds=1)
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[SlackSandbox]:
-    sandbox = SlackSandbox()
+async def sandbox(clock: FakeClock) -> AsyncIterator[SlackSandbox]:
+    # Slack stamps messages on the same (moved) clock the outbox reads.
+    sandbox = SlackSandbox(clock=lambda: clock.now().timestamp())
     sandbox.add_user(MEMBER, "ada", real_name="Ada Lovelace")
     sandbox.add_user("U0BOB", "bob")
     sandbox.add_channel(CHANNEL, "general")
@@ -274,3 +278,175 @@ def test_posts_count_against_the_workspace_and_their_channel() -> None:
     assert buckets == ["slack:global", "slack:channel:C1"]
     assert (limits["slack:global"].count, limits["slack:global"].per_seconds) == (50, 1.0)
     assert (limits["slack:channel:C1"].count, limits["slack:channel:C1"].per_seconds) == (1, 1.0)
+
+
+class DiesAfterSending(SlackSender):
+    """A process killed after Slack took the message but before the outbox marked it sent."""
+
+    async def send(self, effect: Effect) -> str | None:
+        await super().send(effect)
+        raise asyncio.CancelledError
+
+
+class DiesBeforeSending(SlackSender):
+    """A process killed with the row leased, before anything reached Slack."""
+
+    async def send(self, effect: Effect) -> str | None:
+        raise asyncio.CancelledError
+
+
+LEASE = OutboxSettings(lease_seconds=60)
+
+
+async def crash_then_restart(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock, dies: type[SlackSender]
+) -> int:
+    """Send through a dispatcher that dies mid-send, then let the runtime take the row up."""
+    crashed = Dispatcher(
+        runtime.sessions, clock, LEASE, [dies(sandbox.bot_token, api_base=sandbox.api_base)]
+    )
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashed.dispatch_due()
+    clock.advance(LEASE.lease_seconds + 1)
+    return await runtime.dispatcher.drain()
+
+
+async def test_every_post_carries_its_outbox_key_in_the_message_metadata(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    await queue(runtime, "ritual-post:7", "post", f"channel:{CHANNEL}", text="Office hours")
+
+    await runtime.dispatcher.drain()
+
+    (message,) = sandbox.messages_in(CHANNEL)
+    assert message["metadata"] == {
+        "event_type": METADATA_EVENT,
+        "event_payload": {"key": "ritual-post:7"},
+    }
+    assert sandbox.calls_to("conversations.history") == []  # a first try does not look
+
+
+async def test_a_post_sent_just_before_a_crash_is_found_on_restart_and_not_posted_again(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Feedback Friday!")
+
+    assert await crash_then_restart(runtime, sandbox, clock, DiesAfterSending) == 1
+
+    (message,) = sandbox.messages_in(CHANNEL)
+    assert len(sandbox.calls_to("chat.postMessage")) == 1
+    (looked,) = sandbox.calls_to("conversations.history")
+    assert looked.args["channel"] == CHANNEL
+    sent = await row(runtime, "p1")
+    assert (sent.status, sent.external_id) == ("sent", message["ts"])
+    assert sent.attempts == 2  # the interrupted try counts
+
+
+async def test_a_post_leased_by_a_process_that_died_before_sending_is_posted_once(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    await sandbox_message(sandbox, "somebody else's message")
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Monday Wins")
+
+    assert await crash_then_restart(runtime, sandbox, clock, DiesBeforeSending) == 1
+
+    assert [m["text"] for m in sandbox.messages_in(CHANNEL)] == [
+        "somebody else's message",
+        "Monday Wins",
+    ]
+    assert len(sandbox.calls_to("conversations.history")) == 1
+
+
+async def sandbox_message(sandbox: SlackSandbox, text: str) -> None:
+    """Post as another app would: a message in the channel with its own metadata."""
+    sandbox.messages[CHANNEL].append(
+        {
+            "type": "message",
+            "user": "U0BOB",
+            "text": text,
+            "ts": f"{sandbox.clock():.6f}",
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": "other"}},
+        }
+    )
+
+
+async def test_a_thread_reply_sent_before_a_crash_is_found_among_the_replies(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    await queue(runtime, "parent", "post", f"channel:{CHANNEL}", text="Show your work")
+    await runtime.dispatcher.drain()
+    parent_ts = (await row(runtime, "parent")).external_id
+    await queue(runtime, "recap", "thread_post", f"thread:{CHANNEL}:{parent_ts}", text="Recap")
+
+    assert await crash_then_restart(runtime, sandbox, clock, DiesAfterSending) == 1
+
+    assert [m["text"] for m in sandbox.messages_in(CHANNEL)] == ["Show your work", "Recap"]
+    (looked,) = sandbox.calls_to("conversations.replies")
+    assert looked.args["ts"] == parent_ts
+
+
+async def test_a_dm_and_a_dm_with_a_file_sent_before_a_crash_arrive_once(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    await queue(runtime, "dm1", "dm", f"user:{MEMBER}", text="Office Hours starts in 1 hour")
+    await queue(
+        runtime,
+        "dm2",
+        "dm",
+        f"user:{MEMBER}",
+        text="Your data",
+        file={"name": "flywheel-data.json", "content": "{}"},
+    )
+
+    crashed = Dispatcher(
+        runtime.sessions,
+        clock,
+        LEASE,
+        [DiesAfterSending(sandbox.bot_token, api_base=sandbox.api_base)],
+    )
+    for _ in range(2):  # each crash leaves one row leased
+        with contextlib.suppress(asyncio.CancelledError):
+            await crashed.dispatch_due()
+    clock.advance(LEASE.lease_seconds + 1)
+    assert await runtime.dispatcher.drain() == 2
+
+    dm = sandbox.messages_in(sandbox.dm_channel_id(MEMBER))
+    assert [m["text"] for m in dm] == ["Office Hours starts in 1 hour", "Your data"]
+    assert len(sandbox.calls_to("files.completeUploadExternal")) == 1
+    assert (await row(runtime, "dm2")).external_id == dm[1]["files"][0]["id"]
+
+
+async def test_the_lookback_pages_through_a_busy_channel(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender_module, "LOOKBACK_PAGE", 3)
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Office hours")
+    crashed = Dispatcher(
+        runtime.sessions,
+        clock,
+        LEASE,
+        [DiesAfterSending(sandbox.bot_token, api_base=sandbox.api_base)],
+    )
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashed.dispatch_due()
+    for index in range(7):  # members kept talking while the bot was down
+        clock.advance(1)
+        await sandbox_message(sandbox, f"chatter {index}")
+    clock.advance(LEASE.lease_seconds)
+
+    assert await runtime.dispatcher.drain() == 1
+
+    assert len(sandbox.calls_to("chat.postMessage")) == 1
+    assert len(sandbox.calls_to("conversations.history")) == 3  # 3 + 3 + the 8th message
+
+
+async def test_a_rate_limited_lookback_waits_and_still_delivers_once(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Office hours")
+    sandbox.rate_limit_next("conversations.history", retry_after=2)
+
+    assert await crash_then_restart(runtime, sandbox, clock, DiesAfterSending) == 1
+
+    assert [c.status for c in sandbox.calls_to("conversations.history")] == [429, 200]
+    assert len(sandbox.messages_in(CHANNEL)) == 1
