@@ -9,6 +9,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.commands import CommandNames
 from bot.db import create_engine
 from bot.db.hooks import session_info
 from bot.events import EventBus
@@ -49,6 +50,7 @@ class Runtime:
     bus: EventBus
     dispatcher: Dispatcher
     scheduler: Scheduler
+    commands: CommandNames = field(default_factory=CommandNames)
     community_id: int = 0
     platforms: list[Platform] = field(default_factory=list)
 
@@ -82,9 +84,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         bus=bus,
         dispatcher=dispatcher,
         scheduler=Scheduler(),
+        commands=CommandNames(slack_command=settings.slack.command),
     )
     runtime.scheduler.every(
-        RITUAL_TICK_SECONDS, "rituals", lambda: rituals.tick(runtime.sessions, runtime.clock)
+        RITUAL_TICK_SECONDS,
+        "rituals",
+        lambda: rituals.tick(runtime.sessions, runtime.clock, runtime.commands),
     )
     return runtime
 

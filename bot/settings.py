@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.commands import DEFAULT_SLACK_COMMAND
 from bot.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///flywheel.db"
@@ -103,7 +104,7 @@ class SlackSettings(_Section):
     """The Slack front end."""
 
     mode: Literal["socket", "http"] = "socket"
-    command: str = Field(default="/flywheel", pattern=r"^/[a-z0-9_-]{1,31}$")
+    command: str = Field(default=DEFAULT_SLACK_COMMAND, pattern=r"^/[a-z0-9_-]{1,31}$")
     moderator_user_ids: list[str] = Field(default_factory=list)
     owner_user_ids: list[str] = Field(default_factory=list)
 

@@ -348,10 +348,10 @@ async def step_ritual_posts(demo: Demo, state: dict[str, Any]) -> str:
     assert fire is not None
     clock.set(fire - timedelta(minutes=1))
     state["fire"] = fire
-    report = await rituals.tick(demo.runtime.sessions, clock)
+    report = await rituals.tick(demo.runtime.sessions, clock, demo.runtime.commands)
     del report
     clock.set(fire + timedelta(seconds=5))
-    report = await rituals.tick(demo.runtime.sessions, clock)
+    report = await rituals.tick(demo.runtime.sessions, clock, demo.runtime.commands)
     assert report.posted, report
     state["occurrence"] = report.posted[0]
     demo.runtime.dispatcher.wake()
@@ -409,7 +409,7 @@ async def step_recap(demo: Demo, state: dict[str, Any]) -> str:
     assert isinstance(clock, FakeClock)
     clock.set(state["fire"] + timedelta(minutes=31))
     await demo.runtime.dispatcher.drain()  # the posts must be out before their recap
-    report = await rituals.tick(demo.runtime.sessions, clock)
+    report = await rituals.tick(demo.runtime.sessions, clock, demo.runtime.commands)
     if not report.recaps:
         async with demo.runtime.sessions() as session:
             rows = (
@@ -446,7 +446,7 @@ async def step_reminder_dm(demo: Demo, state: dict[str, Any]) -> str:
     fire = view.next_fire
     assert fire is not None
     clock.set(fire - timedelta(minutes=59, seconds=50))
-    report = await rituals.tick(demo.runtime.sessions, clock)
+    report = await rituals.tick(demo.runtime.sessions, clock, demo.runtime.commands)
     assert report.reminder_dms == 1, report
     demo.runtime.dispatcher.wake()
     call = await demo.discord.wait_for_call(

@@ -22,6 +22,7 @@ from sqlalchemy import delete, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.commands import CommandNames
 from bot.db import dialect_insert
 from bot.errors import Invalid, NotFound
 from bot.models import (
@@ -46,6 +47,7 @@ from bot.services.schedules import Schedule, fire_times, next_fire_times, parse_
 from bot.text import discord_escape, slack_escape
 
 log = logging.getLogger(__name__)
+DEFAULT_COMMANDS = CommandNames()
 
 ON_TIME = timedelta(minutes=2)  # a post this close to its time is not "late"
 LOOKBACK = timedelta(days=35)  # how far back start-up looks for occurrences to record as missed
@@ -267,16 +269,7 @@ async def create_ritual(
     """Create a ritual (moderators only)."""
     require(actor, Role.MODERATOR)
     schedule = _validate(spec)
-    taken = await session.scalar(
-        select(Ritual.id).where(
-            Ritual.community_id == actor.community_id,
-            func.lower(Ritual.name) == spec.name.strip().lower(),
-        )
-    )
-    if taken:
-        raise Invalid(
-            f"A ritual called {spec.name.strip()!r} exists already; pick another name or edit it."
-        )
+    await _refuse_taken_name(session, actor.community_id, spec.name)
     ritual = Ritual(
         community_id=actor.community_id,
         name=spec.name.strip(),
@@ -330,6 +323,21 @@ def spec_from_template(
     )
 
 
+async def _refuse_taken_name(
+    session: AsyncSession, community_id: int, name: str, *, keep: int | None = None
+) -> None:
+    """Refuse a name another ritual of the community has, whatever its capitals."""
+    query = select(Ritual.id).where(
+        Ritual.community_id == community_id, func.lower(Ritual.name) == name.strip().lower()
+    )
+    if keep is not None:
+        query = query.where(Ritual.id != keep)
+    if await session.scalar(query):
+        raise Invalid(
+            f"A ritual called {name.strip()!r} exists already; pick another name or edit it."
+        )
+
+
 async def edit_ritual(
     session: AsyncSession, clock: Clock, actor: Actor, ritual_name: str, **changes: Any
 ) -> RitualView:
@@ -342,6 +350,7 @@ async def edit_ritual(
         raise Invalid(f"Unknown ritual field(s): {', '.join(sorted(unknown))}.")
     updated = replace(current, **{k: v for k, v in changes.items() if v is not None})
     schedule = _validate(updated)
+    await _refuse_taken_name(session, actor.community_id, updated.name, keep=ritual.id)
     ritual.name = updated.name.strip()
     ritual.schedule = schedule.to_json()
     ritual.timezone = updated.timezone
@@ -614,7 +623,12 @@ async def checkin_by_reply(
 
 
 async def checkin_current(
-    session: AsyncSession, clock: Clock, actor: Actor, name: str | None = None
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    name: str | None = None,
+    *,
+    commands: CommandNames = DEFAULT_COMMANDS,
 ) -> CheckinResult:
     """Check the caller in to the open occurrence of a ritual (or the only one open)."""
     now = clock.now()
@@ -633,8 +647,9 @@ async def checkin_current(
         query = query.where(func.lower(Ritual.name) == name.strip().lower())
     open_now = (await session.execute(query)).all()
     if not open_now:
+        listing = commands.spell(actor.caller.platform, "ritual list")
         raise NotFound(
-            "No ritual is open for check-in right now. `/ritual list` shows when the next one starts."
+            f"No ritual is open for check-in right now. {listing} shows when the next one starts."
         )
     if len({n for _, n in open_now}) > 1 and not name:
         names = ", ".join(sorted({n for _, n in open_now}))
@@ -752,7 +767,13 @@ async def _fire_due(
         (report.posted if status == "posted" else report.late).append(occurrence_id)
 
 
-async def _remind(session: AsyncSession, clock: Clock, ritual: Ritual, report: TickReport) -> None:
+async def _remind(
+    session: AsyncSession,
+    clock: Clock,
+    ritual: Ritual,
+    report: TickReport,
+    commands: CommandNames,
+) -> None:
     if not ritual.reminder_minutes:
         return
     now = clock.now()
@@ -767,7 +788,7 @@ async def _remind(session: AsyncSession, clock: Clock, ritual: Ritual, report: T
             ):
                 continue
             stamp = scheduled.strftime("%Y%m%dT%H%M")
-            await _queue_reminders(session, clock, ritual, scheduled, lead, stamp, report)
+            await _queue_reminders(session, clock, ritual, scheduled, lead, stamp, report, commands)
 
 
 def _lead_words(minutes: int) -> str:
@@ -788,6 +809,7 @@ async def _queue_reminders(
     lead: int,
     stamp: str,
     report: TickReport,
+    commands: CommandNames,
 ) -> None:
     when = _local(scheduled, ritual.timezone)
     for platform, channel in (
@@ -837,7 +859,8 @@ async def _queue_reminders(
             community_id=ritual.community_id,
             payload={
                 "text": f"{name} starts {_lead_words(lead)} ({when}). "
-                f"You asked for this reminder; `/ritual remind` turns it off."
+                f"You asked for this reminder; {commands.spell(platform, 'ritual remind')} "
+                "turns it off."
             },
         )
         report.reminder_dms += int(queued)
@@ -925,7 +948,11 @@ async def _recap(
     return True
 
 
-async def tick(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> TickReport:
+async def tick(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    commands: CommandNames = DEFAULT_COMMANDS,
+) -> TickReport:
     """Fire due occurrences, queue due reminders and recaps; safe in any number of processes."""
     report = TickReport()
     async with sessions() as session:
@@ -937,7 +964,7 @@ async def tick(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Tick
                 if ritual is None or ritual.paused:
                     continue
                 await _fire_due(session, clock, ritual, report)
-                await _remind(session, clock, ritual, report)
+                await _remind(session, clock, ritual, report, commands)
         except Exception:
             log.exception("ritual %s: scheduling pass failed; the next tick retries", ritual_id)
     async with sessions() as session:

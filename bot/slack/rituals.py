@@ -583,7 +583,9 @@ class _Rituals:
         name = _ritual_name(call.rest) or None
         caller = await call.caller()
         async with self.front.acting(caller) as (session, actor):
-            result = await checkin_current(session, self.runtime.clock, actor, name)
+            result = await checkin_current(
+                session, self.runtime.clock, actor, name, commands=self.runtime.commands
+            )
         await call.reply(checkin_text(result))
 
     async def host_add(self, call: VerbCall) -> None:

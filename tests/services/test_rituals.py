@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
+from bot.commands import CommandNames
 from bot.errors import Forbidden, Invalid
 from bot.models import Member, OutboxMessage, RitualOccurrence
 from bot.services import rituals
@@ -150,6 +151,24 @@ async def test_reminders_go_to_the_channel_and_to_opted_in_members_once(sessions
     assert len(channel) == 2
     assert sorted(dm.target for dm in dms) == ["user:u0", "user:u0", "user:u1", "user:u1"]
     assert "tomorrow" in channel[0].payload["text"] and "in 1 hour" in channel[1].payload["text"]
+    assert all("`/ritual remind` turns it off" in dm.payload["text"] for dm in dms)
+
+
+async def test_a_slack_reminder_dm_names_the_command_as_slack_members_type_it(sessions):
+    clock = FakeClock(utc(2026, 1, 1, 8))
+    community_id, view = await setup(
+        sessions, clock, tz="UTC", reminder_minutes=(60,), slack_channel_id="C1"
+    )
+    async with sessions() as session, session.begin():
+        member = await actor(
+            session, clock, community_id, user_id="U1", role=Role.MEMBER, platform="slack"
+        )
+        await rituals.set_reminder(session, member, view.name, on=True)
+    clock.set(utc(2026, 1, 2, 9, 0, 30))  # 1 h before Friday 10:00
+    await rituals.tick(sessions, clock, CommandNames(slack_command="/acme"))
+    (dm,) = await posts(sessions, "ritual-remind-dm:")
+    assert dm.target == "user:U1"
+    assert "`/acme ritual remind` turns it off" in dm.payload["text"]
 
 
 async def test_check_in_counts_once_awards_points_once_and_closes_with_the_window(sessions):
@@ -244,6 +263,21 @@ async def test_only_moderators_create_rituals_and_bad_input_is_explained(session
             await rituals.edit_ritual(session, clock, mod, "office hours", timezone="Mars/Base")
         times = await rituals.preview(session, clock, discord.community_id, "Office Hours")
         assert len(times) == 5 and all(t.local.hour == 17 for t in times)
+
+
+async def test_a_ritual_cannot_be_renamed_to_another_rituals_name_in_any_case(sessions, clock):
+    async with sessions() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        mod = await actor(session, clock, discord.community_id)
+        for template in ("office_hours", "monday_wins"):
+            spec = rituals.spec_from_template(
+                template, timezone="UTC", channel_id="1", platform="discord"
+            )
+            await rituals.create_ritual(session, clock, mod, spec)
+        with pytest.raises(Invalid, match="'OFFICE hours' exists already"):
+            await rituals.edit_ritual(session, clock, mod, "Monday Wins", name="OFFICE hours")
+        renamed = await rituals.edit_ritual(session, clock, mod, "Monday Wins", name="MONDAY WINS")
+        assert renamed.name == "MONDAY WINS"  # its own name in other capitals is fine
 
 
 async def test_attendance_is_distinct_check_ins_over_monthly_active_members(sessions):

@@ -638,6 +638,7 @@ async def test_checkin_by_command_checks_in_to_the_ritual_open_now(
 
     closed = await ask(served, sandbox, "ritual checkin")
     assert closed.args["text"].startswith("No ritual is open for check-in right now.")
+    assert "`/flywheel ritual list` shows when the next one starts" in closed.args["text"]
     await fire(runtime, clock, FRIDAY_NOON)
     first = await ask(served, sandbox, "ritual checkin")
     second = await ask(served, sandbox, "ritual checkin feedback friday")
