@@ -4,6 +4,7 @@ occurrence, whatever the number of schedulers, restarts or crashes."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import sys
 import textwrap
 from collections import Counter
@@ -306,3 +307,67 @@ async def test_reminder_dms_to_500_members_are_paced_and_all_arrive(committed, s
     times = sorted(c.at for c in server.calls)
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= 50  # Discord's global limit, counted by the sandbox on the same clock
+
+
+def _busiest(times: list[float], window: float) -> int:
+    """Return the most calls seen in any window of this many seconds."""
+    times = sorted(times)
+    return max(
+        (bisect.bisect_left(times, start + window) - index for index, start in enumerate(times)),
+        default=0,
+    )
+
+
+async def test_reminder_dms_to_500_slack_members_are_paced_and_all_arrive(committed):
+    clock = FakeClock(START)
+    server = SlackSandbox(clock=lambda: clock.now().timestamp())
+    server.add_channel(SLACK_CHANNEL, "rituals")
+    users = [f"U{index:05d}" for index in range(500)]
+    for user in users:
+        server.add_user(user, f"member-{user[-3:]}")
+    await server.start()
+    try:
+        async with committed() as session, session.begin():
+            _, slack = await make_spaces(session, clock)
+            mod = await resolve_actor(
+                session,
+                clock,
+                community_id=slack.community_id,
+                caller=Caller("slack", "T0001", "U0MOD", "Mod", Role.MODERATOR, SLACK_CHANNEL),
+            )
+            spec = rituals.RitualSpec(
+                name="Office Hours",
+                schedule="weekly mon 18:00",
+                timezone="UTC",
+                prompt="Ask us anything",
+                slack_channel_id=SLACK_CHANNEL,
+                reminder_minutes=(60,),
+            )
+            await rituals.create_ritual(session, clock, mod, spec)
+            for user in users:
+                member = await resolve_actor(
+                    session,
+                    clock,
+                    community_id=slack.community_id,
+                    caller=Caller("slack", "T0001", user, None, Role.MEMBER),
+                )
+                await rituals.set_reminder(session, member, "Office Hours", on=True)
+        clock.set(datetime(2026, 3, 2, 17, 0, 10, tzinfo=UTC))  # Monday, one hour before
+        report = await rituals.tick(committed, clock)
+        assert report.reminder_dms == 500
+        dispatcher = Dispatcher(committed, clock, OutboxSettings())
+        dispatcher.register(SlackSender(server.bot_token, api_base=server.api_base))
+        await dispatcher.drain()
+    finally:
+        await server.stop()
+    for user in users:
+        (dm,) = server.messages_in(server.dm_channel_id(user))
+        assert dm["text"].startswith("Office Hours starts in 1 hour")
+    posts = server.calls_to("chat.postMessage")
+    assert len(posts) == 501 and all(call.ok for call in posts)  # 500 DMs, 1 channel reminder
+    assert _busiest([c.at for c in server.calls], 1.0) <= 50  # our workspace-wide pace
+    assert _busiest([c.at for c in posts if c.args["channel"] == users[0]], 1.0) <= 1
+    # No conversations.open (Tier 3): at 50 a minute, 500 of them would take 10 minutes.
+    assert server.calls_to("conversations.open") == []
+    # ...and it was not slow either: 500 DMs at 50 a second.
+    assert max(c.at for c in posts) - min(c.at for c in posts) < 15

@@ -83,7 +83,7 @@ class RecordedCall:
 
     method: str
     args: dict[str, Any]
-    at: float
+    at: float  # on the sandbox's clock, in seconds
     status: int
     response: dict[str, Any] = field(default_factory=dict)
 
@@ -520,7 +520,7 @@ class SlackSandbox:
         call = RecordedCall(
             method=method,
             args=_json_copy(args),
-            at=time.monotonic(),
+            at=self.clock(),
             status=status,
             response=_json_copy(response),
         )

@@ -53,6 +53,10 @@ GLOBAL_LIMIT = RateLimit(50, 1.0)
 PER_CHANNEL_LIMIT = RateLimit(1, 1.0)
 # usergroups.users.update is a Tier 2 method: about 20 calls a minute.
 USERGROUP_LIMIT = RateLimit(20, 60.0)
+# conversations.open, .history and .replies are Tier 3: about 50 calls a minute each. (The
+# stricter history limits Slack set in 2025 for commercially distributed apps outside the
+# Marketplace do not apply: each brand creates its own app from our manifest.)
+TIER3_LIMIT = RateLimit(50, 60.0)
 # Block Kit limits: section text 3,000 characters, 25 elements in an actions block, action_id
 # 255 characters; a button's style is primary or danger (no style is Slack's default look).
 MAX_SECTION_TEXT = 3000
@@ -114,17 +118,27 @@ class SlackSender:
         self.client = AsyncWebClient(
             token=token, base_url=api_base or AsyncWebClient.BASE_URL, retry_handlers=[]
         )
+        # A member's DM channel never changes; remembering it saves a Tier 3 call.
+        self._dm_channels: dict[str, str] = {}
 
     # -- pacing ------------------------------------------------------------------------------------
 
     def limits(self, effect: Effect) -> Sequence[tuple[str, RateLimit]]:
-        """Return the buckets an effect counts against: the workspace and its conversation."""
+        """Return the buckets an effect counts against: workspace, conversation, Tier 3 calls."""
         try:
             bucket, limit = _own_bucket(effect)
         except PermanentFailure:
             # send() reports the malformed target; pacing it costs nothing.
             return [(GLOBAL_BUCKET, GLOBAL_LIMIT)]
-        return [(GLOBAL_BUCKET, GLOBAL_LIMIT), (bucket, limit)]
+        buckets = [(GLOBAL_BUCKET, GLOBAL_LIMIT), (bucket, limit)]
+        if self._needs_dm_channel(effect):
+            buckets.append(("slack:method:conversations.open", TIER3_LIMIT))
+        if effect.attempts and effect.action in ("post", "thread_post", "dm"):
+            # The read-back before a retry (a lookback of several pages counts once).
+            replies = effect.action == "thread_post" or bool(effect.payload.get("thread_ts"))
+            method = "conversations.replies" if replies else "conversations.history"
+            buckets.append((f"slack:method:{method}", TIER3_LIMIT))
+        return buckets
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -183,26 +197,43 @@ class SlackSender:
 
     async def _dm(self, effect: Effect, user_id: str) -> str:
         payload = effect.payload
-        opened = await self.client.conversations_open(users=user_id)
-        channel = str(opened["channel"]["id"])
         file = payload.get("file")
-        if isinstance(file, dict):
-            name = str(file.get("name") or "file.txt")
-            if effect.attempts:
-                earlier = await self._earlier_delivery(
-                    effect, channel, None, lambda message: _file_named(message, name)
-                )
-                if earlier is not None:
-                    return earlier
-            uploaded = await self.client.files_upload_v2(
-                channel=channel,
-                filename=name,
-                title=name,
-                content=str(file.get("content", "")),
-                initial_comment=str(payload.get("text", "")) or None,
+        if not isinstance(file, dict):
+            if not effect.attempts:
+                # A user ID as the channel posts in the app's DM with them: no Tier 3
+                # conversations.open before each of 500 reminder DMs.
+                return await self._post(effect, user_id, thread_ts=None)
+            # Reading the DM back before a retry needs its channel id.
+            return await self._post(effect, await self._dm_channel(user_id), thread_ts=None)
+        channel = await self._dm_channel(user_id)
+        name = str(file.get("name") or "file.txt")
+        if effect.attempts:
+            earlier = await self._earlier_delivery(
+                effect, channel, None, lambda message: _file_named(message, name)
             )
-            return str(uploaded["file"]["id"])
-        return await self._post(effect, channel, thread_ts=None)
+            if earlier is not None:
+                return earlier
+        uploaded = await self.client.files_upload_v2(
+            channel=channel,
+            filename=name,
+            title=name,
+            content=str(file.get("content", "")),
+            initial_comment=str(payload.get("text", "")) or None,
+        )
+        return str(uploaded["file"]["id"])
+
+    def _needs_dm_channel(self, effect: Effect) -> bool:
+        if effect.action != "dm" or effect.target.removeprefix("user:") in self._dm_channels:
+            return False
+        return bool(effect.attempts) or isinstance(effect.payload.get("file"), dict)
+
+    async def _dm_channel(self, user_id: str) -> str:
+        """Return the id of the app's DM with a member, opening it once per process."""
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            opened = await self.client.conversations_open(users=user_id)
+            channel = self._dm_channels[user_id] = str(opened["channel"]["id"])
+        return channel
 
     async def _earlier_delivery(
         self, effect: Effect, channel: str, thread_ts: str | None, matches: _Matcher

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.models import OutboxMessage
-from bot.outbox import Dispatcher, Effect, PermanentFailure, enqueue
+from bot.outbox import Dispatcher, Effect, PermanentFailure, RateLimit, enqueue
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.slack_server import SlackSandbox
 from bot.settings import OutboxSettings, load_settings
@@ -123,15 +123,20 @@ async def test_a_dm_to_a_deactivated_member_is_dead_lettered_with_a_readable_rea
 ) -> None:
     sandbox.close_dms(MEMBER)
     await queue(runtime, "dm1", "dm", f"user:{MEMBER}", text="Welcome!")
+    await queue(runtime, "dm2", "dm", f"user:{MEMBER}", text="Data", file={"name": "d.json"})
 
     assert await runtime.dispatcher.drain() == 0
 
-    dead = await row(runtime, "dm1")
-    assert dead.status == "dead"
-    assert dead.last_error == (
+    text_dm, file_dm = await row(runtime, "dm1"), await row(runtime, "dm2")
+    assert (text_dm.status, file_dm.status) == ("dead", "dead")
+    assert text_dm.last_error == (
+        "Slack refused the DM: the DM is archived, which Slack does when the user's account "
+        "is deactivated (is_archived)"
+    )
+    assert file_dm.last_error == (
         "Slack refused the DM: the user's account is deactivated (user_disabled)"
     )
-    assert sandbox.calls_to("chat.postMessage") == []
+    assert sandbox.messages_in(sandbox.dm_channel_id(MEMBER)) == []
 
 
 async def test_thirty_posts_to_one_channel_go_out_no_faster_than_one_a_second(
@@ -164,17 +169,36 @@ async def test_posts_to_different_channels_are_not_held_back_by_each_other(
     assert clock.now() - started < timedelta(seconds=1)
 
 
-async def test_a_dm_opens_the_conversation_and_posts_in_it(
+async def test_a_dm_is_posted_to_the_member_without_opening_the_conversation_first(
     runtime: Runtime, sandbox: SlackSandbox
 ) -> None:
     await queue(runtime, "dm1", "dm", f"user:{MEMBER}", text="Your rank went up")
 
     assert await runtime.dispatcher.drain() == 1
 
-    assert [c.args["users"] for c in sandbox.calls_to("conversations.open")] == [MEMBER]
+    assert sandbox.calls_to("conversations.open") == []  # a Tier 3 call saved per DM
     posted = sandbox.calls_to("chat.postMessage")[0]
-    assert posted.args["channel"] == sandbox.dm_channel_id(MEMBER)
-    assert (await row(runtime, "dm1")).external_id == posted.response["ts"]
+    assert posted.args["channel"] == MEMBER
+    (message,) = sandbox.messages_in(sandbox.dm_channel_id(MEMBER))
+    assert (await row(runtime, "dm1")).external_id == message["ts"] == posted.response["ts"]
+
+
+async def test_a_members_dm_channel_is_opened_once_for_files(
+    runtime: Runtime, sandbox: SlackSandbox
+) -> None:
+    for index in range(2):
+        await queue(
+            runtime,
+            f"f{index}",
+            "dm",
+            f"user:{MEMBER}",
+            text="Data",
+            file={"name": "d.json", "content": "{}"},
+        )
+
+    assert await runtime.dispatcher.drain() == 2
+
+    assert [c.args["users"] for c in sandbox.calls_to("conversations.open")] == [MEMBER]
 
 
 async def test_a_dm_with_a_file_uploads_the_file_into_the_dm(
@@ -450,3 +474,30 @@ async def test_a_rate_limited_lookback_waits_and_still_delivers_once(
 
     assert [c.status for c in sandbox.calls_to("conversations.history")] == [429, 200]
     assert len(sandbox.messages_in(CHANNEL)) == 1
+
+
+def test_the_tier3_calls_besides_posting_are_paced_too() -> None:
+    sender = SlackSender("xoxb-unused")
+
+    def buckets(action: str, target: str, attempts: int = 0, **payload: Any) -> list[str]:
+        retried = Effect(
+            id=1,
+            key="k",
+            platform="slack",
+            action=action,
+            target=target,
+            payload=payload,
+            attempts=attempts,
+        )
+        return [name for name, _ in sender.limits(retried)]
+
+    assert buckets("post", "channel:C1") == ["slack:global", "slack:channel:C1"]
+    assert buckets("post", "channel:C1", attempts=1)[-1] == "slack:method:conversations.history"
+    assert buckets("thread_post", "thread:C1:1.0", attempts=1)[-1] == (
+        "slack:method:conversations.replies"
+    )
+    assert buckets("dm", "user:U1") == ["slack:global", "slack:dm:U1"]
+    assert "slack:method:conversations.open" in buckets("dm", "user:U1", file={"name": "a"})
+    assert dict(sender.limits(effect("dm", "user:U1", file={"name": "a"})))[
+        "slack:method:conversations.open"
+    ] == RateLimit(50, 60.0)
