@@ -93,6 +93,19 @@ class Sender(Protocol):
         """Deliver the effect; return the platform's id for it, raise on failure."""
 
 
+@dataclass(frozen=True)
+class Queued:
+    """An effect to queue: what :func:`enqueue_many` takes."""
+
+    key: str
+    platform: str
+    action: str
+    target: str
+    payload: dict[str, Any]
+    not_before: datetime | None = None
+    community_id: int | None = None
+
+
 async def enqueue(
     session: AsyncSession,
     clock: Clock,
@@ -106,26 +119,43 @@ async def enqueue(
     community_id: int | None = None,
 ) -> bool:
     """Queue an effect in the caller's transaction; return False if the key was already queued."""
+    effect = Queued(key, platform, action, target, payload, not_before, community_id)
+    return await enqueue_many(session, clock, [effect]) == 1
+
+
+async def enqueue_many(session: AsyncSession, clock: Clock, effects: Iterable[Queued]) -> int:
+    """Queue effects in the caller's transaction in one statement; return how many were new.
+
+    A fan-out (500 reminder DMs) holds the write lock for one executemany, not 500 round trips.
+    """
     now = clock.now()
+    rows = [
+        {
+            "key": effect.key,
+            "community_id": effect.community_id,
+            "platform": effect.platform,
+            "action": effect.action,
+            "target": effect.target,
+            "payload": effect.payload,
+            "status": "pending",
+            "attempts": 0,
+            "not_before": effect.not_before or now,
+            "created_at": now,
+        }
+        for effect in effects
+    ]
+    if not rows:
+        return 0
+    table = OutboxMessage.__table__
     statement = (
-        dialect_insert(session, OutboxMessage)
-        .values(
-            key=key,
-            community_id=community_id,
-            platform=platform,
-            action=action,
-            target=target,
-            payload=payload,
-            status="pending",
-            attempts=0,
-            not_before=not_before or now,
-            created_at=now,
-        )
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["key"])
+        # RETURNING names the rows really inserted, on both databases and for any batch size.
+        .returning(table.c.key)
     )
-    result = await session.execute(statement)
+    inserted = (await session.execute(statement, rows)).scalars().all()
     wake_after_commit(session)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return len(inserted)
 
 
 @dataclass

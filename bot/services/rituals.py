@@ -38,7 +38,7 @@ from bot.models import (
     RitualOccurrence,
     RitualReminderOptIn,
 )
-from bot.outbox import enqueue
+from bot.outbox import Queued, enqueue, enqueue_many
 from bot.services.audit import record_audit
 from bot.services.callers import Actor, Role, require
 from bot.services.engagement import ActivityKind, record_activity
@@ -844,26 +844,27 @@ async def _queue_reminders(
         )
     ).all()
     seen: set[int] = set()
+    dms: list[Queued] = []
     for member_id, platform, user_id in recipients:
         if member_id in seen:
             continue
         seen.add(member_id)
         name = discord_escape(ritual.name) if platform == "discord" else slack_escape(ritual.name)
-        queued = await enqueue(
-            session,
-            clock,
-            key=f"ritual-remind-dm:{ritual.id}:{stamp}:{lead}:{member_id}",
-            platform=platform,
-            action="dm",
-            target=dm_target(user_id),
-            community_id=ritual.community_id,
-            payload={
-                "text": f"{name} starts {_lead_words(lead)} ({when}). "
-                f"You asked for this reminder; {commands.spell(platform, 'ritual remind')} "
-                "turns it off."
-            },
+        dms.append(
+            Queued(
+                key=f"ritual-remind-dm:{ritual.id}:{stamp}:{lead}:{member_id}",
+                platform=platform,
+                action="dm",
+                target=dm_target(user_id),
+                community_id=ritual.community_id,
+                payload={
+                    "text": f"{name} starts {_lead_words(lead)} ({when}). "
+                    f"You asked for this reminder; {commands.spell(platform, 'ritual remind')} "
+                    "turns it off."
+                },
+            )
         )
-        report.reminder_dms += int(queued)
+    report.reminder_dms += await enqueue_many(session, clock, dms)
 
 
 async def _recap(
