@@ -7,6 +7,7 @@ RUN python -m venv /venv
 COPY pyproject.toml README.md alembic.ini ./
 COPY bot ./bot
 COPY cogs ./cogs
+COPY bench ./bench
 COPY migrations ./migrations
 RUN /venv/bin/pip install -e .
 

@@ -143,6 +143,23 @@ def cmd_commands(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark workloads and print their figures."""
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bench import render_table, run_all
+
+    try:
+        results = run_all(quick=args.quick, only=args.workload)
+    except ValueError as exc:
+        raise ConfigError(f"bench: {exc}") from None
+    if args.json:
+        print(json.dumps([result.as_json() for result in results], indent=2))
+    else:
+        print(render_table(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the verbs and their options."""
     parser = argparse.ArgumentParser(
@@ -188,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_argument("platform", choices=("discord", "slack"))
     commands.set_defaults(func=cmd_commands)
+    bench = verb("bench", "run the benchmarks; each figure comes with a baseline from the same run")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes (under two minutes)")
+    bench.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    bench.add_argument("--workload", metavar="NAME", default=None, help="run only this workload")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

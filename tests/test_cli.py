@@ -33,7 +33,7 @@ def flywheel(*args: str, cwd, env=None) -> subprocess.CompletedProcess[str]:
 def test_help_lists_every_verb(tmp_path):
     result = flywheel("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for verb in ("run", "web", "migrate", "export"):
+    for verb in ("run", "web", "migrate", "export", "demo", "commands", "bench"):
         assert re.search(rf"^\s+{verb}\s", result.stdout, re.MULTILINE), verb
     assert flywheel("export", "--help", cwd=tmp_path).stdout.count("--format") >= 1
 

@@ -1,0 +1,292 @@
+"""The workloads. Each builds its own migrated SQLite database in a scratch directory.
+
+- ``outbox_enqueue``: effects queued 500 to a transaction, with :func:`bot.outbox.enqueue_many`
+  (a reminder fan-out) and one :func:`bot.outbox.enqueue` at a time, against raw
+  ``sqlite3.executemany`` of the same rows.
+- ``outbox_dispatch``: effects claimed, sent to a sender that does nothing and marked sent by
+  the :class:`~bot.outbox.Dispatcher`, against raw ``sqlite3`` doing the least work with the
+  same durability: one UPDATE to claim each batch, one committed UPDATE per sent row.
+- ``slack_dm_fanout``: reminder DMs through the outbox and the real ``SlackSender`` to the
+  Slack sandbox on loopback (pacing on a moved clock, so only the work is timed), against
+  the same number of ``chat.postMessage`` calls made straight with slack-sdk.
+- ``ritual_tick``: one scheduler pass that fires an occurrence of every ritual (claim row,
+  post and reminder rows in one transaction each); no baseline, the rate is the figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bench.report import Result, Stopwatch, Workload
+from bot.clock import FakeClock
+from bot.db import create_engine
+from bot.db.migrate import upgrade
+from bot.outbox import Dispatcher, Effect, Queued, RateLimit, enqueue, enqueue_many
+from bot.settings import OutboxSettings
+
+BATCH = 500
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def _database(scratch: Path, name: str) -> str:
+    url = f"sqlite+aiosqlite:///{scratch / name}.db"
+    # Alembic runs its own event loop: give it a thread.
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+def _rows(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": f"bench-dm:{index}",
+            "target": f"user:U{index:07d}",
+            "payload": {"text": f"Office Hours starts in 1 hour. Reminder {index}."},
+        }
+        for index in range(count)
+    ]
+
+
+def _raw_insert(path: Path, rows: list[dict[str, Any]]) -> float:
+    """Insert the rows with the standard library alone; return rows per second."""
+    moment = START.replace(tzinfo=None).isoformat(sep=" ")
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    statement = (
+        "INSERT INTO outbox (key, platform, action, target, payload, status, attempts, "
+        "not_before, created_at) VALUES (?, 'slack', 'dm', ?, ?, 'pending', 0, ?, ?) "
+        "ON CONFLICT (key) DO NOTHING"
+    )
+    with Stopwatch() as watch:
+        for start in range(0, len(rows), BATCH):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(
+                statement,
+                [
+                    (r["key"], r["target"], json.dumps(r["payload"]), moment, moment)
+                    for r in rows[start : start + BATCH]
+                ],
+            )
+            connection.execute("COMMIT")
+    connection.close()
+    return len(rows) / watch.seconds
+
+
+async def _queue(url: str, rows: list[dict[str, Any]], clock: Any, *, bulk: bool = True) -> float:
+    """Queue the rows through the outbox, 500 to a transaction; return effects per second."""
+    engine = create_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    with Stopwatch() as watch:
+        for start in range(0, len(rows), BATCH):
+            batch = [
+                Queued(
+                    key=r["key"],
+                    platform="slack",
+                    action="dm",
+                    target=r["target"],
+                    payload=r["payload"],
+                )
+                for r in rows[start : start + BATCH]
+            ]
+            async with sessions() as session, session.begin():
+                if bulk:
+                    await enqueue_many(session, clock, batch)
+                    continue
+                for effect in batch:
+                    await enqueue(
+                        session,
+                        clock,
+                        key=effect.key,
+                        platform=effect.platform,
+                        action=effect.action,
+                        target=effect.target,
+                        payload=effect.payload,
+                    )
+    await engine.dispose()
+    return len(rows) / watch.seconds
+
+
+async def outbox_enqueue(scratch: Path, quick: bool) -> list[Result]:
+    """Queue effects through the outbox (a fan-out, and one at a time) against executemany."""
+    rows = _rows(5_000 if quick else 20_000)
+    clock = FakeClock(START)
+    bulk = await _queue(await _database(scratch, "bulk"), rows, clock)
+    single = await _queue(await _database(scratch, "single"), rows, clock, bulk=False)
+    await _database(scratch, "raw")
+    raw = _raw_insert(scratch / "raw.db", rows)
+    baseline = "sqlite3.executemany"
+    return [
+        Result("outbox_enqueue", "fanout_effects_per_s", bulk, "effects/s", baseline, raw),
+        Result("outbox_enqueue", "single_effects_per_s", single, "effects/s", baseline, raw),
+    ]
+
+
+class NullSender:
+    """Delivers everything at once, so only the outbox's own work is timed."""
+
+    platform = "slack"
+
+    def limits(self, effect: Effect) -> list[tuple[str, RateLimit]]:
+        return [("bench:global", RateLimit(10_000_000, 1.0))]
+
+    async def send(self, effect: Effect) -> str:
+        return f"ts-{effect.id}"
+
+
+def _raw_dispatch(path: Path, count: int) -> float:
+    """Claim in batches of 100 and mark each row sent in its own commit; return rows/s."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    done = 0
+    with Stopwatch() as watch:
+        while done < count:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "UPDATE outbox SET status = 'sending', claim_token = 'raw' WHERE id IN "
+                "(SELECT id FROM outbox WHERE status = 'pending' ORDER BY not_before, id LIMIT 100)"
+            )
+            ids = [
+                row[0]
+                for row in connection.execute("SELECT id FROM outbox WHERE claim_token = 'raw'")
+            ]
+            connection.execute("COMMIT")
+            for row_id in ids:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute(
+                    "UPDATE outbox SET status = 'sent', claim_token = NULL, external_id = ? "
+                    "WHERE id = ?",
+                    (f"ts-{row_id}", row_id),
+                )
+                connection.execute("COMMIT")
+            done += len(ids)
+            if not ids:
+                break
+    connection.close()
+    return done / watch.seconds
+
+
+async def outbox_dispatch(scratch: Path, quick: bool) -> list[Result]:
+    """Drain queued effects through the dispatcher against raw claim-and-mark SQL."""
+    rows = _rows(1_000 if quick else 5_000)
+    clock = FakeClock(START)
+    url = await _database(scratch, "ours")
+    await _queue(url, rows, clock)
+    engine = create_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    dispatcher = Dispatcher(sessions, clock, OutboxSettings(), [NullSender()])
+    with Stopwatch() as watch:
+        delivered = await dispatcher.drain()
+    await engine.dispose()
+    if delivered != len(rows):
+        raise RuntimeError(f"outbox_dispatch delivered {delivered} of {len(rows)}")
+    raw_url = await _database(scratch, "raw")
+    await _queue(raw_url, rows, clock)
+    raw = _raw_dispatch(scratch / "raw.db", len(rows))
+    ours = len(rows) / watch.seconds
+    return [
+        Result("outbox_dispatch", "effects_per_s", ours, "effects/s", "sqlite3 claim+mark", raw)
+    ]
+
+
+async def slack_dm_fanout(scratch: Path, quick: bool) -> list[Result]:
+    """Send DMs through the outbox and SlackSender against direct slack-sdk calls."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.sandbox.slack_server import SlackSandbox
+    from bot.slack.sender import SlackSender
+
+    count = 200 if quick else 1_000
+    rows = _rows(count)
+    users = [r["target"].removeprefix("user:") for r in rows]
+    clock = FakeClock(START)
+    sandbox = SlackSandbox()
+    for user in users:
+        sandbox.add_user(user, user.lower())
+    await sandbox.start()
+    try:
+        url = await _database(scratch, "ours")
+        await _queue(url, rows, clock)
+        engine = create_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        sender = SlackSender(sandbox.bot_token, api_base=sandbox.api_base)
+        dispatcher = Dispatcher(sessions, clock, OutboxSettings(), [sender])
+        with Stopwatch() as ours_watch:
+            delivered = await dispatcher.drain()
+        await engine.dispose()
+        if delivered != count:
+            raise RuntimeError(f"slack_dm_fanout delivered {delivered} of {count}")
+        client = AsyncWebClient(token=sandbox.bot_token, base_url=sandbox.api_base)
+        with Stopwatch() as raw_watch:
+            for r, user in zip(rows, users, strict=True):
+                await client.chat_postMessage(channel=user, text=r["payload"]["text"])
+    finally:
+        await sandbox.stop()
+    return [
+        Result(
+            "slack_dm_fanout",
+            "dms_per_s",
+            count / ours_watch.seconds,
+            "DMs/s",
+            "slack-sdk chat.postMessage",
+            count / raw_watch.seconds,
+        )
+    ]
+
+
+async def ritual_tick(scratch: Path, quick: bool) -> list[Result]:
+    """Time one scheduler pass that fires every ritual once."""
+    from bot.services import rituals
+    from bot.services.callers import Caller, Role, resolve_actor
+    from bot.services.communities import ensure_community, ensure_space
+
+    count = 50 if quick else 300
+    clock = FakeClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    url = await _database(scratch, "ours")
+    engine = create_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        community_id = await ensure_community(
+            session, clock, slug="bench", name="Bench", timezone="UTC"
+        )
+        await ensure_space(
+            session, clock, community_id=community_id, platform="discord", external_id="1"
+        )
+        mod = await resolve_actor(
+            session,
+            clock,
+            community_id=community_id,
+            caller=Caller("discord", "1", "mod", "Mod", Role.MODERATOR, "500"),
+        )
+        for index in range(count):
+            spec = rituals.RitualSpec(
+                name=f"Ritual {index}",
+                schedule="weekly mon 10:00",
+                timezone="UTC",
+                prompt="Share your work",
+                discord_channel_id=str(500 + index),
+                slack_channel_id=f"C{index:05d}",
+            )
+            await rituals.create_ritual(session, clock, mod, spec)
+    clock.set(datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC))
+    with Stopwatch() as watch:
+        report = await rituals.tick(sessions, clock)
+    await engine.dispose()
+    if len(report.posted) != count:
+        raise RuntimeError(f"ritual_tick fired {len(report.posted)} of {count}")
+    return [Result("ritual_tick", "rituals_per_s", count / watch.seconds, "rituals/s")]
+
+
+WORKLOADS: dict[str, Workload] = {
+    "outbox_enqueue": outbox_enqueue,
+    "outbox_dispatch": outbox_dispatch,
+    "slack_dm_fanout": slack_dm_fanout,
+    "ritual_tick": ritual_tick,
+}

@@ -1,0 +1,51 @@
+"""`flywheel bench`: every workload runs and reports in DESIGN.md's JSON shape.
+
+This checks the contract and that each workload really did its work (the workloads raise
+when a count comes out wrong); the figures themselves belong in notes, not assertions.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bench.report import Result, render_table
+from bench.workloads import WORKLOADS
+from tests.test_cli import flywheel
+
+KEYS = {"workload", "metric", "value", "unit", "baseline", "baseline_value", "ratio"}
+
+
+def test_bench_quick_json_reports_every_workload_with_its_baseline_ratio(tmp_path):
+    result = flywheel("bench", "--quick", "--json", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {row["workload"] for row in rows} == set(WORKLOADS)
+    for row in rows:
+        assert set(row) == KEYS
+        assert isinstance(row["value"], float) and row["value"] > 0
+        if row["baseline"] is None:
+            assert row["baseline_value"] is None and row["ratio"] is None
+        else:
+            assert row["baseline_value"] > 0
+            assert abs(row["ratio"] - row["value"] / row["baseline_value"]) < 1e-9
+
+
+def test_an_unknown_workload_is_refused_with_the_known_names(tmp_path):
+    result = flywheel("bench", "--workload", "nope", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "no workload called 'nope'" in result.stderr and "outbox_dispatch" in result.stderr
+
+
+def test_the_table_shows_ratios_and_a_dash_without_a_baseline():
+    table = render_table(
+        [
+            Result("a", "rate", 50.0, "x/s", "raw", 100.0),
+            Result("b", "rate", 7.0, "x/s"),
+        ]
+    )
+
+    first, second = table.splitlines()[1:]
+    assert first.split()[-1] == "0.50"
+    assert second.split()[-1] == "-"
