@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import FlywheelBot, PrivateView, send_ephemeral
+from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
 from bot.services import account
 from bot.services.account import (
     expires_in_minutes,
@@ -28,27 +26,20 @@ def _plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 
-class ConfirmErase(PrivateView):
+class ConfirmErase(ConfirmView):
     """The two buttons under /privacy delete; only the member who asked may press them."""
 
-    def __init__(self, bot: FlywheelBot, asker: Interaction) -> None:
-        super().__init__(asker.user.id, timeout=CONFIRM_SECONDS)
-        self.bot = bot
-        self.asker = asker
-        self.answered = False
+    expired_text = "This request expired; nothing was erased."
 
-    def _answer_once(self) -> bool:
-        # A double click must not erase a member, then a fresh member made by the second click.
-        if self.answered:
-            return False
-        self.answered = True
-        self.stop()
-        return True
+    def __init__(self, bot: FlywheelBot, asker: Interaction) -> None:
+        super().__init__(asker, timeout=CONFIRM_SECONDS)
+        self.bot = bot
 
     @discord.ui.button(label="Erase my data", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmErase]) -> None:
         """Erase the member's personal data and say what was kept."""
-        if not self._answer_once():
+        # A double click must not erase a member, then a fresh member made by the second click.
+        if not self.answer_once():
             return
         clock = self.bot.runtime.clock
         report = await self.bot.in_transaction(
@@ -65,18 +56,8 @@ class ConfirmErase(PrivateView):
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmErase]) -> None:
         """Leave everything as it was."""
-        if self._answer_once():
+        if self.answer_once():
             await interaction.response.edit_message(content="Nothing was erased.", view=None)
-
-    async def on_timeout(self) -> None:
-        """Take the buttons away so an old prompt cannot be confirmed later."""
-        if self.answered:
-            return
-        # If the member already dismissed the message there is nothing left to tidy.
-        with contextlib.suppress(discord.HTTPException):
-            await self.asker.edit_original_response(
-                content="This request expired; nothing was erased.", view=None
-            )
 
 
 class Members(commands.Cog):

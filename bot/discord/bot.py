@@ -8,6 +8,7 @@ and only them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import pkgutil
@@ -139,6 +140,36 @@ class PrivateView(discord.ui.View):
     ) -> None:
         """Answer a failed click through :func:`report_failure`."""
         await report_failure(interaction, error)
+
+
+class ConfirmView(PrivateView):
+    """A yes/no prompt for something that cannot be undone; it is answered once, or expires.
+
+    Subclasses add the two buttons and call :meth:`answer_once` first in each.
+    """
+
+    expired_text = "This request expired; nothing was changed."
+
+    def __init__(self, asker: Interaction, *, timeout: float = 120.0) -> None:
+        super().__init__(asker.user.id, timeout=timeout)
+        self.asker = asker
+        self.answered = False
+
+    def answer_once(self) -> bool:
+        """Return True for the first answer only (a double click must not act twice)."""
+        if self.answered:
+            return False
+        self.answered = True
+        self.stop()
+        return True
+
+    async def on_timeout(self) -> None:
+        """Take the buttons away so an old prompt cannot be confirmed later."""
+        if self.answered:
+            return
+        # If the member already dismissed the message there is nothing left to tidy.
+        with contextlib.suppress(discord.HTTPException):
+            await self.asker.edit_original_response(content=self.expired_text, view=None)
 
 
 class FlywheelBot(commands.Bot):
