@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import FlywheelBot, report_failure, send_ephemeral
+from bot.discord.bot import ConfirmView, FlywheelBot, report_failure, send_ephemeral
 from bot.errors import FlywheelError
 from bot.services import rituals
 from bot.services.callers import Caller, Role, require, resolve_actor
@@ -23,6 +23,7 @@ TEMPLATE_CHOICES = [
     for key, template in rituals.TEMPLATES.items()
 ]
 PAGE = 10
+CONFIRM_SECONDS = 120.0
 
 
 def _when(view: rituals.RitualView) -> str:
@@ -157,6 +158,48 @@ class CheckinButton(
         await send_ephemeral(interaction, text)
 
 
+class ConfirmDelete(ConfirmView):
+    """Delete or keep a ritual; only the moderator who asked may press the buttons."""
+
+    expired_text = "This request expired; nothing was deleted."
+
+    def __init__(self, bot: FlywheelBot, asker: Interaction, name: str) -> None:
+        super().__init__(asker, timeout=CONFIRM_SECONDS)
+        self.bot = bot
+        self.name = name
+
+    @discord.ui.button(label="Delete it", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmDelete]) -> None:
+        """Delete the ritual; the service checks the clicker's role again."""
+        if not self.answer_once():
+            return
+        clock = self.bot.runtime.clock
+        deleted = await self.bot.in_transaction(
+            interaction,
+            lambda session, actor: rituals.delete_ritual(session, clock, actor, self.name),
+        )
+        await interaction.response.edit_message(
+            content=f"Deleted **{discord_escape(deleted)}**.", view=None
+        )
+
+    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmDelete]) -> None:
+        """Leave the ritual as it is."""
+        if self.answer_once():
+            await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+
+
+async def ritual_name_choices(
+    interaction: Interaction, typed: str
+) -> list[app_commands.Choice[str]]:
+    """Offer the community's ritual names that contain what the member has typed."""
+    runtime = interaction.client.runtime
+    async with runtime.sessions() as session:
+        names = await rituals.ritual_names(session, runtime.community_id, typed)
+    # Discord caps a choice's name and value at 100 characters; ritual names have 80.
+    return [app_commands.Choice(name=name, value=name) for name in names]
+
+
 class Rituals(commands.Cog):
     """/ritual and the ways members check in."""
 
@@ -206,6 +249,7 @@ class Rituals(commands.Cog):
             )
         await interaction.response.send_modal(RitualModal(self.bot, spec=spec, editing=None))
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="edit", description="Edit a ritual (moderators)")
     async def edit(self, interaction: Interaction, name: str) -> None:
         """Open the form with the ritual's current values."""
@@ -223,23 +267,35 @@ class Rituals(commands.Cog):
             interaction, f"{state} **{discord_escape(view.name)}** ({_when(view)})."
         )
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="pause", description="Pause a ritual (moderators)")
     async def pause(self, interaction: Interaction, name: str) -> None:
         """Stop a ritual from firing until resumed."""
         await self._toggle(interaction, name, True)
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="resume", description="Resume a paused ritual (moderators)")
     async def resume(self, interaction: Interaction, name: str) -> None:
         """Let a paused ritual fire again from now on."""
         await self._toggle(interaction, name, False)
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="delete", description="Delete a ritual and its history (moderators)")
     async def delete(self, interaction: Interaction, name: str) -> None:
-        """Delete a ritual."""
+        """Ask the moderator to confirm, with buttons only they can press."""
         async with self.bot.acting(interaction) as (session, actor):
-            deleted = await rituals.delete_ritual(session, self.clock, actor, name)
-        await send_ephemeral(interaction, f"Deleted **{discord_escape(deleted)}**.")
+            require(actor, Role.MODERATOR)
+            # Look it up now, so a typo is answered before anyone is asked to confirm.
+            found = await rituals.ritual_spec(session, actor.community_id, name)
+        escaped = discord_escape(found.name)
+        await interaction.response.send_message(
+            f"**Delete {escaped}?** Its schedule, past occurrences and check-ins go with it; "
+            "points already earned stay. This cannot be undone.",
+            view=ConfirmDelete(self.bot, interaction, found.name),
+            ephemeral=True,
+        )
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="run-now", description="Post a ritual right now (moderators)")
     async def run_now(self, interaction: Interaction, name: str) -> None:
         """Fire a ritual outside its schedule."""
@@ -270,6 +326,7 @@ class Rituals(commands.Cog):
             )
         await send_ephemeral(interaction, "\n".join(lines))
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="preview", description="Show a ritual's next five times")
     async def preview(self, interaction: Interaction, name: str) -> None:
         """Show the next fire times, local and UTC."""
@@ -280,6 +337,7 @@ class Rituals(commands.Cog):
             interaction, f"Next times of **{discord_escape(name)}**:\n" + "\n".join(lines)
         )
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="remind", description="Get (or stop) a DM before a ritual")
     async def remind(self, interaction: Interaction, name: str, on: bool) -> None:
         """Opt in or out of reminder DMs."""
@@ -288,6 +346,7 @@ class Rituals(commands.Cog):
         text = "I'll DM you before it starts." if on else "No more reminder DMs for it."
         await send_ephemeral(interaction, f"**{discord_escape(name)}**: {text}")
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="checkin", description="Check in to the ritual happening now")
     async def checkin(self, interaction: Interaction, name: str | None = None) -> None:
         """Check in without the button."""
@@ -296,6 +355,7 @@ class Rituals(commands.Cog):
         done = f"+{result.points} points" if result.counted else "you were already checked in"
         await send_ephemeral(interaction, f"{discord_escape(result.ritual_name)}: {done}.")
 
+    @app_commands.autocomplete(name=ritual_name_choices)
     @host.command(name="add", description="Add a host or co-host (moderators)")
     async def host_add(self, interaction: Interaction, name: str, member: discord.Member) -> None:
         """Make a member a host of a ritual."""
@@ -310,9 +370,11 @@ class Rituals(commands.Cog):
             hosted = await resolve_actor(
                 session, self.clock, community_id=actor.community_id, caller=caller
             )
-            await rituals.add_host(session, self.clock, actor, name, hosted.member_id)
+            added = await rituals.add_host(session, self.clock, actor, name, hosted.member_id)
+        already = "" if added else "already "
         await send_ephemeral(
-            interaction, f"{discord_escape(member.display_name)} hosts **{discord_escape(name)}**."
+            interaction,
+            f"{discord_escape(member.display_name)} {already}hosts **{discord_escape(name)}**.",
         )
 
     async def _member_checkin(self, guild_id: int, user: discord.abc.User, work: Any) -> None:

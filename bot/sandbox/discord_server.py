@@ -108,7 +108,11 @@ _CALLBACK_CHANNEL_MESSAGE: Final = 4
 _CALLBACK_DEFERRED_CHANNEL_MESSAGE: Final = 5
 _CALLBACK_DEFERRED_UPDATE: Final = 6
 _CALLBACK_UPDATE_MESSAGE: Final = 7
+_CALLBACK_AUTOCOMPLETE_RESULT: Final = 8
 _CALLBACK_MODAL: Final = 9
+# Autocomplete answers: at most 25 choices, names of 1 to 100 characters.
+_MAX_CHOICES: Final = 25
+_MAX_CHOICE_NAME: Final = 100
 _VALID_CALLBACKS: Final[dict[int, frozenset[int]]] = {
     _INTERACTION_PING: frozenset({1}),
     _INTERACTION_COMMAND: frozenset({4, 5, 9, 10, 12}),
@@ -318,6 +322,24 @@ class _ApiError(Exception):
     def reply(self) -> _Reply:
         """Return the error as an answer."""
         return _Reply(self.status, self.body)
+
+
+def _validate_choices(choices: Any) -> None:
+    """Refuse an autocomplete answer Discord would refuse."""
+    if not isinstance(choices, list) or len(choices) > _MAX_CHOICES:
+        raise _invalid_form(
+            "data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
+        )
+    for choice in choices:
+        name = choice.get("name") if isinstance(choice, dict) else None
+        if not isinstance(name, str) or not 1 <= len(name) <= _MAX_CHOICE_NAME:
+            raise _invalid_form(
+                "data.choices.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
+        if not isinstance(choice.get("value"), str | int | float):
+            raise _invalid_form(
+                "data.choices.value", "BASE_TYPE_REQUIRED", "This field is required"
+            )
 
 
 def _invalid_form(field_name: str, code: str, message: str) -> _ApiError:
@@ -744,6 +766,55 @@ class DiscordSandbox:
         Whether ``data.guild_id`` is set (discord.py looks guild commands up by it) follows
         what the bot synced; for unsynced commands it is set only when guild_command is True.
         """
+        return await self._send_command(
+            _INTERACTION_COMMAND,
+            name,
+            guild_id,
+            channel_id,
+            user_id,
+            options,
+            guild_command,
+            locale,
+        )
+
+    async def send_autocomplete(
+        self,
+        name: str,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        options: list[dict[str, Any]],
+        guild_command: bool | None = None,
+        locale: str = "en-US",
+    ) -> Interaction:
+        """Dispatch what Discord sends while a member types an option marked ``"focused": True``.
+
+        The bot answers with callback type 8 and up to 25 choices; read them with
+        ``wait_for_call`` on the interaction's callback path.
+        """
+        return await self._send_command(
+            _INTERACTION_AUTOCOMPLETE,
+            name,
+            guild_id,
+            channel_id,
+            user_id,
+            options,
+            guild_command,
+            locale,
+        )
+
+    async def _send_command(
+        self,
+        kind: int,
+        name: str,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        options: list[dict[str, Any]] | None,
+        guild_command: bool | None,
+        locale: str,
+    ) -> Interaction:
         command_guild = self._command_scope(name, guild_id, guild_command)
         command = next(
             (c for c in self._commands.get(command_guild, []) if c["name"] == name), None
@@ -758,7 +829,7 @@ class DiscordSandbox:
         if command_guild is not None:
             data["guild_id"] = str(command_guild)
         return await self._create_interaction(
-            _INTERACTION_COMMAND,
+            kind,
             data,
             guild_id=guild_id,
             channel_id=channel_id,
@@ -1921,6 +1992,8 @@ class DiscordSandbox:
             raise _invalid_form("type", "INTERACTION_CALLBACK_TYPE_INVALID", "Invalid type.")
         if callback_type == _CALLBACK_CHANNEL_MESSAGE:
             self._validate_message_body(data, req.files)
+        if callback_type == _CALLBACK_AUTOCOMPLETE_RESULT:
+            _validate_choices(data.get("choices"))
         # Marked before the first await so a concurrent second callback gets 40060; a response
         # Discord refuses does not count as the acknowledgement.
         record.acknowledged = True

@@ -460,6 +460,20 @@ async def list_rituals(session: AsyncSession, clock: Clock, community_id: int) -
     return sorted(views, key=lambda v: (v.next_fire or far, v.name))
 
 
+async def ritual_names(
+    session: AsyncSession, community_id: int, typed: str = "", limit: int = 25
+) -> list[str]:
+    """Return names of the community's rituals containing ``typed`` (any case), A to Z."""
+    # A community has tens of rituals, not thousands: filtering here matches "ö" to "Ö" on
+    # SQLite too, whose lower() knows only ASCII.
+    names = (
+        await session.scalars(select(Ritual.name).where(Ritual.community_id == community_id))
+    ).all()
+    needle = typed.strip().casefold()
+    found = sorted((n for n in names if needle in n.casefold()), key=str.casefold)
+    return found[:limit]
+
+
 async def preview(
     session: AsyncSession, clock: Clock, community_id: int, name: str, count: int = 5
 ) -> list[FireTime]:

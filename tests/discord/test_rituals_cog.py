@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.discord.sender import DiscordSender
 from bot.models import Member, RitualCheckin, RitualLink
 from bot.services import rituals
+from bot.services.callers import Caller, Role, resolve_actor
 from tests.discord.conftest import (
     ALICE_ID,
     BOB_ID,
@@ -125,3 +126,121 @@ async def test_a_member_cannot_create_a_ritual(bot, slash):
         "ritual", user_id=ALICE_ID, options=[{"type": 1, "name": "create", "options": []}]
     )
     assert answer.json["type"] == 4 and "Only moderators" in answer.json["data"]["content"]
+
+
+def _sub(verb: str, **values) -> list[dict]:
+    """The options of `/ritual <name>` with these values (strings, booleans, members)."""
+    kinds = {bool: 5, int: 4, str: 3}
+    options = [
+        {"type": 6 if key == "member" else kinds[type(value)], "name": key, "value": value}
+        for key, value in values.items()
+    ]
+    return [{"type": 1, "name": verb, "options": options}]
+
+
+async def _seed(runtime, clock, *names: str) -> None:
+    """Create rituals as a moderator would, straight through the service."""
+    caller = Caller("discord", str(GUILD_ID), str(MODERATOR_ID), "moderator", Role.MODERATOR)
+    async with runtime.sessions() as session, session.begin():
+        mod = await resolve_actor(session, clock, community_id=runtime.community_id, caller=caller)
+        for name in names:
+            spec = rituals.RitualSpec(
+                name=name,
+                schedule="weekly fri 12:00",
+                timezone="UTC",
+                prompt="Show us",
+                discord_channel_id=str(GENERAL_ID),
+            )
+            await rituals.create_ritual(session, clock, mod, spec)
+
+
+async def test_ritual_names_are_offered_as_the_member_types(bot, runtime, sandbox, clock):
+    await _seed(runtime, clock, "Office Hours", "Feedback Friday", "Monday Wins")
+
+    typed = [{"type": 3, "name": "name", "value": "fri", "focused": True}]
+    asked = await sandbox.send_autocomplete(
+        "ritual",
+        guild_id=GUILD_ID,
+        channel_id=GENERAL_ID,
+        user_id=ALICE_ID,
+        options=[{"type": 1, "name": "preview", "options": typed}],
+    )
+    answer = await sandbox.wait_for_call(lambda c: c.path == asked.callback_path)
+
+    assert answer.json["type"] == 8
+    assert answer.json["data"]["choices"] == [
+        {"name": "Feedback Friday", "value": "Feedback Friday"}
+    ]
+
+
+async def test_delete_asks_first_and_only_the_asker_can_confirm(
+    bot, runtime, sandbox, slash, clock
+):
+    await _seed(runtime, clock, "Demo Day")
+
+    prompt = await slash("ritual", user_id=MODERATOR_ID, options=_sub("delete", name="demo day"))
+    assert "**Delete Demo Day?**" in prompt.json["data"]["content"]
+    assert prompt.json["data"]["flags"] == 64
+    message = sandbox.messages[GENERAL_ID][-1]
+    delete, keep = message["components"][0]["components"]
+    assert (delete["label"], delete["style"], keep["label"]) == ("Delete it", 4, "Keep it")
+
+    intruder = await sandbox.send_component(
+        delete["custom_id"], message_id=int(message["id"]), user_id=ALICE_ID, guild_id=GUILD_ID
+    )
+    refused = await sandbox.wait_for_call(lambda c: c.path == intruder.callback_path)
+    assert "Only the person who asked" in refused.json["data"]["content"]
+    async with runtime.sessions() as session:
+        assert await rituals.ritual_names(session, runtime.community_id) == ["Demo Day"]
+
+    click = await sandbox.send_component(
+        delete["custom_id"], message_id=int(message["id"]), user_id=MODERATOR_ID, guild_id=GUILD_ID
+    )
+    done = await sandbox.wait_for_call(lambda c: c.path == click.callback_path)
+    assert done.json["type"] == 7 and done.json["data"]["content"] == "Deleted **Demo Day**."
+    async with runtime.sessions() as session:
+        assert await rituals.ritual_names(session, runtime.community_id) == []
+
+
+async def test_a_typo_in_delete_is_answered_before_any_prompt(bot, runtime, slash, clock):
+    await _seed(runtime, clock, "Demo Day")
+
+    answer = await slash("ritual", user_id=MODERATOR_ID, options=_sub("delete", name="demo"))
+
+    assert "There is no ritual called 'demo'" in answer.json["data"]["content"]
+    assert "components" not in answer.json["data"]
+
+
+async def test_a_member_is_not_offered_the_delete_prompt(bot, runtime, slash, clock):
+    await _seed(runtime, clock, "Demo Day")
+
+    answer = await slash("ritual", user_id=ALICE_ID, options=_sub("delete", name="Demo Day"))
+
+    assert "Only moderators" in answer.json["data"]["content"]
+
+
+async def test_list_pages_ten_at_a_time(bot, runtime, slash, clock):
+    await _seed(runtime, clock, *(f"Ritual {index:02d}" for index in range(12)))
+
+    first = await slash("ritual", options=_sub("list"))
+    second = await slash("ritual", options=_sub("list", page=2))
+
+    first_lines = first.json["data"]["content"].splitlines()
+    assert len(first_lines) == 11 and first_lines[-1].startswith("Page 1 of 2")
+    assert "`/ritual list page:2`" in first_lines[-1]
+    assert [line.split("**")[1] for line in second.json["data"]["content"].splitlines()[:2]] == [
+        "Ritual 10",
+        "Ritual 11",
+    ]
+
+
+async def test_host_add_says_when_the_member_already_hosts(bot, runtime, slash, clock):
+    await _seed(runtime, clock, "Demo Day")
+    options = _sub("add", name="Demo Day", member=str(BOB_ID))
+    grouped = [{"type": 2, "name": "host", "options": options}]
+
+    first = await slash("ritual", user_id=MODERATOR_ID, options=grouped)
+    second = await slash("ritual", user_id=MODERATOR_ID, options=grouped)
+
+    assert first.json["data"]["content"] == "bob hosts **Demo Day**."
+    assert second.json["data"]["content"] == "bob already hosts **Demo Day**."
