@@ -294,11 +294,46 @@ class Dispatcher:
             return 0
         rows = await self._claim(limit)
         delivered = 0
+        # Pacing can make a batch outlast its lease; renewed halfway, it stays this process's,
+        # and a row whose renewal came too late (another dispatcher took it) is left alone.
+        half_lease = timedelta(seconds=self._settings.lease_seconds / 2)
+        renew_at = self._clock.now() + half_lease
+        ours = {row.id for row in rows}
         for row in rows:
-            delivered += await self._dispatch_one(row)
+            if self._clock.now() >= renew_at:
+                ours = await self._renew(row.claim_token)
+                renew_at = self._clock.now() + half_lease
+            if row.id in ours:
+                delivered += await self._dispatch_one(row)
         return delivered
 
+    async def _renew(self, token: str | None) -> set[int]:
+        """Extend the lease of a batch's unsent rows; return the ids still held."""
+        until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
+        async with self._sessions() as session, session.begin():
+            held = await session.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.claim_token == token, OutboxMessage.status == "sending")
+                .values(lease_until=until)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+            return set(held.all())
+
     async def _dispatch_one(self, row: OutboxMessage) -> int:
+        if row.attempts >= self._settings.max_attempts:
+            # Only tries cut short get here (a failed one is dead-lettered as it fails): the
+            # process kept stopping while sending this row, so it may be what stops it.
+            log.warning("outbox %s dead: %d tries were cut short", row.key, row.attempts)
+            await self._finish(
+                row,
+                status="dead",
+                last_error=(
+                    f"gave up after {row.attempts} attempts; the process stopped while sending "
+                    "it each time (a crash or a kill mid-send)"
+                ),
+            )
+            return 0
         sender = self._senders[row.platform]
         effect = Effect(
             id=row.id,

@@ -247,3 +247,50 @@ def test_a_platform_block_survives_the_first_use_of_the_bucket(clock):
     assert limiter.reserve([("discord:channel:1", RateLimit(5, 5.0))]) == 10.0
     clock.advance(10.0)
     assert limiter.reserve([("discord:channel:1", RateLimit(5, 5.0))]) == 0.0
+
+
+async def test_a_long_paced_batch_keeps_its_lease_so_no_other_dispatcher_sends_its_rows(
+    sessions, clock
+):
+    for index in range(30):
+        await _queue(sessions, clock, f"long:{index:02d}")
+    other_sender = RecordingSender(clock)
+    other = Dispatcher(sessions, clock, settings(lease_seconds=10), [other_sender])
+    taken: list[int] = []
+
+    class OneASecond(RecordingSender):
+        async def send(self, effect):
+            sent = await super().send(effect)
+            if len(self.sent) == 20:  # 20 s into a batch claimed with a 10 s lease
+                taken.append(await other.dispatch_due())
+            return sent
+
+    first = OneASecond(clock, limit=RateLimit(1, 1.0))
+    assert (
+        await Dispatcher(sessions, clock, settings(lease_seconds=10), [first]).dispatch_due() == 30
+    )
+
+    assert taken == [0] and other_sender.sent == []
+    assert len({key for key, _ in first.sent}) == 30
+
+
+async def test_a_row_that_keeps_stopping_the_process_is_dead_lettered(sessions, clock):
+    await _queue(sessions, clock, "poison:1")
+
+    class Dies(RecordingSender):
+        async def send(self, effect):
+            raise asyncio.CancelledError  # the process died mid-send, again
+
+    for _ in range(3):
+        with contextlib.suppress(asyncio.CancelledError):
+            await Dispatcher(
+                sessions, clock, settings(max_attempts=3, lease_seconds=30), [Dies(clock)]
+            ).dispatch_due()
+        clock.advance(31)
+    sender = RecordingSender(clock)
+    assert await Dispatcher(sessions, clock, settings(max_attempts=3), [sender]).drain() == 0
+
+    assert sender.sent == []
+    async with sessions() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == "poison:1"))
+    assert row.status == "dead" and "stopped while sending it each time" in row.last_error
