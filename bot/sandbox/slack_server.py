@@ -29,7 +29,9 @@ Fidelity notes (what a bot sees here, as on Slack):
 - Socket Mode: `apps.connections.open` (app token only) hands out a WebSocket URL; the sandbox greets
   with `hello`, `socket_send()` pushes an envelope and the client's acknowledgement is recorded as a
   "socket_ack" call (a new connection as "socket_connect").
-- Not modelled: multi-person DMs, channel membership (the bot is in every seeded channel), scopes,
+- Scopes: `auth.test` reports `scopes` in `x-oauth-scopes`; of them only the history scopes are
+  enforced (`conversations.history`/`.replies` answer `missing_scope` with `needed`).
+- Not modelled: multi-person DMs, channel membership (the bot is in every seeded channel), other scopes,
   the five-uses limit of a response URL, and retries of unanswered events.
 """
 
@@ -73,7 +75,8 @@ _EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")
 _JSON_ENCODED_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
 _DEFAULT_SCOPES = (
     "commands,chat:write,im:write,users:read,users:read.email,channels:read,"
-    "reactions:write,usergroups:read,usergroups:write,files:write"
+    "reactions:read,reactions:write,usergroups:read,usergroups:write,files:write,"
+    "channels:history,groups:history,im:history"
 )
 
 
@@ -110,9 +113,11 @@ class BotReply:
 class _ApiError(Exception):
     """Raised by a Web API handler to answer `{"ok": false, "error": ...}`."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, **detail: str) -> None:
         super().__init__(error)
         self.error = error
+        # Extra fields Slack sends beside the error (missing_scope: needed, provided).
+        self.detail = detail
 
 
 def sign_slack_request(signing_secret: str, timestamp: int, body: bytes) -> str:
@@ -171,32 +176,44 @@ def _check_metadata(metadata: Any) -> None:
         raise _ApiError("invalid_metadata_format")
 
 
-def _page(messages: list[JsonObject], args: JsonObject) -> JsonObject:
-    """One page of a conversation read, as conversations.history and .replies answer it."""
+def _page(messages: list[JsonObject], args: JsonObject, *, newest_first: bool) -> JsonObject:
+    """One page of a conversation read, as conversations.history and .replies answer it.
+
+    ``oldest`` and ``latest`` bound the read, both exclusive unless ``inclusive``; the cursor
+    names the last message handed out, so a message posted between pages shifts nothing.
+    """
     try:
         oldest = float(args.get("oldest") or 0)
         latest = float(args["latest"]) if args.get("latest") else None
         limit = int(args.get("limit") or DEFAULT_PAGE)
-        cursor = str(args.get("cursor") or "")
-        start = int(base64.b64decode(cursor).decode().removeprefix("offset:")) if cursor else 0
-    except (TypeError, ValueError, UnicodeDecodeError):
+    except (TypeError, ValueError):
         raise _ApiError("invalid_arguments") from None
-    if limit < 1 or start < 0:
+    if limit < 1:
         raise _ApiError("invalid_arguments")
+    after: float | None = None
+    if args.get("cursor"):
+        try:
+            after = float(base64.b64decode(str(args["cursor"])).decode().removeprefix("next_ts:"))
+        except (ValueError, UnicodeDecodeError):
+            raise _ApiError("invalid_cursor") from None
     inclusive = _truthy(args.get("inclusive"))
-    within = [
-        message
-        for message in messages
-        if (float(message["ts"]) >= oldest if inclusive else float(message["ts"]) > oldest)
-        and (latest is None or float(message["ts"]) <= latest)
-    ]
-    end = start + min(limit, MAX_PAGE)
-    chosen = [_json_copy(message) for message in within[start:end]]
+
+    def wanted(ts: float) -> bool:
+        if after is not None and (ts >= after if newest_first else ts <= after):
+            return False
+        if inclusive:
+            return ts >= oldest and (latest is None or ts <= latest)
+        return ts > oldest and (latest is None or ts < latest)
+
+    within = [message for message in messages if wanted(float(message["ts"]))]
+    chosen = [_json_copy(message) for message in within[: min(limit, MAX_PAGE)]]
     if not _truthy(args.get("include_all_metadata")):
         for message in chosen:
             message.pop("metadata", None)
-    has_more = end < len(within)
-    next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if has_more else ""
+    has_more = len(within) > len(chosen)
+    next_cursor = (
+        base64.b64encode(f"next_ts:{chosen[-1]['ts']}".encode()).decode() if has_more else ""
+    )
     return {
         "messages": chosen,
         "has_more": has_more,
@@ -271,6 +288,7 @@ class SlackSandbox:
 
         self._calls_changed = asyncio.Condition()
         self._rate_limits: dict[str, list[int]] = {}
+        self._failures: dict[str, list[str]] = {}
         self._triggers: dict[str, float] = {}
         self._exchanged_triggers: set[str] = set()
         self._disabled_users: set[str] = set()
@@ -472,6 +490,10 @@ class SlackSandbox:
         """Answer the next `count` calls to `method` with HTTP 429 and Retry-After seconds."""
         self._rate_limits.setdefault(method, []).extend([retry_after] * count)
 
+    def fail_next(self, method: str, error: str = "internal_error", count: int = 1) -> None:
+        """Answer the next `count` calls to `method` with ``{"ok": false, "error": error}``."""
+        self._failures.setdefault(method, []).extend([error] * count)
+
     def file_content(self, file_id: str) -> bytes:
         """Return the bytes uploaded for a file."""
         content = self.files[file_id]["content"]
@@ -573,7 +595,11 @@ class SlackSandbox:
             body = {"ok": False, "error": "ratelimited"}
             await self._record(method, args, 429, body)
             return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
-        body = self._dispatch(method, args, _bearer_token(request) or token)
+        failures = self._failures.get(method)
+        if failures:
+            body = {"ok": False, "error": failures.pop(0)}
+        else:
+            body = self._dispatch(method, args, _bearer_token(request) or token)
         await self._record(method, args, 200, body)
         headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else None
         return web.json_response(body, headers=headers)
@@ -596,7 +622,7 @@ class SlackSandbox:
         try:
             return {"ok": True, **handler(args)}
         except _ApiError as error:
-            return {"ok": False, "error": error.error}
+            return {"ok": False, "error": error.error, **error.detail}
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         origin = self.response_urls.get(request.match_info["token"])
@@ -904,21 +930,31 @@ class SlackSandbox:
             raise _ApiError("channel_not_found")
         return {"channel": channel}
 
+    def _require_history_scope(self, channel: str) -> None:
+        # Reading a conversation needs the history scope of its kind; Slack says which.
+        info = self.channels[channel]
+        kind = "im" if info.get("is_im") else "groups" if info.get("is_private") else "channels"
+        needed = f"{kind}:history"
+        if needed not in self.scopes.split(","):
+            raise _ApiError("missing_scope", needed=needed, provided=self.scopes)
+
     def _conversations_history(self, args: JsonObject) -> JsonObject:
         channel = str(args.get("channel", ""))
         if channel not in self.channels:
             raise _ApiError("channel_not_found")
+        self._require_history_scope(channel)
         top_level = [
             message
             for message in reversed(self.messages[channel])
             if message.get("thread_ts") in (None, message["ts"])
         ]
-        return _page(top_level, args)
+        return _page(top_level, args, newest_first=True)
 
     def _conversations_replies(self, args: JsonObject) -> JsonObject:
         channel = str(args.get("channel", ""))
         if channel not in self.channels:
             raise _ApiError("channel_not_found")
+        self._require_history_scope(channel)
         parent = self.find_message(channel, args.get("ts"))
         if parent is None:
             raise _ApiError("thread_not_found")
@@ -927,7 +963,7 @@ class SlackSandbox:
             for message in self.messages[channel]
             if message.get("thread_ts") == parent["ts"] and message is not parent
         ]
-        return _page([parent, *replies], args)
+        return _page([parent, *replies], args, newest_first=False)
 
     def _users_info(self, args: JsonObject) -> JsonObject:
         user = self.users.get(str(args.get("user", "")))

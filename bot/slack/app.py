@@ -35,7 +35,7 @@ from bot.runtime import Runtime
 from bot.services.callers import Actor, Caller, Role, require, resolve_actor
 from bot.settings import SlackSettings
 from bot.slack.errors import install_error_handler, reported
-from bot.slack.manifest import EVENTS_PATH
+from bot.slack.manifest import BOT_SCOPES, EVENTS_PATH
 from bot.slack.sender import SlackSender
 from bot.text import slack_escape
 
@@ -505,13 +505,24 @@ class SlackPlatform:
 
     async def _check_token(self) -> None:
         try:
-            await self.app.client.auth_test()
+            answer = await self.app.client.auth_test()
         except SlackApiError as exc:
             error = exc.response.get("error")
             raise ConfigError(
                 f"SLACK_BOT_TOKEN: Slack rejected the token ({error}); "
                 "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"
             ) from None
+        headers = {str(k).lower(): str(v) for k, v in (answer.headers or {}).items()}
+        granted = {scope.strip() for scope in headers.get("x-oauth-scopes", "").split(",")}
+        missing = [scope for scope in BOT_SCOPES if scope not in granted]
+        if headers.get("x-oauth-scopes") and missing:
+            # Not fatal: what needs the scope fails alone, with this line to explain it.
+            log.warning(
+                "slack: the app lacks scope(s) %s (%s); update the app from "
+                "`flywheel commands slack` and reinstall it",
+                ", ".join(missing),
+                "; ".join(BOT_SCOPES[scope] for scope in missing),
+            )
 
     async def start(self) -> None:
         """Check the token, connect (Socket Mode) or start accepting requests, serve until stopped."""

@@ -21,8 +21,8 @@ in its message ``metadata``. When an earlier try may have reached Slack (the eff
 after the request left, or its dispatcher died between "sent" and "marked sent"), the
 sender first reads the conversation since the effect was queued (``conversations.history``,
 or ``conversations.replies`` for a thread reply) and returns the message it finds instead of
-posting again. Files cannot carry metadata, so a retried DM with a file looks for that file
-name in the DM (members cannot post there: the Messages tab is read-only). Discord solves
+posting again. Files cannot carry metadata, so a file's name carries a short reference to
+its outbox key, which a retried DM with a file looks for in the DM. Discord solves
 the same gap with the message nonce (bot/discord/sender.py); Slack has no equivalent, and a
 check before *every* post would double the requests, so only retries pay for it.
 
@@ -32,6 +32,8 @@ dispatcher, which paces every Slack effect, holds the bucket for Retry-After sec
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -57,6 +59,7 @@ USERGROUP_LIMIT = RateLimit(20, 60.0)
 # stricter history limits Slack set in 2025 for commercially distributed apps outside the
 # Marketplace do not apply: each brand creates its own app from our manifest.)
 TIER3_LIMIT = RateLimit(50, 60.0)
+OPEN_BUCKET = "slack:method:conversations.open"
 # Block Kit limits: section text 3,000 characters, 25 elements in an actions block, action_id
 # 255 characters; a button's style is primary or danger (no style is Slack's default look).
 MAX_SECTION_TEXT = 3000
@@ -132,12 +135,11 @@ class SlackSender:
             return [(GLOBAL_BUCKET, GLOBAL_LIMIT)]
         buckets = [(GLOBAL_BUCKET, GLOBAL_LIMIT), (bucket, limit)]
         if self._needs_dm_channel(effect):
-            buckets.append(("slack:method:conversations.open", TIER3_LIMIT))
+            buckets.append((OPEN_BUCKET, TIER3_LIMIT))
         if effect.attempts and effect.action in ("post", "thread_post", "dm"):
             # The read-back before a retry (a lookback of several pages counts once).
             replies = effect.action == "thread_post" or bool(effect.payload.get("thread_ts"))
-            method = "conversations.replies" if replies else "conversations.history"
-            buckets.append((f"slack:method:{method}", TIER3_LIMIT))
+            buckets.append((_read_bucket("thread" if replies else None), TIER3_LIMIT))
         return buckets
 
     # -- sending -----------------------------------------------------------------------------------
@@ -175,7 +177,9 @@ class SlackSender:
             return None
         raise PermanentFailure(f"Slack cannot do {effect.action!r}; no such outbox action")
 
-    async def _post(self, effect: Effect, channel: str, *, thread_ts: Any) -> str:
+    async def _post(
+        self, effect: Effect, channel: str, *, thread_ts: Any, dm_of: str | None = None
+    ) -> str:
         thread = str(thread_ts) if thread_ts else None
         if effect.attempts:
             earlier = await self._earlier_delivery(
@@ -193,6 +197,9 @@ class SlackSender:
             metadata={"event_type": METADATA_EVENT, "event_payload": {"key": effect.key}},
             **_content(effect.payload),
         )
+        if dm_of is not None and response.get("channel"):
+            # Posting to a user ID answers with the DM's channel: a retry can read it back.
+            self._dm_channels[dm_of] = str(response["channel"])
         return str(response["ts"])
 
     async def _dm(self, effect: Effect, user_id: str) -> str:
@@ -202,11 +209,14 @@ class SlackSender:
             if not effect.attempts:
                 # A user ID as the channel posts in the app's DM with them: no Tier 3
                 # conversations.open before each of 500 reminder DMs.
-                return await self._post(effect, user_id, thread_ts=None)
+                return await self._post(effect, user_id, thread_ts=None, dm_of=user_id)
             # Reading the DM back before a retry needs its channel id.
-            return await self._post(effect, await self._dm_channel(user_id), thread_ts=None)
-        channel = await self._dm_channel(user_id)
-        name = str(file.get("name") or "file.txt")
+            channel = await self._dm_channel(effect, user_id)
+            return await self._post(effect, channel, thread_ts=None)
+        channel = await self._dm_channel(effect, user_id)
+        # Files carry no metadata: the name carries a reference to this effect instead, so a
+        # retry finds this file and not an earlier one of the same name (a second export).
+        name = _file_name(effect.key, str(file.get("name") or "file.txt"))
         if effect.attempts:
             earlier = await self._earlier_delivery(
                 effect, channel, None, lambda message: _file_named(message, name)
@@ -227,11 +237,17 @@ class SlackSender:
             return False
         return bool(effect.attempts) or isinstance(effect.payload.get("file"), dict)
 
-    async def _dm_channel(self, user_id: str) -> str:
+    async def _dm_channel(self, effect: Effect, user_id: str) -> str:
         """Return the id of the app's DM with a member, opening it once per process."""
         channel = self._dm_channels.get(user_id)
         if channel is None:
-            opened = await self.client.conversations_open(users=user_id)
+            try:
+                opened = await self.client.conversations_open(users=user_id)
+            except SlackApiError as exc:
+                failure = _classify(effect, exc, bucket=OPEN_BUCKET)
+                if isinstance(failure, RetryLater):
+                    raise failure from exc
+                raise  # send() classifies everything else
             channel = self._dm_channels[user_id] = str(opened["channel"]["id"])
         return channel
 
@@ -271,14 +287,17 @@ class SlackSender:
                 if not page.get("has_more") or not cursor:
                     return None
         except SlackApiError as exc:
-            failure = _classify(effect, exc)
+            failure = _classify(effect, exc, bucket=_read_bucket(thread_ts))
             if isinstance(failure, RetryLater):
                 raise failure from exc
-            # Not being able to look must not stop the delivery: send, and say so.
+            if failure is None:
+                raise  # a passing fault: send() lets the dispatcher back off, not guess
+            # Looking can never work here (a scope the app lacks, say): deliver, and say so.
             log.warning(
-                "outbox %s: cannot check Slack for an earlier delivery (%s); sending it again",
+                "outbox %s: cannot check Slack for an earlier delivery, so it may arrive twice "
+                "(%s); update the app from `flywheel commands slack` and reinstall it",
                 effect.key,
-                exc.response.get("error"),
+                failure.reason,
             )
             return None
         log.warning(
@@ -321,6 +340,18 @@ def _file_named(message: dict[str, Any], name: str) -> str | None:
         if shared.get("name") == name:
             return str(shared["id"])
     return None
+
+
+def _read_bucket(thread_ts: str | None) -> str:
+    """Return the Tier 3 bucket of the read-back: replies in a thread, else the history."""
+    return f"slack:method:conversations.{'replies' if thread_ts else 'history'}"
+
+
+def _file_name(key: str, name: str) -> str:
+    """Return ``name`` with a short reference to the outbox key before its extension."""
+    reference = hashlib.sha256(key.encode()).hexdigest()[:8]
+    stem, dot, extension = name.rpartition(".")
+    return f"{stem}-{reference}.{extension}" if dot and stem else f"{name}-{reference}"
 
 
 def _slack_ts(moment: datetime) -> str:
@@ -410,8 +441,13 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def _classify(effect: Effect, exc: SlackApiError) -> Exception | None:
-    """Return RetryLater or PermanentFailure for a Slack error, or None to let it propagate."""
+def _classify(
+    effect: Effect, exc: SlackApiError, *, bucket: str | None = None
+) -> RetryLater | PermanentFailure | None:
+    """Return RetryLater or PermanentFailure for a Slack error, or None to let it propagate.
+
+    A rate limit holds ``bucket`` (the method's, for a Tier 3 call), else the effect's own.
+    """
     response = exc.response
     error = str(response.get("error") or "")
     if response.status_code == 429 or error == "ratelimited":
@@ -420,10 +456,9 @@ def _classify(effect: Effect, exc: SlackApiError) -> Exception | None:
             retry_after = max(1, int(raw)) if raw else 1
         except ValueError:
             retry_after = 1
-        try:
-            bucket: str | None = _own_bucket(effect)[0]
-        except PermanentFailure:
-            bucket = None
+        if bucket is None:
+            with contextlib.suppress(PermanentFailure):
+                bucket = _own_bucket(effect)[0]
         return RetryLater(retry_after=retry_after, bucket=bucket)
     explanation = PERMANENT_ERRORS.get(error)
     if explanation is None:

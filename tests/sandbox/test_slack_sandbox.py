@@ -398,3 +398,41 @@ async def test_malformed_message_metadata_is_refused(client: AsyncWebClient) -> 
             channel=CHANNEL, text="x", metadata={"event_type": "has spaces", "event_payload": {}}
         )
     assert refused.value.response["error"] == "invalid_metadata_format"
+
+
+async def test_history_bounds_are_exclusive_and_a_page_is_stable_while_members_post(
+    client: AsyncWebClient,
+) -> None:
+    stamps = [(await client.chat_postMessage(channel=CHANNEL, text=t))["ts"] for t in "abcd"]
+
+    between = await client.conversations_history(
+        channel=CHANNEL, oldest=stamps[0], latest=stamps[3]
+    )
+    assert [m["text"] for m in between["messages"]] == ["c", "b"]
+    inclusive = await client.conversations_history(
+        channel=CHANNEL, oldest=stamps[0], latest=stamps[3], inclusive=True
+    )
+    assert [m["text"] for m in inclusive["messages"]] == ["d", "c", "b", "a"]
+
+    first = await client.conversations_history(channel=CHANNEL, limit=2)
+    await client.chat_postMessage(channel=CHANNEL, text="e")  # posted between the pages
+    rest = await client.conversations_history(
+        channel=CHANNEL, limit=2, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in first["messages"] + rest["messages"]] == ["d", "c", "b", "a"]
+
+    with pytest.raises(SlackApiError) as refused:
+        await client.conversations_history(channel=CHANNEL, cursor="not-a-cursor")
+    assert refused.value.response["error"] == "invalid_cursor"
+
+
+async def test_reading_history_without_its_scope_says_which_scope_is_needed(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.scopes = "chat:write,channels:read"
+
+    with pytest.raises(SlackApiError) as refused:
+        await client.conversations_history(channel=CHANNEL)
+
+    assert refused.value.response["error"] == "missing_scope"
+    assert refused.value.response["needed"] == "channels:history"

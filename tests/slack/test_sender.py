@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.models import OutboxMessage
-from bot.outbox import Dispatcher, Effect, PermanentFailure, RateLimit, enqueue
+from bot.outbox import Dispatcher, Effect, PermanentFailure, RateLimit, RetryLater, enqueue
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.slack_server import SlackSandbox
 from bot.settings import OutboxSettings, load_settings
@@ -501,3 +501,72 @@ def test_the_tier3_calls_besides_posting_are_paced_too() -> None:
     assert dict(sender.limits(effect("dm", "user:U1", file={"name": "a"})))[
         "slack:method:conversations.open"
     ] == RateLimit(50, 60.0)
+
+
+async def test_a_passing_fault_in_the_read_back_defers_the_retry_instead_of_posting_blind(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Office hours")
+    sandbox.fail_next("conversations.history", "internal_error")
+
+    assert await crash_then_restart(runtime, sandbox, clock, DiesAfterSending) == 1
+
+    assert [c.response["ok"] for c in sandbox.calls_to("conversations.history")] == [False, True]
+    assert len(sandbox.messages_in(CHANNEL)) == 1
+    assert (await row(runtime, "p1")).attempts == 3  # the crash, the fault, the delivery
+
+
+async def test_a_retried_export_is_not_mistaken_for_an_earlier_export_of_the_same_name(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock
+) -> None:
+    export = {"name": "flywheel-my-data.json", "content": "{}"}
+    await queue(runtime, "export:1", "dm", f"user:{MEMBER}", text="Your data", file=export)
+    await runtime.dispatcher.drain()
+    clock.advance(180)  # the member asks again three minutes later
+    await queue(runtime, "export:2", "dm", f"user:{MEMBER}", text="Your data", file=export)
+
+    assert await crash_then_restart(runtime, sandbox, clock, DiesBeforeSending) == 1
+
+    names = [m["files"][0]["name"] for m in sandbox.messages_in(sandbox.dm_channel_id(MEMBER))]
+    assert len(names) == 2 and len(set(names)) == 2
+    assert all(name.startswith("flywheel-my-data-") for name in names)
+    assert (await row(runtime, "export:2")).external_id != (
+        await row(runtime, "export:1")
+    ).external_id
+
+
+async def test_a_rate_limited_read_back_holds_the_methods_bucket(sandbox: SlackSandbox) -> None:
+    sender = SlackSender(sandbox.bot_token, api_base=sandbox.api_base)
+    retried = Effect(
+        id=1,
+        key="k",
+        platform="slack",
+        action="post",
+        target=f"channel:{CHANNEL}",
+        payload={"text": "x"},
+        attempts=1,
+    )
+    sandbox.rate_limit_next("conversations.history", retry_after=7)
+
+    with pytest.raises(RetryLater) as held:
+        await sender.send(retried)
+
+    assert (held.value.bucket, held.value.retry_after) == ("slack:method:conversations.history", 7)
+    assert sandbox.calls_to("chat.postMessage") == []
+
+
+async def test_without_the_history_scope_a_retry_is_delivered_and_the_owner_is_told(
+    runtime: Runtime,
+    sandbox: SlackSandbox,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox.scopes = "chat:write,im:write"  # an app installed from an older manifest
+    await queue(runtime, "p1", "post", f"channel:{CHANNEL}", text="Office hours")
+
+    with caplog.at_level("WARNING", logger="bot.slack.sender"):
+        assert await crash_then_restart(runtime, sandbox, clock, DiesBeforeSending) == 1
+
+    assert len(sandbox.messages_in(CHANNEL)) == 1  # delivered, not dead-lettered
+    (warning,) = [r.getMessage() for r in caplog.records if "earlier delivery" in r.getMessage()]
+    assert "channels:history" in warning and "flywheel commands slack" in warning
