@@ -256,39 +256,46 @@ async def test_a_scheduler_killed_mid_send_and_restarted_posts_each_occurrence_o
         assert max(nonces.values()) == 2  # the one resent after the crash, absorbed by the nonce
 
 
-async def test_reminder_dms_to_500_members_are_paced_and_all_arrive(committed, sandbox):
-    server, clock = sandbox
-    users = [str(800_000_000_000_000_000 + index) for index in range(500)]
-    for user in users:
-        server.add_member(111, int(user), f"member-{user[-3:]}")
+async def _remind_500(committed, clock, platform: str, users: list[str]) -> None:
+    """Office Hours with an hour's reminder, every user opted in; tick at the reminder time."""
+    space, channel = ("111", str(CHANNEL)) if platform == "discord" else ("T0001", SLACK_CHANNEL)
     async with committed() as session, session.begin():
         discord, _ = await make_spaces(session, clock)
+        community_id = discord.community_id
         mod = await resolve_actor(
             session,
             clock,
-            community_id=discord.community_id,
-            caller=Caller("discord", "111", "mod", "Mod", Role.MODERATOR, str(CHANNEL)),
+            community_id=community_id,
+            caller=Caller(platform, space, "mod", "Mod", Role.MODERATOR, channel),
         )
         spec = rituals.RitualSpec(
             name="Office Hours",
             schedule="weekly mon 18:00",
             timezone="UTC",
             prompt="Ask us anything",
-            discord_channel_id=str(CHANNEL),
             reminder_minutes=(60,),
+            **{f"{platform}_channel_id": channel},
         )
         await rituals.create_ritual(session, clock, mod, spec)
         for user in users:
             member = await resolve_actor(
                 session,
                 clock,
-                community_id=discord.community_id,
-                caller=Caller("discord", "111", user, None, Role.MEMBER),
+                community_id=community_id,
+                caller=Caller(platform, space, user, None, Role.MEMBER),
             )
             await rituals.set_reminder(session, member, "Office Hours", on=True)
     clock.set(datetime(2026, 3, 2, 17, 0, 10, tzinfo=UTC))  # Monday, one hour before
     report = await rituals.tick(committed, clock)
     assert report.reminder_dms == 500
+
+
+async def test_reminder_dms_to_500_members_are_paced_and_all_arrive(committed, sandbox):
+    server, clock = sandbox
+    users = [str(800_000_000_000_000_000 + index) for index in range(500)]
+    for user in users:
+        server.add_member(111, int(user), f"member-{user[-3:]}")
+    await _remind_500(committed, clock, "discord", users)
     dispatcher = Dispatcher(committed, clock, OutboxSettings())
     sender = DiscordSender("sandbox-token", api_base=server.api_base, limiter=dispatcher.limiter)
     dispatcher.register(sender)
@@ -327,34 +334,7 @@ async def test_reminder_dms_to_500_slack_members_are_paced_and_all_arrive(commit
         server.add_user(user, f"member-{user[-3:]}")
     await server.start()
     try:
-        async with committed() as session, session.begin():
-            _, slack = await make_spaces(session, clock)
-            mod = await resolve_actor(
-                session,
-                clock,
-                community_id=slack.community_id,
-                caller=Caller("slack", "T0001", "U0MOD", "Mod", Role.MODERATOR, SLACK_CHANNEL),
-            )
-            spec = rituals.RitualSpec(
-                name="Office Hours",
-                schedule="weekly mon 18:00",
-                timezone="UTC",
-                prompt="Ask us anything",
-                slack_channel_id=SLACK_CHANNEL,
-                reminder_minutes=(60,),
-            )
-            await rituals.create_ritual(session, clock, mod, spec)
-            for user in users:
-                member = await resolve_actor(
-                    session,
-                    clock,
-                    community_id=slack.community_id,
-                    caller=Caller("slack", "T0001", user, None, Role.MEMBER),
-                )
-                await rituals.set_reminder(session, member, "Office Hours", on=True)
-        clock.set(datetime(2026, 3, 2, 17, 0, 10, tzinfo=UTC))  # Monday, one hour before
-        report = await rituals.tick(committed, clock)
-        assert report.reminder_dms == 500
+        await _remind_500(committed, clock, "slack", users)
         dispatcher = Dispatcher(committed, clock, OutboxSettings())
         dispatcher.register(SlackSender(server.bot_token, api_base=server.api_base))
         await dispatcher.drain()

@@ -257,25 +257,19 @@ class SlackSender:
         """Return the id of a message an earlier try of this effect posted, if one is found."""
         oldest = _slack_ts(effect.created_at - LOOKBACK_SKEW) if effect.created_at else None
         cursor: str | None = None
+        # A thread reply is read back among the thread's replies, anything else in the history.
+        read = self.client.conversations_replies if thread_ts else self.client.conversations_history
+        thread: dict[str, Any] = {"ts": thread_ts} if thread_ts else {}
         try:
             for _ in range(LOOKBACK_PAGES):
-                if thread_ts:
-                    page = await self.client.conversations_replies(
-                        channel=channel,
-                        ts=thread_ts,
-                        oldest=oldest,
-                        limit=LOOKBACK_PAGE,
-                        cursor=cursor,
-                        include_all_metadata=True,
-                    )
-                else:
-                    page = await self.client.conversations_history(
-                        channel=channel,
-                        oldest=oldest,
-                        limit=LOOKBACK_PAGE,
-                        cursor=cursor,
-                        include_all_metadata=True,
-                    )
+                page = await read(
+                    channel=channel,
+                    oldest=oldest,
+                    limit=LOOKBACK_PAGE,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                    **thread,
+                )
                 for message in page.get("messages") or []:
                     found = matches(message)
                     if found is not None:
