@@ -31,6 +31,8 @@ from bot.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
 
+# Statuses of a row a dispatcher holds under a lease: claimed in a batch, then being sent.
+LEASED = ("claimed", "sending")
 # Waits up to this long are slept through in place; longer ones defer the row so that
 # other targets keep moving.
 INLINE_WAIT_SECONDS = 1.0
@@ -241,7 +243,7 @@ class Dispatcher:
             OutboxMessage.platform.in_(list(self._senders)),
             or_(
                 and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until <= now),
+                and_(OutboxMessage.status.in_(LEASED), OutboxMessage.lease_until <= now),
             ),
         )
 
@@ -263,11 +265,12 @@ class Dispatcher:
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(candidates), due)
                 .values(
-                    # A row whose lease ran out was being sent when its dispatcher died: that
-                    # try may have reached the platform, so it counts (Effect.attempts).
+                    # A row whose lease ran out while "sending" was being sent when its
+                    # dispatcher died: that try may have reached the platform, so it counts
+                    # (Effect.attempts). A "claimed" one was never tried.
                     attempts=OutboxMessage.attempts
                     + case((OutboxMessage.status == "sending", 1), else_=0),
-                    status="sending",
+                    status="claimed",
                     claim_token=token,
                     lease_until=now + timedelta(seconds=self._settings.lease_seconds),
                 )
@@ -280,16 +283,48 @@ class Dispatcher:
             )
             return list(rows.all())
 
-    async def _finish(self, row: OutboxMessage, **values: Any) -> None:
+    async def _finish(
+        self, row: OutboxMessage, following: OutboxMessage | None = None, **values: Any
+    ) -> bool:
+        """Record how a row ended and, in the same commit, mark the next one as being sent.
+
+        Return whether ``following`` is now "sending" (still held by this batch).
+        """
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.claim_token == row.claim_token)
                 .values(claim_token=None, lease_until=None, **values)
             )
+            if following is None:
+                return False
+            return await self._mark_sending(session, following)
+
+    @staticmethod
+    async def _mark_sending(session: AsyncSession, row: OutboxMessage) -> bool:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.claim_token == row.claim_token,
+                OutboxMessage.status == "claimed",
+            )
+            .values(status="sending")
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _start(self, row: OutboxMessage) -> bool:
+        """Mark a claimed row as being sent, in its own commit; False if it is no longer ours."""
+        async with self._sessions() as session, session.begin():
+            return await self._mark_sending(session, row)
 
     async def dispatch_due(self, limit: int = 100) -> int:
-        """Send what is due now, once; return how many effects were delivered."""
+        """Send what is due now, once; return how many effects were delivered.
+
+        A row is marked "sending" in a commit before its send: the one that finishes the row
+        before it, so no send costs an extra round trip. After a crash, only that row's try
+        counts as an attempt; the rest of the batch was never tried.
+        """
         if not self._senders:
             return 0
         rows = await self._claim(limit)
@@ -299,12 +334,17 @@ class Dispatcher:
         half_lease = timedelta(seconds=self._settings.lease_seconds / 2)
         renew_at = self._clock.now() + half_lease
         ours = {row.id for row in rows}
-        for row in rows:
+        started = False
+        for index, row in enumerate(rows):
             if self._clock.now() >= renew_at:
                 ours = await self._renew(row.claim_token)
                 renew_at = self._clock.now() + half_lease
-            if row.id in ours:
-                delivered += await self._dispatch_one(row)
+            if row.id not in ours or not (started or await self._start(row)):
+                started = False
+                continue
+            following = rows[index + 1] if index + 1 < len(rows) else None
+            sent, started = await self._dispatch_one(row, following)
+            delivered += sent
         return delivered
 
     async def _renew(self, token: str | None) -> set[int]:
@@ -313,27 +353,31 @@ class Dispatcher:
         async with self._sessions() as session, session.begin():
             held = await session.scalars(
                 update(OutboxMessage)
-                .where(OutboxMessage.claim_token == token, OutboxMessage.status == "sending")
+                .where(OutboxMessage.claim_token == token, OutboxMessage.status.in_(LEASED))
                 .values(lease_until=until)
                 .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
             )
             return set(held.all())
 
-    async def _dispatch_one(self, row: OutboxMessage) -> int:
+    async def _dispatch_one(
+        self, row: OutboxMessage, following: OutboxMessage | None = None
+    ) -> tuple[int, bool]:
+        """Send one row that is marked "sending"; return (delivered, following started)."""
         if row.attempts >= self._settings.max_attempts:
             # Only tries cut short get here (a failed one is dead-lettered as it fails): the
             # process kept stopping while sending this row, so it may be what stops it.
             log.warning("outbox %s dead: %d tries were cut short", row.key, row.attempts)
-            await self._finish(
+            started = await self._finish(
                 row,
+                following,
                 status="dead",
                 last_error=(
                     f"gave up after {row.attempts} attempts; the process stopped while sending "
                     "it each time (a crash or a kill mid-send)"
                 ),
             )
-            return 0
+            return 0, started
         sender = self._senders[row.platform]
         effect = Effect(
             id=row.id,
@@ -351,32 +395,39 @@ class Dispatcher:
             await self._clock.sleep(wait)
             wait = self.limiter.reserve(limits)
         if wait > 0:
-            await self._finish(
-                row, status="pending", not_before=self._clock.now() + timedelta(seconds=wait)
+            started = await self._finish(
+                row,
+                following,
+                status="pending",
+                not_before=self._clock.now() + timedelta(seconds=wait),
             )
-            return 0
+            return 0, started
         try:
             external_id = await sender.send(effect)
         except RetryLater as exc:
             if exc.bucket:
                 self.limiter.block(exc.bucket, exc.retry_after)
-            await self._finish(
+            started = await self._finish(
                 row,
+                following,
                 status="pending",
                 not_before=self._clock.now() + timedelta(seconds=exc.retry_after),
             )
-            return 0
+            return 0, started
         except PermanentFailure as exc:
             log.warning("outbox %s dead-lettered: %s", row.key, exc.reason)
-            await self._finish(row, status="dead", attempts=row.attempts + 1, last_error=exc.reason)
-            return 0
+            started = await self._finish(
+                row, following, status="dead", attempts=row.attempts + 1, last_error=exc.reason
+            )
+            return 0, started
         except Exception as exc:
             attempts = row.attempts + 1
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             if attempts >= self._settings.max_attempts:
                 log.warning("outbox %s dead after %d attempts: %s", row.key, attempts, reason)
-                await self._finish(
+                started = await self._finish(
                     row,
+                    following,
                     status="dead",
                     attempts=attempts,
                     last_error=f"gave up after {attempts} attempts; last error: {reason}",
@@ -389,23 +440,25 @@ class Dispatcher:
                 log.info(
                     "outbox %s failed (attempt %d), retrying in %.1fs", row.key, attempts, delay
                 )
-                await self._finish(
+                started = await self._finish(
                     row,
+                    following,
                     status="pending",
                     attempts=attempts,
                     last_error=reason,
                     not_before=self._clock.now() + timedelta(seconds=delay),
                 )
-            return 0
-        await self._finish(
+            return 0, started
+        started = await self._finish(
             row,
+            following,
             status="sent",
             attempts=row.attempts + 1,
             sent_at=self._clock.now(),
             external_id=external_id,
             last_error=None,
         )
-        return 1
+        return 1, started
 
     async def next_due_in(self) -> float | None:
         """Return seconds until the next row for our senders is due, or None if none waits."""
@@ -418,7 +471,7 @@ class Dispatcher:
             )
             leased = await session.scalar(
                 select(func.min(OutboxMessage.lease_until)).where(
-                    mine, OutboxMessage.status == "sending"
+                    mine, OutboxMessage.status.in_(LEASED)
                 )
             )
         times = [when for when in (pending, leased) if when is not None]

@@ -274,23 +274,60 @@ async def test_a_long_paced_batch_keeps_its_lease_so_no_other_dispatcher_sends_i
     assert len({key for key, _ in first.sent}) == 30
 
 
-async def test_a_row_that_keeps_stopping_the_process_is_dead_lettered(sessions, clock):
-    await _queue(sessions, clock, "poison:1")
+async def test_a_row_that_keeps_stopping_the_process_is_dead_lettered_and_its_batch_is_not(
+    sessions, clock
+):
+    for key in ("a:poison", "b:innocent", "c:innocent"):
+        await _queue(sessions, clock, key)
+    tried: list[str] = []
 
-    class Dies(RecordingSender):
+    class DiesOnPoison(RecordingSender):
         async def send(self, effect):
-            raise asyncio.CancelledError  # the process died mid-send, again
+            tried.append(effect.key)
+            if effect.key == "a:poison":
+                raise asyncio.CancelledError  # the process died mid-send, again
+            return await super().send(effect)
 
     for _ in range(3):
+        crashing = Dispatcher(
+            sessions, clock, settings(max_attempts=3, lease_seconds=30), [DiesOnPoison(clock)]
+        )
         with contextlib.suppress(asyncio.CancelledError):
-            await Dispatcher(
-                sessions, clock, settings(max_attempts=3, lease_seconds=30), [Dies(clock)]
-            ).dispatch_due()
+            await crashing.dispatch_due()
         clock.advance(31)
     sender = RecordingSender(clock)
-    assert await Dispatcher(sessions, clock, settings(max_attempts=3), [sender]).drain() == 0
+    assert await Dispatcher(sessions, clock, settings(max_attempts=3), [sender]).drain() == 2
 
-    assert sender.sent == []
+    assert tried == ["a:poison"] * 3  # the rest of the batch was never tried...
     async with sessions() as session:
-        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == "poison:1"))
-    assert row.status == "dead" and "stopped while sending it each time" in row.last_error
+        rows = {row.key: row for row in (await session.scalars(select(OutboxMessage))).all()}
+    poison = rows["a:poison"]
+    assert poison.status == "dead" and "stopped while sending it each time" in poison.last_error
+    # ...so it is delivered as a first try, not counted as cut short.
+    assert [key for key, _ in sender.sent] == ["b:innocent", "c:innocent"]
+    assert rows["b:innocent"].attempts == rows["c:innocent"].attempts == 1
+
+
+async def test_rows_claimed_but_never_tried_are_taken_up_after_the_lease_as_first_tries(
+    sessions, clock
+):
+    for index in range(3):
+        await _queue(sessions, clock, f"batch:{index}")
+    seen: list[tuple[str, int]] = []
+
+    class DiesAfterFirst(RecordingSender):
+        async def send(self, effect):
+            seen.append((effect.key, effect.attempts))
+            if len(seen) == 1:
+                await super().send(effect)
+                raise asyncio.CancelledError  # sent, then the process died
+            return await super().send(effect)
+
+    sender = DiesAfterFirst(clock)
+    with contextlib.suppress(asyncio.CancelledError):
+        await Dispatcher(sessions, clock, settings(lease_seconds=30), [sender]).dispatch_due()
+    clock.advance(31)
+    await Dispatcher(sessions, clock, settings(lease_seconds=30), [sender]).drain()
+
+    # The one whose try began is known to be a retry; the two never tried are first tries.
+    assert seen == [("batch:0", 0), ("batch:0", 1), ("batch:1", 0), ("batch:2", 0)]

@@ -14,9 +14,11 @@ from bot.db.base import Base
 class OutboxMessage(Base):
     """A post, DM, role change or webhook waiting to be sent exactly once.
 
-    ``status`` moves pending → sending → sent, or → dead with ``last_error`` after too
-    many failures or a permanent one. A row stuck in ``sending`` past ``lease_until``
-    belongs to a dispatcher that died and is taken up again.
+    ``status`` moves pending → claimed (in a dispatcher's batch) → sending (its try has
+    begun) → sent, or back to pending to retry, or → dead with ``last_error`` after too
+    many failures or a permanent one. A row still claimed or sending past ``lease_until``
+    belongs to a dispatcher that died and is taken up again; only a "sending" one counts
+    that try as an attempt.
     """
 
     __tablename__ = "outbox"

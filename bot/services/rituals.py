@@ -894,7 +894,7 @@ async def _recap(
             ).where(OutboxMessage.key.startswith(f"ritual-post:{occurrence.id}:"))
         )
     ).all()
-    if any(status in ("pending", "sending") for _, status, _, _ in posts):
+    if any(status in ("pending", "claimed", "sending") for _, status, _, _ in posts):
         return False  # the post itself has not gone out yet; recap after it
     claimed = await session.execute(
         update(RitualOccurrence)

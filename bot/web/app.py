@@ -56,7 +56,7 @@ async def metrics(request: web.Request) -> web.Response:
             select(func.count()).where(Member.erased_at.is_(None), Member.merged_into_id.is_(None))
         )
         events = await session.scalar(select(func.count()).where(EventRecord.done_at.is_(None)))
-    for status in ("pending", "sending", "sent", "dead"):
+    for status in ("pending", "claimed", "sending", "sent", "dead"):
         gauges["outbox"].labels(status=status).set(0)
     for status, count in outbox:
         gauges["outbox"].labels(status=status).set(count)
