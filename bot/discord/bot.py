@@ -165,11 +165,18 @@ class ConfirmView(PrivateView):
 
     async def on_timeout(self) -> None:
         """Take the buttons away so an old prompt cannot be confirmed later."""
-        if self.answered:
-            return
         # If the member already dismissed the message there is nothing left to tidy.
         with contextlib.suppress(discord.HTTPException):
             await self.asker.edit_original_response(content=self.expired_text, view=None)
+
+    async def on_error(
+        self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        """Say what went wrong, and take away buttons that no longer listen."""
+        await report_failure(interaction, error)
+        if self.answered:
+            with contextlib.suppress(discord.HTTPException):
+                await self.asker.edit_original_response(view=None)
 
 
 class FlywheelBot(commands.Bot):

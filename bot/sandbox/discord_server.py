@@ -336,9 +336,14 @@ def _validate_choices(choices: Any) -> None:
             raise _invalid_form(
                 "data.choices.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
             )
-        if not isinstance(choice.get("value"), str | int | float):
+        value = choice.get("value")
+        if not isinstance(value, str | int | float):
             raise _invalid_form(
                 "data.choices.value", "BASE_TYPE_REQUIRED", "This field is required"
+            )
+        if isinstance(value, str) and len(value) > _MAX_CHOICE_NAME:
+            raise _invalid_form(
+                "data.choices.value", "BASE_TYPE_BAD_LENGTH", "Must be 100 or fewer in length."
             )
 
 

@@ -103,6 +103,7 @@ PERMANENT_ERRORS: dict[str, str] = {
     "message_not_found": "the message to change no longer exists",
     "cant_update_message": "the message was not posted by this app",
     "edit_window_closed": "the message is too old to be edited",
+    "thread_not_found": "the thread's first message no longer exists",
     "no_such_subteam": "the user group does not exist",
     "invalid_users": "Slack does not know that user",
     "invalid_user": "that user cannot be in a user group",
@@ -287,11 +288,15 @@ class SlackSender:
             if failure is None:
                 raise  # a passing fault: send() lets the dispatcher back off, not guess
             # Looking can never work here (a scope the app lacks, say): deliver, and say so.
+            advice = ""
+            if exc.response.get("error") == "missing_scope":
+                advice = "; update the app from `flywheel commands slack` and reinstall it"
             log.warning(
                 "outbox %s: cannot check Slack for an earlier delivery, so it may arrive twice "
-                "(%s); update the app from `flywheel commands slack` and reinstall it",
+                "(%s)%s",
                 effect.key,
                 failure.reason,
+                advice,
             )
             return None
         log.warning(
@@ -344,8 +349,10 @@ def _read_bucket(thread_ts: str | None) -> str:
 def _file_name(key: str, name: str) -> str:
     """Return ``name`` with a short reference to the outbox key before its extension."""
     reference = hashlib.sha256(key.encode()).hexdigest()[:8]
-    stem, dot, extension = name.rpartition(".")
-    return f"{stem}-{reference}.{extension}" if dot and stem else f"{name}-{reference}"
+    stem, _, extension = name.rpartition(".")
+    if stem and extension:
+        return f"{stem}-{reference}.{extension}"
+    return f"{name.rstrip('.')}-{reference}"
 
 
 def _slack_ts(moment: datetime) -> str:

@@ -4,6 +4,7 @@ check in by button (points once, even when clicking twice), by reaction and by t
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import timedelta
 
 import pytest
@@ -244,3 +245,56 @@ async def test_host_add_says_when_the_member_already_hosts(bot, runtime, slash, 
 
     assert first.json["data"]["content"] == "bob hosts **Demo Day**."
     assert second.json["data"]["content"] == "bob already hosts **Demo Day**."
+
+
+def _message(sandbox, message_id: str) -> dict:
+    """The message as the sandbox holds it now (after any edits)."""
+    return next(m for m in sandbox.messages[GENERAL_ID] if m["id"] == message_id)
+
+
+async def test_a_confirm_that_fails_says_why_and_takes_the_buttons_away(
+    bot, runtime, sandbox, slash, clock
+):
+    await _seed(runtime, clock, "Demo Day")
+    await slash("ritual", user_id=MODERATOR_ID, options=_sub("delete", name="Demo Day"))
+    prompt = sandbox.messages[GENERAL_ID][-1]
+    delete = prompt["components"][0]["components"][0]
+    await slash("ritual", user_id=MODERATOR_ID, options=_sub("delete", name="Demo Day"))
+    other_prompt = sandbox.messages[GENERAL_ID][-1]
+    other_delete = other_prompt["components"][0]["components"][0]
+    first = await sandbox.send_component(
+        other_delete["custom_id"],
+        message_id=int(other_prompt["id"]),
+        user_id=MODERATOR_ID,
+        guild_id=GUILD_ID,
+    )
+    await sandbox.wait_for_call(lambda c: c.path == first.callback_path)  # deleted there
+
+    late = await sandbox.send_component(
+        delete["custom_id"], message_id=int(prompt["id"]), user_id=MODERATOR_ID, guild_id=GUILD_ID
+    )
+    answer = await sandbox.wait_for_call(lambda c: c.path == late.callback_path)
+    assert "There is no ritual called 'Demo Day'" in answer.json["data"]["content"]
+    await sandbox.wait_for_call(
+        lambda c: c.method == "PATCH" and c.path.endswith("/messages/@original")
+    )
+    assert not _message(sandbox, prompt["id"]).get("components")
+
+
+async def test_an_unanswered_delete_prompt_expires_and_loses_its_buttons(
+    bot, runtime, sandbox, slash, clock, monkeypatch
+):
+    # The bot loads its cogs itself (discord.py extensions): patch the module it loaded.
+    monkeypatch.setattr(sys.modules["cogs.rituals"], "CONFIRM_SECONDS", 0.05)
+    await _seed(runtime, clock, "Demo Day")
+
+    await slash("ritual", user_id=MODERATOR_ID, options=_sub("delete", name="Demo Day"))
+    prompt = sandbox.messages[GENERAL_ID][-1]
+    edited = await sandbox.wait_for_call(
+        lambda c: c.method == "PATCH" and c.path.endswith("/messages/@original")
+    )
+
+    assert edited.json["content"] == "This request expired; nothing was deleted."
+    assert not _message(sandbox, prompt["id"]).get("components")
+    async with runtime.sessions() as session:
+        assert await rituals.ritual_names(session, runtime.community_id) == ["Demo Day"]

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -570,3 +571,36 @@ async def test_without_the_history_scope_a_retry_is_delivered_and_the_owner_is_t
     assert len(sandbox.messages_in(CHANNEL)) == 1  # delivered, not dead-lettered
     (warning,) = [r.getMessage() for r in caplog.records if "earlier delivery" in r.getMessage()]
     assert "channels:history" in warning and "flywheel commands slack" in warning
+
+
+async def test_a_thread_gone_from_under_a_retry_is_posted_to_and_reported_without_bad_advice(
+    runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await queue(runtime, "r1", "thread_post", f"thread:{CHANNEL}:123.000001", text="Recap")
+
+    with caplog.at_level("WARNING", logger="bot.slack.sender"):
+        assert await crash_then_restart(runtime, sandbox, clock, DiesBeforeSending) == 1
+
+    assert [c.response["error"] for c in sandbox.calls_to("conversations.replies")] == [
+        "thread_not_found"
+    ]
+    (warning,) = [r.getMessage() for r in caplog.records if "earlier delivery" in r.getMessage()]
+    assert "first message no longer exists" in warning and "reinstall" not in warning
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("flywheel-my-data.json", r"flywheel-my-data-[0-9a-f]{8}\.json"),
+        ("archive.tar.gz", r"archive\.tar-[0-9a-f]{8}\.gz"),
+        ("README", r"README-[0-9a-f]{8}"),
+        ("file.", r"file-[0-9a-f]{8}"),
+        (".env", r"\.env-[0-9a-f]{8}"),
+    ],
+)
+def test_a_files_name_gets_a_reference_to_its_effect(name: str, shape: str) -> None:
+    named = sender_module._file_name("privacy-export:7", name)
+
+    assert re.fullmatch(shape, named)
+    assert named == sender_module._file_name("privacy-export:7", name)  # stable across retries
+    assert named != sender_module._file_name("privacy-export:8", name)
