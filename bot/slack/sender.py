@@ -139,8 +139,8 @@ class SlackSender:
             buckets.append((OPEN_BUCKET, TIER3_LIMIT))
         if effect.attempts and effect.action in ("post", "thread_post", "dm"):
             # The read-back before a retry (a lookback of several pages counts once).
-            replies = effect.action == "thread_post" or bool(effect.payload.get("thread_ts"))
-            buckets.append((_read_bucket("thread" if replies else None), TIER3_LIMIT))
+            in_thread = effect.action == "thread_post" or bool(effect.payload.get("thread_ts"))
+            buckets.append((_read_bucket(in_thread=in_thread), TIER3_LIMIT))
         return buckets
 
     # -- sending -----------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class SlackSender:
                 if not page.get("has_more") or not cursor:
                     return None
         except SlackApiError as exc:
-            failure = _classify(effect, exc, bucket=_read_bucket(thread_ts))
+            failure = _classify(effect, exc, bucket=_read_bucket(in_thread=bool(thread_ts)))
             if isinstance(failure, RetryLater):
                 raise failure from exc
             if failure is None:
@@ -341,9 +341,9 @@ def _file_named(message: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _read_bucket(thread_ts: str | None) -> str:
+def _read_bucket(*, in_thread: bool) -> str:
     """Return the Tier 3 bucket of the read-back: replies in a thread, else the history."""
-    return f"slack:method:conversations.{'replies' if thread_ts else 'history'}"
+    return f"slack:method:conversations.{'replies' if in_thread else 'history'}"
 
 
 def _file_name(key: str, name: str) -> str:
