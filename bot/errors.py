@@ -20,7 +20,17 @@ class Forbidden(FlywheelError):
 
 
 class Invalid(FlywheelError):
-    """The input is malformed; the message says what to send instead."""
+    """The input is malformed; the message says what to send instead.
+
+    ``field`` names the input it is about (a form's field, a command's option), so a form
+    can show the message beside that field; ``code`` is a stable machine-readable reason
+    (``"schedule.unparsable"``), for tests and for front ends that word things themselves.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
 
 
 class LimitReached(FlywheelError):

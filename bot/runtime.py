@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,14 +14,13 @@ from bot.commands import CommandNames
 from bot.db import create_engine
 from bot.db.hooks import session_info
 from bot.events import EventBus
+from bot.features import Job, Subscription, discover
 from bot.outbox import Dispatcher
 from bot.scheduler import Scheduler
-from bot.services import rituals
 from bot.services.communities import ensure_community
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-RITUAL_TICK_SECONDS = 20.0  # occurrences post within this of their time
 
 
 class Platform(Protocol):
@@ -59,6 +59,22 @@ class Runtime:
         await self.engine.dispose()
 
 
+def _bind_job(runtime: Runtime, job: Job) -> Callable[[], Awaitable[object]]:
+    async def run() -> object:
+        return await job.run(runtime)
+
+    return run
+
+
+def _bind_handler(
+    runtime: Runtime, subscription: Subscription
+) -> Callable[[AsyncSession, Any], Awaitable[None]]:
+    async def handle(session: AsyncSession, event: Any) -> None:
+        await subscription.handler(runtime, session, event)
+
+    return handle
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """Wire the shared parts together (no I/O yet)."""
     clock = clock or SystemClock()
@@ -86,11 +102,13 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         scheduler=Scheduler(),
         commands=CommandNames(slack_command=settings.slack.command),
     )
-    runtime.scheduler.every(
-        RITUAL_TICK_SECONDS,
-        "rituals",
-        lambda: rituals.tick(runtime.sessions, runtime.clock, runtime.commands),
-    )
+    for feature in discover():
+        for job in feature.jobs:
+            runtime.scheduler.every(job.cadence(settings), job.name, _bind_job(runtime, job))
+        for subscription in feature.subscriptions:
+            bus.subscribe(
+                subscription.event, _bind_handler(runtime, subscription), name=subscription.name
+            )
     return runtime
 
 

@@ -7,15 +7,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
-from bot.services import account
-from bot.services.account import (
+from bot.services import members as members_service
+from bot.services.linking import CODE_LENGTH
+from bot.services.members import (
     expires_in_minutes,
     link_finish,
     link_start,
     privacy_delete,
     privacy_export,
 )
-from bot.services.linking import CODE_LENGTH
 from bot.text import discord_escape
 
 Interaction = discord.Interaction[FlywheelBot]
@@ -137,7 +137,7 @@ class Members(commands.Cog):
     async def about(self, interaction: Interaction) -> None:
         """Describe the bot and link the public proof page."""
         settings = self.bot.runtime.settings
-        info = account.about(settings.community.name, settings.web.public_url)
+        info = members_service.about(settings.community.name, settings.web.public_url)
         # The URL is the owner's configuration, not user text: escaping would break the link.
         await send_ephemeral(
             interaction,

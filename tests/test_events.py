@@ -10,7 +10,7 @@ from bot.events import ActivityRecorded, EventBus, MemberCreated
 from bot.models import AuditEntry, EventDelivery, EventRecord
 from bot.services.audit import record_audit
 from bot.services.engagement import record_activity
-from bot.services.members import resolve_member
+from bot.services.identities import resolve_member
 from tests.conftest import make_spaces
 
 

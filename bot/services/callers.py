@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.errors import Forbidden
 from bot.services.communities import SpaceRef, ensure_space
-from bot.services.members import ResolvedMember, resolve_member
+from bot.services.identities import ResolvedMember, resolve_member
 
 
 class Role(IntEnum):

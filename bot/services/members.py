@@ -1,143 +1,110 @@
-"""Member resolution: a platform identity becomes a member on first sight, exactly once."""
+"""The members feature's commands: /link, /privacy export, /privacy delete, /about.
+
+Front ends parse input into a :class:`Caller`, call one of these inside a transaction, and
+render the returned dataclass. Nothing here knows which platform it runs on.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import __version__
 from bot.clock import Clock
-from bot.db import dialect_insert
-from bot.errors import NotFound
-from bot.events import MemberCreated, publish
-from bot.models import Identity, Member
-from bot.services.communities import SpaceRef
+from bot.features import Feature
+from bot.outbox import enqueue
+from bot.services.callers import Actor
+from bot.services.identities import dm_target
+from bot.services.linking import IssuedCode, LinkResult, finish_link, start_link
+from bot.services.privacy import ErasureReport, delete_member, export_member
+
+EXPORT_FILENAME = "flywheel-my-data.json"
 
 
 @dataclass(frozen=True)
-class ResolvedMember:
-    """The member behind an identity, and whether this call created it."""
+class ExportQueued:
+    """The export was queued as a DM; ``already`` when an identical request was queued before."""
 
-    member_id: int
-    community_id: int
-    created: bool
+    key: str
+    already: bool
+    size_bytes: int
 
 
 @dataclass(frozen=True)
-class MemberProfile:
-    """What a member may see about themselves."""
+class About:
+    """What /about shows."""
 
-    member_id: int
-    community_id: int
-    display_name: str | None
-    points_total: int
-    activity_count: int
-    joined_at: datetime
-    last_active_at: datetime | None
-    platforms: tuple[str, ...]
+    version: str
+    community_name: str
+    proof_url: str
+    summary: str
 
 
-class _LostRace(Exception):
-    """Another transaction created this identity between our read and our insert."""
-
-
-async def _find(session: AsyncSession, space: SpaceRef, user_id: str) -> int | None:
-    return await session.scalar(
-        select(Identity.member_id).where(
-            Identity.platform == space.platform,
-            Identity.space_id == space.space_id,
-            Identity.user_id == user_id,
-        )
+async def link_start(session: AsyncSession, clock: Clock, actor: Actor) -> IssuedCode:
+    """Issue a code the member enters on their other platform."""
+    return await start_link(
+        session, clock, member_id=actor.member_id, platform=actor.caller.platform
     )
 
 
-async def resolve_member(
-    session: AsyncSession,
-    clock: Clock,
-    *,
-    space: SpaceRef,
-    user_id: str,
-    display_name: str | None = None,
-) -> ResolvedMember:
-    """Return the member for a platform user, creating member and identity on first sight.
+async def link_finish(session: AsyncSession, clock: Clock, actor: Actor, code: str) -> LinkResult:
+    """Merge this member with the one who issued ``code`` on the other platform."""
+    return await finish_link(
+        session, clock, member_id=actor.member_id, platform=actor.caller.platform, code=code
+    )
 
-    Safe under concurrency: the identity's unique key decides which of several concurrent
-    first sightings wins; the losers roll back their savepoint and read the winner's row.
-    """
-    existing = await _find(session, space, user_id)
-    if existing is not None:
-        return ResolvedMember(existing, space.community_id, created=False)
-    now = clock.now()
-    try:
-        async with session.begin_nested():
-            member_id = await session.scalar(
-                dialect_insert(session, Member)
-                .values(
-                    community_id=space.community_id,
-                    display_name=display_name,
-                    points_total=0,
-                    activity_count=0,
-                    joined_at=now,
-                )
-                .returning(Member.id)
-            )
-            claimed = await session.scalar(
-                dialect_insert(session, Identity)
-                .values(
-                    member_id=member_id,
-                    space_id=space.space_id,
-                    platform=space.platform,
-                    user_id=user_id,
-                    username=display_name,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])
-                .returning(Identity.member_id)
-            )
-            if claimed is None:
-                raise _LostRace
-    except _LostRace:
-        winner = await _find(session, space, user_id)
-        if winner is None:  # pragma: no cover - the conflict means a committed row exists
-            raise RuntimeError("identity conflict without a visible row") from None
-        return ResolvedMember(winner, space.community_id, created=False)
-    assert member_id is not None
-    await publish(
+
+async def privacy_export(session: AsyncSession, clock: Clock, actor: Actor) -> ExportQueued:
+    """Queue a DM to the caller carrying everything Flywheel holds about them, as a JSON file."""
+    data = await export_member(session, actor.member_id)
+    data["exported_at"] = clock.now().isoformat()
+    document = json.dumps(data, ensure_ascii=False, indent=2)
+    # One export per member per minute: a double click does not send two DMs.
+    minute = clock.now().strftime("%Y%m%d%H%M")
+    key = f"privacy-export:{actor.member_id}:{actor.caller.platform}:{minute}"
+    queued = await enqueue(
         session,
         clock,
-        MemberCreated(
-            community_id=space.community_id, member_id=member_id, platform=space.platform
+        key=key,
+        platform=actor.caller.platform,
+        action="dm",
+        target=dm_target(actor.caller.user_id),
+        payload={
+            "text": "Here is everything this community's Flywheel holds about you.",
+            "file": {"name": EXPORT_FILENAME, "content": document},
+        },
+        community_id=actor.community_id,
+    )
+    return ExportQueued(key=key, already=not queued, size_bytes=len(document.encode()))
+
+
+async def privacy_delete(session: AsyncSession, clock: Clock, actor: Actor) -> ErasureReport:
+    """Erase the caller's personal data (after they confirmed)."""
+    return await delete_member(session, clock, member_id=actor.member_id)
+
+
+def about(community_name: str, public_url: str) -> About:
+    """Describe the bot."""
+    return About(
+        version=__version__,
+        community_name=community_name,
+        proof_url=f"{public_url.rstrip('/')}/proof",
+        summary=(
+            "Flywheel runs this community's weekly rituals, collects and showcases what members "
+            "make, recognises helpers with points and badges, and rewards members who bring friends."
         ),
     )
-    return ResolvedMember(member_id, space.community_id, created=True)
 
 
-async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
-    """Return a member's own profile."""
-    member = await session.get(Member, member_id)
-    if member is None or member.erased_at is not None:
-        raise NotFound("That member is not known here.")
-    if member.merged_into_id is not None:
-        return await get_profile(session, member.merged_into_id)
-    platforms = (
-        await session.scalars(
-            select(Identity.platform).where(Identity.member_id == member_id).distinct()
-        )
-    ).all()
-    return MemberProfile(
-        member_id=member.id,
-        community_id=member.community_id,
-        display_name=member.display_name,
-        points_total=member.points_total,
-        activity_count=member.activity_count,
-        joined_at=member.joined_at,
-        last_active_at=member.last_active_at,
-        platforms=tuple(sorted(platforms)),
-    )
+def expires_in_minutes(issued: IssuedCode, now: datetime) -> int:
+    """Return the whole minutes left on a link code."""
+    return max(1, int((issued.expires_at - now).total_seconds() // 60))
 
 
-def dm_target(user_id: str) -> str:
-    """Return the outbox target of a direct message to a platform user."""
-    return f"user:{user_id}"
+FEATURE = Feature(
+    name="members",
+    summary="Members: linking accounts across platforms, privacy export and delete, about.",
+)

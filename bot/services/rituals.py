@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
 from bot.errors import Invalid, NotFound
+from bot.features import Feature, FeatureContext, Job
 from bot.models import (
     Activity,
     Identity,
@@ -42,13 +43,14 @@ from bot.outbox import Queued, enqueue, enqueue_many
 from bot.services.audit import record_audit
 from bot.services.callers import Actor, Role, require
 from bot.services.engagement import ActivityKind, record_activity
-from bot.services.members import dm_target
+from bot.services.identities import dm_target
 from bot.services.schedules import Schedule, fire_times, next_fire_times, parse_schedule, zone
 from bot.text import discord_escape, slack_escape
 
 log = logging.getLogger(__name__)
 DEFAULT_COMMANDS = CommandNames()
 
+TICK_SECONDS = 20.0  # occurrences post within this of their time
 ON_TIME = timedelta(minutes=2)  # a post this close to its time is not "late"
 LOOKBACK = timedelta(days=35)  # how far back start-up looks for occurrences to record as missed
 REMINDER_SLACK = timedelta(minutes=30)  # a reminder later than this is stale and skipped
@@ -1071,3 +1073,14 @@ def local_week_start(moment: datetime, timezone: str) -> date:
 def describe_leads(leads: Sequence[int]) -> str:
     """Say reminder lead times in words."""
     return ", ".join(_lead_words(m).removeprefix("in ") for m in leads) or "no reminders"
+
+
+async def _tick_job(context: FeatureContext) -> TickReport:
+    return await tick(context.sessions, context.clock, context.commands)
+
+
+FEATURE = Feature(
+    name="rituals",
+    summary="Weekly rituals: scheduled posts, reminders, check-ins, recaps, attendance.",
+    jobs=(Job("rituals", TICK_SECONDS, _tick_job),),
+)

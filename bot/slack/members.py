@@ -11,7 +11,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.account import (
+from bot.services.callers import Actor
+from bot.services.identities import get_profile
+from bot.services.members import (
     about,
     expires_in_minutes,
     link_finish,
@@ -19,8 +21,6 @@ from bot.services.account import (
     privacy_delete,
     privacy_export,
 )
-from bot.services.callers import Actor
-from bot.services.members import get_profile
 from bot.slack.app import (
     Block,
     SlackFront,

@@ -15,9 +15,9 @@ from bot.discord.sender import DiscordSender
 from bot.models import Identity, Member, PlatformSpace
 from bot.runtime import Runtime
 from bot.sandbox.discord_server import DiscordSandbox, RecordedCall
-from bot.services.account import EXPORT_FILENAME, link_start
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.linking import CODE_ALPHABET
+from bot.services.members import EXPORT_FILENAME, link_start
 from bot.text import discord_escape
 from tests.discord.conftest import (
     ALICE_ID,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.errors import Invalid
 from bot.models import Activity, Member
 from bot.services.engagement import ActivityKind, ledger_total, record_activity
-from bot.services.members import resolve_member
+from bot.services.identities import resolve_member
 
 
 async def test_the_same_source_key_recorded_twice_counts_once(session, clock, spaces):

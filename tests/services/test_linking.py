@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from bot.errors import Invalid, NotFound
 from bot.models import Activity, Identity, Member
 from bot.services.engagement import record_activity
+from bot.services.identities import get_profile, resolve_member
 from bot.services.linking import finish_link, start_link
-from bot.services.members import get_profile, resolve_member
 
 
 async def _member_with_points(session, clock, space, user_id, points):

@@ -11,8 +11,8 @@ from bot.models import Activity, Member
 from bot.outbox import enqueue
 from bot.services.audit import record_audit
 from bot.services.engagement import record_activity
+from bot.services.identities import resolve_member
 from bot.services.linking import start_link
-from bot.services.members import resolve_member
 from bot.services.privacy import delete_member, export_member
 
 NAME = "Zoë Quintessa"

@@ -14,8 +14,8 @@ from bot.models import Identity, LinkCode, Member, OutboxMessage
 from bot.sandbox.slack_server import RecordedCall, SlackSandbox
 from bot.services.communities import ensure_space
 from bot.services.engagement import record_activity
+from bot.services.identities import resolve_member
 from bot.services.linking import start_link
-from bot.services.members import resolve_member
 from bot.slack.members import CANCEL_DELETE, CONFIRM_DELETE
 from bot.slack.sender import SlackSender
 from tests.slack.conftest import CHANNEL, MEMBER, Served

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.events import MemberCreated
 from bot.models import EventRecord, Identity, Member
-from bot.services.members import get_profile, resolve_member
+from bot.services.identities import get_profile, resolve_member
 from tests.conftest import make_spaces
 
 

@@ -1,0 +1,143 @@
+"""Member resolution: a platform identity becomes a member on first sight, exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import dialect_insert
+from bot.errors import NotFound
+from bot.events import MemberCreated, publish
+from bot.models import Identity, Member
+from bot.services.communities import SpaceRef
+
+
+@dataclass(frozen=True)
+class ResolvedMember:
+    """The member behind an identity, and whether this call created it."""
+
+    member_id: int
+    community_id: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What a member may see about themselves."""
+
+    member_id: int
+    community_id: int
+    display_name: str | None
+    points_total: int
+    activity_count: int
+    joined_at: datetime
+    last_active_at: datetime | None
+    platforms: tuple[str, ...]
+
+
+class _LostRace(Exception):
+    """Another transaction created this identity between our read and our insert."""
+
+
+async def _find(session: AsyncSession, space: SpaceRef, user_id: str) -> int | None:
+    return await session.scalar(
+        select(Identity.member_id).where(
+            Identity.platform == space.platform,
+            Identity.space_id == space.space_id,
+            Identity.user_id == user_id,
+        )
+    )
+
+
+async def resolve_member(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    space: SpaceRef,
+    user_id: str,
+    display_name: str | None = None,
+) -> ResolvedMember:
+    """Return the member for a platform user, creating member and identity on first sight.
+
+    Safe under concurrency: the identity's unique key decides which of several concurrent
+    first sightings wins; the losers roll back their savepoint and read the winner's row.
+    """
+    existing = await _find(session, space, user_id)
+    if existing is not None:
+        return ResolvedMember(existing, space.community_id, created=False)
+    now = clock.now()
+    try:
+        async with session.begin_nested():
+            member_id = await session.scalar(
+                dialect_insert(session, Member)
+                .values(
+                    community_id=space.community_id,
+                    display_name=display_name,
+                    points_total=0,
+                    activity_count=0,
+                    joined_at=now,
+                )
+                .returning(Member.id)
+            )
+            claimed = await session.scalar(
+                dialect_insert(session, Identity)
+                .values(
+                    member_id=member_id,
+                    space_id=space.space_id,
+                    platform=space.platform,
+                    user_id=user_id,
+                    username=display_name,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])
+                .returning(Identity.member_id)
+            )
+            if claimed is None:
+                raise _LostRace
+    except _LostRace:
+        winner = await _find(session, space, user_id)
+        if winner is None:  # pragma: no cover - the conflict means a committed row exists
+            raise RuntimeError("identity conflict without a visible row") from None
+        return ResolvedMember(winner, space.community_id, created=False)
+    assert member_id is not None
+    await publish(
+        session,
+        clock,
+        MemberCreated(
+            community_id=space.community_id, member_id=member_id, platform=space.platform
+        ),
+    )
+    return ResolvedMember(member_id, space.community_id, created=True)
+
+
+async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
+    """Return a member's own profile."""
+    member = await session.get(Member, member_id)
+    if member is None or member.erased_at is not None:
+        raise NotFound("That member is not known here.")
+    if member.merged_into_id is not None:
+        return await get_profile(session, member.merged_into_id)
+    platforms = (
+        await session.scalars(
+            select(Identity.platform).where(Identity.member_id == member_id).distinct()
+        )
+    ).all()
+    return MemberProfile(
+        member_id=member.id,
+        community_id=member.community_id,
+        display_name=member.display_name,
+        points_total=member.points_total,
+        activity_count=member.activity_count,
+        joined_at=member.joined_at,
+        last_active_at=member.last_active_at,
+        platforms=tuple(sorted(platforms)),
+    )
+
+
+def dm_target(user_id: str) -> str:
+    """Return the outbox target of a direct message to a platform user."""
+    return f"user:{user_id}"
