@@ -17,8 +17,10 @@ from bot.events import EventBus
 from bot.features import Job, Subscription, discover
 from bot.outbox import Dispatcher
 from bot.scheduler import Scheduler
+from bot.services.channels import apply_configured
 from bot.services.communities import ensure_community
 from bot.settings import Settings
+from bot.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         poll_seconds=settings.outbox.poll_seconds,
     )
     dispatcher = Dispatcher(plain, clock, settings.outbox)
+    secret = settings.secrets.FLYWHEEL_SECRET_KEY
+    dispatcher.register(WebhookSender(secret.get_secret_value() if secret else None, clock))
     # Sessions handed to features wake the event and outbox loops when they commit.
     sessions = async_sessionmaker(
         engine, expire_on_commit=False, info=session_info(bus.wake, dispatcher.wake)
@@ -123,4 +127,6 @@ async def bootstrap_community(runtime: Runtime) -> int:
             name=community.name,
             timezone=community.timezone,
         )
+        for platform, channels in runtime.settings.configured_channels().items():
+            await apply_configured(session, runtime.clock, runtime.community_id, platform, channels)
     return runtime.community_id

@@ -8,18 +8,21 @@ names the key, says what is wrong and how to fix it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.commands import DEFAULT_SLACK_COMMAND
+from bot.destinations import ACCESS_KEY, PURPOSES
 from bot.errors import ConfigError
 
+_T = TypeVar("_T")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///flywheel.db"
 
 # Secret names as they might be (wrongly) written into bot.toml, and the
@@ -41,6 +44,34 @@ SECRET_KEYS: dict[str, str] = {
     "admin_token": "FLYWHEEL_ADMIN_TOKEN",
     "password": "the password inside FLYWHEEL_DATABASE_URL",
 }
+
+
+def _known_purposes(channels: dict[str, _T]) -> dict[str, _T]:
+    unknown = sorted(set(channels) - set(PURPOSES))
+    if unknown:
+        raise ValueError(
+            f"unknown purpose {', '.join(unknown)}; the purposes are {', '.join(PURPOSES)}"
+        )
+    return channels
+
+
+def _access_keys(access: dict[str, _T]) -> dict[str, _T]:
+    bad = sorted(key for key in access if not re.fullmatch(ACCESS_KEY, key))
+    if bad:
+        raise ValueError(
+            f"access key {', '.join(bad)} is not valid; use lower-case letters, digits, - and _"
+        )
+    return access
+
+
+def _slack_access(access: dict[str, str]) -> dict[str, str]:
+    _access_keys(access)
+    bad = sorted(key for key, value in access.items() if not re.fullmatch(r"[SCG][A-Z0-9]+", value))
+    if bad:
+        raise ValueError(
+            f"access {', '.join(bad)} must be a user group id (S…) or a private channel id (G… or C…)"
+        )
+    return access
 
 
 class _Section(BaseModel):
@@ -98,6 +129,21 @@ class DiscordSettings(_Section):
     moderator_role_ids: list[int] = Field(default_factory=list)
     owner_user_ids: list[int] = Field(default_factory=list)
     message_content_intent: bool = False
+    # Channel ids by purpose (rituals, ugc-review, showcase, recognition, announcements),
+    # applied at start-up where no moderator has set one with /channel set.
+    channels: dict[str, int] = Field(default_factory=dict)
+    # Neutral access keys (inner-circle, founding-member…) → Discord role ids.
+    access: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _purposes(cls, value: dict[str, int]) -> dict[str, int]:
+        return _known_purposes(value)
+
+    @field_validator("access")
+    @classmethod
+    def _access(cls, value: dict[str, int]) -> dict[str, int]:
+        return _access_keys(value)
 
 
 class SlackSettings(_Section):
@@ -107,6 +153,20 @@ class SlackSettings(_Section):
     command: str = Field(default=DEFAULT_SLACK_COMMAND, pattern=r"^/[a-z0-9_-]{1,31}$")
     moderator_user_ids: list[str] = Field(default_factory=list)
     owner_user_ids: list[str] = Field(default_factory=list)
+    # Channel ids by purpose, like [discord.channels].
+    channels: dict[str, str] = Field(default_factory=dict)
+    # Neutral access keys → a user group (S…, paid plans) or a private channel (G…/C…).
+    access: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _purposes(cls, value: dict[str, str]) -> dict[str, str]:
+        return _known_purposes(value)
+
+    @field_validator("access")
+    @classmethod
+    def _access(cls, value: dict[str, str]) -> dict[str, str]:
+        return _slack_access(value)
 
 
 class OutboxSettings(_Section):
@@ -117,6 +177,8 @@ class OutboxSettings(_Section):
     backoff_max_seconds: float = Field(default=900.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Sent rows are deleted after this many days (what was posted is in the post registry).
+    retention_days: int = Field(default=30, ge=1, le=3650)
 
 
 class LoggingSettings(_Section):
@@ -202,6 +264,13 @@ class Settings(BaseModel):
     def outbox(self) -> OutboxSettings:
         """Return the [outbox] section."""
         return self.file.outbox
+
+    def configured_channels(self) -> dict[str, dict[str, str]]:
+        """Return the channel ids bot.toml names, by platform and purpose."""
+        return {
+            "discord": {purpose: str(c) for purpose, c in self.discord.channels.items()},
+            "slack": dict(self.slack.channels),
+        }
 
     @property
     def discord_enabled(self) -> bool:

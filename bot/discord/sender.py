@@ -1,7 +1,9 @@
 """Delivers outbox effects to Discord over its REST API, paced to Discord's limits.
 
-Targets: ``channel:<id>`` and ``thread:<id>`` (post), ``user:<id>`` (DM),
-``message:<channel>:<id>`` (edit), ``member:<guild>:<user>`` (role_add / role_remove).
+Targets: ``channel:<id>`` (a post; a reply goes into the thread of the earlier post, or
+answers it when it opened none), ``user:<id>`` (a DM), ``subject:…`` (an edit of the post
+the registry found), ``member:<guild>:<user>`` (a role change: the access key's role from
+``[discord.access]``). Messages are rendered by :mod:`bot.discord.render`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
-from bot.outbox import Effect, PermanentFailure, RateLimit, RateLimiter, RetryLater
+from bot.discord.render import message_body
+from bot.messages import DirectMessage, Edit, Post, RoleChange
+from bot.outbox import Delivered, Effect, PermanentFailure, RateLimit, RateLimiter, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,6 @@ DISCORD_API = "https://discord.com/api/v10"
 GLOBAL_LIMIT = RateLimit(50, 1.0)  # Discord: 50 requests per second per bot
 CHANNEL_LIMIT = RateLimit(5, 5.0)  # Discord: about 5 messages per 5 seconds per channel
 GLOBAL_BUCKET = "discord:global"
-BUTTON_STYLES = {"primary": 1, "secondary": 2, "success": 3, "danger": 4}
 THREAD_ALREADY_EXISTS = 160004
 
 # Discord's JSON error codes that no retry can fix, with what an owner should read.
@@ -53,9 +56,15 @@ class DiscordSender:
     platform = "discord"
 
     def __init__(
-        self, token: str, *, api_base: str = DISCORD_API, limiter: RateLimiter | None = None
+        self,
+        token: str,
+        *,
+        api_base: str = DISCORD_API,
+        limiter: RateLimiter | None = None,
+        access: Mapping[str, int] | None = None,
     ) -> None:
         self._token = token
+        self._access = dict(access or {})
         self._api = api_base.rstrip("/")
         self._limiter = limiter
         self._session: aiohttp.ClientSession | None = None
@@ -82,42 +91,75 @@ class DiscordSender:
 
     def _channel_of(self, effect: Effect) -> str | None:
         kind, _, rest = effect.target.partition(":")
-        if kind in ("channel", "thread"):
+        if effect.original is not None:
+            return effect.original.channel_id
+        if effect.thread is not None:
+            return effect.thread.thread_id or effect.thread.channel_id
+        if kind == "channel":
             return rest
-        if kind == "message":
-            return rest.split(":", 1)[0]
         if kind == "user":
             return self._dm_channels.get(rest)
         return None
 
-    async def send(self, effect: Effect) -> str | None:
-        """Perform the effect; return the Discord id of what was created."""
+    async def send(self, effect: Effect) -> Delivered | None:
+        """Perform the effect; return where the message is (None for a role change)."""
         kind, _, rest = effect.target.partition(":")
-        if effect.action in ("post", "thread_post") and kind in ("channel", "thread"):
-            return await self._post(rest, effect)
-        if effect.action == "dm" and kind == "user":
+        message = effect.message
+        if isinstance(message, Post) and kind == "channel":
+            return await self._post_in_channel(rest, message, effect)
+        if isinstance(message, DirectMessage) and kind == "user":
             channel = await self._dm_channel(rest)
-            return await self._post(channel, effect)
-        if effect.action == "edit" and kind == "message":
-            channel, _, message = rest.partition(":")
-            body = self._message_body(effect.payload, nonce=None)
-            answer = await self._request(
-                "PATCH", f"/channels/{channel}/messages/{message}", channel, json_body=body
-            )
-            return str(answer["id"])
-        if effect.action in ("role_add", "role_remove") and kind == "member":
-            guild, _, user = rest.partition(":")
-            role = effect.payload.get("role_id")
-            method = "PUT" if effect.action == "role_add" else "DELETE"
-            reason = str(effect.payload.get("reason", "Flywheel"))[:512]
+            return await self._post(channel, effect, message_body(message.body, message.buttons))
+        if isinstance(message, Edit) and effect.original is not None:
+            original = effect.original
+            body = message_body(message.body, message.buttons, edit=True)
             await self._request(
-                method,
-                f"/guilds/{guild}/members/{user}/roles/{role}",
-                None,
-                headers={"X-Audit-Log-Reason": reason},
+                "PATCH",
+                f"/channels/{original.channel_id}/messages/{original.message_id}",
+                original.channel_id,
+                json_body=body,
             )
+            return Delivered(original.channel_id, original.message_id, original.thread_id)
+        if isinstance(message, RoleChange) and kind == "member":
+            await self._change_role(rest, message)
             return None
-        raise PermanentFailure(f"Flywheel cannot {effect.action!r} a Discord {kind!r} target")
+        raise PermanentFailure(
+            f"Flywheel cannot deliver a {effect.action!r} to the Discord target {effect.target!r}"
+        )
+
+    async def _post_in_channel(self, channel: str, message: Post, effect: Effect) -> Delivered:
+        body = message_body(message.body, message.buttons)
+        earlier = effect.thread
+        if earlier is not None and earlier.thread_id:
+            # The earlier post opened a thread: the reply goes in it.
+            return await self._post(earlier.thread_id, effect, body)
+        if earlier is not None:
+            body["message_reference"] = {
+                "message_id": earlier.message_id,
+                "fail_if_not_exists": False,
+            }
+            channel = earlier.channel_id
+        delivered = await self._post(channel, effect, body)
+        if message.thread is not None:
+            await self._start_thread(channel, delivered.message_id, message.thread.name)
+            # A thread started from a message has the message's id.
+            return Delivered(channel, delivered.message_id, delivered.message_id)
+        return delivered
+
+    async def _change_role(self, address: str, message: RoleChange) -> None:
+        guild, _, user = address.partition(":")
+        role = self._access.get(message.access)
+        if role is None:
+            raise PermanentFailure(
+                f"no Discord role is set for access {message.access!r}; add it under "
+                f"[discord.access] in bot.toml ({message.access} = <role id>)"
+            )
+        await self._request(
+            "PUT" if message.grant else "DELETE",
+            f"/guilds/{guild}/members/{user}/roles/{role}",
+            None,
+            headers={"X-Audit-Log-Reason": message.reason[:512]},
+        )
 
     async def _dm_channel(self, user_id: str) -> str:
         cached = self._dm_channels.get(user_id)
@@ -137,58 +179,25 @@ class DiscordSender:
         self._dm_channels[user_id] = channel
         return channel
 
-    @staticmethod
-    def _message_body(payload: dict[str, Any], *, nonce: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            # Nobody is pinged unless the feature names exactly whom to ping.
-            "allowed_mentions": {"parse": [], "users": list(payload.get("mention_user_ids", []))},
-        }
-        if "text" in payload:
-            body["content"] = str(payload["text"])[:2000]
-        for key in ("embeds", "components"):
-            if key in payload:
-                body[key] = payload[key]
-        if payload.get("buttons"):
-            body["components"] = [
-                {
-                    "type": 1,
-                    "components": [
-                        {
-                            "type": 2,
-                            "style": BUTTON_STYLES.get(str(button.get("style")), 2),
-                            "label": str(button["label"])[:80],
-                            "custom_id": str(button["id"])[:100],
-                        }
-                        for button in payload["buttons"][:5]
-                    ],
-                }
-            ]
-        if payload.get("reply_to"):
-            body["message_reference"] = {
-                "message_id": str(payload["reply_to"]),
-                "fail_if_not_exists": False,
-            }
-        if nonce:
-            # Discord refuses a second message with the same nonce in the same channel for a
-            # few minutes: this closes the gap between "sent" and "marked sent" when a
-            # dispatcher dies right after sending and the row is taken up again.
-            body["nonce"] = nonce
-            body["enforce_nonce"] = True
-        return body
-
-    async def _post(self, channel: str, effect: Effect) -> str:
-        body = self._message_body(effect.payload, nonce=nonce_for(effect.key))
-        upload = effect.payload.get("file")
-        if isinstance(upload, dict):
+    async def _post(self, channel: str, effect: Effect, body: dict[str, Any]) -> Delivered:
+        # Discord refuses a second message with the same nonce in the same channel for a few
+        # minutes: this closes the gap between "sent" and "marked sent" when a dispatcher
+        # dies right after sending and the row is taken up again.
+        body = {**body, "nonce": nonce_for(effect.key), "enforce_nonce": True}
+        files = effect.message.files if isinstance(effect.message, DirectMessage) else ()
+        if files:
             form = aiohttp.FormData()
-            body["attachments"] = [{"id": 0, "filename": str(upload["name"])}]
+            body["attachments"] = [
+                {"id": index, "filename": file.name} for index, file in enumerate(files)
+            ]
             form.add_field("payload_json", json.dumps(body), content_type="application/json")
-            form.add_field(
-                "files[0]",
-                str(upload["content"]).encode(),
-                filename=str(upload["name"]),
-                content_type="application/json",
-            )
+            for index, file in enumerate(files):
+                form.add_field(
+                    f"files[{index}]",
+                    file.content.encode(),
+                    filename=file.name,
+                    content_type=file.content_type,
+                )
             answer = await self._request(
                 "POST", f"/channels/{channel}/messages", channel, data=form
             )
@@ -196,11 +205,7 @@ class DiscordSender:
             answer = await self._request(
                 "POST", f"/channels/{channel}/messages", channel, json_body=body
             )
-        message_id = str(answer["id"])
-        thread = effect.payload.get("thread")
-        if isinstance(thread, dict):
-            await self._start_thread(channel, message_id, str(thread.get("name") or "Thread"))
-        return message_id
+        return Delivered(channel, str(answer["id"]))
 
     async def _start_thread(self, channel: str, message_id: str, name: str) -> None:
         # A retried effect finds its message again through the nonce; its thread may exist.

@@ -3,9 +3,11 @@
 from bot.models.activity import Activity
 from bot.models.audit import AuditEntry
 from bot.models.community import Community, PlatformSpace
+from bot.models.destinations import Destination, DestinationChannel
 from bot.models.events import EventDelivery, EventRecord
-from bot.models.member import Identity, LinkCode, Member
-from bot.models.outbox import OutboxMessage
+from bot.models.member import ErasedIdentity, Identity, LinkCode, Member
+from bot.models.outbox import OutboxMember, OutboxMessage
+from bot.models.posts import PostRecord
 from bot.models.rituals import (
     Ritual,
     RitualCheckin,
@@ -19,13 +21,18 @@ __all__ = [
     "Activity",
     "AuditEntry",
     "Community",
+    "Destination",
+    "DestinationChannel",
+    "ErasedIdentity",
     "EventDelivery",
     "EventRecord",
     "Identity",
     "LinkCode",
     "Member",
+    "OutboxMember",
     "OutboxMessage",
     "PlatformSpace",
+    "PostRecord",
     "Ritual",
     "RitualCheckin",
     "RitualHost",

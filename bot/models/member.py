@@ -64,3 +64,18 @@ class LinkCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class ErasedIdentity(Base):
+    """A platform account whose member asked to be erased, kept only as a one-way digest.
+
+    Flywheel does not bring such a person back on a passive signal (a reaction, a reply in
+    a thread): only their own new explicit action (a command, a button) starts a fresh,
+    empty member, and they are told so.
+    """
+
+    __tablename__ = "erased_identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    erased_at: Mapped[datetime]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -24,8 +24,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
-        # Reactions and thread replies are mapped back to the post that caused them.
         Index("ix_outbox_platform_external_id", "platform", "external_id"),
+        # Deleting or pausing a subject (a ritual) cancels what is queued about it.
+        Index("ix_outbox_subject", "subject_kind", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,7 +37,10 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(200))
+    # The serialised effect of bot.messages, with its version: {"v": 1, "effect": {...}}.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    subject_kind: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     not_before: Mapped[datetime]
@@ -46,3 +50,14 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMember(Base):
+    """A member an outbox row is addressed to or names: erasure finds their rows by this."""
+
+    __tablename__ = "outbox_members"
+    __table_args__ = (UniqueConstraint("outbox_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)

@@ -53,9 +53,18 @@ class Actor:
 
 
 async def resolve_actor(
-    session: AsyncSession, clock: Clock, *, community_id: int, caller: Caller
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    community_id: int,
+    caller: Caller,
+    explicit: bool = True,
 ) -> Actor:
-    """Bind the caller's guild/workspace to the community if new, and resolve the member."""
+    """Bind the caller's guild/workspace to the community if new, and resolve the member.
+
+    ``explicit`` is False for passive signals (a reaction, a thread reply): those never
+    bring back someone who asked to be erased (:class:`bot.services.identities.ErasedPerson`).
+    """
     space = await ensure_space(
         session,
         clock,
@@ -64,7 +73,12 @@ async def resolve_actor(
         external_id=caller.space_id,
     )
     member = await resolve_member(
-        session, clock, space=space, user_id=caller.user_id, display_name=caller.display_name
+        session,
+        clock,
+        space=space,
+        user_id=caller.user_id,
+        display_name=caller.display_name,
+        explicit=explicit,
     )
     return Actor(caller=caller, space=space, member=member)
 

@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import NotFound
 from bot.events import MemberCreated, publish
-from bot.models import Identity, Member
+from bot.models import ErasedIdentity, Identity, Member
 from bot.services.communities import SpaceRef
 
 
 @dataclass(frozen=True)
 class ResolvedMember:
-    """The member behind an identity, and whether this call created it."""
+    """The member behind an identity, and whether this call created it.
+
+    ``returning`` is True when the person had asked to be erased and this explicit action
+    starts a fresh member for them (front ends tell them so).
+    """
 
     member_id: int
     community_id: int
     created: bool
+    returning: bool = False
+
+
+class ErasedPerson(Exception):
+    """A passive signal (a reaction, a reply) from someone who asked to be erased."""
+
+
+def _digest(platform: str, space_id: int, user_id: str) -> str:
+    return hashlib.sha256(f"{platform}:{space_id}:{user_id}".encode()).hexdigest()
+
+
+async def forget_identities(
+    session: AsyncSession, clock: Clock, identities: Sequence[Identity]
+) -> None:
+    """Delete identities of an erased member, remembering only their one-way digests."""
+    if not identities:
+        return
+    digests = [
+        {"digest": _digest(i.platform, i.space_id, i.user_id), "erased_at": clock.now()}
+        for i in identities
+    ]
+    await session.execute(
+        dialect_insert(session, ErasedIdentity).on_conflict_do_nothing(index_elements=["digest"]),
+        digests,
+    )
+    await session.execute(delete(Identity).where(Identity.id.in_([i.id for i in identities])))
 
 
 @dataclass(frozen=True)
@@ -60,8 +92,13 @@ async def resolve_member(
     space: SpaceRef,
     user_id: str,
     display_name: str | None = None,
+    explicit: bool = True,
 ) -> ResolvedMember:
     """Return the member for a platform user, creating member and identity on first sight.
+
+    Someone who asked to be erased comes back only through an ``explicit`` action of
+    theirs (a command, a button): a passive one (``explicit=False``: a reaction, a reply)
+    raises :class:`ErasedPerson` and creates nothing.
 
     Safe under concurrency: the identity's unique key decides which of several concurrent
     first sightings wins; the losers roll back their savepoint and read the winner's row.
@@ -69,6 +106,10 @@ async def resolve_member(
     existing = await _find(session, space, user_id)
     if existing is not None:
         return ResolvedMember(existing, space.community_id, created=False)
+    digest = _digest(space.platform, space.space_id, user_id)
+    erased = await session.scalar(select(ErasedIdentity.id).where(ErasedIdentity.digest == digest))
+    if erased is not None and not explicit:
+        raise ErasedPerson(user_id)
     now = clock.now()
     try:
         async with session.begin_nested():
@@ -111,7 +152,9 @@ async def resolve_member(
             community_id=space.community_id, member_id=member_id, platform=space.platform
         ),
     )
-    return ResolvedMember(member_id, space.community_id, created=True)
+    if erased is not None:
+        await session.execute(delete(ErasedIdentity).where(ErasedIdentity.id == erased))
+    return ResolvedMember(member_id, space.community_id, created=True, returning=erased is not None)
 
 
 async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:

@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import __version__
 from bot.clock import Clock
-from bot.features import Feature
-from bot.outbox import enqueue
+from bot.features import ExportTable, Feature
+from bot.messages import DirectMessage, File, rich
+from bot.models import Activity, Identity, Member
+from bot.outbox import send
 from bot.services.callers import Actor
-from bot.services.identities import dm_target
 from bot.services.linking import IssuedCode, LinkResult, finish_link, start_link
-from bot.services.privacy import ErasureReport, delete_member, export_member
+from bot.services.privacy import CORE_TABLES, ErasureReport, delete_member, export_member
 
 EXPORT_FILENAME = "flywheel-my-data.json"
 
@@ -65,20 +68,16 @@ async def privacy_export(session: AsyncSession, clock: Clock, actor: Actor) -> E
     # One export per member per minute: a double click does not send two DMs.
     minute = clock.now().strftime("%Y%m%d%H%M")
     key = f"privacy-export:{actor.member_id}:{actor.caller.platform}:{minute}"
-    queued = await enqueue(
-        session,
-        clock,
-        key=key,
+    message = DirectMessage(
+        member_id=actor.member_id,
         platform=actor.caller.platform,
-        action="dm",
-        target=dm_target(actor.caller.user_id),
-        payload={
-            "text": "Here is everything this community's Flywheel holds about you.",
-            "file": {"name": EXPORT_FILENAME, "content": document},
-        },
-        community_id=actor.community_id,
+        body=rich("Here is everything this community's Flywheel holds about you."),
+        files=(File(name=EXPORT_FILENAME, content=document),),
     )
-    return ExportQueued(key=key, already=not queued, size_bytes=len(document.encode()))
+    queued = await send(session, clock, message, key=key, community_id=actor.community_id)
+    return ExportQueued(
+        key=f"{key}:{actor.caller.platform}", already=not queued, size_bytes=len(document.encode())
+    )
 
 
 async def privacy_delete(session: AsyncSession, clock: Clock, actor: Actor) -> ErasureReport:
@@ -104,7 +103,54 @@ def expires_in_minutes(issued: IssuedCode, now: datetime) -> int:
     return max(1, int((issued.expires_at - now).total_seconds() // 60))
 
 
+def _identities(community_id: int) -> Any:
+    return (
+        select(Identity)
+        .join(Member, Member.id == Identity.member_id)
+        .where(Member.community_id == community_id)
+    )
+
+
 FEATURE = Feature(
     name="members",
     summary="Members: linking accounts across platforms, privacy export and delete, about.",
+    export_tables=(
+        ExportTable(
+            "members",
+            Member,
+            (
+                "id",
+                "display_name",
+                "email",
+                "points_total",
+                "activity_count",
+                "joined_at",
+                "last_active_at",
+                "merged_into_id",
+                "erased_at",
+            ),
+        ),
+        ExportTable(
+            "identities",
+            Identity,
+            ("id", "member_id", "platform", "user_id", "username", "created_at"),
+            _identities,
+        ),
+        ExportTable(
+            "activities",
+            Activity,
+            (
+                "id",
+                "member_id",
+                "kind",
+                "points",
+                "occurred_at",
+                "source_key",
+                "source_ref",
+                "imported",
+            ),
+        ),
+    ),
+    # The privacy service exports and erases these itself.
+    member_tables=CORE_TABLES,
 )

@@ -1,36 +1,49 @@
 """Privacy: export everything about one member; erase their personal data, keep the totals.
 
-Features that store personal data of their own register an exporter and an eraser here
-(:func:`register`), so `/privacy export` and `/privacy delete` cover the whole product.
+Every feature that stores data about members declares an exporter and an eraser in its
+:class:`bot.features.Feature`; `/privacy export` and `/privacy delete` run them all, so
+they cover the whole product. Erasure finds what belongs to the member by reference (their
+id, their identities, the outbox rows and posts linked to them), never by searching text
+for their name: another member's data never matches by accident.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.errors import NotFound
 from bot.events import MemberErased, publish
-from bot.models import Activity, AuditEntry, Identity, LinkCode, Member, OutboxMessage
+from bot.features import discover
+from bot.models import (
+    Activity,
+    AuditEntry,
+    Identity,
+    LinkCode,
+    Member,
+    OutboxMember,
+    OutboxMessage,
+    PostRecord,
+)
 from bot.services.audit import record_audit
+from bot.services.identities import forget_identities
 
-Exporter = Callable[[AsyncSession, int], Awaitable[dict[str, Any]]]
-Eraser = Callable[[AsyncSession, int, "ErasureContext"], Awaitable[None]]
-_FEATURES: dict[str, tuple[Exporter, Eraser]] = {}
-
-
-@dataclass(frozen=True)
-class ErasureContext:
-    """What an eraser may need: the clock and the strings that identify the member."""
-
-    clock: Clock
-    identifiers: tuple[str, ...]
+# The tables the core erases itself (the members feature's; see its declaration).
+CORE_TABLES = (
+    "members",
+    "identities",
+    "link_codes",
+    "activities",
+    "audit_log",
+    "outbox_members",
+    "posts",
+    "erased_identities",
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +54,6 @@ class ErasureReport:
     identities_removed: int
     activities_kept: int
     points_kept: int
-
-
-def register(feature: str, exporter: Exporter, eraser: Eraser) -> None:
-    """Make a feature's own data part of export and delete."""
-    _FEATURES[feature] = (exporter, eraser)
 
 
 def _iso(value: Any) -> Any:
@@ -103,8 +111,9 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             for e in audit
         ],
     }
-    for feature, (exporter, _) in sorted(_FEATURES.items()):
-        data[feature] = await exporter(session, member_id)
+    for feature in discover():
+        if feature.exporter is not None:
+            data[feature.name] = await feature.exporter(session, member_id)
     return data
 
 
@@ -121,24 +130,9 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
     identities = (
         await session.scalars(select(Identity).where(Identity.member_id == member_id))
     ).all()
-    identifiers = tuple(
-        sorted(
-            {
-                text
-                for text in (
-                    member.display_name,
-                    member.email,
-                    member.stripe_customer_id,
-                    *(i.user_id for i in identities),
-                    *(i.username for i in identities),
-                )
-                if text
-            }
-        )
-    )
-    context = ErasureContext(clock=clock, identifiers=identifiers)
-    for _, eraser in sorted(_FEATURES.values(), key=lambda pair: pair[0].__qualname__):
-        await eraser(session, member_id, context)
+    for feature in discover():
+        if feature.eraser is not None:
+            await feature.eraser(session, member_id, clock)
     activities = (
         await session.scalars(select(Activity).where(Activity.member_id == member_id))
     ).all()
@@ -146,28 +140,26 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
         if not activity.source_key.startswith("erased:"):
             activity.source_key = _anonymous_key(activity.source_key)
         activity.source_ref = None
-    if identifiers:
-        mentions = [
-            or_(
-                OutboxMessage.target.contains(text, autoescape=True),
-                cast(OutboxMessage.payload, String).contains(text, autoescape=True),
-            )
-            for text in identifiers
-        ]
-        # Pending DMs to an erased member must not go out; sent ones are history we may not keep.
-        await session.execute(delete(OutboxMessage).where(or_(*mentions)))
-        audit_mentions = [
-            or_(
-                AuditEntry.target.contains(text, autoescape=True),
-                cast(AuditEntry.detail, String).contains(text, autoescape=True),
-            )
-            for text in identifiers
-        ]
-        await session.execute(
-            update(AuditEntry).where(or_(*audit_mentions)).values(target="(erased)", detail={})
-        )
+    # Every outbox row addressed to the member or naming them: pending DMs must not go
+    # out, and sent ones (a recap naming them) are copies we may not keep.
+    linked = select(OutboxMember.outbox_id).where(OutboxMember.member_id == member_id)
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(linked)))
+    await session.execute(delete(OutboxMember).where(OutboxMember.member_id == member_id))
+    await session.execute(delete(PostRecord).where(PostRecord.member_id == member_id))
+    # Entries about the member lose what they said about them; their own actions stay,
+    # without them as the actor.
+    await session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.about_member_id == member_id)
+        .values(target="(erased)", detail={}, about_member_id=None)
+    )
+    await session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.actor_member_id == member_id)
+        .values(actor_member_id=None)
+    )
     await session.execute(delete(LinkCode).where(LinkCode.member_id == member_id))
-    await session.execute(delete(Identity).where(Identity.member_id == member_id))
+    await forget_identities(session, clock, identities)
     member.display_name = None
     member.email = None
     member.stripe_customer_id = None

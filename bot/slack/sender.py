@@ -1,15 +1,9 @@
-"""Deliver outbox effects to Slack: posts, thread replies, DMs (with a file), edits, user groups.
+"""Deliver outbox effects to Slack: posts, thread replies, DMs (with a file), edits, access.
 
-Targets:
-- ``post``: ``channel:<id>``, payload ``{"text", "blocks"?, "buttons"?, "thread_ts"?}``
-- ``thread_post``: ``thread:<channel>:<thread_ts>``, payload ``{"text", "blocks"?}``
-- ``dm``: ``user:<id>``, payload ``{"text", "blocks"?, "file"?: {"name", "content"}}``
-- ``edit``: ``message:<channel>:<ts>``, payload ``{"text", "blocks"?}``
-- ``usergroup_add`` / ``usergroup_remove``: ``usergroup:<id>``, payload ``{"user_id"}``
-
-``buttons`` (``[{"id", "label", "style"?}]``, as the core queues them for both platforms)
-become an actions block whose buttons carry the id as action_id and value; the text is
-shown in section blocks above them and stays the notification fallback.
+Targets: ``channel:<id>`` (a post; a reply goes into the thread of the earlier post the
+registry found), ``user:<id>`` (a DM), ``subject:…`` (an edit of the post the registry
+found), ``member:<team>:<user>`` (a role change: the access key's user group or private
+channel from ``[slack.access]``). Messages are rendered by :mod:`bot.slack.render`.
 
 A DM's file goes up with ``files_upload_v2`` into the DM, the text as its comment, so a
 member's data export arrives as one real JSON file, like the attachment Discord sends.
@@ -42,7 +36,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.outbox import Effect, PermanentFailure, RateLimit, RetryLater
+from bot.messages import DirectMessage, Edit, Post, RoleChange
+from bot.outbox import Delivered, Effect, PermanentFailure, RateLimit, RetryLater
+from bot.slack.render import content
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +56,6 @@ USERGROUP_LIMIT = RateLimit(20, 60.0)
 # Marketplace do not apply: each brand creates its own app from our manifest.)
 TIER3_LIMIT = RateLimit(50, 60.0)
 OPEN_BUCKET = "slack:method:conversations.open"
-# Block Kit limits: section text 3,000 characters, 25 elements in an actions block, action_id
-# 255 characters; a button's style is primary or danger (no style is Slack's default look).
-MAX_SECTION_TEXT = 3000
-MAX_ACTIONS = 25
-MAX_ACTION_ID = 255
-BUTTON_STYLES = frozenset({"primary", "danger"})
 # The message metadata every post carries (event_type: letters, digits and underscores).
 METADATA_EVENT = "flywheel_outbox"
 # How far back a retried effect looks for its earlier delivery: from when it was queued, less
@@ -74,14 +64,7 @@ LOOKBACK_SKEW = timedelta(minutes=5)
 LOOKBACK_PAGE = 200
 LOOKBACK_PAGES = 5
 
-_WHAT = {
-    "post": "post",
-    "thread_post": "thread reply",
-    "dm": "DM",
-    "edit": "edit",
-    "usergroup_add": "user-group change",
-    "usergroup_remove": "user-group change",
-}
+_WHAT = {"post": "post", "dm": "DM", "edit": "edit", "role": "access change"}
 
 # Errors that no retry can fix, in words an owner reading the dead letters understands.
 PERMANENT_ERRORS: dict[str, str] = {
@@ -108,6 +91,8 @@ PERMANENT_ERRORS: dict[str, str] = {
     "invalid_users": "Slack does not know that user",
     "invalid_user": "that user cannot be in a user group",
     "permission_denied": "the app is not allowed to manage user groups in this workspace",
+    "cant_invite_self": "the app cannot invite itself",
+    "cant_kick_self": "the app cannot remove itself",
 }
 _ARCHIVED_DM = "the DM is archived, which Slack does when the user's account is deactivated"
 
@@ -117,7 +102,14 @@ class SlackSender:
 
     platform = PLATFORM
 
-    def __init__(self, token: str, *, api_base: str | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_base: str | None = None,
+        access: dict[str, str] | None = None,
+    ) -> None:
+        self._access = dict(access or {})
         # No retry handlers: the dispatcher owns retries and pacing, so a 429 must reach us.
         self.client = AsyncWebClient(
             token=token, base_url=api_base or AsyncWebClient.BASE_URL, retry_handlers=[]
@@ -137,16 +129,16 @@ class SlackSender:
         buckets = [(GLOBAL_BUCKET, GLOBAL_LIMIT), (bucket, limit)]
         if self._needs_dm_channel(effect):
             buckets.append((OPEN_BUCKET, TIER3_LIMIT))
-        if effect.attempts and effect.action in ("post", "thread_post", "dm"):
+        if effect.attempts and effect.action in ("post", "dm"):
             # The read-back before a retry (a lookback of several pages counts once).
-            in_thread = effect.action == "thread_post" or bool(effect.payload.get("thread_ts"))
+            in_thread = effect.thread is not None
             buckets.append((_read_bucket(in_thread=in_thread), TIER3_LIMIT))
         return buckets
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def send(self, effect: Effect) -> str | None:
-        """Deliver one effect; return the message ts (or the file id of a DM's file)."""
+    async def send(self, effect: Effect) -> Delivered | None:
+        """Deliver one effect; return where its message is (a DM's file: the file's id)."""
         try:
             return await self._send(effect)
         except SlackApiError as exc:
@@ -155,58 +147,60 @@ class SlackSender:
                 raise
             raise failure from exc
 
-    async def _send(self, effect: Effect) -> str | None:
-        payload = effect.payload
-        if effect.action == "post":
+    async def _send(self, effect: Effect) -> Delivered | None:
+        message = effect.message
+        if isinstance(message, Post):
             channel = _target(effect, "channel", 1)[0]
-            return await self._post(effect, channel, thread_ts=payload.get("thread_ts"))
-        if effect.action == "thread_post":
-            channel, thread_ts = _target(effect, "thread", 2)
+            thread = effect.thread
+            if thread is not None:
+                channel = thread.channel_id
+            thread_ts = (thread.thread_id or thread.message_id) if thread else None
             return await self._post(effect, channel, thread_ts=thread_ts)
-        if effect.action == "dm":
-            return await self._dm(effect, _target(effect, "user", 1)[0])
-        if effect.action == "edit":
-            channel, ts = _target(effect, "message", 2)
-            response = await self.client.chat_update(channel=channel, ts=ts, **_content(payload))
-            return str(response["ts"])
-        if effect.action in ("usergroup_add", "usergroup_remove"):
-            group = _target(effect, "usergroup", 1)[0]
-            user_id = str(payload.get("user_id") or "")
-            if not user_id:
-                raise PermanentFailure(f"Slack {effect.action} needs payload.user_id")
-            await self._change_usergroup(group, user_id, add=effect.action == "usergroup_add")
+        if isinstance(message, DirectMessage):
+            return await self._dm(effect, message, _target(effect, "user", 1)[0])
+        if isinstance(message, Edit) and effect.original is not None:
+            original = effect.original
+            response = await self.client.chat_update(
+                channel=original.channel_id,
+                ts=original.message_id,
+                **content(message.body, message.buttons, edit=True),
+            )
+            return Delivered(original.channel_id, str(response["ts"]), original.thread_id)
+        if isinstance(message, RoleChange):
+            user_id = _target(effect, "member", 2)[1]
+            await self._change_access(message, user_id)
             return None
-        raise PermanentFailure(f"Slack cannot do {effect.action!r}; no such outbox action")
+        raise PermanentFailure(f"Slack cannot deliver a {effect.action!r} to {effect.target!r}")
 
     async def _post(
-        self, effect: Effect, channel: str, *, thread_ts: Any, dm_of: str | None = None
-    ) -> str:
-        thread = str(thread_ts) if thread_ts else None
+        self, effect: Effect, channel: str, *, thread_ts: str | None, dm_of: str | None = None
+    ) -> Delivered:
+        message = effect.message
+        assert isinstance(message, Post | DirectMessage)
         if effect.attempts:
             earlier = await self._earlier_delivery(
-                effect, channel, thread, lambda message: _carries_key(message, effect.key)
+                effect, channel, thread_ts, lambda found: _carries_key(found, effect.key)
             )
             if earlier is not None:
-                return earlier
+                return Delivered(channel, earlier, thread_ts)
         response = await self.client.chat_postMessage(
             channel=channel,
-            thread_ts=thread,
+            thread_ts=thread_ts,
             # Mentions and links only where the text spells them out; nothing is guessed.
             parse="none",
             link_names=False,
             unfurl_links=False,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"key": effect.key}},
-            **_content(effect.payload),
+            **content(message.body, message.buttons),
         )
+        posted_in = str(response.get("channel") or channel)
         if dm_of is not None and response.get("channel"):
             # Posting to a user ID answers with the DM's channel: a retry can read it back.
-            self._dm_channels[dm_of] = str(response["channel"])
-        return str(response["ts"])
+            self._dm_channels[dm_of] = posted_in
+        return Delivered(posted_in, str(response["ts"]), thread_ts)
 
-    async def _dm(self, effect: Effect, user_id: str) -> str:
-        payload = effect.payload
-        file = payload.get("file")
-        if not isinstance(file, dict):
+    async def _dm(self, effect: Effect, message: DirectMessage, user_id: str) -> Delivered:
+        if not message.files:
             if not effect.attempts:
                 # A user ID as the channel posts in the app's DM with them: no Tier 3
                 # conversations.open before each of 500 reminder DMs.
@@ -215,28 +209,30 @@ class SlackSender:
             channel = await self._dm_channel(effect, user_id)
             return await self._post(effect, channel, thread_ts=None)
         channel = await self._dm_channel(effect, user_id)
+        file = message.files[0]
         # Files carry no metadata: the name carries a reference to this effect instead, so a
         # retry finds this file and not an earlier one of the same name (a second export).
-        name = _file_name(effect.key, str(file.get("name") or "file.txt"))
+        name = _file_name(effect.key, file.name)
         if effect.attempts:
             earlier = await self._earlier_delivery(
-                effect, channel, None, lambda message: _file_named(message, name)
+                effect, channel, None, lambda found: _file_named(found, name)
             )
             if earlier is not None:
-                return earlier
+                return Delivered(channel, earlier)
         uploaded = await self.client.files_upload_v2(
             channel=channel,
             filename=name,
             title=name,
-            content=str(file.get("content", "")),
-            initial_comment=str(payload.get("text", "")) or None,
+            content=file.content,
+            initial_comment=content(message.body, ())["text"] or None,
         )
-        return str(uploaded["file"]["id"])
+        return Delivered(channel, str(uploaded["file"]["id"]))
 
     def _needs_dm_channel(self, effect: Effect) -> bool:
         if effect.action != "dm" or effect.target.removeprefix("user:") in self._dm_channels:
             return False
-        return bool(effect.attempts) or isinstance(effect.payload.get("file"), dict)
+        message = effect.message
+        return bool(effect.attempts) or (isinstance(message, DirectMessage) and bool(message.files))
 
     async def _dm_channel(self, effect: Effect, user_id: str) -> str:
         """Return the id of the app's DM with a member, opening it once per process."""
@@ -306,6 +302,28 @@ class SlackSender:
         )
         return None
 
+    async def _change_access(self, message: RoleChange, user_id: str) -> None:
+        where = self._access.get(message.access)
+        if where is None:
+            raise PermanentFailure(
+                f"no Slack user group or private channel is set for access {message.access!r}; "
+                f'add it under [slack.access] in bot.toml ({message.access} = "S…" or "G…")'
+            )
+        if where.startswith("S"):
+            await self._change_usergroup(where, user_id, add=message.grant)
+        elif message.grant:
+            try:
+                await self.client.conversations_invite(channel=where, users=user_id)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "already_in_channel":
+                    raise
+        else:
+            try:
+                await self.client.conversations_kick(channel=where, user=user_id)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "not_in_channel":
+                    raise
+
     async def _change_usergroup(self, group: str, user_id: str, *, add: bool) -> None:
         listed = await self.client.usergroups_users_list(usergroup=group)
         users = [str(user) for user in listed.get("users") or []]
@@ -371,66 +389,20 @@ def _target(effect: Effect, kind: str, parts: int) -> list[str]:
 
 
 def _own_bucket(effect: Effect) -> tuple[str, RateLimit]:
+    if effect.original is not None:
+        return f"slack:channel:{effect.original.channel_id}", PER_CHANNEL_LIMIT
+    if effect.thread is not None:
+        return f"slack:channel:{effect.thread.channel_id}", PER_CHANNEL_LIMIT
     if effect.action == "post":
         return f"slack:channel:{_target(effect, 'channel', 1)[0]}", PER_CHANNEL_LIMIT
-    if effect.action == "thread_post":
-        return f"slack:channel:{_target(effect, 'thread', 2)[0]}", PER_CHANNEL_LIMIT
-    if effect.action == "edit":
-        return f"slack:channel:{_target(effect, 'message', 2)[0]}", PER_CHANNEL_LIMIT
     if effect.action == "dm":
         # The DM channel's id is only known after conversations.open; one per user anyway.
         return f"slack:dm:{_target(effect, 'user', 1)[0]}", PER_CHANNEL_LIMIT
-    if effect.action in ("usergroup_add", "usergroup_remove"):
-        return f"slack:usergroup:{_target(effect, 'usergroup', 1)[0]}", USERGROUP_LIMIT
+    if effect.action == "role":
+        return f"slack:access:{_target(effect, 'member', 2)[1]}", USERGROUP_LIMIT
+    if effect.action == "edit":
+        return GLOBAL_BUCKET, GLOBAL_LIMIT
     raise PermanentFailure(f"Slack cannot do {effect.action!r}")
-
-
-def _content(payload: dict[str, Any]) -> dict[str, Any]:
-    text = str(payload.get("text", ""))
-    content: dict[str, Any] = {"text": text}
-    blocks: list[dict[str, Any]] = list(payload.get("blocks") or [])
-    buttons = [b for b in payload.get("buttons") or [] if isinstance(b, dict) and b.get("id")]
-    if buttons:
-        # Buttons need blocks, and a message with blocks shows only them: the text goes into
-        # sections (and stays the notification fallback) unless the feature built its own.
-        if not blocks:
-            blocks = _text_sections(text)
-        blocks.append(_actions(buttons))
-    if blocks:
-        content["blocks"] = blocks
-    return content
-
-
-def _text_sections(text: str) -> list[dict[str, Any]]:
-    """Split mrkdwn text into section blocks, on line breaks where one is near the limit."""
-    sections: list[dict[str, Any]] = []
-    rest = text.strip()
-    while rest:
-        cut = len(rest)
-        if cut > MAX_SECTION_TEXT:
-            newline = rest.rfind("\n", 0, MAX_SECTION_TEXT)
-            cut = newline if newline > 0 else MAX_SECTION_TEXT
-        chunk, rest = rest[:cut], rest[cut:].lstrip("\n")
-        sections.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
-    return sections
-
-
-def _actions(buttons: list[dict[str, Any]]) -> dict[str, Any]:
-    """Render the outbox's platform-neutral buttons as one actions block."""
-    elements: list[dict[str, Any]] = []
-    for entry in buttons[:MAX_ACTIONS]:
-        button_id = str(entry["id"])[:MAX_ACTION_ID]
-        element: dict[str, Any] = {
-            "type": "button",
-            "text": {"type": "plain_text", "text": str(entry.get("label") or button_id)[:75]},
-            "action_id": button_id,
-            "value": button_id,
-        }
-        style = entry.get("style")
-        if style in BUTTON_STYLES:
-            element["style"] = style
-        elements.append(element)
-    return {"type": "actions", "elements": elements}
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -1,11 +1,11 @@
-"""The outbox: side effects written with the change that caused them, sent once, paced.
+"""The dispatcher: claims due outbox rows, paces them, sends them once, records them.
 
-A feature never talks to a platform directly. It calls :func:`enqueue` inside its own
-transaction with a unique key, so the effect exists exactly when the change does and can
-never be queued twice. The :class:`Dispatcher` claims due rows (a lease, so a crashed
-dispatcher's work is taken up again), paces them per target with a :class:`RateLimiter`
-the platform senders configure, sends them, and marks them sent with the platform's id,
-retries them with backoff, or dead-letters them with a reason an owner can read.
+The :class:`Dispatcher` claims due rows (a lease, so a crashed dispatcher's work is taken
+up again), reads each row's effect back (a row it cannot read is dead-lettered with the
+reason), finds the earlier post a reply or an edit refers to in the post registry, paces
+the effect per target with a :class:`RateLimiter` the platform senders configure, sends
+it, and marks it sent while recording where the message went — or retries it with
+backoff, or dead-letters it with a reason an owner can read.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ import asyncio
 import logging
 import random
 import secrets
-from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.db import dialect_insert
-from bot.db.hooks import wake_after_commit
-from bot.models import OutboxMessage
+from bot.messages import DirectMessage, Edit, Post, UnreadableEffect, load
+from bot.models import OutboxMember, OutboxMessage
+from bot.outbox import registry
+from bot.outbox.effects import Delivered, Effect, Message, PermanentFailure, RetryLater, Sender
+from bot.outbox.limits import RateLimiter
 from bot.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
@@ -36,179 +36,16 @@ LEASED = ("claimed", "sending")
 # Waits up to this long are slept through in place; longer ones defer the row so that
 # other targets keep moving.
 INLINE_WAIT_SECONDS = 1.0
+# A reply or an edit whose earlier post is still queued waits this long and looks again.
+REFERENCE_WAIT_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class Effect:
-    """One side effect as a sender sees it.
+class _Deferred(Exception):
+    """The row cannot go yet (what it refers to is still queued); not a failed attempt."""
 
-    ``attempts`` counts the earlier tries that may have reached the platform: failed ones,
-    and one cut short by a crash (its lease ran out). A sender whose platform has no
-    idempotency key of its own looks for an earlier delivery before sending when it is
-    above zero; ``created_at`` bounds that search.
-    """
-
-    id: int
-    key: str
-    platform: str
-    action: str
-    target: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``count`` sends in any window of ``per_seconds``."""
-
-    count: int
-    per_seconds: float
-
-
-class PermanentFailure(Exception):
-    """The effect can never succeed (unknown channel, missing permission, DMs closed)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class RetryLater(Exception):
-    """The platform asked us to wait (a 429); this does not count as a failed attempt."""
-
-    def __init__(self, retry_after: float, bucket: str | None = None) -> None:
-        super().__init__(f"rate limited for {retry_after:.2f}s")
-        self.retry_after = retry_after
-        self.bucket = bucket
-
-
-class Sender(Protocol):
-    """Delivers effects of one platform."""
-
-    platform: str
-
-    def limits(self, effect: Effect) -> Sequence[tuple[str, RateLimit]]:
-        """Return the rate-limit buckets this effect counts against."""
-
-    async def send(self, effect: Effect) -> str | None:
-        """Deliver the effect; return the platform's id for it, raise on failure."""
-
-
-@dataclass(frozen=True)
-class Queued:
-    """An effect to queue: what :func:`enqueue_many` takes."""
-
-    key: str
-    platform: str
-    action: str
-    target: str
-    payload: dict[str, Any]
-    not_before: datetime | None = None
-    community_id: int | None = None
-
-
-async def enqueue(
-    session: AsyncSession,
-    clock: Clock,
-    *,
-    key: str,
-    platform: str,
-    action: str,
-    target: str,
-    payload: dict[str, Any],
-    not_before: datetime | None = None,
-    community_id: int | None = None,
-) -> bool:
-    """Queue an effect in the caller's transaction; return False if the key was already queued."""
-    effect = Queued(key, platform, action, target, payload, not_before, community_id)
-    return await enqueue_many(session, clock, [effect]) == 1
-
-
-async def enqueue_many(session: AsyncSession, clock: Clock, effects: Iterable[Queued]) -> int:
-    """Queue effects in the caller's transaction in one statement; return how many were new.
-
-    A fan-out (500 reminder DMs) holds the write lock for one executemany, not 500 round trips.
-    """
-    now = clock.now()
-    rows = [
-        {
-            "key": effect.key,
-            "community_id": effect.community_id,
-            "platform": effect.platform,
-            "action": effect.action,
-            "target": effect.target,
-            "payload": effect.payload,
-            "status": "pending",
-            "attempts": 0,
-            "not_before": effect.not_before or now,
-            "created_at": now,
-        }
-        for effect in effects
-    ]
-    if not rows:
-        return 0
-    table = OutboxMessage.__table__
-    statement = (
-        dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["key"])
-        # RETURNING names the rows really inserted, on both databases and for any batch size.
-        .returning(table.c.key)
-    )
-    inserted = (await session.execute(statement, rows)).scalars().all()
-    wake_after_commit(session)
-    return len(inserted)
-
-
-@dataclass
-class _Window:
-    limit: RateLimit
-    sent: deque[float] = field(default_factory=deque)
-    blocked_until: float = 0.0
-
-
-class RateLimiter:
-    """Sliding-window limits per bucket, on the injected clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._windows: dict[str, _Window] = {}
-
-    def _window(self, bucket: str, limit: RateLimit) -> _Window:
-        window = self._windows.get(bucket)
-        if window is None or window.limit != limit:
-            # Keep what was sent and any block the platform imposed when the limit changes.
-            window = _Window(
-                limit=limit,
-                sent=window.sent if window else deque(),
-                blocked_until=window.blocked_until if window else 0.0,
-            )
-            self._windows[bucket] = window
-        return window
-
-    def reserve(self, buckets: Iterable[tuple[str, RateLimit]]) -> float:
-        """Take a slot in every bucket and return 0, or take none and return the wait."""
-        now = self._clock.monotonic()
-        windows = [self._window(bucket, limit) for bucket, limit in buckets]
-        wait = 0.0
-        for window in windows:
-            while window.sent and window.sent[0] <= now - window.limit.per_seconds:
-                window.sent.popleft()
-            wait = max(wait, window.blocked_until - now)
-            if len(window.sent) >= window.limit.count:
-                wait = max(wait, window.sent[0] + window.limit.per_seconds - now)
-        if wait > 0:
-            return wait
-        for window in windows:
-            window.sent.append(now)
-        return 0.0
-
-    def block(self, bucket: str, seconds: float) -> None:
-        """Hold a bucket closed (the platform said so)."""
-        window = self._windows.get(bucket)
-        if window is None:
-            window = self._windows[bucket] = _Window(limit=RateLimit(1_000_000, 1.0))
-        window.blocked_until = max(window.blocked_until, self._clock.monotonic() + seconds)
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deferred for {seconds}s")
+        self.seconds = seconds
 
 
 class Dispatcher:
@@ -284,13 +121,21 @@ class Dispatcher:
             return list(rows.all())
 
     async def _finish(
-        self, row: OutboxMessage, following: OutboxMessage | None = None, **values: Any
+        self,
+        row: OutboxMessage,
+        following: OutboxMessage | None = None,
+        *,
+        delivered: tuple[Effect, Delivered] | None = None,
+        **values: Any,
     ) -> bool:
         """Record how a row ended and, in the same commit, mark the next one as being sent.
 
-        Return whether ``following`` is now "sending" (still held by this batch).
+        A delivered post or DM is entered in the post registry in that commit too. Return
+        whether ``following`` is now "sending" (still held by this batch).
         """
         async with self._sessions() as session, session.begin():
+            if delivered is not None:
+                await self._register(session, row, *delivered)
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.claim_token == row.claim_token)
@@ -379,16 +224,22 @@ class Dispatcher:
             )
             return 0, started
         sender = self._senders[row.platform]
-        effect = Effect(
-            id=row.id,
-            key=row.key,
-            platform=row.platform,
-            action=row.action,
-            target=row.target,
-            payload=dict(row.payload),
-            attempts=row.attempts,
-            created_at=row.created_at,
-        )
+        try:
+            effect = await self._effect(row)
+        except _Deferred as deferred:
+            started = await self._finish(
+                row,
+                following,
+                status="pending",
+                not_before=self._clock.now() + timedelta(seconds=deferred.seconds),
+            )
+            return 0, started
+        except (UnreadableEffect, PermanentFailure) as exc:
+            log.warning("outbox %s dead-lettered: %s", row.key, exc.reason)
+            started = await self._finish(
+                row, following, status="dead", attempts=row.attempts + 1, last_error=exc.reason
+            )
+            return 0, started
         limits = sender.limits(effect)
         wait = self.limiter.reserve(limits)
         while 0 < wait <= INLINE_WAIT_SECONDS:
@@ -403,7 +254,7 @@ class Dispatcher:
             )
             return 0, started
         try:
-            external_id = await sender.send(effect)
+            delivered = await sender.send(effect)
         except RetryLater as exc:
             if exc.bucket:
                 self.limiter.block(exc.bucket, exc.retry_after)
@@ -452,13 +303,78 @@ class Dispatcher:
         started = await self._finish(
             row,
             following,
+            delivered=(effect, delivered) if delivered is not None else None,
             status="sent",
             attempts=row.attempts + 1,
             sent_at=self._clock.now(),
-            external_id=external_id,
+            external_id=delivered.message_id if delivered else None,
             last_error=None,
         )
         return 1, started
+
+    async def _effect(self, row: OutboxMessage) -> Effect:
+        """Read a row's effect back and find the earlier post it replies in or edits."""
+        try:
+            message: Message = load(row.payload)
+        except UnreadableEffect as exc:
+            raise UnreadableEffect(f"cannot read the stored effect: {exc.reason}") from None
+        thread = original = None
+        if isinstance(message, Post) and message.reply_to is not None:
+            async with self._sessions() as session:
+                thread = await registry.post_about(session, message.reply_to, row.platform)
+                if thread is None and await registry.waiting_about(
+                    session, message.reply_to, row.platform
+                ):
+                    raise _Deferred(REFERENCE_WAIT_SECONDS)
+            # Nothing was posted about it (the post was refused): post in the channel.
+        if isinstance(message, Edit):
+            async with self._sessions() as session:
+                original = await registry.post_about(session, message.subject, row.platform)
+                if original is None:
+                    if await registry.waiting_about(session, message.subject, row.platform):
+                        raise _Deferred(REFERENCE_WAIT_SECONDS)
+                    raise PermanentFailure(
+                        f"there is no post about {message.subject.kind} {message.subject.id} "
+                        f"on {row.platform} to edit"
+                    )
+        return Effect(
+            id=row.id,
+            key=row.key,
+            platform=row.platform,
+            action=row.action,
+            target=row.target,
+            message=message,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            thread=thread,
+            original=original,
+        )
+
+    async def _register(
+        self, session: AsyncSession, row: OutboxMessage, effect: Effect, delivered: Delivered
+    ) -> None:
+        message = effect.message
+        if not isinstance(message, Post | DirectMessage):
+            return
+        recipient = message.member_id if isinstance(message, DirectMessage) else None
+        if recipient is not None:
+            # An erased member's DM is not recorded: the eraser removed their outbox links.
+            linked = await session.scalar(
+                select(OutboxMember.id).where(
+                    OutboxMember.outbox_id == row.id, OutboxMember.member_id == recipient
+                )
+            )
+            if linked is None:
+                return
+        await registry.record(
+            session,
+            self._clock,
+            effect=effect,
+            delivered=delivered,
+            community_id=row.community_id,
+            subject=message.about,
+            member_id=recipient,
+        )
 
     async def next_due_in(self) -> float | None:
         """Return seconds until the next row for our senders is due, or None if none waits."""

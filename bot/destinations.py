@@ -1,0 +1,25 @@
+"""Destinations in the core's words: purposes, and a channel on some platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The purposes a community's channels are configured for (`/channel set <purpose>`).
+PURPOSES: tuple[str, ...] = ("rituals", "ugc-review", "showcase", "recognition", "announcements")
+ACCESS_KEY = r"^[a-z][a-z0-9_-]{0,39}$"
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A channel on one platform."""
+
+    platform: str
+    channel_id: str
+
+
+def channel_on(channels: tuple[ChannelRef, ...], platform: str) -> str | None:
+    """Return the channel id on ``platform`` among ``channels``, if there is one."""
+    for channel in channels:
+        if channel.platform == platform:
+            return channel.channel_id
+    return None

@@ -1,0 +1,319 @@
+"""Queueing: neutral messages become addressed outbox rows in the caller's transaction.
+
+A feature calls :func:`send` (or :func:`send_many` for a fan-out) with a unique key. The
+message is addressed here, once: a post to the channels of its destination, a DM to the
+member's identity, a role change to each platform the member is on, a mention to the
+member's user id there. Each platform gets one row (key ``<key>:<platform>``), written
+with the change that caused it, so the effect exists exactly when the change does and can
+never be queued twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import dialect_insert
+from bot.db.hooks import wake_after_commit
+from bot.messages import (
+    Bold,
+    DestinationRow,
+    DirectMessage,
+    Edit,
+    Italic,
+    Mention,
+    Post,
+    Purpose,
+    Rich,
+    RoleChange,
+    Webhook,
+    dump,
+)
+from bot.models import (
+    Destination,
+    DestinationChannel,
+    Identity,
+    OutboxMember,
+    OutboxMessage,
+    PlatformSpace,
+    PostRecord,
+)
+from bot.outbox.effects import Message, Queued
+
+WEBHOOK_PLATFORM = "webhook"
+ACTIONS: dict[type[Any], str] = {
+    Post: "post",
+    Edit: "edit",
+    DirectMessage: "dm",
+    RoleChange: "role",
+    Webhook: "webhook",
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A neutral message to queue under a unique key, in a community."""
+
+    key: str
+    message: Message
+    community_id: int
+    not_before: datetime | None = None
+    # Members whose data the message carries besides a DM's recipient and those it
+    # mentions (a recap naming first-timers): erasing one of them removes the row.
+    members: tuple[int, ...] = ()
+
+
+async def send(
+    session: AsyncSession,
+    clock: Clock,
+    message: Message,
+    *,
+    key: str,
+    community_id: int,
+    not_before: datetime | None = None,
+    members: Sequence[int] = (),
+) -> int:
+    """Queue a message in the caller's transaction; return how many platform rows are new."""
+    item = Outgoing(key, message, community_id, not_before, tuple(members))
+    return await send_many(session, clock, [item])
+
+
+async def send_many(session: AsyncSession, clock: Clock, items: Iterable[Outgoing]) -> int:
+    """Address and queue messages in one pass; return how many platform rows are new."""
+    items = list(items)
+    if not items:
+        return 0
+    book = await _AddressBook.load(session, items)
+    rows = [row for item in items for row in book.rows(item)]
+    return await enqueue_many(session, clock, rows)
+
+
+async def enqueue_many(session: AsyncSession, clock: Clock, effects: Iterable[Queued]) -> int:
+    """Insert addressed rows in one statement; return how many were new (others were queued).
+
+    A fan-out (500 reminder DMs) holds the write lock for one executemany, not 500 round trips.
+    """
+    now = clock.now()
+    effects = list(effects)
+    if not effects:
+        return 0
+    rows = [
+        {
+            "key": effect.key,
+            "community_id": effect.community_id,
+            "platform": effect.platform,
+            "action": effect.action,
+            "target": effect.target,
+            "payload": dump(effect.message),
+            "subject_kind": effect.subject.kind if effect.subject else None,
+            "subject_id": effect.subject.id if effect.subject else None,
+            "status": "pending",
+            "attempts": 0,
+            "not_before": effect.not_before or now,
+            "created_at": now,
+        }
+        for effect in effects
+    ]
+    table = OutboxMessage.__table__
+    statement = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=["key"])
+        # RETURNING names the rows really inserted, on both databases and for any batch size.
+        .returning(table.c.id, table.c.key)
+    )
+    inserted = (await session.execute(statement, rows)).all()
+    members_of = {effect.key: effect.members for effect in effects if effect.members}
+    links = [
+        {"outbox_id": row_id, "member_id": member_id}
+        for row_id, key in inserted
+        for member_id in members_of.get(key, ())
+    ]
+    if links:
+        await session.execute(insert(OutboxMember), links)
+    wake_after_commit(session)
+    return len(inserted)
+
+
+class _AddressBook:
+    """Everything addressing a batch needs, read in a few queries."""
+
+    def __init__(self) -> None:
+        self.channels: dict[tuple[int, str | int], list[tuple[str, str]]] = defaultdict(list)
+        self.identities: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+        self.subject_platforms: dict[tuple[str, str], set[str]] = defaultdict(set)
+
+    @classmethod
+    async def load(cls, session: AsyncSession, items: list[Outgoing]) -> _AddressBook:
+        book = cls()
+        purposes = {
+            (i.community_id, i.message.to.name)
+            for i in items
+            if isinstance(i.message, Post) and isinstance(i.message.to, Purpose)
+        }
+        rows = {
+            i.message.to.id
+            for i in items
+            if isinstance(i.message, Post) and isinstance(i.message.to, DestinationRow)
+        }
+        if purposes or rows:
+            query = select(
+                Destination.id,
+                Destination.community_id,
+                Destination.purpose,
+                DestinationChannel.platform,
+                DestinationChannel.channel_id,
+            ).join(DestinationChannel, DestinationChannel.destination_id == Destination.id)
+            wanted = []
+            if purposes:
+                wanted.append(Destination.purpose.in_({p for _, p in purposes}))
+            if rows:
+                wanted.append(Destination.id.in_(rows))
+
+            for dest_id, community_id, purpose, platform, channel in await session.execute(
+                query.where(or_(*wanted)).order_by(DestinationChannel.platform)
+            ):
+                book.channels[(community_id, dest_id)].append((platform, channel))
+                if purpose is not None:
+                    book.channels[(community_id, purpose)].append((platform, channel))
+        members: set[int] = set()
+        for item in items:
+            message = item.message
+            if isinstance(message, DirectMessage | RoleChange):
+                members.add(message.member_id)
+            if isinstance(message, Post | Edit | DirectMessage):
+                members.update(message.body.mentioned())
+        if members:
+            identities = await session.execute(
+                select(
+                    Identity.member_id,
+                    Identity.platform,
+                    Identity.user_id,
+                    PlatformSpace.external_id,
+                )
+                .join(PlatformSpace, PlatformSpace.id == Identity.space_id)
+                .where(Identity.member_id.in_(members))
+                .order_by(Identity.member_id, Identity.platform, Identity.id)
+            )
+            for member_id, platform, user_id, space in identities:
+                book.identities[member_id].append((platform, user_id, space))
+        subjects = {
+            (i.message.subject.kind, i.message.subject.id)
+            for i in items
+            if isinstance(i.message, Edit)
+        }
+        if subjects:
+            kinds = {kind for kind, _ in subjects}
+            ids = {subject_id for _, subject_id in subjects}
+            known = union(
+                select(PostRecord.subject_kind, PostRecord.subject_id, PostRecord.platform).where(
+                    PostRecord.subject_kind.in_(kinds), PostRecord.subject_id.in_(ids)
+                ),
+                select(
+                    OutboxMessage.subject_kind, OutboxMessage.subject_id, OutboxMessage.platform
+                ).where(
+                    OutboxMessage.subject_kind.in_(kinds),
+                    OutboxMessage.subject_id.in_(ids),
+                    OutboxMessage.action == "post",
+                ),
+            )
+            for kind, subject_id, platform in await session.execute(known):
+                if kind is not None and subject_id is not None:
+                    book.subject_platforms[(kind, subject_id)].add(platform)
+        return book
+
+    def _user(self, member_id: int, platform: str) -> str | None:
+        for known, user_id, _ in self.identities.get(member_id, ()):
+            if known == platform:
+                return user_id
+        return None
+
+    def _resolve(self, body: Rich, platform: str) -> Rich:
+        """Fill in each mention's user id on ``platform`` (a member not there is named)."""
+        if not body.mentioned():
+            return body
+        return Rich(spans=tuple(self._span(span, platform) for span in body.spans))
+
+    def _span(self, span: Any, platform: str) -> Any:
+        if isinstance(span, Mention):
+            return span.model_copy(update={"user_id": self._user(span.member_id, platform)})
+        if isinstance(span, Bold | Italic):
+            return span.model_copy(
+                update={"spans": tuple(self._span(inner, platform) for inner in span.spans)}
+            )
+        return span
+
+    def rows(self, item: Outgoing) -> list[Queued]:
+        message = item.message
+        action = ACTIONS[type(message)]
+        named = (*item.members, *getattr(getattr(message, "body", None), "mentioned", tuple)())
+
+        def row(platform: str, target: str, resolved: Message, *extra: int) -> Queued:
+            subject = getattr(resolved, "about", None) or getattr(resolved, "subject", None)
+            return Queued(
+                key=f"{item.key}:{platform}",
+                platform=platform,
+                action=action,
+                target=target,
+                message=resolved,
+                community_id=item.community_id,
+                not_before=item.not_before,
+                subject=subject,
+                members=tuple(dict.fromkeys((*extra, *named))),
+            )
+
+        if isinstance(message, Post):
+            where = message.to.name if isinstance(message.to, Purpose) else message.to.id
+            return [
+                row(
+                    platform,
+                    f"channel:{channel}",
+                    message.model_copy(update={"body": self._resolve(message.body, platform)}),
+                )
+                for platform, channel in self.channels.get((item.community_id, where), ())
+            ]
+        if isinstance(message, Edit):
+            key = (message.subject.kind, message.subject.id)
+            return [
+                row(
+                    platform,
+                    f"subject:{message.subject.kind}:{message.subject.id}",
+                    message.model_copy(update={"body": self._resolve(message.body, platform)}),
+                )
+                for platform in sorted(self.subject_platforms.get(key, ()))
+            ]
+        if isinstance(message, DirectMessage):
+            seen: set[str] = set()
+            found: list[Queued] = []
+            for platform, user_id, _ in self.identities.get(message.member_id, ()):
+                if platform in seen or (message.platform and platform != message.platform):
+                    continue
+                seen.add(platform)
+                resolved = message.model_copy(
+                    update={"body": self._resolve(message.body, platform)}
+                )
+                found.append(row(platform, f"user:{user_id}", resolved, message.member_id))
+            return found
+        if isinstance(message, RoleChange):
+            return [
+                row(platform, f"member:{space}:{user_id}", message, message.member_id)
+                for platform, user_id, space in self.identities.get(message.member_id, ())
+            ]
+        return [
+            Queued(
+                key=item.key,
+                platform=WEBHOOK_PLATFORM,
+                action=action,
+                target=message.url,
+                message=message,
+                community_id=item.community_id,
+                not_before=item.not_before,
+                members=item.members,
+            )
+        ]
