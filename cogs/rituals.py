@@ -80,17 +80,14 @@ class RitualModal(discord.ui.Modal):
         leads = rituals.parse_minutes(self.reminders.value or "")
         async with self.bot.acting(interaction) as (session, actor):
             if self.editing:
-                view = await rituals.edit_ritual(
-                    session,
-                    clock,
-                    actor,
-                    self.editing,
+                changes = rituals.RitualChanges(
                     name=self.name.value,
                     schedule=self.schedule.value,
                     timezone=self.timezone.value,
                     prompt=self.prompt.value,
                     reminder_minutes=leads,
                 )
+                view = await rituals.edit_ritual(session, clock, actor, self.editing, changes)
             else:
                 spec = rituals.RitualSpec(
                     name=self.name.value,
@@ -98,7 +95,7 @@ class RitualModal(discord.ui.Modal):
                     timezone=self.timezone.value,
                     prompt=self.prompt.value,
                     kind=self.spec.kind,
-                    discord_channel_id=self.spec.discord_channel_id,
+                    channel_id=self.spec.channel_id,
                     reminder_minutes=leads,
                     checkin_window_minutes=self.spec.checkin_window_minutes,
                     checkin_points=self.spec.checkin_points,
@@ -237,7 +234,6 @@ class Rituals(commands.Cog):
                 template.value,
                 timezone=settings.community.timezone,
                 channel_id=channel,
-                platform="discord",
             )
         else:
             spec = rituals.RitualSpec(
@@ -245,7 +241,7 @@ class Rituals(commands.Cog):
                 schedule="weekly fri 12:00",
                 timezone=settings.community.timezone,
                 prompt="",
-                discord_channel_id=channel,
+                channel_id=channel,
             )
         await interaction.response.send_modal(RitualModal(self.bot, spec=spec, editing=None))
 
@@ -256,7 +252,7 @@ class Rituals(commands.Cog):
         async with self.bot.acting(interaction) as (session, actor):
             if actor.caller.role < Role.MODERATOR:
                 require(actor, Role.MODERATOR)
-            found = await rituals.ritual_spec(session, actor.community_id, name)
+            found = await rituals.ritual_spec(session, actor.community_id, name, platform="discord")
         await interaction.response.send_modal(RitualModal(self.bot, spec=found, editing=found.name))
 
     async def _toggle(self, interaction: Interaction, name: str, paused: bool) -> None:
@@ -286,7 +282,7 @@ class Rituals(commands.Cog):
         async with self.bot.acting(interaction) as (session, actor):
             require(actor, Role.MODERATOR)
             # Look it up now, so a typo is answered before anyone is asked to confirm.
-            found = await rituals.ritual_spec(session, actor.community_id, name)
+            found = await rituals.ritual_spec(session, actor.community_id, name, platform="discord")
         escaped = discord_escape(found.name)
         await interaction.response.send_message(
             f"**Delete {escaped}?** Its schedule, past occurrences and check-ins go with it; "

@@ -24,12 +24,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import FlywheelError, Invalid
-from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.rituals import (
     CHECKIN_PREFIX,
     TEMPLATES,
     CheckinResult,
+    RitualChanges,
     RitualSpec,
     RitualView,
     add_host,
@@ -44,12 +44,13 @@ from bot.services.rituals import (
     occurrence_for_post,
     parse_minutes,
     preview,
+    ritual_spec,
     run_now,
     set_paused,
     set_reminder,
     spec_from_template,
 )
-from bot.services.schedules import FORMS, Schedule, parse_schedule, zone
+from bot.services.schedules import FORMS, parse_schedule, zone
 from bot.slack.app import (
     PLATFORM,
     Block,
@@ -141,12 +142,12 @@ def when_text(moment: datetime, timezone: str) -> str:
 
 
 def _channel_text(view: RitualView) -> str:
-    channel = view.slack_channel_id
+    channel = view.channel_on(PLATFORM)
     if channel and CHANNEL_ID.fullmatch(channel):
         return f"<#{channel}>"
     if channel:
         return slack_escape(channel)
-    return "Discord only" if view.discord_channel_id else "no channel"
+    return "Discord only" if view.channel_on("discord") else "no channel"
 
 
 def _next_text(view: RitualView) -> str:
@@ -274,7 +275,7 @@ def ritual_modal(
             "exclude_external_shared_channels": True,
         },
     }
-    initial_channel = (current.slack_channel_id if current else None) or channel_id
+    initial_channel = (current.channel_id if current else None) or channel_id
     if initial_channel and CHANNEL_ID.fullmatch(initial_channel):
         channel_element["initial_conversation"] = initial_channel
     else:
@@ -405,20 +406,7 @@ def _template_key(text: str) -> str:
 
 
 async def _current_spec(session: AsyncSession, community_id: int, name: str) -> RitualSpec:
-    # The service has no read of a ritual's editable fields yet; these are the ones
-    # edit_ritual itself starts from (the helpers that find a ritual and write its schedule
-    # back as text belong to the service, so the modal shows exactly what it accepts).
-    ritual = await rituals._ritual(session, community_id, name)
-    return RitualSpec(
-        name=ritual.name,
-        schedule=rituals._schedule_text(Schedule.from_json(ritual.schedule)),
-        timezone=ritual.timezone,
-        prompt=ritual.prompt,
-        kind=ritual.kind,
-        discord_channel_id=ritual.discord_channel_id,
-        slack_channel_id=ritual.slack_channel_id,
-        reminder_minutes=tuple(ritual.reminder_minutes),
-    )
+    return await ritual_spec(session, community_id, name, platform=PLATFORM)
 
 
 def _split_last(rest: str, usage: str) -> tuple[str, str]:
@@ -467,9 +455,7 @@ class _Rituals:
             return
         if not channel_id or not CHANNEL_ID.fullmatch(str(channel_id)):
             raise Invalid("Run this in the channel the ritual should post in.")
-        spec = spec_from_template(
-            template, timezone=timezone, channel_id=str(channel_id), platform=PLATFORM
-        )
+        spec = spec_from_template(template, timezone=timezone, channel_id=str(channel_id))
         caller = await call.caller()
         async with self.front.acting(caller) as (session, actor):
             view = await create_ritual(session, self.runtime.clock, actor, spec)
@@ -634,9 +620,7 @@ class _Rituals:
         if template == CUSTOM:
             spec = RitualSpec(name="", schedule="", timezone=timezone, prompt="", kind=CUSTOM)
         else:
-            spec = spec_from_template(
-                template, timezone=timezone, channel_id=channel, platform=PLATFORM
-            )
+            spec = spec_from_template(template, timezone=timezone, channel_id=channel)
         schedule = _text(values, SCHEDULE) or spec.schedule
         _check_schedule(schedule)
         reminders = _text(values, REMINDERS)
@@ -645,28 +629,26 @@ class _Rituals:
             name=_text(values, NAME) or spec.name,
             schedule=schedule,
             prompt=_text(values, PROMPT) or spec.prompt,
-            slack_channel_id=channel or None,
+            channel_id=channel or None,
             reminder_minutes=_parse_leads(reminders) if reminders else spec.reminder_minutes,
         )
 
     def _edit_changes(
         self, values: dict[str, dict[str, Any]], timezone: str, channel: str
-    ) -> dict[str, Any]:
-        option = values.get(TEMPLATE, {}).get("selected_option")
+    ) -> RitualChanges:
         schedule = _text(values, SCHEDULE)
         if schedule:
             _check_schedule(schedule)
         reminders = _text(values, REMINDERS)
         # Blank means "keep it": edit_ritual leaves None fields as they are.
-        return {
-            "name": _text(values, NAME) or None,
-            "kind": str(option.get("value")) if isinstance(option, dict) else None,
-            "schedule": schedule or None,
-            "timezone": timezone or None,
-            "prompt": _text(values, PROMPT) or None,
-            "slack_channel_id": channel or None,
-            "reminder_minutes": _parse_leads(reminders) if reminders else None,
-        }
+        return RitualChanges(
+            name=_text(values, NAME) or None,
+            schedule=schedule or None,
+            timezone=timezone or None,
+            prompt=_text(values, PROMPT) or None,
+            channel_id=channel or None,
+            reminder_minutes=_parse_leads(reminders) if reminders else None,
+        )
 
     async def submit(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, view: dict[str, Any]
@@ -688,7 +670,7 @@ class _Rituals:
             if editing:
                 changes = self._edit_changes(values, timezone, channel)
                 async with self.front.acting(caller) as (session, actor):
-                    saved = await edit_ritual(session, clock, actor, str(editing), **changes)
+                    saved = await edit_ritual(session, clock, actor, str(editing), changes)
                 verb = "Saved"
             else:
                 spec = self._create_spec(values, timezone, channel)
