@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.messages import Code
+
 DEFAULT_SLACK_COMMAND = "/flywheel"
 
 
@@ -18,8 +20,16 @@ class CommandNames:
 
     slack_command: str = DEFAULT_SLACK_COMMAND
 
+    def typed(self, platform: str, verbs: str) -> str:
+        """Return the command exactly as a member of ``platform`` types it."""
+        if platform == "slack":
+            return f"{self.slack_command} {verbs}"
+        return f"/{verbs}"
+
+    def code(self, platform: str, verbs: str) -> Code:
+        """Return the command as a code span of a message body."""
+        return Code(text=self.typed(platform, verbs))
+
     def spell(self, platform: str, verbs: str) -> str:
         """Return the command as a member of ``platform`` types it, in backticks."""
-        if platform == "slack":
-            return f"`{self.slack_command} {verbs}`"
-        return f"`/{verbs}`"
+        return f"`{self.typed(platform, verbs)}`"

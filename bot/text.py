@@ -5,7 +5,10 @@ from __future__ import annotations
 import html
 import re
 
-_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#-])")
+_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|\[\]()])")
+# Headings, block quotes and list items only start a line (after optional spaces).
+_DISCORD_LINE_START = re.compile(r"(?m)^(\s*)([#>-])")
+_DISCORD_ORDERED = re.compile(r"(?m)^(\s*\d+)\.")
 _MASS_MENTION = re.compile(r"@(everyone|here)")
 
 
@@ -16,6 +19,8 @@ def discord_escape(text: str) -> str:
     for text that is later copied somewhere mentions are allowed.
     """
     escaped = _DISCORD_MARKDOWN.sub(r"\\\1", text)
+    escaped = _DISCORD_LINE_START.sub(r"\1\\\2", escaped)
+    escaped = _DISCORD_ORDERED.sub(r"\1\\.", escaped)
     escaped = _MASS_MENTION.sub("@\u200b\\1", escaped)
     return escaped.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
 

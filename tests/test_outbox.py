@@ -17,9 +17,10 @@ from bot.outbox import (
     PermanentFailure,
     RateLimit,
     RateLimiter,
+    Delivered,
     RetryLater,
-    enqueue,
 )
+from tests.effects import enqueue_row
 from bot.settings import OutboxSettings
 
 
@@ -39,7 +40,7 @@ class RecordingSender:
     def limits(self, effect: Effect):
         return [("test:global", self.limit), (f"test:{effect.target}", RateLimit(1000, 1.0))]
 
-    async def send(self, effect: Effect) -> str:
+    async def send(self, effect: Effect) -> Delivered:
         self.attempts.append(effect.key)
         if self.error is not None:
             raise self.error
@@ -47,23 +48,17 @@ class RecordingSender:
             self.fail_first -= 1
             raise ConnectionError("platform unreachable")
         self.sent.append((effect.key, self.clock.monotonic()))
-        return f"msg-{len(self.sent)}"
+        return Delivered("1", f"msg-{len(self.sent)}")
 
 
 def settings(**overrides) -> OutboxSettings:
     return OutboxSettings(**{"max_attempts": 5, "backoff_base_seconds": 1.0, **overrides})
 
 
-async def _queue(sessions, clock, key, target="channel:1", payload=None):
+async def _queue(sessions, clock, key, target="channel:1", text=None):
     async with sessions() as session, session.begin():
-        return await enqueue(
-            session,
-            clock,
-            key=key,
-            platform="test",
-            action="post",
-            target=target,
-            payload=payload or {"text": key},
+        return await enqueue_row(
+            session, clock, key=key, platform="test", action="post", target=target, text=text or key
         )
 
 
@@ -175,7 +170,8 @@ CHILD = textwrap.dedent(
     from sqlalchemy.ext.asyncio import async_sessionmaker
     from bot.clock import SystemClock
     from bot.db import create_engine
-    from bot.outbox import Dispatcher, RateLimit, enqueue
+    from bot.outbox import Dispatcher, RateLimit
+    from tests.effects import enqueue_row
     from bot.settings import OutboxSettings
 
     class Stuck:
@@ -191,8 +187,8 @@ CHILD = textwrap.dedent(
         engine = create_engine(url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         async with sessions() as session, session.begin():
-            await enqueue(session, clock, key="crash:1", platform="test", action="dm",
-                          target="user:9", payload={"text": "hello"})
+            await enqueue_row(session, clock, key="crash:1", platform="test", action="dm",
+                              target="user:9", text="hello")
         print("queued", flush=True)
         if claim:
             await Dispatcher(sessions, clock, OutboxSettings(lease_seconds=60), [Stuck()]).dispatch_due()

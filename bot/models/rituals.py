@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
+from bot.ids import new_uid
 
 
 class Ritual(Base):
@@ -18,13 +19,15 @@ class Ritual(Base):
     __table_args__ = (UniqueConstraint("community_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What leaves the process (outbox keys, audit targets) names the ritual by this.
+    uid: Mapped[str] = mapped_column(String(24), unique=True, default=new_uid)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(32))
     schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
     timezone: Mapped[str] = mapped_column(String(64))
-    discord_channel_id: Mapped[str | None] = mapped_column(String(32))
-    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    # The ritual's own channels (one per platform), a destination row.
+    destination_id: Mapped[int] = mapped_column(ForeignKey("destinations.id"))
     prompt: Mapped[str] = mapped_column(Text)
     thread_per_occurrence: Mapped[bool] = mapped_column(default=True)
     reminder_minutes: Mapped[list[int]] = mapped_column(JSON, default=list)
@@ -46,6 +49,8 @@ class RitualOccurrence(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Button ids, outbox keys and the post registry name the occurrence by this.
+    uid: Mapped[str] = mapped_column(String(24), unique=True, default=new_uid)
     ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
     scheduled_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))  # posted | late | missed
@@ -93,14 +98,15 @@ class RitualReminderOptIn(Base):
 
 
 class RitualLink(Base):
-    """A link members shared in an occurrence's thread, counted for the recap."""
+    """A link a member shared in an occurrence's thread, counted for the recap (once per member)."""
 
     __tablename__ = "ritual_links"
-    __table_args__ = (UniqueConstraint("occurrence_id", "url"),)
+    __table_args__ = (UniqueConstraint("occurrence_id", "url", "member_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurrence_id: Mapped[int] = mapped_column(
         ForeignKey("ritual_occurrences.id", ondelete="CASCADE")
     )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(500))
-    shares: Mapped[int] = mapped_column(default=1)
+    shared_at: Mapped[datetime]

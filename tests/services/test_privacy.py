@@ -8,7 +8,9 @@ from sqlalchemy import JSON, String, Text, func, select
 
 from bot.db import Base
 from bot.models import Activity, Member
-from bot.outbox import enqueue
+from bot.messages import DirectMessage, Post, Purpose, rich
+from bot.outbox import send
+from bot.services.channels import place_channel, purpose_destination
 from bot.services.audit import record_audit
 from bot.services.engagement import record_activity
 from bot.services.identities import resolve_member
@@ -43,23 +45,21 @@ async def _seed(session, clock, spaces):
         session, clock, member_id=other.member_id, kind="message", points=4, source_key="o:1"
     )
     await start_link(session, clock, member_id=zoe.member_id, platform="discord")
-    await enqueue(
+    await send(
         session,
         clock,
-        key=f"dm:{DISCORD_ID}:welcome",
-        platform="discord",
-        action="dm",
-        target=f"user:{DISCORD_ID}",
-        payload={"content": f"Welcome {NAME}!"},
+        DirectMessage(member_id=zoe.member_id, body=rich(f"Welcome {NAME}!")),
+        key="dm:welcome",
+        community_id=zoe.community_id,
     )
-    await enqueue(
+    announcements = await purpose_destination(session, clock, zoe.community_id, "announcements")
+    await place_channel(session, announcements, "discord", "1")
+    await send(
         session,
         clock,
+        Post(to=Purpose(name="announcements"), body=rich("Office hours start now")),
         key="post:general:1",
-        platform="discord",
-        action="post",
-        target="channel:1",
-        payload={"content": "Office hours start now"},
+        community_id=zoe.community_id,
     )
     await record_audit(
         session,
@@ -69,6 +69,7 @@ async def _seed(session, clock, spaces):
         action="badge.award",
         target=f"member:{zoe.member_id}",
         detail={"name": NAME, "email": EMAIL},
+        about_member_id=zoe.member_id,
     )
     await session.flush()
     return zoe.member_id, other.member_id

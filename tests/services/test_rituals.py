@@ -15,6 +15,7 @@ from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.engagement import record_activity
 from tests.conftest import make_spaces
+from tests.effects import message_of, occurrence_uid, pretend_sent, text_of
 
 
 def utc(*args: int) -> datetime:
@@ -132,7 +133,7 @@ async def test_after_a_three_day_outage_one_late_post_and_the_rest_missed(sessio
     assert len(report.late) == 1 and report.posted == [] and len(report.missed) == 2
     statuses = [(o.scheduled_at.day, o.status) for o in await occurrences(sessions)]
     assert statuses == [(5, "posted"), (6, "missed"), (7, "missed"), (8, "late")]
-    late_post = [p for p in await posts(sessions) if "posted late" in p.payload["text"]]
+    late_post = [p for p in await posts(sessions) if "posted late" in text_of(p)]
     assert len(late_post) == 1 and len(await posts(sessions)) == 2
 
 
@@ -165,8 +166,8 @@ async def test_reminders_go_to_the_channel_and_to_opted_in_members_once(sessions
     dms = await posts(sessions, "ritual-remind-dm:")
     assert len(channel) == 2
     assert sorted(dm.target for dm in dms) == ["user:u0", "user:u0", "user:u1", "user:u1"]
-    assert "tomorrow" in channel[0].payload["text"] and "in 1 hour" in channel[1].payload["text"]
-    assert all("`/ritual remind` turns it off" in dm.payload["text"] for dm in dms)
+    assert "tomorrow" in text_of(channel[0]) and "in 1 hour" in text_of(channel[1])
+    assert all("`/ritual remind` turns it off" in text_of(dm) for dm in dms)
 
 
 async def test_a_slack_reminder_dm_names_the_command_as_slack_members_type_it(sessions):
@@ -183,7 +184,7 @@ async def test_a_slack_reminder_dm_names_the_command_as_slack_members_type_it(se
     await rituals.tick(sessions, clock, CommandNames(slack_command="/acme"))
     (dm,) = await posts(sessions, "ritual-remind-dm:")
     assert dm.target == "user:U1"
-    assert "`/acme ritual remind` turns it off" in dm.payload["text"]
+    assert "`/acme ritual remind` turns it off" in text_of(dm)
 
 
 async def test_check_in_counts_once_awards_points_once_and_closes_with_the_window(sessions):
@@ -193,14 +194,14 @@ async def test_check_in_counts_once_awards_points_once_and_closes_with_the_windo
     )
     clock.set(utc(2026, 1, 2, 10, 0, 10))
     report = await rituals.tick(sessions, clock)
-    occurrence_id = report.posted[0]
     async with sessions() as session, session.begin():
+        uid = await occurrence_uid(session, report.posted[0])
         ada = await actor(session, clock, community_id, user_id="ada", role=Role.MEMBER)
         first = await rituals.checkin(
-            session, clock, occurrence_id=occurrence_id, member_id=ada.member_id, method="button"
+            session, clock, occurrence_uid=uid, member_id=ada.member_id, method="button"
         )
         again = await rituals.checkin(
-            session, clock, occurrence_id=occurrence_id, member_id=ada.member_id, method="reaction"
+            session, clock, occurrence_uid=uid, member_id=ada.member_id, method="reaction"
         )
         member = await session.get(Member, ada.member_id)
     assert first.counted and first.points == 15 and not again.counted and again.points == 0
@@ -212,7 +213,7 @@ async def test_check_in_counts_once_awards_points_once_and_closes_with_the_windo
             await rituals.checkin(
                 session,
                 clock,
-                occurrence_id=occurrence_id,
+                occurrence_uid=uid,
                 member_id=bob.member_id,
                 method="button",
             )
@@ -226,10 +227,7 @@ async def test_the_recap_counts_attendance_welcomes_first_timers_and_lists_links
     clock.set(utc(2026, 1, 2, 10, 0, 10))
     occurrence_id = (await rituals.tick(sessions, clock)).posted[0]
     async with sessions() as session, session.begin():
-        for post in (
-            await session.scalars(select(OutboxMessage))
-        ).all():  # pretend the outbox sent them
-            post.status, post.external_id = "sent", f"m{post.id}"
+        await pretend_sent(session, clock, (await session.scalars(select(OutboxMessage))).all())
         discord_post = next(
             p
             for p in (await session.scalars(select(OutboxMessage))).all()
@@ -252,11 +250,15 @@ async def test_the_recap_counts_attendance_welcomes_first_timers_and_lists_links
     report = await rituals.tick(sessions, clock)
     assert report.recaps == [occurrence_id]
     recaps = {p.platform: p for p in await posts(sessions, "ritual-recap:")}
-    assert recaps["discord"].target == f"thread:{discord_post.external_id}"
-    assert "thread_ts" in recaps["slack"].payload
-    text = recaps["discord"].payload["text"]
+    # Each recap is a reply in the thread of its platform's post (the dispatcher finds it).
+    for recap in recaps.values():
+        assert message_of(recap).reply_to == rituals.occurrence_subject(
+            message_of(discord_post).about.id
+        )
+    text = text_of(recaps["discord"])
     assert "2 checked in" in text and "first-timers" in text and "https://example.com/a" in text
     assert "<@everyone>" not in text  # a member's name cannot ping anyone
+    assert "&lt;@everyone&gt;" in text_of(recaps["slack"])
     assert (await rituals.tick(sessions, clock)).recaps == []
 
 
@@ -317,11 +319,12 @@ async def test_attendance_is_distinct_check_ins_over_monthly_active_members(sess
     clock.set(utc(2026, 1, 2, 10, 0, 5))
     occurrence_id = (await rituals.tick(sessions, clock)).posted[0]
     async with sessions() as session, session.begin():
+        uid = await occurrence_uid(session, occurrence_id)
         for member in members[:2]:
             await rituals.checkin(
                 session,
                 clock,
-                occurrence_id=occurrence_id,
+                occurrence_uid=uid,
                 member_id=member.member_id,
                 method="button",
             )

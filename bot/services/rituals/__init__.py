@@ -11,6 +11,7 @@ exports.
 from __future__ import annotations
 
 from bot.features import Feature, FeatureContext, Job
+from bot.services.rituals import data
 from bot.services.rituals.admin import (
     add_host,
     create_ritual,
@@ -28,7 +29,13 @@ from bot.services.rituals.checkins import (
     checkin_current,
     occurrence_for_post,
 )
-from bot.services.rituals.messages import CHECKIN_PREFIX, describe_leads
+from bot.services.rituals.messages import (
+    CHECKIN_PREFIX,
+    checkin_button_id,
+    describe_leads,
+    occurrence_of_button,
+    occurrence_subject,
+)
 from bot.services.rituals.scheduler import (
     LOOKBACK,
     ON_TIME,
@@ -75,6 +82,7 @@ __all__ = [
     "add_host",
     "attendance",
     "checkin",
+    "checkin_button_id",
     "checkin_by_reply",
     "checkin_current",
     "create_ritual",
@@ -84,6 +92,8 @@ __all__ = [
     "list_rituals",
     "local_week_start",
     "occurrence_for_post",
+    "occurrence_of_button",
+    "occurrence_subject",
     "parse_minutes",
     "preview",
     "ritual_names",
@@ -104,4 +114,8 @@ FEATURE = Feature(
     name="rituals",
     summary="Weekly rituals: scheduled posts, reminders, check-ins, recaps, attendance.",
     jobs=(Job("rituals", TICK_SECONDS, _tick_job),),
+    exporter=data.export_member,
+    eraser=data.erase_member,
+    export_tables=data.EXPORT_TABLES,
+    member_tables=data.MEMBER_TABLES,
 )

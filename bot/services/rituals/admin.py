@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import Invalid
-from bot.models import Ritual, RitualHost, RitualReminderOptIn
-from bot.services.audit import record_audit
+from bot.messages import Subject
+from bot.models import Destination, Ritual, RitualHost, RitualOccurrence, RitualReminderOptIn
+from bot.outbox.registry import cancel_about
+from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
-from bot.services.rituals._channels import channels_of, set_channel
+from bot.services.rituals._channels import channels_of, new_destination, set_channel
+from bot.services.rituals.messages import occurrence_subject, ritual_subject
 from bot.services.rituals.scheduler import claim_occurrence
 from bot.services.rituals.specs import RitualChanges, RitualSpec, validate
 from bot.services.rituals.views import RitualView, find_ritual, spec_of, view_of
@@ -62,17 +65,12 @@ async def create_ritual(
         created_by=actor.member_id,
         created_at=clock.now(),
     )
-    set_channel(ritual, actor.caller.platform, spec.channel_id)
+    ritual.destination_id = await new_destination(session, clock, actor.community_id)
     session.add(ritual)
     await session.flush()
-    await record_audit(
-        session,
-        clock,
-        community_id=actor.community_id,
-        actor_member_id=actor.member_id,
-        action="ritual.create",
-        target=f"ritual:{ritual.id}",
-        detail={"name": ritual.name},
+    await set_channel(session, ritual, actor.caller.platform, spec.channel_id)
+    await audit(
+        session, clock, actor, "ritual.create", f"ritual:{ritual.uid}", {"name": ritual.name}
     )
     return await view_of(session, ritual, clock.now())
 
@@ -84,32 +82,26 @@ async def edit_ritual(
     require(actor, Role.MODERATOR)
     ritual = await find_ritual(session, actor.community_id, name)
     platform = actor.caller.platform
-    current = spec_of(ritual, platform)
+    current = await spec_of(session, ritual, platform)
     updated = changes.applied_to(current)
-    elsewhere = any(c.platform != platform for c in channels_of(ritual))
+    elsewhere = any(c.platform != platform for c in await channels_of(session, ritual))
     schedule = validate(updated, has_channel=bool(updated.channel_id) or elsewhere)
     await _refuse_taken_name(session, actor.community_id, updated.name, keep=ritual.id)
     ritual.name = updated.name.strip()
     ritual.schedule = schedule.to_json()
     ritual.timezone = updated.timezone
     ritual.prompt = updated.prompt.strip()
-    set_channel(ritual, platform, updated.channel_id)
+    await set_channel(session, ritual, platform, updated.channel_id)
     ritual.thread_per_occurrence = updated.thread_per_occurrence
     ritual.reminder_minutes = list(updated.reminder_minutes)
     ritual.checkin_window_minutes = updated.checkin_window_minutes
     ritual.checkin_points = updated.checkin_points
     ritual.grace_minutes = updated.grace_minutes
     await session.flush()
-    saved = spec_of(ritual, platform)
+    saved = await spec_of(session, ritual, platform)
     changed = [f.name for f in fields(saved) if getattr(saved, f.name) != getattr(current, f.name)]
-    await record_audit(
-        session,
-        clock,
-        community_id=actor.community_id,
-        actor_member_id=actor.member_id,
-        action="ritual.edit",
-        target=f"ritual:{ritual.id}",
-        detail={"fields": sorted(changed)},
+    await audit(
+        session, clock, actor, "ritual.edit", f"ritual:{ritual.uid}", {"fields": sorted(changed)}
     )
     return await view_of(session, ritual, clock.now())
 
@@ -124,14 +116,12 @@ async def set_paused(
     if not paused:
         # Resuming must not replay what fell due during the pause: start counting from now.
         ritual.created_at = max(ritual.created_at, clock.now())
+    if paused:
+        # Nothing queued for it goes out while it is paused.
+        await cancel_about(session, await _subjects_of(session, ritual))
     await session.flush()
-    await record_audit(
-        session,
-        clock,
-        community_id=actor.community_id,
-        actor_member_id=actor.member_id,
-        action="ritual.pause" if paused else "ritual.resume",
-        target=f"ritual:{ritual.id}",
+    await audit(
+        session, clock, actor, "ritual.pause" if paused else "ritual.resume", f"ritual:{ritual.uid}"
     )
     return await view_of(session, ritual, clock.now())
 
@@ -140,18 +130,24 @@ async def delete_ritual(session: AsyncSession, clock: Clock, actor: Actor, name:
     """Delete a ritual and its history (moderators only); return its name."""
     require(actor, Role.MODERATOR)
     ritual = await find_ritual(session, actor.community_id, name)
-    await record_audit(
-        session,
-        clock,
-        community_id=actor.community_id,
-        actor_member_id=actor.member_id,
-        action="ritual.delete",
-        target=f"ritual:{ritual.id}",
-        detail={"name": ritual.name},
+    await audit(
+        session, clock, actor, "ritual.delete", f"ritual:{ritual.uid}", {"name": ritual.name}
     )
+    # Its queued posts, reminders and recaps would go out with buttons nobody can answer.
+    await cancel_about(session, await _subjects_of(session, ritual))
+    destination = ritual.destination_id
     await session.delete(ritual)
     await session.flush()
+    await session.execute(delete(Destination).where(Destination.id == destination))
     return ritual.name
+
+
+async def _subjects_of(session: AsyncSession, ritual: Ritual) -> list[Subject]:
+    """Return everything the outbox may hold about a ritual: itself and its occurrences."""
+    occurrences = await session.scalars(
+        select(RitualOccurrence.uid).where(RitualOccurrence.ritual_id == ritual.id)
+    )
+    return [ritual_subject(ritual.uid), *(occurrence_subject(uid) for uid in occurrences)]
 
 
 async def add_host(
@@ -165,14 +161,8 @@ async def add_host(
         .values(ritual_id=ritual.id, member_id=member_id)
         .on_conflict_do_nothing(index_elements=["ritual_id", "member_id"])
     )
-    await record_audit(
-        session,
-        clock,
-        community_id=actor.community_id,
-        actor_member_id=actor.member_id,
-        action="ritual.host_add",
-        target=f"ritual:{ritual.id}",
-        detail={"member_id": member_id},
+    await audit(
+        session, clock, actor, "ritual.host_add", f"ritual:{ritual.uid}", about_member_id=member_id
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -205,13 +195,6 @@ async def run_now(session: AsyncSession, clock: Clock, actor: Actor, name: str) 
     now = clock.now().replace(second=0, microsecond=0)
     occurrence_id = await claim_occurrence(session, clock, ritual, now, status="posted")
     if occurrence_id is None:
-        raise Invalid("It already ran this minute; give it a moment.")
-    await record_audit(
-        session,
-        clock,
-        community_id=actor.community_id,
-        actor_member_id=actor.member_id,
-        action="ritual.run_now",
-        target=f"ritual:{ritual.id}",
-    )
+        raise Invalid("It already ran this minute; give it a moment.", code="run_now.repeat")
+    await audit(session, clock, actor, "ritual.run_now", f"ritual:{ritual.uid}")
     return occurrence_id

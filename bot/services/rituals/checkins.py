@@ -12,7 +12,8 @@ from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
 from bot.errors import Invalid, NotFound
-from bot.models import OutboxMessage, Ritual, RitualCheckin, RitualLink, RitualOccurrence
+from bot.models import Ritual, RitualCheckin, RitualLink, RitualOccurrence
+from bot.outbox.registry import subject_of
 from bot.services.callers import Actor
 from bot.services.engagement import ActivityKind, record_activity
 from bot.services.rituals.messages import local_time
@@ -33,14 +34,14 @@ class CheckinResult:
 
 
 async def checkin(
-    session: AsyncSession, clock: Clock, *, occurrence_id: int, member_id: int, method: str
+    session: AsyncSession, clock: Clock, *, occurrence_uid: str, member_id: int, method: str
 ) -> CheckinResult:
     """Check a member in to an occurrence within its window; points are awarded once."""
     row = (
         await session.execute(
             select(RitualOccurrence, Ritual)
             .join(Ritual, Ritual.id == RitualOccurrence.ritual_id)
-            .where(RitualOccurrence.id == occurrence_id)
+            .where(RitualOccurrence.uid == occurrence_uid)
         )
     ).first()
     if row is None:
@@ -67,8 +68,8 @@ async def checkin(
             member_id=member_id,
             kind=ActivityKind.RITUAL_CHECKIN,
             points=ritual.checkin_points,
-            source_key=f"ritual-checkin:{occurrence.id}:{member_id}",
-            source_ref=f"ritual:{ritual.id}",
+            source_key=f"ritual-checkin:{occurrence.uid}:{member_id}",
+            source_ref=f"ritual:{ritual.uid}",
         )
         points = recorded.points if recorded.counted else 0
     total = await session.scalar(
@@ -81,36 +82,38 @@ async def checkin(
 
 async def occurrence_for_post(
     session: AsyncSession, *, platform: str, message_id: str
-) -> int | None:
-    """Return the occurrence a platform message (a ritual post, or its thread) belongs to."""
-    key = await session.scalar(
-        select(OutboxMessage.key).where(
-            OutboxMessage.platform == platform,
-            OutboxMessage.external_id == message_id,
-            OutboxMessage.key.startswith("ritual-post:"),
-        )
-    )
-    return int(key.split(":")[1]) if key else None
+) -> str | None:
+    """Return the occurrence a platform message (a ritual post, or its thread) is about."""
+    subject = await subject_of(session, platform=platform, message_id=message_id, kind="occurrence")
+    return subject.id if subject else None
 
 
 async def checkin_by_reply(
     session: AsyncSession, clock: Clock, *, platform: str, parent_id: str, member_id: int, text: str
 ) -> CheckinResult | None:
     """Check in a member who replied in a ritual's thread, and count the links they shared."""
-    occurrence_id = await occurrence_for_post(session, platform=platform, message_id=parent_id)
+    uid = await occurrence_for_post(session, platform=platform, message_id=parent_id)
+    if uid is None:
+        return None
+    occurrence_id = await session.scalar(
+        select(RitualOccurrence.id).where(RitualOccurrence.uid == uid)
+    )
     if occurrence_id is None:
         return None
     for url in dict.fromkeys(URL.findall(text)):
         await session.execute(
             dialect_insert(session, RitualLink)
-            .values(occurrence_id=occurrence_id, url=url[:500], shares=1)
-            .on_conflict_do_update(
-                index_elements=["occurrence_id", "url"], set_={"shares": RitualLink.shares + 1}
+            .values(
+                occurrence_id=occurrence_id,
+                member_id=member_id,
+                url=url[:500],
+                shared_at=clock.now(),
             )
+            .on_conflict_do_nothing(index_elements=["occurrence_id", "url", "member_id"])
         )
     try:
         return await checkin(
-            session, clock, occurrence_id=occurrence_id, member_id=member_id, method="reply"
+            session, clock, occurrence_uid=uid, member_id=member_id, method="reply"
         )
     except Invalid:
         return None  # a late reply is still welcome; it just is not a check-in
@@ -127,7 +130,7 @@ async def checkin_current(
     """Check the caller in to the open occurrence of a ritual (or the only one open)."""
     now = clock.now()
     query = (
-        select(RitualOccurrence.id, Ritual.name)
+        select(RitualOccurrence.uid, Ritual.name)
         .join(Ritual, Ritual.id == RitualOccurrence.ritual_id)
         .where(
             Ritual.community_id == actor.community_id,
@@ -149,5 +152,5 @@ async def checkin_current(
         names = ", ".join(sorted({n for _, n in open_now}))
         raise Invalid(f"Several rituals are open ({names}); say which one.")
     return await checkin(
-        session, clock, occurrence_id=open_now[0][0], member_id=actor.member_id, method="command"
+        session, clock, occurrence_uid=open_now[0][0], member_id=actor.member_id, method="command"
     )

@@ -1,17 +1,30 @@
-"""The words of rituals: posts, reminders and recaps, as each platform's sender takes them."""
+"""The words of rituals: posts, reminders and recaps, in the neutral message vocabulary."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from bot.commands import CommandNames
+from bot.messages import (
+    Button,
+    DestinationRow,
+    DirectMessage,
+    NewThread,
+    Post,
+    Rich,
+    Subject,
+    bold,
+    italic,
+    lines,
+    link,
+    rich,
+)
 from bot.models import Ritual
 from bot.services.schedules import zone
-from bot.text import discord_escape, slack_escape
 
 CHECKIN_PREFIX = "ritual-checkin:"
+FIRST_TIMERS_SHOWN = 10
 
 
 def local_time(moment: datetime, timezone: str) -> str:
@@ -35,76 +48,107 @@ def describe_leads(leads: Sequence[int]) -> str:
     return ", ".join(lead_words(m).removeprefix("in ") for m in leads) or "no reminders"
 
 
-def _escape(platform: str, text: str) -> str:
-    return discord_escape(text) if platform == "discord" else slack_escape(text)
+def occurrence_subject(uid: str) -> Subject:
+    """Return what an occurrence's posts are about (the registry's key for it)."""
+    return Subject(kind="occurrence", id=uid)
 
 
-def post_payload(
-    ritual: Ritual, occurrence_id: int, scheduled: datetime, *, platform: str, late: bool
-) -> dict[str, Any]:
-    """Return the post of an occurrence, with its check-in button."""
-    when = local_time(scheduled, ritual.timezone)
-    if platform == "discord":
-        title = f"**{discord_escape(ritual.name)}** · {when}"
-    else:
-        title = f"*{slack_escape(ritual.name)}* · {when}"
-    # Slack turns <!channel> in text into a ping whatever parse= says: escape the prompt there.
-    prompt = slack_escape(ritual.prompt) if platform == "slack" else ritual.prompt
-    lines = [title, prompt]
+def ritual_subject(uid: str) -> Subject:
+    """Return what a ritual's reminders are about."""
+    return Subject(kind="ritual", id=uid)
+
+
+def checkin_button_id(occurrence_uid: str) -> str:
+    """Return the id of an occurrence's check-in button."""
+    return f"{CHECKIN_PREFIX}{occurrence_uid}"
+
+
+def occurrence_of_button(custom_id: str) -> str | None:
+    """Return the occurrence a check-in button id names, or None if it is not one."""
+    if not custom_id.startswith(CHECKIN_PREFIX):
+        return None
+    uid = custom_id.removeprefix(CHECKIN_PREFIX)
+    return uid if uid.isalnum() and len(uid) <= 24 else None
+
+
+def post_message(ritual: Ritual, occurrence_uid: str, scheduled: datetime, *, late: bool) -> Post:
+    """Return the post of an occurrence, with its check-in button (and thread)."""
+    parts: list[Rich] = [
+        rich(bold(ritual.name), f" · {local_time(scheduled, ritual.timezone)}"),
+        rich(ritual.prompt),
+    ]
     if late:
-        lines.append("_(posted late: the bot was offline at the scheduled time)_")
-    lines.append("Check in with the button, a reaction, or a reply in the thread.")
-    payload: dict[str, Any] = {
-        "text": "\n".join(lines),
-        "buttons": [
-            {"id": f"{CHECKIN_PREFIX}{occurrence_id}", "label": "Check in", "style": "primary"}
-        ],
-    }
-    if platform == "discord" and ritual.thread_per_occurrence:
+        parts.append(rich(italic("(posted late: the bot was offline at the scheduled time)")))
+    parts.append(rich("Check in with the button, a reaction, or a reply in the thread."))
+    thread = None
+    if ritual.thread_per_occurrence:
         local_day = scheduled.astimezone(zone(ritual.timezone)).strftime("%d %b")
-        payload["thread"] = {"name": f"{ritual.name} · {local_day}"[:100]}
-    return payload
+        thread = NewThread(name=f"{ritual.name} · {local_day}"[:100])
+    return Post(
+        to=DestinationRow(id=ritual.destination_id),
+        body=lines(*parts),
+        buttons=(Button(id=checkin_button_id(occurrence_uid), label="Check in", style="primary"),),
+        thread=thread,
+        about=occurrence_subject(occurrence_uid),
+    )
 
 
-def reminder_payload(
-    ritual: Ritual, scheduled: datetime, lead: int, *, platform: str
-) -> dict[str, Any]:
-    """Return the reminder posted in the ritual's channel ``lead`` minutes before it."""
+def reminder_post(ritual: Ritual, scheduled: datetime, lead: int) -> Post:
+    """Return the reminder posted in the ritual's channels ``lead`` minutes before it."""
     when = local_time(scheduled, ritual.timezone)
-    name = _escape(platform, ritual.name)
-    return {"text": f"Reminder: {name} starts {lead_words(lead)} ({when})."}
+    return Post(
+        to=DestinationRow(id=ritual.destination_id),
+        body=rich("Reminder: ", ritual.name, f" starts {lead_words(lead)} ({when})."),
+        about=ritual_subject(ritual.uid),
+    )
 
 
-def reminder_dm_payload(
-    ritual: Ritual, scheduled: datetime, lead: int, *, platform: str, commands: CommandNames
-) -> dict[str, Any]:
-    """Return the reminder DM of a member who opted in."""
-    when = local_time(scheduled, ritual.timezone)
-    name = _escape(platform, ritual.name)
-    return {
-        "text": f"{name} starts {lead_words(lead)} ({when}). "
-        f"You asked for this reminder; {commands.spell(platform, 'ritual remind')} "
-        "turns it off."
-    }
-
-
-def recap_payload(
+def reminder_dm(
     ritual: Ritual,
+    scheduled: datetime,
+    lead: int,
     *,
+    member_id: int,
     platform: str,
+    commands: CommandNames,
+) -> DirectMessage:
+    """Return the reminder DM of a member who opted in on ``platform``."""
+    when = local_time(scheduled, ritual.timezone)
+    return DirectMessage(
+        member_id=member_id,
+        platform=platform,
+        body=rich(
+            ritual.name,
+            f" starts {lead_words(lead)} ({when}). You asked for this reminder; ",
+            commands.code(platform, "ritual remind"),
+            " turns it off.",
+        ),
+        about=ritual_subject(ritual.uid),
+    )
+
+
+def recap_post(
+    ritual: Ritual,
+    occurrence_uid: str,
+    *,
     attendees: int,
     first_timers: Sequence[str],
     links: Sequence[str],
-) -> dict[str, Any]:
-    """Return the recap of an occurrence: how many came, who was new, what was shared."""
-    bold = "**" if platform == "discord" else "*"
-    lines = [f"{bold}{_escape(platform, ritual.name)} recap{bold}: {attendees} checked in."]
+) -> Post:
+    """Return the recap of an occurrence, in its thread: who came, who was new, what was shared."""
+    parts = [rich(bold(ritual.name, " recap"), f": {attendees} checked in.")]
     if first_timers:
-        lines.append(
-            "Welcome to our first-timers: "
-            + ", ".join(_escape(platform, n) for n in first_timers[:10])
-            + "!"
-        )
+        names = ", ".join(first_timers[:FIRST_TIMERS_SHOWN])
+        parts.append(rich("Welcome to our first-timers: ", names, "!"))
     if links:
-        lines.append("Most shared: " + " · ".join(f"<{link}>" for link in links))
-    return {"text": "\n".join(lines)}
+        shared = rich("Most shared: ")
+        for index, url in enumerate(links):
+            shared = shared + rich(" · " if index else "", link(url))
+        parts.append(shared)
+    subject = occurrence_subject(occurrence_uid)
+    return Post(
+        to=DestinationRow(id=ritual.destination_id),
+        body=lines(*parts),
+        reply_to=subject,
+        about=subject,
+    )

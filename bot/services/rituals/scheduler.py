@@ -14,31 +14,28 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
+from bot.ids import new_uid
 from bot.models import (
-    Identity,
     Member,
-    OutboxMessage,
-    PlatformSpace,
     Ritual,
     RitualCheckin,
     RitualLink,
     RitualOccurrence,
     RitualReminderOptIn,
 )
-from bot.outbox import Queued, enqueue, enqueue_many
-from bot.services.identities import dm_target
-from bot.services.rituals._channels import channels_of
+from bot.outbox import Outgoing, send, send_many
 from bot.services.rituals.messages import (
-    post_payload,
-    recap_payload,
-    reminder_dm_payload,
-    reminder_payload,
+    FIRST_TIMERS_SHOWN,
+    post_message,
+    recap_post,
+    reminder_dm,
+    reminder_post,
 )
 from bot.services.schedules import Schedule, fire_times
 
@@ -69,9 +66,11 @@ async def claim_occurrence(
     """Insert the occurrence (the unique key decides the winner) and queue its posts with it."""
     now = clock.now()
     window = timedelta(minutes=ritual.checkin_window_minutes)
+    uid = new_uid()
     occurrence_id: int | None = await session.scalar(
         dialect_insert(session, RitualOccurrence)
         .values(
+            uid=uid,
             ritual_id=ritual.id,
             scheduled_at=scheduled,
             status=status,
@@ -83,23 +82,13 @@ async def claim_occurrence(
     )
     if occurrence_id is None or status == "missed":
         return occurrence_id
-    for channel in channels_of(ritual):
-        await enqueue(
-            session,
-            clock,
-            key=f"ritual-post:{occurrence_id}:{channel.platform}",
-            platform=channel.platform,
-            action="post",
-            target=f"channel:{channel.channel_id}",
-            community_id=ritual.community_id,
-            payload=post_payload(
-                ritual,
-                occurrence_id,
-                scheduled,
-                platform=channel.platform,
-                late=status == "late",
-            ),
-        )
+    await send(
+        session,
+        clock,
+        post_message(ritual, uid, scheduled, late=status == "late"),
+        key=f"ritual-post:{uid}",
+        community_id=ritual.community_id,
+    )
     return occurrence_id
 
 
@@ -171,67 +160,37 @@ async def _queue_reminders(
     commands: CommandNames,
 ) -> None:
     stamp = scheduled.strftime("%Y%m%dT%H%M")
-    for channel in channels_of(ritual):
-        queued = await enqueue(
-            session,
-            clock,
-            key=f"ritual-reminder:{ritual.id}:{stamp}:{lead}:{channel.platform}",
-            platform=channel.platform,
-            action="post",
-            target=f"channel:{channel.channel_id}",
-            community_id=ritual.community_id,
-            payload=reminder_payload(ritual, scheduled, lead, platform=channel.platform),
-        )
-        report.reminders += int(queued)
+    report.reminders += await send(
+        session,
+        clock,
+        reminder_post(ritual, scheduled, lead),
+        key=f"ritual-reminder:{ritual.uid}:{stamp}:{lead}",
+        community_id=ritual.community_id,
+    )
     recipients = (
         await session.execute(
-            select(RitualReminderOptIn.member_id, RitualReminderOptIn.platform, Identity.user_id)
-            .join(Identity, Identity.member_id == RitualReminderOptIn.member_id)
-            .join(PlatformSpace, PlatformSpace.id == Identity.space_id)
-            .where(
-                RitualReminderOptIn.ritual_id == ritual.id,
-                Identity.platform == RitualReminderOptIn.platform,
-                PlatformSpace.community_id == ritual.community_id,
-            )
+            select(RitualReminderOptIn.member_id, RitualReminderOptIn.platform)
+            .where(RitualReminderOptIn.ritual_id == ritual.id)
             .order_by(RitualReminderOptIn.member_id)
         )
     ).all()
-    seen: set[int] = set()
-    dms: list[Queued] = []
-    for member_id, platform, user_id in recipients:
-        if member_id in seen:
-            continue
-        seen.add(member_id)
-        dms.append(
-            Queued(
-                key=f"ritual-remind-dm:{ritual.id}:{stamp}:{lead}:{member_id}",
-                platform=platform,
-                action="dm",
-                target=dm_target(user_id),
-                community_id=ritual.community_id,
-                payload=reminder_dm_payload(
-                    ritual, scheduled, lead, platform=platform, commands=commands
-                ),
-            )
+    dms = [
+        Outgoing(
+            key=f"ritual-remind-dm:{ritual.uid}:{stamp}:{lead}:{member_id}",
+            message=reminder_dm(
+                ritual, scheduled, lead, member_id=member_id, platform=platform, commands=commands
+            ),
+            community_id=ritual.community_id,
         )
-    report.reminder_dms += await enqueue_many(session, clock, dms)
+        for member_id, platform in recipients
+    ]
+    report.reminder_dms += await send_many(session, clock, dms)
 
 
 async def _recap(
     session: AsyncSession, clock: Clock, occurrence: RitualOccurrence, ritual: Ritual
 ) -> bool:
-    posts = (
-        await session.execute(
-            select(
-                OutboxMessage.platform,
-                OutboxMessage.status,
-                OutboxMessage.external_id,
-                OutboxMessage.target,
-            ).where(OutboxMessage.key.startswith(f"ritual-post:{occurrence.id}:"))
-        )
-    ).all()
-    if any(status in ("pending", "claimed", "sending") for _, status, _, _ in posts):
-        return False  # the post itself has not gone out yet; recap after it
+    """Queue the recap once; it goes in the post's thread (the dispatcher waits for the post)."""
     claimed = await session.execute(
         update(RitualOccurrence)
         .where(RitualOccurrence.id == occurrence.id, RitualOccurrence.recap_at.is_(None))
@@ -256,41 +215,33 @@ async def _recap(
         )
     )
     returning = set((await session.scalars(earlier)).all())
-    first_timers = [
-        name or "a new member" for member_id, name in attendees if member_id not in returning
-    ]
+    newcomers = [(member_id, name) for member_id, name in attendees if member_id not in returning]
+    shown = newcomers[:FIRST_TIMERS_SHOWN]
+    sharers = func.count(RitualLink.id)
     links = (
         await session.scalars(
             select(RitualLink.url)
             .where(RitualLink.occurrence_id == occurrence.id)
-            .order_by(RitualLink.shares.desc(), RitualLink.url)
+            .group_by(RitualLink.url)
+            .order_by(sharers.desc(), RitualLink.url)
             .limit(3)
         )
     ).all()
-    for platform, status, external_id, target in posts:
-        payload = recap_payload(
+    await send(
+        session,
+        clock,
+        recap_post(
             ritual,
-            platform=platform,
+            occurrence.uid,
             attendees=len(attendees),
-            first_timers=first_timers,
+            first_timers=[name or "a new member" for _, name in shown],
             links=links,
-        )
-        recap_target = target
-        if status == "sent" and external_id:
-            if platform == "discord" and ritual.thread_per_occurrence:
-                recap_target = f"thread:{external_id}"
-            elif platform == "slack":
-                payload["thread_ts"] = external_id
-        await enqueue(
-            session,
-            clock,
-            key=f"ritual-recap:{occurrence.id}:{platform}",
-            platform=platform,
-            action="post",
-            target=recap_target,
-            payload=payload,
-            community_id=ritual.community_id,
-        )
+        ),
+        key=f"ritual-recap:{occurrence.uid}",
+        community_id=ritual.community_id,
+        # The recap names them: erasing one of them removes it.
+        members=[member_id for member_id, _ in shown],
+    )
     return True
 
 

@@ -79,7 +79,7 @@ async def view_of(session: AsyncSession, ritual: Ritual, now: datetime) -> Ritua
         kind=ritual.kind,
         schedule=schedule.describe(),
         timezone=ritual.timezone,
-        channels=channels_of(ritual),
+        channels=await channels_of(session, ritual),
         paused=ritual.paused,
         next_fire=upcoming[0] if upcoming and not ritual.paused else None,
         reminder_minutes=tuple(ritual.reminder_minutes),
@@ -88,7 +88,7 @@ async def view_of(session: AsyncSession, ritual: Ritual, now: datetime) -> Ritua
     )
 
 
-def spec_of(ritual: Ritual, platform: str) -> RitualSpec:
+async def spec_of(session: AsyncSession, ritual: Ritual, platform: str) -> RitualSpec:
     """Return a ritual's settings as a spec, with its channel on ``platform``."""
     return RitualSpec(
         name=ritual.name,
@@ -96,7 +96,7 @@ def spec_of(ritual: Ritual, platform: str) -> RitualSpec:
         timezone=ritual.timezone,
         prompt=ritual.prompt,
         kind=ritual.kind,
-        channel_id=channel_of(ritual, platform),
+        channel_id=await channel_of(session, ritual, platform),
         thread_per_occurrence=ritual.thread_per_occurrence,
         reminder_minutes=tuple(ritual.reminder_minutes),
         checkin_window_minutes=ritual.checkin_window_minutes,
@@ -109,7 +109,7 @@ async def ritual_spec(
     session: AsyncSession, community_id: int, name: str, *, platform: str
 ) -> RitualSpec:
     """Return a ritual's current settings as a spec (to prefill an edit form on ``platform``)."""
-    return spec_of(await find_ritual(session, community_id, name), platform)
+    return await spec_of(session, await find_ritual(session, community_id, name), platform)
 
 
 async def list_rituals(session: AsyncSession, clock: Clock, community_id: int) -> list[RitualView]:
