@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The platforms a community can span (their front ends live in bot/discord and bot/slack).
+PLATFORMS: tuple[str, ...] = ("discord", "slack")
 # The purposes a community's channels are configured for (`/channel set <purpose>`).
 PURPOSES: tuple[str, ...] = ("rituals", "ugc-review", "showcase", "recognition", "announcements")
 ACCESS_KEY = r"^[a-z][a-z0-9_-]{0,39}$"

@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
+from bot.destinations import PLATFORMS
 from bot.errors import NotFound
 from bot.models import Community, PlatformSpace
-
-PLATFORMS = ("discord", "slack")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ CORE_TABLES = (
     "link_codes",
     "activities",
     "audit_log",
+    "outbox",
     "outbox_members",
     "posts",
     "erased_identities",
