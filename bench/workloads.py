@@ -28,7 +28,8 @@ from bench.report import Result, Stopwatch, Workload
 from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.db.migrate import upgrade
-from bot.outbox import Dispatcher, Effect, Queued, RateLimit, enqueue, enqueue_many
+from bot.messages import DirectMessage, dump, rich
+from bot.outbox import Delivered, Dispatcher, Effect, Queued, RateLimit, enqueue_many
 from bot.settings import OutboxSettings
 
 BATCH = 500
@@ -43,14 +44,20 @@ async def _database(scratch: Path, name: str) -> str:
 
 
 def _rows(count: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": f"bench-dm:{index}",
-            "target": f"user:U{index:07d}",
-            "payload": {"text": f"Office Hours starts in 1 hour. Reminder {index}."},
-        }
-        for index in range(count)
-    ]
+    rows = []
+    for index in range(count):
+        text = f"Office Hours starts in 1 hour. Reminder {index}."
+        message = DirectMessage(member_id=index + 1, body=rich(text))
+        rows.append(
+            {
+                "key": f"bench-dm:{index}",
+                "target": f"user:U{index:07d}",
+                "text": text,
+                "message": message,
+                "payload": dump(message),
+            }
+        )
+    return rows
 
 
 def _raw_insert(path: Path, rows: list[dict[str, Any]]) -> float:
@@ -70,7 +77,7 @@ def _raw_insert(path: Path, rows: list[dict[str, Any]]) -> float:
             connection.executemany(
                 statement,
                 [
-                    (r["key"], r["target"], json.dumps(r["payload"]), moment, moment)
+                    (r["key"], r["target"], r["payload"], moment, moment)
                     for r in rows[start : start + BATCH]
                 ],
             )
@@ -91,7 +98,7 @@ async def _queue(url: str, rows: list[dict[str, Any]], clock: Any, *, bulk: bool
                     platform="slack",
                     action="dm",
                     target=r["target"],
-                    payload=r["payload"],
+                    message=r["message"],
                 )
                 for r in rows[start : start + BATCH]
             ]
@@ -100,15 +107,7 @@ async def _queue(url: str, rows: list[dict[str, Any]], clock: Any, *, bulk: bool
                     await enqueue_many(session, clock, batch)
                     continue
                 for effect in batch:
-                    await enqueue(
-                        session,
-                        clock,
-                        key=effect.key,
-                        platform=effect.platform,
-                        action=effect.action,
-                        target=effect.target,
-                        payload=effect.payload,
-                    )
+                    await enqueue_many(session, clock, [effect])
     await engine.dispose()
     return len(rows) / watch.seconds
 
@@ -136,8 +135,8 @@ class NullSender:
     def limits(self, effect: Effect) -> list[tuple[str, RateLimit]]:
         return [("bench:global", RateLimit(10_000_000, 1.0))]
 
-    async def send(self, effect: Effect) -> str:
-        return f"ts-{effect.id}"
+    async def send(self, effect: Effect) -> Delivered:
+        return Delivered("D1", f"ts-{effect.id}")
 
 
 def _raw_dispatch(path: Path, count: int) -> float:
@@ -226,7 +225,7 @@ async def slack_dm_fanout(scratch: Path, quick: bool) -> list[Result]:
         client = AsyncWebClient(token=sandbox.bot_token, base_url=sandbox.api_base)
         with Stopwatch() as raw_watch:
             for r, user in zip(rows, users, strict=True):
-                await client.chat_postMessage(channel=user, text=r["payload"]["text"])
+                await client.chat_postMessage(channel=user, text=r["text"])
     finally:
         await sandbox.stop()
     return [

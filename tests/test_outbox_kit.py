@@ -185,7 +185,7 @@ async def test_a_row_whose_effect_cannot_be_read_is_dead_lettered_with_the_reaso
             platform="discord",
             action="post",
             target="channel:1",
-            payload={"text": "an old shape"},
+            payload='{"text": "an old shape"}',
             status="pending",
             attempts=0,
             not_before=clock.now(),

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -37,8 +36,8 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(200))
-    # The serialised effect of bot.messages, with its version: {"v": 1, "effect": {...}}.
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, info={"member_text": True})
+    # The serialised effect of bot.messages as JSON text: {"v": 1, "effect": {...}}.
+    payload: Mapped[str] = mapped_column(Text, info={"member_text": True})
     subject_kind: Mapped[str | None] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")

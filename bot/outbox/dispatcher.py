@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.messages import DirectMessage, Edit, Post, UnreadableEffect, load
-from bot.models import OutboxMember, OutboxMessage
+from bot.models import OutboxMessage
 from bot.outbox import registry
 from bot.outbox.effects import Delivered, Effect, Message, PermanentFailure, RetryLater, Sender
 from bot.outbox.limits import RateLimiter
@@ -354,18 +354,9 @@ class Dispatcher:
         self, session: AsyncSession, row: OutboxMessage, effect: Effect, delivered: Delivered
     ) -> None:
         message = effect.message
-        if not isinstance(message, Post | DirectMessage):
-            return
+        if not isinstance(message, Post | DirectMessage) or message.about is None:
+            return  # nothing will ever ask what it is about
         recipient = message.member_id if isinstance(message, DirectMessage) else None
-        if recipient is not None:
-            # An erased member's DM is not recorded: the eraser removed their outbox links.
-            linked = await session.scalar(
-                select(OutboxMember.id).where(
-                    OutboxMember.outbox_id == row.id, OutboxMember.member_id == recipient
-                )
-            )
-            if linked is None:
-                return
         await registry.record(
             session,
             self._clock,
@@ -374,6 +365,7 @@ class Dispatcher:
             community_id=row.community_id,
             subject=message.about,
             member_id=recipient,
+            claim_token=row.claim_token,
         )
 
     async def next_due_in(self) -> float | None:

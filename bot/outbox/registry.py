@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, or_, select, tuple_
+from sqlalchemy import delete, exists, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -33,24 +33,36 @@ async def record(
     community_id: int | None,
     subject: Subject | None,
     member_id: int | None,
+    claim_token: str | None = None,
 ) -> None:
-    """Remember where an effect's message went (once per outbox key)."""
-    await session.execute(
-        dialect_insert(session, PostRecord)
-        .values(
-            community_id=community_id,
-            outbox_key=effect.key,
-            subject_kind=subject.kind if subject else None,
-            subject_id=subject.id if subject else None,
-            platform=effect.platform,
-            channel_id=delivered.channel_id,
-            message_id=delivered.message_id,
-            thread_id=delivered.thread_id,
-            member_id=member_id,
-            sent_at=clock.now(),
+    """Remember where an effect's message went (once per outbox key).
+
+    With ``claim_token`` (the dispatcher's), the entry is written only while the outbox row
+    is still held under it: a row an erasure deleted mid-send leaves no entry behind.
+    """
+    values = {
+        "community_id": community_id,
+        "outbox_key": effect.key,
+        "subject_kind": subject.kind if subject else None,
+        "subject_id": subject.id if subject else None,
+        "platform": effect.platform,
+        "channel_id": delivered.channel_id,
+        "message_id": delivered.message_id,
+        "thread_id": delivered.thread_id,
+        "member_id": member_id,
+        "sent_at": clock.now(),
+    }
+    insert = dialect_insert(session, PostRecord)
+    if claim_token is None:
+        statement = insert.values(**values)
+    else:
+        held = select(
+            *(literal(value, PostRecord.__table__.c[name].type) for name, value in values.items())
+        ).where(
+            exists().where(OutboxMessage.id == effect.id, OutboxMessage.claim_token == claim_token)
         )
-        .on_conflict_do_nothing(index_elements=["outbox_key"])
-    )
+        statement = insert.from_select(list(values), held)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["outbox_key"]))
 
 
 async def subject_of(

@@ -144,6 +144,14 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        # The serialised effect is JSON text, encoded and read by bot.messages itself.
+        batch_op.alter_column(
+            "payload",
+            existing_type=sa.JSON(),
+            type_=sa.Text(),
+            existing_nullable=False,
+            postgresql_using="payload::text",
+        )
         batch_op.add_column(sa.Column("subject_kind", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("subject_id", sa.String(length=64), nullable=True))
         batch_op.create_index("ix_outbox_subject", ["subject_kind", "subject_id"], unique=False)
@@ -289,6 +297,13 @@ def downgrade() -> None:
         batch_op.drop_column("member_id")
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.alter_column(
+            "payload",
+            existing_type=sa.Text(),
+            type_=sa.JSON(),
+            existing_nullable=False,
+            postgresql_using="payload::json",
+        )
         batch_op.drop_index("ix_outbox_subject")
         batch_op.drop_column("subject_id")
         batch_op.drop_column("subject_kind")
