@@ -17,7 +17,7 @@ from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.discord.sender import DiscordSender
 from bot.outbox import Dispatcher
-from bot.sandbox.discord_server import DiscordSandbox
+from bot.sandbox.discord import DiscordSandbox
 from bot.sandbox.slack_server import SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor

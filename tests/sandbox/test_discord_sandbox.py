@@ -13,7 +13,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.sandbox.discord_server import DiscordSandbox, point_discord_py_at
+from bot.sandbox.discord import DiscordSandbox, point_discord_py_at
 
 GUILD_ID = 900_000_000_000_000_001
 GENERAL_ID = 900_000_000_000_000_010
