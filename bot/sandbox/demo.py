@@ -31,7 +31,7 @@ from bot.platforms import attach_platforms
 from bot.process import serve
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
-from bot.sandbox.slack_server import SlackEventSender, SlackSandbox
+from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.engagement import record_activity

@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.slack_server import SlackEventSender, SlackSandbox, sign_slack_request
+from bot.sandbox.slack import SlackEventSender, SlackSandbox, sign_slack_request
 
 pytestmark = pytest.mark.e2e
 
