@@ -217,6 +217,10 @@ class DiscordSandbox(Sandbox[RecordedCall]):
             return
         self.state.users[user_id] = User(user_id, username, bot)
 
+    def member_roles(self, guild_id: int, user_id: int) -> list[int]:
+        """Return the role ids a guild member holds now (the bot's managed role included)."""
+        return list(self.state.guild(guild_id).members[user_id].roles)
+
     def close_dms(self, user_id: int) -> None:
         """Make DMs to this user fail with 403 / 50007, as when they block server DMs."""
         self.state.closed_dms.add(user_id)

@@ -79,3 +79,70 @@ def conversations_replies(state: SlackState, args: JsonObject) -> JsonObject:
         if message.get("thread_ts") == parent["ts"] and message is not parent
     ]
     return page([parent, *replies], args, newest_first=False)
+
+
+def _member_channel(state: SlackState, args: JsonObject) -> tuple[str, list[str]]:
+    """Return a channel whose membership the bot may change, with its members."""
+    channel = str(args.get("channel", ""))
+    info = state.channels.get(channel)
+    if info is None:
+        raise ApiError("channel_not_found")
+    if info.get("is_im") or info.get("is_mpim"):
+        raise ApiError("method_not_supported_for_channel_type")
+    if info.get("is_archived"):
+        raise ApiError("is_archived")
+    members = state.members.setdefault(channel, [])
+    if state.bot_user_id not in members:
+        raise ApiError("not_in_channel")
+    return channel, members
+
+
+@METHODS.method("conversations.invite")
+def conversations_invite(state: SlackState, args: JsonObject) -> JsonObject:
+    """Add users (a comma-separated list) to a channel the bot is in.
+
+    Without ``force`` one bad user fails the whole call; with it the others are still added
+    and the failures are listed in ``errors``, as on Slack.
+    """
+    channel, members = _member_channel(state, args)
+    users = split_ids(args.get("users"))
+    if not users:
+        raise ApiError("no_user")
+    failures: list[JsonObject] = []
+    for user in dict.fromkeys(users):
+        if user == state.bot_user_id:
+            error = "cant_invite_self"
+        elif user not in state.users:
+            error = "user_not_found"
+        elif user in members:
+            error = "already_in_channel"
+        else:
+            continue
+        failures.append({"user": user, "ok": False, "error": error})
+    if failures and not truthy(args.get("force")):
+        raise ApiError(failures[0]["error"], errors=failures)
+    refused = {failure["user"] for failure in failures}
+    members.extend(user for user in dict.fromkeys(users) if user not in refused)
+    answer: JsonObject = {"channel": state.channels[channel]}
+    if failures:
+        answer["errors"] = failures
+    return answer
+
+
+@METHODS.method("conversations.kick")
+def conversations_kick(state: SlackState, args: JsonObject) -> JsonObject:
+    """Remove one user from a channel the bot is in."""
+    channel, members = _member_channel(state, args)
+    user = str(args.get("user", ""))
+    if not user:
+        raise ApiError("user_not_found")
+    if user == state.bot_user_id:
+        raise ApiError("cant_kick_self")
+    if state.channels[channel].get("is_general"):
+        raise ApiError("cant_kick_from_general")
+    if user not in state.users:
+        raise ApiError("user_not_found")
+    if user not in members:
+        raise ApiError("not_in_channel")
+    members.remove(user)
+    return {}
