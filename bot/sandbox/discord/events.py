@@ -7,12 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from bot.sandbox.discord.payloads import (
-    channel_payload,
-    member_payload,
-    role_payload,
-    user_payload,
-)
+from bot.sandbox.discord.payloads import channel_payload, member_payload, role_payload, user_payload
 from bot.sandbox.discord.protocol import (
     ALL_PERMISSIONS,
     ATTACHMENT_SIZE_LIMIT,
@@ -32,6 +27,7 @@ async def create_interaction(
     message: dict[str, Any] | None = None,
     locale: str = "en-US",
 ) -> Interaction:
+    """Build an interaction, remember it for its callback, and dispatch INTERACTION_CREATE."""
     if not state.gateway.sessions:
         raise RuntimeError("no gateway session: start the bot and wait_until_identified()")
     channel = state.channel(channel_id)
@@ -86,6 +82,28 @@ async def create_interaction(
     )
     await state.gateway.dispatch("INTERACTION_CREATE", payload, intent=None)
     return public
+
+
+def command_data(
+    state: DiscordState,
+    name: str,
+    guild_id: int | None,
+    options: list[dict[str, Any]] | None,
+    guild_command: bool | None,
+) -> dict[str, Any]:
+    """Return the ``data`` of a command interaction, ids and resolved options filled in."""
+    command_guild = command_scope(state, name, guild_id, guild_command)
+    command = next((c for c in state.commands.get(command_guild, []) if c["name"] == name), None)
+    command_id = int(command["id"]) if command else state.command_id(command_guild, name, 1)
+    data: dict[str, Any] = {"id": str(command_id), "name": name, "type": 1}
+    if options:
+        data["options"] = copy.deepcopy(options)
+        resolved = resolve_options(state, guild_id, options)
+        if resolved:
+            data["resolved"] = resolved
+    if command_guild is not None:
+        data["guild_id"] = str(command_guild)
+    return data
 
 
 def command_scope(

@@ -63,6 +63,7 @@ class Gateway:
                 await self.send_frame(session.ws, {"op": OP_RECONNECT, "d": None})
 
     async def serve(self, request: web.Request) -> web.WebSocketResponse:
+        """Run one gateway connection: HELLO, then answer frames until it closes."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.add(ws)
@@ -92,6 +93,7 @@ class Gateway:
     async def on_gateway_frame(
         self, ws: web.WebSocketResponse, session: Session | None, payload: dict[str, Any]
     ) -> Session | None:
+        """Answer one client frame; return the session it belongs to now."""
         op, data = payload.get("op"), payload.get("d")
         if op == OP_HEARTBEAT:
             await self.send_frame(ws, {"op": OP_HEARTBEAT_ACK})
@@ -107,6 +109,7 @@ class Gateway:
         return session
 
     async def identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Session:
+        """Start a session: READY, then a GUILD_CREATE per guild."""
         session = Session(secrets.token_hex(16), int(data.get("intents") or 0), ws)
         self.identifies.append({k: v for k, v in data.items() if k != "token"})
         ready = {
@@ -138,6 +141,7 @@ class Gateway:
         return session
 
     async def resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Session | None:
+        """Resume a session: replay what it missed, then RESUMED."""
         session = self.sessions.get(str(data.get("session_id")))
         if session is None:
             # discord.py then reconnects and IDENTIFYs afresh.
@@ -157,6 +161,7 @@ class Gateway:
         return session
 
     async def send_member_chunks(self, session: Session, data: dict[str, Any]) -> None:
+        """Answer a REQUEST_GUILD_MEMBERS with one chunk per guild."""
         guild_ids = data.get("guild_id")
         for raw_id in guild_ids if isinstance(guild_ids, list) else [guild_ids]:
             guild = self.state.guilds.get(int(str(raw_id))) if str(raw_id).isdigit() else None
@@ -225,6 +230,7 @@ class Gateway:
                 await self.send_dispatch(session, event, payload)
 
     def redact_content(self, message: dict[str, Any]) -> None:
+        """Blank a message for a session without MESSAGE_CONTENT, as Discord does."""
         author_id = int(message.get("author", {}).get("id", 0))
         mentioned = any(int(u["id"]) == self.state.bot_user_id for u in message.get("mentions", []))
         if "guild_id" not in message or author_id == self.state.bot_user_id or mentioned:

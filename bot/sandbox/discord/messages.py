@@ -26,6 +26,7 @@ ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 
 def mentions(state: DiscordState, channel: Channel, content: str) -> list[dict[str, Any]]:
+    """Return the users a message content mentions, as Discord lists them."""
     guild = state.guilds.get(channel.guild_id) if channel.guild_id is not None else None
     mentions: list[dict[str, Any]] = []
     for raw_id in dict.fromkeys(USER_MENTION.findall(content)):
@@ -43,6 +44,7 @@ def mentions(state: DiscordState, channel: Channel, content: str) -> list[dict[s
 def attachments(
     state: DiscordState, channel: Channel, files: tuple[Upload, ...], body: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """Store uploaded files and return their attachment objects."""
     described = [a for a in body.get("attachments") or [] if isinstance(a, dict)]
     attachments = []
     for index, upload in enumerate(files):
@@ -82,6 +84,7 @@ def build_message(
     extra_flags: int = 0,
     message_id: int | None = None,
 ) -> dict[str, Any]:
+    """Return a new message from a request body (a reply, an interaction response...)."""
     content = str(body.get("content") or "")
     allowed = SETTABLE_FLAGS | (FLAG_EPHEMERAL if interaction else 0)
     message: dict[str, Any] = {
@@ -149,6 +152,7 @@ def build_message(
 
 
 def store_message(state: DiscordState, channel: Channel, message: dict[str, Any]) -> None:
+    """Add a message to its channel."""
     state.messages[channel.id].append(message)
     state.messages_by_id[int(message["id"])] = message
     channel.message_count += 1
@@ -198,6 +202,7 @@ async def add_reaction(
     user: User,
     emoji: dict[str, Any],
 ) -> None:
+    """Add a user's reaction once and dispatch MESSAGE_REACTION_ADD."""
     key = (int(message["id"]), emoji_key(emoji))
     reactors = state.reactors.setdefault(key, set())
     if user.id in reactors:
@@ -240,6 +245,7 @@ async def add_reaction(
 
 
 async def remove_message(state: DiscordState, message: dict[str, Any]) -> None:
+    """Delete a message and dispatch MESSAGE_DELETE (not for ephemeral ones)."""
     channel = state.channels[int(message["channel_id"])]
     state.messages[channel.id].remove(message)
     del state.messages_by_id[int(message["id"])]

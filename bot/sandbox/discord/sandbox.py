@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -14,7 +12,7 @@ from aiohttp import web
 
 from bot.sandbox.base import Injected, Sandbox
 from bot.sandbox.discord.events import (
-    command_scope,
+    command_data,
     create_interaction,
     modal_answer,
     resolve_options,
@@ -39,7 +37,7 @@ from bot.sandbox.discord.protocol import (
     INTERACTION_MODAL_SUBMIT,
     THREAD_TYPES,
 )
-from bot.sandbox.discord.routes import ROUTER
+from bot.sandbox.discord.rest import RestApi
 from bot.sandbox.discord.state import (
     Channel,
     DiscordState,
@@ -50,18 +48,7 @@ from bot.sandbox.discord.state import (
     Role,
     User,
 )
-from bot.sandbox.discord.wire import (
-    ApiError,
-    ApiRequest,
-    Reply,
-    Upload,
-    bucket_id,
-    emoji_payload,
-    read_body,
-    wire_response,
-)
-
-_log = logging.getLogger(__name__)
+from bot.sandbox.discord.wire import emoji_payload
 
 
 class DiscordSandbox(Sandbox[RecordedCall]):
@@ -92,6 +79,7 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         )
         self.gateway = Gateway(self.state, gateway_url=lambda: self.gateway_url, notify=self.notify)
         self.state.gateway = self.gateway
+        self.rest = RestApi(self.state, take_injection=self.take_injection, record=self.record)
 
     # ------------------------------------------------------------------ what tests read
 
@@ -133,8 +121,10 @@ class DiscordSandbox(Sandbox[RecordedCall]):
     def add_routes(self, app: web.Application) -> None:
         """Serve the gateway, the attachments and REST under /api/v10."""
         app.router.add_get(GATEWAY_PATH, self.gateway.serve)
-        app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
-        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._api)
+        app.router.add_get(
+            "/attachments/{channel_id}/{attachment_id}/{filename}", self.rest.attachment
+        )
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self.rest.serve)
 
     async def stop(self) -> None:
         """Close every gateway connection and stop serving."""
@@ -352,21 +342,7 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         guild_command: bool | None,
         locale: str,
     ) -> Interaction:
-        command_guild = command_scope(self.state, name, guild_id, guild_command)
-        command = next(
-            (c for c in self.state.commands.get(command_guild, []) if c["name"] == name), None
-        )
-        command_id = (
-            int(command["id"]) if command else self.state.command_id(command_guild, name, 1)
-        )
-        data: dict[str, Any] = {"id": str(command_id), "name": name, "type": 1}
-        if options:
-            data["options"] = copy.deepcopy(options)
-            resolved = resolve_options(self.state, guild_id, options)
-            if resolved:
-                data["resolved"] = resolved
-        if command_guild is not None:
-            data["guild_id"] = str(command_guild)
+        data = command_data(self.state, name, guild_id, options, guild_command)
         return await create_interaction(
             self.state,
             kind,
@@ -503,60 +479,6 @@ class DiscordSandbox(Sandbox[RecordedCall]):
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT to every connected session, so clients drop and RESUME."""
         await self.gateway.request_reconnect()
-
-    # ------------------------------------------------------------------ serving REST
-
-    async def _api(self, request: web.Request) -> web.StreamResponse:
-        at = self.now()
-        method = request.method
-        path = request.path.removeprefix(API_PREFIX) or "/"
-        query = dict(request.query)
-        route, params, path_exists = ROUTER.resolve(method, path)
-        bucket = route.bucket if route else bucket_id(method, path)
-        body: Any = None
-        files: tuple[Upload, ...] = ()
-        retry_after: float | None = None
-        try:
-            body, files = await read_body(request)
-            injection = self.take_injection(method, path)
-            if injection is not None:
-                reply = Reply(injection.status, injection.body)
-                retry_after = injection.retry_after
-            elif route is not None:
-                api_request = ApiRequest(method, path, params, body, query, files)
-                reply = await route.handler(self.state, api_request)
-            elif path_exists:
-                reply = Reply(405, {"message": "405: Method Not Allowed", "code": 0})
-            else:
-                _log.warning("discord sandbox has no route for %s %s", method, path)
-                reply = Reply(404, {"message": "404: Not Found", "code": 0})
-        except ApiError as exc:
-            reply = exc.reply()
-        except Exception:
-            _log.exception("discord sandbox failed on %s %s", method, path)
-            reply = Reply(500, {"message": "500: Internal Server Error", "code": 0})
-        response = wire_response(
-            reply, bucket=bucket, now=self.state.wall_clock(), retry_after=retry_after
-        )
-        await self.record(
-            RecordedCall(
-                method=method,
-                path=path,
-                json=body,
-                query=query,
-                at=at,
-                status=reply.status,
-                files=tuple(f.filename for f in files),
-                reason=request.headers.get("X-Audit-Log-Reason"),
-            )
-        )
-        return response
-
-    async def _attachment(self, request: web.Request) -> web.StreamResponse:
-        data = self.state.attachments.get(int(request.match_info["attachment_id"]))
-        if data is None:
-            raise web.HTTPNotFound()
-        return web.Response(body=data)
 
 
 def _path_matcher(path_substring: str, method: str | None) -> Callable[[str, str], bool]:

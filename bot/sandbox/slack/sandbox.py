@@ -17,13 +17,7 @@ from bot.sandbox.slack.methods.files import receive_upload
 from bot.sandbox.slack.sender import SlackEventSender
 from bot.sandbox.slack.socket_mode import SocketMode
 from bot.sandbox.slack.state import SlackState
-from bot.sandbox.slack.wire import (
-    ApiError,
-    JsonObject,
-    bearer_token,
-    json_copy,
-    read_args,
-)
+from bot.sandbox.slack.wire import ApiError, JsonObject, bearer_token, json_copy, read_args
 
 CallPredicate = Callable[["RecordedCall"], bool]
 

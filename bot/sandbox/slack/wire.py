@@ -53,6 +53,7 @@ def sign_slack_request(signing_secret: str, timestamp: int, body: bytes) -> str:
 
 
 def truthy(value: Any) -> bool:
+    """Read a boolean argument, which forms and queries send as "1"/"true"."""
     # Form and query posts carry booleans as "1"/"0" or "true"/"false".
     if isinstance(value, str):
         return value.lower() in {"1", "true", "yes"}
@@ -60,6 +61,7 @@ def truthy(value: Any) -> bool:
 
 
 def split_ids(value: Any) -> list[str]:
+    """Read a list of IDs sent as a JSON list or a comma-separated string."""
     if isinstance(value, list):
         return [str(item).strip() for item in value if str(item).strip()]
     if isinstance(value, str):
@@ -68,11 +70,13 @@ def split_ids(value: Any) -> list[str]:
 
 
 def json_copy(value: Any) -> Any:
+    """Return a deep copy of a JSON value (proving it is JSON)."""
     # A deep copy that also proves the value is JSON, as it must be on the wire.
     return json.loads(json.dumps(value))
 
 
 def check_blocks(blocks: Any, limit: int) -> None:
+    """Refuse blocks that are not a list of typed blocks within the limit."""
     if blocks is None:
         return
     if (
@@ -84,6 +88,7 @@ def check_blocks(blocks: Any, limit: int) -> None:
 
 
 def check_metadata(metadata: Any) -> None:
+    """Refuse message metadata without event_type and event_payload."""
     if metadata is None:
         return
     if (
@@ -140,6 +145,7 @@ def page(messages: list[JsonObject], args: JsonObject, *, newest_first: bool) ->
 
 
 async def read_args(request: web.Request) -> JsonObject:
+    """Return a call's arguments from its query string, form or JSON body."""
     # slack-sdk puts arguments in the query string, a form or a JSON body depending on the method.
     args: JsonObject = dict(request.query)
     if request.can_read_body:
@@ -163,6 +169,7 @@ async def read_args(request: web.Request) -> JsonObject:
 
 
 def bearer_token(request: web.Request) -> str | None:
+    """Return the token of an Authorization: Bearer header, if any."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -5,13 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.sandbox.discord.messages import (
-    build_message,
-    store_message,
-)
-from bot.sandbox.discord.payloads import (
-    channel_payload,
-)
+from bot.sandbox.discord.messages import build_message, store_message
+from bot.sandbox.discord.payloads import channel_payload
 from bot.sandbox.discord.protocol import (
     CHANNEL_FORUM,
     CHANNEL_MEDIA,

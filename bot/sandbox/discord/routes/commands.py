@@ -6,11 +6,7 @@ import copy
 
 from bot.sandbox.discord.routes.table import RouteTable
 from bot.sandbox.discord.state import DiscordState
-from bot.sandbox.discord.wire import (
-    ApiError,
-    ApiRequest,
-    Reply,
-)
+from bot.sandbox.discord.wire import ApiError, ApiRequest, Reply
 
 ROUTES = RouteTable()
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from bot.sandbox.discord.payloads import (
-    guild_payload,
-    member_payload,
-)
-from bot.sandbox.discord.protocol import (
-    INTENT_GUILD_MEMBERS,
-)
+from bot.sandbox.discord.payloads import guild_payload, member_payload
+from bot.sandbox.discord.protocol import INTENT_GUILD_MEMBERS
 from bot.sandbox.discord.routes.table import RouteTable
 from bot.sandbox.discord.state import DiscordState
-from bot.sandbox.discord.wire import (
-    ApiError,
-    ApiRequest,
-    Reply,
-)
+from bot.sandbox.discord.wire import ApiError, ApiRequest, Reply
 
 ROUTES = RouteTable()
 

@@ -6,11 +6,7 @@ import copy
 import time
 from typing import Any
 
-from bot.sandbox.discord.messages import (
-    apply_edit,
-    build_message,
-    store_message,
-)
+from bot.sandbox.discord.messages import apply_edit, build_message, store_message
 from bot.sandbox.discord.protocol import (
     CALLBACK_AUTOCOMPLETE_RESULT,
     CALLBACK_CHANNEL_MESSAGE,

@@ -11,10 +11,7 @@ from bot.sandbox.discord.messages import (
     remove_message,
     store_message,
 )
-from bot.sandbox.discord.protocol import (
-    CHANNEL_DM,
-    FLAG_EPHEMERAL,
-)
+from bot.sandbox.discord.protocol import CHANNEL_DM, FLAG_EPHEMERAL
 from bot.sandbox.discord.routes.table import RouteTable
 from bot.sandbox.discord.state import DiscordState
 from bot.sandbox.discord.wire import (

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from bot.sandbox.discord.payloads import (
-    app_info,
-    channel_payload,
-    user_payload,
-)
+from bot.sandbox.discord.payloads import app_info, channel_payload, user_payload
 from bot.sandbox.discord.routes.table import RouteTable
 from bot.sandbox.discord.state import DiscordState
-from bot.sandbox.discord.wire import (
-    ApiError,
-    ApiRequest,
-    Reply,
-)
+from bot.sandbox.discord.wire import ApiError, ApiRequest, Reply
 
 ROUTES = RouteTable()
 

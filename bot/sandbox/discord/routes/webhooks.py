@@ -5,23 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.sandbox.discord.messages import (
-    apply_edit,
-    build_message,
-    remove_message,
-    store_message,
-)
-from bot.sandbox.discord.protocol import (
-    BOT_USERNAME,
-)
+from bot.sandbox.discord.messages import apply_edit, build_message, remove_message, store_message
+from bot.sandbox.discord.protocol import BOT_USERNAME
 from bot.sandbox.discord.routes.table import RouteTable
 from bot.sandbox.discord.state import DiscordState, InteractionRecord
-from bot.sandbox.discord.wire import (
-    ApiError,
-    ApiRequest,
-    Reply,
-    validate_message_body,
-)
+from bot.sandbox.discord.wire import ApiError, ApiRequest, Reply, validate_message_body
 
 ROUTES = RouteTable()
 

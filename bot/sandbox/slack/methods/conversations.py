@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from bot.sandbox.slack.methods.table import MethodTable
 from bot.sandbox.slack.state import SlackState
-from bot.sandbox.slack.wire import (
-    ApiError,
-    JsonObject,
-    page,
-    split_ids,
-    truthy,
-)
+from bot.sandbox.slack.wire import ApiError, JsonObject, page, split_ids, truthy
 
 METHODS = MethodTable()
 

@@ -6,10 +6,7 @@ import json
 
 from bot.sandbox.slack.methods.table import MethodTable
 from bot.sandbox.slack.state import SlackState
-from bot.sandbox.slack.wire import (
-    ApiError,
-    JsonObject,
-)
+from bot.sandbox.slack.wire import ApiError, JsonObject
 
 METHODS = MethodTable()
 

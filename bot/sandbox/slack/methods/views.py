@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from bot.sandbox.slack.methods.table import MethodTable
 from bot.sandbox.slack.state import SlackState
-from bot.sandbox.slack.wire import (
-    ApiError,
-    JsonObject,
-)
+from bot.sandbox.slack.wire import ApiError, JsonObject
 
 METHODS = MethodTable()
 
