@@ -199,7 +199,7 @@ async def slack_dm_fanout(scratch: Path, quick: bool) -> list[Result]:
     """Send DMs through the outbox and SlackSender against direct slack-sdk calls."""
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.sandbox.slack_server import SlackSandbox
+    from bot.sandbox.slack import SlackSandbox
     from bot.slack.sender import SlackSender
 
     count = 200 if quick else 1_000

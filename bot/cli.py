@@ -123,7 +123,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the bot against the local sandboxes."""
-    from bot.sandbox.demo import main as demo_main
+    from bot.demo import main as demo_main
 
     return demo_main(check=args.check)
 

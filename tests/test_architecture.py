@@ -54,3 +54,36 @@ def test_no_core_module_imports_a_platform_library(project_root):
                 f"{relative}: {n}" for n in names if n.split(".")[0] in PLATFORM_LIBRARIES
             ]
     assert offenders == []
+
+
+SANDBOX_MAY_IMPORT = ("bot.clock", "bot.sandbox")
+
+
+def _bot_imports(source: str, module: str) -> list[str]:
+    """Return the `bot.*` modules a module's source imports, relative imports resolved."""
+    package = module.split(".")[:-1]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            found.append(".".join([*base, node.module] if node.module else base))
+    return [name for name in found if name == "bot" or name.startswith("bot.")]
+
+
+def test_the_sandboxes_import_nothing_of_the_bot_but_the_clock(project_root):
+    offenders = []
+    for path in sorted((project_root / "bot" / "sandbox").rglob("*.py")):
+        relative = path.relative_to(project_root)
+        module = ".".join(relative.with_suffix("").parts)
+        for name in _bot_imports(path.read_text(encoding="utf-8"), module):
+            if not any(name == ok or name.startswith(ok + ".") for ok in SANDBOX_MAY_IMPORT):
+                offenders.append(f"{relative.as_posix()}: {name}")
+    assert offenders == []
+
+
+def test_the_sandbox_import_check_resolves_relative_imports():
+    source = "from ..settings import load_settings\nfrom . import wire\nimport bot.clock\n"
+    imports = _bot_imports(source, "bot.sandbox.slack.state")
+    assert imports == ["bot.sandbox.settings", "bot.sandbox.slack", "bot.clock"]

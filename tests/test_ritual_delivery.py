@@ -17,8 +17,8 @@ from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.discord.sender import DiscordSender
 from bot.outbox import Dispatcher
-from bot.sandbox.discord_server import DiscordSandbox
-from bot.sandbox.slack_server import SlackSandbox
+from bot.sandbox.discord import DiscordSandbox
+from bot.sandbox.slack import SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.schedules import fire_times, parse_schedule

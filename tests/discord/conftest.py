@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import FakeClock
 from bot.discord.bot import FlywheelBot
 from bot.runtime import Runtime, bootstrap_community, build_runtime
-from bot.sandbox.discord_server import DiscordSandbox, RecordedCall, point_discord_py_at
+from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
 from bot.settings import Settings, load_settings
 
 GUILD_ID = 910_000_000_000_000_001

@@ -21,7 +21,7 @@ from bot.discord.commands_json import collect_command_payload
 from bot.errors import ConfigError
 from bot.outbox import enqueue
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.discord_server import DiscordSandbox
+from bot.sandbox.discord import DiscordSandbox
 from bot.services.callers import Role, require
 from bot.settings import Settings, load_settings
 from tests.discord.conftest import (

@@ -14,7 +14,7 @@ from bot.discord.bot import WRONG_USER, FlywheelBot
 from bot.discord.sender import DiscordSender
 from bot.models import Identity, Member, PlatformSpace
 from bot.runtime import Runtime
-from bot.sandbox.discord_server import DiscordSandbox, RecordedCall
+from bot.sandbox.discord import DiscordSandbox, RecordedCall
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.linking import CODE_ALPHABET
 from bot.services.members import EXPORT_FILENAME, link_start

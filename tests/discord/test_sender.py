@@ -12,7 +12,7 @@ from bot.discord.sender import GLOBAL_LIMIT, DiscordSender
 from bot.models import OutboxMessage
 from bot.outbox import enqueue
 from bot.runtime import Runtime
-from bot.sandbox.discord_server import DiscordSandbox, RecordedCall
+from bot.sandbox.discord import DiscordSandbox, RecordedCall
 from tests.discord.conftest import GUILD_ID
 
 FIRST_USER_ID = 930_000_000_000_000_000

@@ -11,7 +11,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime, bootstrap_community, build_runtime
-from bot.sandbox.slack_server import SlackEventSender, SlackSandbox
+from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.settings import load_settings
 from bot.slack.app import SlackPlatform
 from bot.web.app import create_app, start_site

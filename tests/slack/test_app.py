@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import FakeClock
 from bot.errors import ConfigError, Forbidden
 from bot.runtime import Runtime, bootstrap_community, build_runtime
-from bot.sandbox.slack_server import SlackSandbox
+from bot.sandbox.slack import SlackSandbox
 from bot.services.callers import Role
 from bot.settings import SlackSettings, load_settings
 from bot.slack.app import CommandRouter, SlackFront, SlackPlatform, UserDirectory, VerbCall

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.models import Identity, LinkCode, Member, OutboxMessage
-from bot.sandbox.slack_server import RecordedCall, SlackSandbox
+from bot.sandbox.slack import RecordedCall, SlackSandbox
 from bot.services.communities import ensure_space
 from bot.services.engagement import record_activity
 from bot.services.identities import resolve_member

@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.outbox import Effect
 from bot.runtime import Runtime
-from bot.sandbox.slack_server import BotReply, RecordedCall, SlackSandbox
+from bot.sandbox.slack import BotReply, RecordedCall, SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.slack.rituals import (

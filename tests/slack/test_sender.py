@@ -22,7 +22,7 @@ from bot.clock import FakeClock
 from bot.models import OutboxMessage
 from bot.outbox import Dispatcher, Effect, PermanentFailure, RateLimit, RetryLater, enqueue
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.slack_server import SlackSandbox
+from bot.sandbox.slack import SlackSandbox
 from bot.settings import OutboxSettings, load_settings
 from bot.slack import sender as sender_module
 from bot.slack.sender import GLOBAL_BUCKET, METADATA_EVENT, SlackSender

@@ -13,12 +13,13 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.sandbox.discord_server import DiscordSandbox, point_discord_py_at
+from bot.sandbox.discord import DiscordSandbox, point_discord_py_at
 
 GUILD_ID = 900_000_000_000_000_001
 GENERAL_ID = 900_000_000_000_000_010
 OWNER_ID = 900_000_000_000_000_100
 ALICE_ID = 900_000_000_000_000_101
+REGULARS_ID = 900_000_000_000_000_200
 GUILD = discord.Object(id=GUILD_ID)
 
 
@@ -281,3 +282,38 @@ async def test_an_unknown_channel_answers_404_with_code_10003(sandbox: DiscordSa
             await bot.fetch_channel(123)
 
     assert raised.value.code == 10003
+
+
+async def test_a_member_role_change_is_kept_and_recorded_with_its_reason(
+    sandbox: DiscordSandbox,
+) -> None:
+    sandbox.add_role(GUILD_ID, REGULARS_ID, "regulars")
+    async with running(make_bot(), sandbox) as bot:
+        guild = bot.get_guild(GUILD_ID)
+        assert guild is not None
+        alice = await guild.fetch_member(ALICE_ID)
+        await alice.add_roles(discord.Object(id=REGULARS_ID), reason="three check-ins")
+        granted = sandbox.member_roles(GUILD_ID, ALICE_ID)
+        await alice.remove_roles(discord.Object(id=REGULARS_ID), reason="left the ritual")
+
+    path = f"/guilds/{GUILD_ID}/members/{ALICE_ID}/roles/{REGULARS_ID}"
+    [put] = sandbox.calls_matching("PUT", path)
+    [delete] = sandbox.calls_matching("DELETE", path)
+    assert (put.status, put.reason) == (204, "three check-ins")
+    assert (delete.status, delete.reason) == (204, "left the ritual")
+    assert granted == [REGULARS_ID]
+    assert sandbox.member_roles(GUILD_ID, ALICE_ID) == []
+
+
+async def test_a_role_change_for_an_unknown_role_or_member_answers_404(
+    sandbox: DiscordSandbox,
+) -> None:
+    sandbox.add_role(GUILD_ID, REGULARS_ID, "regulars")
+    async with running(make_bot(), sandbox) as bot:
+        with pytest.raises(discord.NotFound) as unknown_role:
+            await bot.http.add_role(GUILD_ID, ALICE_ID, 123)
+        with pytest.raises(discord.NotFound) as unknown_member:
+            await bot.http.remove_role(GUILD_ID, 456, REGULARS_ID)
+
+    assert unknown_role.value.code == 10011
+    assert unknown_member.value.code == 10007

@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.slack_server import SlackEventSender, SlackSandbox, sign_slack_request
+from bot.sandbox.slack import SlackEventSender, SlackSandbox, sign_slack_request
 
 pytestmark = pytest.mark.e2e
 
@@ -436,3 +436,69 @@ async def test_reading_history_without_its_scope_says_which_scope_is_needed(
 
     assert refused.value.response["error"] == "missing_scope"
     assert refused.value.response["needed"] == "channels:history"
+
+
+async def test_chat_update_replaces_keeps_or_removes_a_messages_blocks(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    def section(text: str) -> dict[str, Any]:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+    posted = await client.chat_postMessage(channel=CHANNEL, text="Review", blocks=[section("a")])
+    ts = posted["ts"]
+
+    await client.chat_update(channel=CHANNEL, ts=ts, text="Reviewed", blocks=[section("b")])
+    replaced = sandbox.find_message(CHANNEL, ts)
+    await client.chat_update(channel=CHANNEL, ts=ts, text="Still reviewed")
+    kept = sandbox.find_message(CHANNEL, ts)
+    assert replaced is not None and kept is not None
+    assert kept["blocks"] == [section("b")] and kept["text"] == "Still reviewed"
+    await client.chat_update(channel=CHANNEL, ts=ts, text="Done", blocks=[])
+    removed = sandbox.find_message(CHANNEL, ts)
+
+    assert removed is not None and not removed.get("blocks") and removed["text"] == "Done"
+    assert [call.ok for call in sandbox.calls_to("chat.update")] == [True, True, True]
+
+
+async def test_conversations_invite_adds_members_and_fails_as_on_slack(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.add_user("U0BOB", "bob")
+    sandbox.add_user("U0CY", "cy")
+    sandbox.add_channel("G0CREW", "crew", is_private=True)
+    sandbox.add_channel("G0ELSEWHERE", "elsewhere", is_private=True, bot_is_member=False)
+
+    invited = await client.conversations_invite(channel="G0CREW", users=[MEMBER, "U0BOB"])
+    assert invited["channel"]["id"] == "G0CREW"
+    assert sandbox.members_of("G0CREW") == [sandbox.bot_user_id, MEMBER, "U0BOB"]
+
+    async def error_of(**kwargs: Any) -> str:
+        with pytest.raises(SlackApiError) as raised:
+            await client.conversations_invite(**kwargs)
+        return str(raised.value.response["error"])
+
+    assert await error_of(channel="G0CREW", users=["U0BOB", "U0CY"]) == "already_in_channel"
+    assert await error_of(channel="G0CREW", users="U0NOBODY") == "user_not_found"
+    assert await error_of(channel="G0MISSING", users=MEMBER) == "channel_not_found"
+    assert await error_of(channel="G0ELSEWHERE", users=MEMBER) == "not_in_channel"
+    assert sandbox.members_of("G0CREW") == [sandbox.bot_user_id, MEMBER, "U0BOB"]
+
+    forced = await client.conversations_invite(channel="G0CREW", users="U0BOB,U0CY", force=True)
+    assert forced["errors"] == [{"user": "U0BOB", "ok": False, "error": "already_in_channel"}]
+    assert sandbox.members_of("G0CREW")[-1] == "U0CY"
+
+
+async def test_conversations_kick_removes_a_member_once(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.add_channel("G0CREW", "crew", is_private=True, members=[MEMBER])
+
+    await client.conversations_kick(channel="G0CREW", user=MEMBER)
+    with pytest.raises(SlackApiError) as again:
+        await client.conversations_kick(channel="G0CREW", user=MEMBER)
+    with pytest.raises(SlackApiError) as unknown:
+        await client.conversations_kick(channel="G0CREW", user="U0NOBODY")
+
+    assert sandbox.members_of("G0CREW") == [sandbox.bot_user_id]
+    assert again.value.response["error"] == "not_in_channel"
+    assert unknown.value.response["error"] == "user_not_found"

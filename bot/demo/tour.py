@@ -1,10 +1,9 @@
-"""`flywheel demo`: the whole bot against local Discord and Slack sandboxes.
+"""The demo community and its scripted tour (``flywheel demo --check``).
 
 It starts both sandboxes, a temporary SQLite database and the real bot (discord.py and
 slack-bolt clients, web server, scheduler, event bus, outbox), seeds a community of about
-50 members with history and two rituals, then either simulates activity on an accelerated
-clock (``flywheel demo``) or runs a scripted tour of every feature and reports each step
-(``flywheel demo --check``, exit 0 only if every step's outcome was observed).
+50 members with history and two rituals, and runs a scripted tour of every feature,
+reporting each step (exit 0 only if every step's outcome was observed).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import asyncio
 import contextlib
 import random
 import re
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,15 +21,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.clock import AcceleratedClock, Clock, FakeClock, SystemClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import create_engine
 from bot.db.migrate import upgrade_connection
 from bot.models import Identity, Member, OutboxMessage, RitualCheckin
 from bot.platforms import attach_platforms
 from bot.process import serve
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.discord_server import DiscordSandbox, RecordedCall, point_discord_py_at
-from bot.sandbox.slack_server import SlackEventSender, SlackSandbox
+from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
+from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.engagement import record_activity
@@ -501,67 +499,3 @@ async def run_check(out: Callable[[str], None] = print) -> int:
             await stop_demo(demo)
     out(f"{len(TOUR) - failures}/{len(TOUR)} steps passed")
     return 1 if failures else 0
-
-
-async def run_interactive(out: Callable[[str], None] = print) -> int:
-    """Run the demo on an accelerated clock (1 s = 1 simulated minute) until Ctrl-C."""
-    with tempfile.TemporaryDirectory(prefix="flywheel-demo-") as workdir:
-        clock = AcceleratedClock(SystemClock().now().replace(second=0, microsecond=0), factor=60.0)
-        demo = await start_demo(check=False, workdir=Path(workdir), clock=clock)
-        base = f"http://127.0.0.1:{demo.port}"
-        out(
-            "Flywheel demo is running against local Discord and Slack sandboxes (1 s = 1 simulated minute)."
-        )
-        out(f"  health:   {base}/healthz")
-        out(f"  metrics:  {base}/metrics")
-        out(
-            f"  Discord sandbox API: {demo.discord.api_base}   Slack sandbox API: {demo.slack.api_base}"
-        )
-        out(
-            "  Rituals 'Office Hours' and 'Monday Wins' fire within ~10 s; members check in as they post."
-        )
-        out("Press Ctrl-C to stop.")
-        rng = random.Random(11)
-        seen: set[str] = set()
-        try:
-            while not demo.stop.is_set():
-                await asyncio.sleep(1)
-                for message in list(demo.discord.messages[RITUALS]):
-                    if message["id"] in seen:
-                        continue
-                    seen.add(message["id"])
-                    first_line = str(message.get("content", "")).split("\n")[0]
-                    out(f"[{clock.now():%a %H:%M}] #rituals: {first_line}")
-                    for button in (
-                        c
-                        for row in message.get("components", [])
-                        for c in row.get("components", [])
-                    ):
-                        for index in rng.sample(range(len(FIRST_NAMES)), 5):
-                            await demo.discord.send_component(
-                                button["custom_id"],
-                                message_id=int(message["id"]),
-                                guild_id=GUILD,
-                                channel_id=RITUALS,
-                                user_id=900_000_000_000_001_000 + index,
-                            )
-                        out(f"[{clock.now():%a %H:%M}]   5 members checked in")
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            pass
-        finally:
-            await stop_demo(demo)
-    return 0
-
-
-def main(check: bool) -> int:
-    """Entry point of `flywheel demo`."""
-    if check:
-        return asyncio.run(run_check())
-    try:
-        return asyncio.run(run_interactive())
-    except KeyboardInterrupt:
-        return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main("--check" in sys.argv))

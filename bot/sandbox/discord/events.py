@@ -1,0 +1,173 @@
+"""What the control API sends a bot: interactions, with their resolved options and modal answers."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from typing import Any
+
+from bot.sandbox.discord.payloads import channel_payload, member_payload, role_payload, user_payload
+from bot.sandbox.discord.protocol import (
+    ALL_PERMISSIONS,
+    ATTACHMENT_SIZE_LIMIT,
+    DEFAULT_EVERYONE_PERMISSIONS,
+)
+from bot.sandbox.discord.state import DiscordState, Interaction, InteractionRecord
+
+
+async def create_interaction(
+    state: DiscordState,
+    type_: int,
+    data: dict[str, Any],
+    *,
+    guild_id: int | None,
+    channel_id: int,
+    user_id: int,
+    message: dict[str, Any] | None = None,
+    locale: str = "en-US",
+) -> Interaction:
+    """Build an interaction, remember it for its callback, and dispatch INTERACTION_CREATE."""
+    if not state.gateway.sessions:
+        raise RuntimeError("no gateway session: start the bot and wait_until_identified()")
+    channel = state.channel(channel_id)
+    user = state.user(user_id)
+    interaction_id = state.ids.next()
+    token = secrets.token_urlsafe(48)
+    payload: dict[str, Any] = {
+        "id": str(interaction_id),
+        "application_id": str(state.application_id),
+        "type": type_,
+        "token": token,
+        "version": 1,
+        "data": data,
+        "channel_id": str(channel.id),
+        "channel": channel_payload(state, channel),
+        "locale": locale,
+        "entitlements": [],
+        "entitlement_sku_ids": [],
+        "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+    }
+    if guild_id is not None:
+        guild = state.guild(guild_id)
+        member = guild.members.get(user_id)
+        if member is None:
+            raise ValueError(f"user {user_id} is not a member of guild {guild_id}")
+        payload |= {
+            "guild_id": str(guild_id),
+            "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
+            "guild_locale": "en-US",
+            "member": member_payload(state, guild, member, permissions=True),
+            "app_permissions": str(state.permissions_of(guild, state.bot_user_id)),
+            "authorizing_integration_owners": {"0": str(guild_id)},
+            "context": 0,
+        }
+        payload["channel"]["permissions"] = payload["member"]["permissions"]
+    else:
+        payload |= {
+            "user": user_payload(state, user),
+            "app_permissions": str(DEFAULT_EVERYONE_PERMISSIONS),
+            "authorizing_integration_owners": {"0": "0"},
+            "context": 1,
+        }
+        payload["channel"]["permissions"] = str(DEFAULT_EVERYONE_PERMISSIONS)
+    if message is not None:
+        payload["message"] = copy.deepcopy(message)
+    public = Interaction(interaction_id, token, type_, channel.id, guild_id, user_id)
+    state.interactions[interaction_id] = InteractionRecord(
+        public,
+        time.monotonic(),
+        payload,
+        source_message_id=int(message["id"]) if message is not None else None,
+    )
+    await state.gateway.dispatch("INTERACTION_CREATE", payload, intent=None)
+    return public
+
+
+def command_data(
+    state: DiscordState,
+    name: str,
+    guild_id: int | None,
+    options: list[dict[str, Any]] | None,
+    guild_command: bool | None,
+) -> dict[str, Any]:
+    """Return the ``data`` of a command interaction, ids and resolved options filled in."""
+    command_guild = command_scope(state, name, guild_id, guild_command)
+    command = next((c for c in state.commands.get(command_guild, []) if c["name"] == name), None)
+    command_id = int(command["id"]) if command else state.command_id(command_guild, name, 1)
+    data: dict[str, Any] = {"id": str(command_id), "name": name, "type": 1}
+    if options:
+        data["options"] = copy.deepcopy(options)
+        resolved = resolve_options(state, guild_id, options)
+        if resolved:
+            data["resolved"] = resolved
+    if command_guild is not None:
+        data["guild_id"] = str(command_guild)
+    return data
+
+
+def command_scope(
+    state: DiscordState, name: str, guild_id: int | None, guild_command: bool | None
+) -> int | None:
+    """Return the guild id a command is registered in, or None for a global command."""
+    if guild_command is not None:
+        return guild_id if guild_command else None
+    if guild_id is not None and any(c["name"] == name for c in state.commands.get(guild_id, [])):
+        return guild_id
+    return None
+
+
+def resolve_options(
+    state: DiscordState, guild_id: int | None, options: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Build the ``resolved`` map for user, channel, role and mentionable option values."""
+    resolved: dict[str, dict[str, Any]] = {}
+    guild = state.guilds.get(guild_id) if guild_id is not None else None
+    stack = list(options)
+    while stack:
+        option = stack.pop()
+        stack.extend(option.get("options") or [])
+        kind, value = option.get("type"), option.get("value")
+        if value is None or kind not in (6, 7, 8, 9):
+            continue
+        snowflake = int(value)
+        if kind in (6, 9) and snowflake in state.users:
+            resolved.setdefault("users", {})[str(snowflake)] = user_payload(
+                state, state.users[snowflake]
+            )
+            member = guild.members.get(snowflake) if guild else None
+            if guild is not None and member is not None:
+                resolved.setdefault("members", {})[str(snowflake)] = member_payload(
+                    state, guild, member, with_user=False, permissions=True
+                )
+        elif kind in (8, 9) and guild is not None and snowflake in guild.roles:
+            resolved.setdefault("roles", {})[str(snowflake)] = role_payload(
+                state, guild, guild.roles[snowflake]
+            )
+        elif kind == 7 and snowflake in state.channels:
+            described = channel_payload(state, state.channels[snowflake])
+            described["permissions"] = str(ALL_PERMISSIONS)
+            resolved.setdefault("channels", {})[str(snowflake)] = described
+    return resolved
+
+
+def modal_answer(
+    state: DiscordState, modal: dict[str, Any], fields: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Mirror the layout of a modal the bot sent, filling its text inputs from fields."""
+
+    def answer(component: dict[str, Any]) -> dict[str, Any] | None:
+        custom_id = component.get("custom_id")
+        if component.get("type") == 4 and custom_id is not None:
+            return {"type": 4, "custom_id": custom_id, "value": fields.get(custom_id, "")}
+        return None
+
+    components: list[dict[str, Any]] = []
+    for top in modal.get("components") or []:
+        if top.get("type") == 1:
+            inner = [a for c in top.get("components") or [] if (a := answer(c)) is not None]
+            if inner:
+                components.append({"type": 1, "components": inner})
+        elif top.get("type") == 18 and (a := answer(top.get("component") or {})):
+            components.append({"type": 18, "component": a})
+    return components

@@ -1,0 +1,319 @@
+"""Slack's side of the request URL: slash commands, interactivity and events, signed as Slack signs them."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, ClientTimeout
+
+from bot.sandbox.base import Clock
+from bot.sandbox.slack.wire import JsonObject, sign_slack_request
+
+if TYPE_CHECKING:
+    from bot.sandbox.slack.sandbox import SlackSandbox
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """The bot's HTTP answer to a request the sender posted."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
+    elapsed: float
+
+    def json(self) -> Any:
+        """Parse the body as JSON (None when the body is empty, as after a bare `ack()`)."""
+        return json.loads(self.body) if self.body else None
+
+
+class SlackEventSender:
+    """Slack's side of the request URL: post signed commands, actions and events to the bot."""
+
+    def __init__(self, sandbox: SlackSandbox, bot_url: str, *, clock: Clock | None = None) -> None:
+        self.sandbox = sandbox
+        self.bot_url = bot_url
+        self.clock = clock or sandbox.clock
+        self._session: ClientSession | None = None
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- payload pieces ------------------------------------------------------------------------
+
+    def _user(self, user_id: str) -> JsonObject:
+        name = self.sandbox.users.get(user_id, {}).get("name", user_id)
+        return {"id": user_id, "username": name, "name": name, "team_id": self.sandbox.team_id}
+
+    def _channel_name(self, channel_id: str) -> str:
+        channel = self.sandbox.channels.get(channel_id, {})
+        if channel.get("is_im") or channel_id.startswith("D"):
+            return "directmessage"
+        return str(channel.get("name", channel_id))
+
+    def _team(self) -> JsonObject:
+        return {"id": self.sandbox.team_id, "domain": self.sandbox.team_domain}
+
+    def _interaction_base(self, kind: str, user_id: str) -> JsonObject:
+        return {
+            "type": kind,
+            "team": self._team(),
+            "user": self._user(user_id),
+            "api_app_id": self.sandbox.app_id,
+            "token": "sandbox-verification-token",
+            "trigger_id": self.sandbox.issue_trigger_id(),
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def send_slash_command(
+        self,
+        command: str = "/flywheel",
+        text: str = "",
+        *,
+        user_id: str,
+        channel_id: str,
+        trigger_id: str | None = None,
+        forge: bool = False,
+        timestamp: int | None = None,
+    ) -> BotReply:
+        """Post a slash command as Slack does: a signed form with a response_url and trigger_id."""
+        form = self.sandbox.slash_command_payload(
+            command, text, user_id=user_id, channel_id=channel_id, trigger_id=trigger_id
+        )
+        return await self.send_raw(
+            urlencode(form).encode(),
+            "application/x-www-form-urlencoded",
+            forge=forge,
+            timestamp=timestamp,
+        )
+
+    async def send_block_action(
+        self,
+        action_id: str,
+        value: str | None,
+        *,
+        user_id: str,
+        channel_id: str | None = None,
+        message_ts: str | None = None,
+        block_id: str | None = None,
+        view: Mapping[str, Any] | str | None = None,
+        action_type: str = "button",
+        forge: bool = False,
+        timestamp: int | None = None,
+    ) -> BotReply:
+        """Post a block action from a message (channel_id) or from a view (a view or view ID)."""
+        action: JsonObject = {
+            "action_id": action_id,
+            "block_id": block_id or f"{action_id}-block",
+            "type": action_type,
+            "action_ts": f"{self.clock():.6f}",
+        }
+        if value is not None:
+            action["value"] = value
+        payload = self._interaction_base("block_actions", user_id)
+        payload["actions"] = [action]
+        if view is not None:
+            found = self.sandbox.find_view(view) if isinstance(view, str) else dict(view)
+            if found is None:
+                raise KeyError(f"the sandbox holds no view {view!r}")
+            # Actions inside a modal or the Home tab carry the view and no response_url.
+            payload["container"] = {"type": "view", "view_id": found.get("id", "")}
+            payload["view"] = found
+        elif channel_id is not None:
+            message = self.sandbox.find_message(channel_id, message_ts) if message_ts else None
+            ts = message_ts or self.sandbox.state.next_ts()
+            payload["container"] = {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": channel_id,
+                # Slack sends no message body for an action in an ephemeral message.
+                "is_ephemeral": message is None,
+            }
+            payload["channel"] = {"id": channel_id, "name": self._channel_name(channel_id)}
+            if message is not None:
+                payload["message"] = message
+            payload["response_url"] = self.sandbox.issue_response_url(channel_id, user_id, ts)
+            payload["state"] = {"values": {}}
+        else:
+            raise ValueError("a block action comes from a message (channel_id) or a view")
+        return await self._send_payload(payload, forge=forge, timestamp=timestamp)
+
+    async def send_view_submission(
+        self,
+        callback_id: str,
+        values: Mapping[str, Mapping[str, str | Mapping[str, Any]]],
+        *,
+        user_id: str,
+        private_metadata: str = "",
+        view_id: str | None = None,
+        forge: bool = False,
+        timestamp: int | None = None,
+    ) -> BotReply:
+        """Post a modal submission; a str value stands for a plain_text_input's text."""
+        state = {
+            block_id: {
+                action_id: (
+                    {"type": "plain_text_input", "value": value}
+                    if isinstance(value, str)
+                    else dict(value)
+                )
+                for action_id, value in actions.items()
+            }
+            for block_id, actions in values.items()
+        }
+        stored = self.sandbox.find_view(view_id) if view_id else None
+        view: JsonObject = dict(stored) if stored else {}
+        new_id = view_id or self.sandbox.state.next_id("V")
+        view.setdefault("id", new_id)
+        view.setdefault("team_id", self.sandbox.team_id)
+        view.setdefault("type", "modal")
+        view.setdefault("blocks", [])
+        view.setdefault("hash", f"{int(self.clock())}.{secrets.token_hex(4)}")
+        view.setdefault("root_view_id", new_id)
+        view.setdefault("previous_view_id", None)
+        view.setdefault("app_id", self.sandbox.app_id)
+        view.setdefault("bot_id", self.sandbox.bot_id)
+        view.update(
+            {
+                "callback_id": callback_id,
+                "private_metadata": private_metadata or view.get("private_metadata", ""),
+                "state": {"values": state},
+            }
+        )
+        payload = self._interaction_base("view_submission", user_id)
+        payload["view"] = view
+        payload["response_urls"] = []
+        return await self._send_payload(payload, forge=forge, timestamp=timestamp)
+
+    async def send_event(
+        self,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+        forge: bool = False,
+        timestamp: int | None = None,
+    ) -> BotReply:
+        """Post an Events API event_callback envelope (a retry carries X-Slack-Retry-Num)."""
+        now = self.clock()
+        inner = {"event_ts": f"{now:.6f}", **event}
+        envelope = {
+            "token": "sandbox-verification-token",
+            "team_id": self.sandbox.team_id,
+            "api_app_id": self.sandbox.app_id,
+            "event": inner,
+            "type": "event_callback",
+            "event_id": event_id or self.sandbox.state.next_id("Ev"),
+            "event_time": int(now),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.sandbox.team_id,
+                    "user_id": self.sandbox.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": secrets.token_hex(8),
+        }
+        headers = None
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
+        return await self.send_raw(
+            json.dumps(envelope).encode(),
+            "application/json",
+            forge=forge,
+            timestamp=timestamp,
+            extra_headers=headers,
+        )
+
+    async def send_app_home_opened(self, user_id: str, *, tab: str = "home") -> BotReply:
+        """Post the app_home_opened event Slack sends when a member opens the app's Home tab."""
+        event: JsonObject = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": self.sandbox.open_dm(user_id),
+            "tab": tab,
+        }
+        home = self.sandbox.home_views.get(user_id)
+        if home is not None:
+            event["view"] = home
+        return await self.send_event(event)
+
+    async def send_url_verification(self, challenge: str | None = None) -> BotReply:
+        """Post the url_verification handshake Slack sends when the request URL is set."""
+        body = {
+            "token": "sandbox-verification-token",
+            "challenge": challenge or secrets.token_urlsafe(24),
+            "type": "url_verification",
+        }
+        return await self.send_raw(json.dumps(body).encode(), "application/json")
+
+    async def _send_payload(
+        self, payload: JsonObject, *, forge: bool, timestamp: int | None
+    ) -> BotReply:
+        # Interactivity arrives as a form with one field, payload, holding JSON.
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.send_raw(
+            body, "application/x-www-form-urlencoded", forge=forge, timestamp=timestamp
+        )
+
+    async def send_raw(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        forge: bool = False,
+        timestamp: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> BotReply:
+        """Post a body signed as Slack signs it; forge signs with a wrong secret."""
+        ts = int(self.clock()) if timestamp is None else timestamp
+        secret = self.sandbox.signing_secret
+        if forge:
+            secret = "forged-" + secret
+        headers = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": sign_slack_request(secret, ts, body),
+            **(extra_headers or {}),
+        }
+        if self._session is None:
+            # Slack gives up on a request URL after 3 s; the sandbox waits longer for slow CI.
+            self._session = ClientSession(timeout=ClientTimeout(total=30))
+        started = time.monotonic()
+        async with self._session.post(self.bot_url, data=body, headers=headers) as response:
+            text = await response.text()
+            return BotReply(
+                status=response.status,
+                body=text,
+                headers=dict(response.headers),
+                elapsed=time.monotonic() - started,
+            )
