@@ -57,7 +57,8 @@ class Runtime:
     platforms: list[Platform] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Release the database."""
+        """Close the outbox senders and release the database."""
+        await self.dispatcher.close()
         await self.engine.dispose()
 
 

@@ -71,6 +71,13 @@ class Dispatcher:
         """Deliver this platform's effects through ``sender``."""
         self._senders[sender.platform] = sender
 
+    async def close(self) -> None:
+        """Close the senders that hold connections."""
+        for sender in self._senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                await close()
+
     def wake(self) -> None:
         """Tell the loop there may be new rows."""
         self._wakeup.set()
