@@ -586,14 +586,22 @@ async def test_a_member_cannot_use_a_delete_button_they_got_hold_of(
     served: Served, sandbox: SlackSandbox, runtime: Runtime
 ) -> None:
     await create_from_template(served, sandbox)
-    seen = len(sandbox.calls)
+    asked = await ask(served, sandbox, "ritual delete Feedback Friday", MODERATOR)
+    (actions,) = [block for block in asked.args["blocks"] if block["type"] == "actions"]
+    value = actions["elements"][0]["value"]
+    # Even a prompt made out to the member themselves: the service checks the role again.
+    forged = json.dumps({**json.loads(value), "u": MEMBER})
+    answers = []
+    for clicked in (value, forged):
+        seen = len(sandbox.calls)
+        await served.sender.send_block_action(
+            CONFIRM_DELETE, clicked, user_id=MEMBER, channel_id=CHANNEL
+        )
+        answers.append(await sandbox.wait_for_call("response_url", since=seen))
 
-    await served.sender.send_block_action(
-        CONFIRM_DELETE, "Feedback Friday", user_id=MEMBER, channel_id=CHANNEL
-    )
-
-    refused = await sandbox.wait_for_call("response_url", since=seen)
-    assert refused.args["text"] == "Only moderators can do that."
+    assert answers[0].args["text"] == "Only the person who asked can use these buttons."
+    assert answers[0].args["replace_original"] is False
+    assert answers[1].args["text"] == "Only moderators can do that."
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Ritual)) == 1
 
