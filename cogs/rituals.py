@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.acting import acting
 from bot.discord.bot import ConfirmView, FlywheelBot, report_failure, send_ephemeral
 from bot.errors import FlywheelError
 from bot.services import rituals
@@ -158,37 +159,6 @@ class CheckinButton(
         await send_ephemeral(interaction, text)
 
 
-class ConfirmDelete(ConfirmView):
-    """Delete or keep a ritual; only the moderator who asked may press the buttons."""
-
-    expired_text = "This request expired; nothing was deleted."
-
-    def __init__(self, bot: FlywheelBot, asker: Interaction, name: str) -> None:
-        super().__init__(asker, timeout=CONFIRM_SECONDS)
-        self.bot = bot
-        self.name = name
-
-    @discord.ui.button(label="Delete it", style=discord.ButtonStyle.danger)
-    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmDelete]) -> None:
-        """Delete the ritual; the service checks the clicker's role again."""
-        if not self.answer_once():
-            return
-        clock = self.bot.runtime.clock
-        deleted = await self.bot.in_transaction(
-            interaction,
-            lambda session, actor: rituals.delete_ritual(session, clock, actor, self.name),
-        )
-        await interaction.response.edit_message(
-            content=f"Deleted **{discord_escape(deleted)}**.", view=None
-        )
-
-    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
-    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmDelete]) -> None:
-        """Leave the ritual as it is."""
-        if self.answer_once():
-            await interaction.response.edit_message(content="Nothing was deleted.", view=None)
-
-
 async def ritual_name_choices(
     interaction: Interaction, typed: str
 ) -> list[app_commands.Choice[str]]:
@@ -288,10 +258,30 @@ class Rituals(commands.Cog):
             # Look it up now, so a typo is answered before anyone is asked to confirm.
             found = await rituals.ritual_spec(session, actor.community_id, name)
         escaped = discord_escape(found.name)
+
+        async def delete(clicked: Interaction) -> str:
+            # The service checks the clicker's role again.
+            deleted = await self.bot.in_transaction(
+                clicked,
+                lambda session, actor: rituals.delete_ritual(
+                    session, self.clock, actor, found.name
+                ),
+            )
+            return f"Deleted **{discord_escape(deleted)}**."
+
+        prompt = ConfirmView(
+            interaction,
+            on_confirm=delete,
+            confirm_label="Delete it",
+            cancel_label="Keep it",
+            cancelled_text="Nothing was deleted.",
+            expired_text="This request expired; nothing was deleted.",
+            timeout=CONFIRM_SECONDS,
+        )
         await interaction.response.send_message(
             f"**Delete {escaped}?** Its schedule, past occurrences and check-ins go with it; "
             "points already earned stay. This cannot be undone.",
-            view=ConfirmDelete(self.bot, interaction, found.name),
+            view=prompt,
             ephemeral=True,
         )
 
@@ -378,13 +368,9 @@ class Rituals(commands.Cog):
         )
 
     async def _member_checkin(self, guild_id: int, user: discord.abc.User, work: Any) -> None:
-        runtime = self.bot.runtime
         caller = Caller("discord", str(guild_id), str(user.id), user.display_name, Role.MEMBER)
         try:
-            async with runtime.sessions() as session, session.begin():
-                actor = await resolve_actor(
-                    session, runtime.clock, community_id=runtime.community_id, caller=caller
-                )
+            async with acting(self.bot.runtime, caller) as (session, actor):
                 await work(session, actor)
         except FlywheelError as exc:
             log.info("check-in by %s not counted: %s", user.id, exc.message)
