@@ -265,16 +265,31 @@ async def ritual_tick(scratch: Path, quick: bool) -> list[Result]:
             community_id=community_id,
             caller=Caller("discord", "1", "mod", "Mod", Role.MODERATOR, "500"),
         )
+        await ensure_space(
+            session, clock, community_id=community_id, platform="slack", external_id="T1"
+        )
+        slack_mod = await resolve_actor(
+            session,
+            clock,
+            community_id=community_id,
+            caller=Caller("slack", "T1", "UMOD", "Mod", Role.MODERATOR),
+        )
         for index in range(count):
             spec = rituals.RitualSpec(
                 name=f"Ritual {index}",
                 schedule="weekly mon 10:00",
                 timezone="UTC",
                 prompt="Share your work",
-                discord_channel_id=str(500 + index),
-                slack_channel_id=f"C{index:05d}",
+                channel_id=str(500 + index),
             )
             await rituals.create_ritual(session, clock, mod, spec)
+            await rituals.edit_ritual(
+                session,
+                clock,
+                slack_mod,
+                spec.name,
+                rituals.RitualChanges(channel_id=f"C{index:05d}"),
+            )
     clock.set(datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC))
     with Stopwatch() as watch:
         report = await rituals.tick(sessions, clock)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -11,7 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.acting import acting
-from bot.discord.bot import ConfirmView, FlywheelBot, report_failure, send_ephemeral
+from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
+from bot.discord.forms import ReopeningModal
 from bot.errors import FlywheelError
 from bot.services import rituals
 from bot.services.callers import Caller, Role, require, resolve_actor
@@ -35,45 +37,78 @@ def _when(view: rituals.RitualView) -> str:
     return f"next <t:{int(view.next_fire.timestamp())}:F>"
 
 
-class RitualModal(discord.ui.Modal):
-    """The create/edit form: five fields, validated by the service on submit."""
+def _form_values(spec: rituals.RitualSpec) -> dict[str, str]:
+    """Return the form's fields as text, from a spec (a template, or the ritual as it is)."""
+    return {
+        "name": spec.name,
+        "schedule": spec.schedule,
+        "timezone": spec.timezone,
+        "prompt": spec.prompt,
+        "reminders": ", ".join(f"{m}m" for m in spec.reminder_minutes),
+    }
 
-    def __init__(self, bot: FlywheelBot, *, spec: rituals.RitualSpec, editing: str | None) -> None:
+
+class RitualModal(ReopeningModal):
+    """The create/edit form: five fields, validated by the service on submit.
+
+    A refusal is answered with a Fix it button that reopens the form as it was typed.
+    """
+
+    def __init__(
+        self,
+        bot: FlywheelBot,
+        *,
+        spec: rituals.RitualSpec,
+        editing: str | None,
+        typed: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(title="Edit ritual" if editing else "New ritual", custom_id="ritual-form")
         self.bot = bot
         self.spec = spec
         self.editing = editing
+        shown = typed or _form_values(spec)
         self.name = discord.ui.TextInput[RitualModal](
-            custom_id="name", label="Name", default=spec.name, max_length=80
+            custom_id="name", label="Name", default=shown["name"], max_length=80
         )
         self.schedule = discord.ui.TextInput[RitualModal](
             custom_id="schedule",
             label="Schedule (e.g. weekly fri 12:00)",
-            default=spec.schedule,
+            default=shown["schedule"],
             max_length=60,
         )
         self.timezone = discord.ui.TextInput[RitualModal](
             custom_id="timezone",
             label="Time zone (IANA, e.g. Europe/Berlin)",
-            default=spec.timezone,
+            default=shown["timezone"],
             max_length=64,
         )
         self.prompt = discord.ui.TextInput[RitualModal](
             custom_id="prompt",
             label="Prompt members see",
-            default=spec.prompt,
+            default=shown["prompt"],
             style=discord.TextStyle.paragraph,
             max_length=1500,
         )
         self.reminders = discord.ui.TextInput[RitualModal](
             custom_id="reminders",
             label="Reminders before (e.g. 24h, 1h; empty = none)",
-            default=", ".join(f"{m}m" for m in spec.reminder_minutes),
+            default=shown["reminders"],
             required=False,
             max_length=40,
         )
         for item in (self.name, self.schedule, self.timezone, self.prompt, self.reminders):
             self.add_item(item)
+
+    def reopened(self) -> RitualModal:
+        """Return the same form holding what the member typed."""
+        typed = {
+            "name": self.name.value,
+            "schedule": self.schedule.value,
+            "timezone": self.timezone.value,
+            "prompt": self.prompt.value,
+            "reminders": self.reminders.value or "",
+        }
+        return RitualModal(self.bot, spec=self.spec, editing=self.editing, typed=typed)
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         """Create or update the ritual from the form."""
@@ -81,28 +116,22 @@ class RitualModal(discord.ui.Modal):
         leads = rituals.parse_minutes(self.reminders.value or "")
         async with self.bot.acting(interaction) as (session, actor):
             if self.editing:
-                view = await rituals.edit_ritual(
-                    session,
-                    clock,
-                    actor,
-                    self.editing,
+                changes = rituals.RitualChanges(
                     name=self.name.value,
                     schedule=self.schedule.value,
                     timezone=self.timezone.value,
                     prompt=self.prompt.value,
                     reminder_minutes=leads,
                 )
+                view = await rituals.edit_ritual(session, clock, actor, self.editing, changes)
             else:
-                spec = rituals.RitualSpec(
+                spec = replace(
+                    self.spec,
                     name=self.name.value,
                     schedule=self.schedule.value,
                     timezone=self.timezone.value,
                     prompt=self.prompt.value,
-                    kind=self.spec.kind,
-                    discord_channel_id=self.spec.discord_channel_id,
                     reminder_minutes=leads,
-                    checkin_window_minutes=self.spec.checkin_window_minutes,
-                    checkin_points=self.spec.checkin_points,
                 )
                 view = await rituals.create_ritual(session, clock, actor, spec)
         verb = "Updated" if self.editing else "Created"
@@ -110,10 +139,6 @@ class RitualModal(discord.ui.Modal):
             interaction,
             f"{verb} **{discord_escape(view.name)}**: {view.schedule} ({view.timezone}), {_when(view)}.",
         )
-
-    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        """Answer form errors the way the bot answers every command error."""
-        await report_failure(interaction, error)
 
 
 class CheckinButton(
@@ -207,7 +232,6 @@ class Rituals(commands.Cog):
                 template.value,
                 timezone=settings.community.timezone,
                 channel_id=channel,
-                platform="discord",
             )
         else:
             spec = rituals.RitualSpec(
@@ -215,7 +239,7 @@ class Rituals(commands.Cog):
                 schedule="weekly fri 12:00",
                 timezone=settings.community.timezone,
                 prompt="",
-                discord_channel_id=channel,
+                channel_id=channel,
             )
         await interaction.response.send_modal(RitualModal(self.bot, spec=spec, editing=None))
 
@@ -226,7 +250,7 @@ class Rituals(commands.Cog):
         async with self.bot.acting(interaction) as (session, actor):
             if actor.caller.role < Role.MODERATOR:
                 require(actor, Role.MODERATOR)
-            found = await rituals.ritual_spec(session, actor.community_id, name)
+            found = await rituals.ritual_spec(session, actor.community_id, name, platform="discord")
         await interaction.response.send_modal(RitualModal(self.bot, spec=found, editing=found.name))
 
     async def _toggle(self, interaction: Interaction, name: str, paused: bool) -> None:
@@ -256,7 +280,7 @@ class Rituals(commands.Cog):
         async with self.bot.acting(interaction) as (session, actor):
             require(actor, Role.MODERATOR)
             # Look it up now, so a typo is answered before anyone is asked to confirm.
-            found = await rituals.ritual_spec(session, actor.community_id, name)
+            found = await rituals.ritual_spec(session, actor.community_id, name, platform="discord")
         escaped = discord_escape(found.name)
 
         async def delete(clicked: Interaction) -> str:

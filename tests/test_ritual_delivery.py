@@ -48,14 +48,10 @@ async def sandbox():
 
 
 async def _create_rituals(sessions, clock, *, platform: str = "discord") -> None:
-    channels = (
-        {"discord_channel_id": str(CHANNEL)}
-        if platform == "discord"
-        else {"slack_channel_id": SLACK_CHANNEL}
-    )
+    space, channel = ("111", str(CHANNEL)) if platform == "discord" else ("T0001", SLACK_CHANNEL)
     async with sessions() as session, session.begin():
         discord, _ = await make_spaces(session, clock)
-        caller = Caller("discord", "111", "mod", "Mod", Role.MODERATOR, str(CHANNEL))
+        caller = Caller(platform, space, "mod", "Mod", Role.MODERATOR, channel)
         mod = await resolve_actor(session, clock, community_id=discord.community_id, caller=caller)
         for name, schedule in SCHEDULES.items():
             spec = rituals.RitualSpec(
@@ -64,7 +60,7 @@ async def _create_rituals(sessions, clock, *, platform: str = "discord") -> None
                 timezone="Europe/Berlin",
                 prompt=f"{name} is on!",
                 reminder_minutes=(),
-                **channels,
+                channel_id=channel,
                 thread_per_occurrence=False,
             )
             await rituals.create_ritual(session, clock, mod, spec)
@@ -274,7 +270,7 @@ async def _remind_500(committed, clock, platform: str, users: list[str]) -> None
             timezone="UTC",
             prompt="Ask us anything",
             reminder_minutes=(60,),
-            **{f"{platform}_channel_id": channel},
+            channel_id=channel,
         )
         await rituals.create_ritual(session, clock, mod, spec)
         for user in users:

@@ -135,6 +135,12 @@ async def _seed_history(runtime: Runtime, clock: Clock) -> list[int]:
                 "discord", str(GUILD), str(OWNER), "acme-founder", Role.OWNER, str(RITUALS)
             ),
         )
+        slack_owner = await resolve_actor(
+            session,
+            clock,
+            community_id=runtime.community_id,
+            caller=Caller("slack", TEAM, SLACK_OWNER, "founder", Role.OWNER, SLACK_GENERAL),
+        )
         for index, name in enumerate(FIRST_NAMES):
             platform, space, user = (
                 ("discord", str(GUILD), str(900_000_000_000_001_000 + index))
@@ -169,12 +175,15 @@ async def _seed_history(runtime: Runtime, clock: Clock) -> list[int]:
                 prompt=rituals.TEMPLATES[
                     "office_hours" if name == "Office Hours" else "monday_wins"
                 ].prompt,
-                discord_channel_id=str(RITUALS),
-                slack_channel_id=SLACK_GENERAL,
+                channel_id=str(RITUALS),
                 reminder_minutes=(),
                 checkin_window_minutes=30,
             )
             await rituals.create_ritual(session, clock, owner, spec)
+            # A ritual's channel is on its editor's platform: the Slack owner adds Slack's.
+            await rituals.edit_ritual(
+                session, clock, slack_owner, name, rituals.RitualChanges(channel_id=SLACK_GENERAL)
+            )
     return members
 
 
@@ -441,7 +450,7 @@ async def step_reminder_dm(demo: Demo, state: dict[str, Any]) -> str:
             ),
         )
         view = await rituals.edit_ritual(
-            session, clock, owner, "Office Hours", reminder_minutes=(60,)
+            session, clock, owner, "Office Hours", rituals.RitualChanges(reminder_minutes=(60,))
         )
     fire = view.next_fire
     assert fire is not None

@@ -150,7 +150,7 @@ async def _seed(runtime, clock, *names: str) -> None:
                 schedule="weekly fri 12:00",
                 timezone="UTC",
                 prompt="Show us",
-                discord_channel_id=str(GENERAL_ID),
+                channel_id=str(GENERAL_ID),
             )
             await rituals.create_ritual(session, clock, mod, spec)
 

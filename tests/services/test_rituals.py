@@ -30,7 +30,14 @@ async def actor(
     return await resolve_actor(session, clock, community_id=community_id, caller=caller)
 
 
-async def setup(sessions, clock, schedule="weekly fri 10:00", tz="Europe/Berlin", **extra):
+async def setup(
+    sessions,
+    clock,
+    schedule="weekly fri 10:00",
+    tz="Europe/Berlin",
+    slack_channel_id=None,
+    **extra,
+):
     async with sessions() as session, session.begin():
         discord, _ = await make_spaces(session, clock)
         mod = await actor(session, clock, discord.community_id)
@@ -39,11 +46,19 @@ async def setup(sessions, clock, schedule="weekly fri 10:00", tz="Europe/Berlin"
             schedule=schedule,
             timezone=tz,
             prompt="Share your work!",
-            discord_channel_id="500",
-            slack_channel_id=extra.pop("slack_channel_id", None),
+            channel_id="500",
             **extra,
         )
         view = await rituals.create_ritual(session, clock, mod, spec)
+        if slack_channel_id:  # a ritual's channel is on its editor's platform
+            slack_mod = await actor(session, clock, discord.community_id, platform="slack")
+            view = await rituals.edit_ritual(
+                session,
+                clock,
+                slack_mod,
+                spec.name,
+                rituals.RitualChanges(channel_id=slack_channel_id),
+            )
     return discord.community_id, view
 
 
@@ -249,9 +264,7 @@ async def test_only_moderators_create_rituals_and_bad_input_is_explained(session
     async with sessions() as session, session.begin():
         discord, _ = await make_spaces(session, clock)
         member = await actor(session, clock, discord.community_id, user_id="m", role=Role.MEMBER)
-        spec = rituals.spec_from_template(
-            "office_hours", timezone="UTC", channel_id="1", platform="discord"
-        )
+        spec = rituals.spec_from_template("office_hours", timezone="UTC", channel_id="1")
         with pytest.raises(Forbidden, match="Only moderators"):
             await rituals.create_ritual(session, clock, member, spec)
         mod = await actor(session, clock, discord.community_id)
@@ -260,7 +273,9 @@ async def test_only_moderators_create_rituals_and_bad_input_is_explained(session
         with pytest.raises(Invalid, match="exists already"):
             await rituals.create_ritual(session, clock, mod, spec)
         with pytest.raises(Invalid, match="not a time zone"):
-            await rituals.edit_ritual(session, clock, mod, "office hours", timezone="Mars/Base")
+            await rituals.edit_ritual(
+                session, clock, mod, "office hours", rituals.RitualChanges(timezone="Mars/Base")
+            )
         times = await rituals.preview(session, clock, discord.community_id, "Office Hours")
         assert len(times) == 5 and all(t.local.hour == 17 for t in times)
 
@@ -270,13 +285,15 @@ async def test_a_ritual_cannot_be_renamed_to_another_rituals_name_in_any_case(se
         discord, _ = await make_spaces(session, clock)
         mod = await actor(session, clock, discord.community_id)
         for template in ("office_hours", "monday_wins"):
-            spec = rituals.spec_from_template(
-                template, timezone="UTC", channel_id="1", platform="discord"
-            )
+            spec = rituals.spec_from_template(template, timezone="UTC", channel_id="1")
             await rituals.create_ritual(session, clock, mod, spec)
         with pytest.raises(Invalid, match="'OFFICE hours' exists already"):
-            await rituals.edit_ritual(session, clock, mod, "Monday Wins", name="OFFICE hours")
-        renamed = await rituals.edit_ritual(session, clock, mod, "Monday Wins", name="MONDAY WINS")
+            await rituals.edit_ritual(
+                session, clock, mod, "Monday Wins", rituals.RitualChanges(name="OFFICE hours")
+            )
+        renamed = await rituals.edit_ritual(
+            session, clock, mod, "Monday Wins", rituals.RitualChanges(name="MONDAY WINS")
+        )
         assert renamed.name == "MONDAY WINS"  # its own name in other capitals is fine
 
 

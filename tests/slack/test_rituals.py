@@ -528,7 +528,7 @@ async def test_a_long_list_is_paged_ten_at_a_time_with_a_next_page_button(
                 schedule=f"weekly mon {8 + hour:02d}:00",
                 timezone="UTC",
                 prompt="Hello",
-                slack_channel_id=RITUALS,
+                channel_id=RITUALS,
             )
             await rituals.create_ritual(session, runtime.clock, moderator, spec)
 

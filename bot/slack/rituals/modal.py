@@ -10,16 +10,16 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.errors import FlywheelError, Invalid
 from bot.services.rituals import (
     TEMPLATES,
+    RitualChanges,
     RitualSpec,
     create_ritual,
     edit_ritual,
     parse_minutes,
     spec_from_template,
 )
-from bot.services.schedules import FORMS, parse_schedule, zone
+from bot.services.schedules import FORMS
 from bot.slack.blocks import (
     Block,
     input_block,
@@ -29,7 +29,7 @@ from bot.slack.blocks import (
     text_input,
     text_value,
 )
-from bot.slack.front import PLATFORM, SubmissionCall
+from bot.slack.front import SubmissionCall
 from bot.slack.rituals.render import CHANNEL_ID, leads_field, summary
 
 MODAL = "ritual_modal"
@@ -51,19 +51,10 @@ FIELDS = {
     "kind": TEMPLATE,
     "schedule": SCHEDULE,
     "timezone": TIMEZONE,
-    "slack_channel_id": CHANNEL,
+    "channel_id": CHANNEL,
     "prompt": PROMPT,
     "reminder_minutes": REMINDERS,
 }
-# Until the service names the field of each refusal, its wording tells which field it is.
-MESSAGE_FIELDS = (
-    ("A ritual name", "name"),
-    ("A ritual called", "name"),
-    ("Kind must", "kind"),
-    ("The prompt", "prompt"),
-    ("Choose a channel", "slack_channel_id"),
-    ("Reminders", "reminder_minutes"),
-)
 
 
 def _option(key: str) -> Block:
@@ -78,7 +69,7 @@ def ritual_modal(
     blank = "leave blank to keep it" if editing else "leave blank to use the template's"
     kind = current.kind if current and current.kind in TEMPLATE_LABELS else CUSTOM
     template_hint = (
-        "Which classic ritual this is, or Custom."
+        "Which classic ritual this is; it stays as created."
         if editing
         else "A classic ritual fills in the blank fields: its name, schedule, prompt and reminders."
     )
@@ -91,7 +82,7 @@ def ritual_modal(
             "exclude_external_shared_channels": True,
         },
     }
-    initial_channel = (current.slack_channel_id if current else None) or channel_id
+    initial_channel = (current.channel_id if current else None) or channel_id
     if initial_channel and CHANNEL_ID.fullmatch(initial_channel):
         channel_element["initial_conversation"] = initial_channel
     else:
@@ -160,68 +151,37 @@ def ritual_modal(
 
 
 def _leads(text: str) -> tuple[int, ...]:
-    if text.lower() in NO_REMINDERS:
-        return ()
-    try:
-        return parse_minutes(text)
-    except Invalid as error:
-        raise Invalid(error.message, field="reminder_minutes", code=error.code) from None
-
-
-def _check(field: str, check: Any, text: str) -> None:
-    # Until the service names the field itself.
-    try:
-        check(text)
-    except Invalid as error:
-        raise Invalid(error.message, field=field, code=error.code) from None
+    return () if text.lower() in NO_REMINDERS else parse_minutes(text)
 
 
 def _create_spec(values: dict[str, dict[str, Any]], timezone: str, channel: str) -> RitualSpec:
     template = selected_value(values, TEMPLATE) or CUSTOM
-    if template not in TEMPLATE_LABELS:
-        raise Invalid("Pick one of the listed templates.", field="kind")
     if template == CUSTOM:
         spec = RitualSpec(name="", schedule="", timezone=timezone, prompt="", kind=CUSTOM)
     else:
-        spec = spec_from_template(
-            template, timezone=timezone, channel_id=channel, platform=PLATFORM
-        )
-    schedule = text_value(values, SCHEDULE) or spec.schedule
-    _check("schedule", parse_schedule, schedule)
+        spec = spec_from_template(template, timezone=timezone, channel_id=channel or None)
     reminders = text_value(values, REMINDERS)
     return replace(
         spec,
         name=text_value(values, NAME) or spec.name,
-        schedule=schedule,
+        schedule=text_value(values, SCHEDULE) or spec.schedule,
         prompt=text_value(values, PROMPT) or spec.prompt,
-        slack_channel_id=channel or None,
+        channel_id=channel or None,
         reminder_minutes=_leads(reminders) if reminders else spec.reminder_minutes,
     )
 
 
-def _edit_changes(values: dict[str, dict[str, Any]], timezone: str, channel: str) -> dict[str, Any]:
-    schedule = text_value(values, SCHEDULE)
-    if schedule:
-        _check("schedule", parse_schedule, schedule)
+def _changes(values: dict[str, dict[str, Any]], timezone: str, channel: str) -> RitualChanges:
     reminders = text_value(values, REMINDERS)
-    # Blank means "keep it": edit_ritual leaves None fields as they are.
-    return {
-        "name": text_value(values, NAME) or None,
-        "kind": selected_value(values, TEMPLATE),
-        "schedule": schedule or None,
-        "timezone": timezone or None,
-        "prompt": text_value(values, PROMPT) or None,
-        "slack_channel_id": channel or None,
-        "reminder_minutes": _leads(reminders) if reminders else None,
-    }
-
-
-def _with_field(error: FlywheelError) -> FlywheelError:
-    if isinstance(error, Invalid) and error.field is None:
-        for prefix, field in MESSAGE_FIELDS:
-            if error.message.startswith(prefix):
-                return Invalid(error.message, field=field, code=error.code)
-    return error
+    # Blank means "keep it".
+    return RitualChanges(
+        name=text_value(values, NAME) or None,
+        schedule=text_value(values, SCHEDULE) or None,
+        timezone=timezone or None,
+        prompt=text_value(values, PROMPT) or None,
+        channel_id=channel or None,
+        reminder_minutes=_leads(reminders) if reminders else None,
+    )
 
 
 async def submit(call: SubmissionCall) -> str:
@@ -230,21 +190,16 @@ async def submit(call: SubmissionCall) -> str:
     editing = call.metadata.get("ritual")
     clock = call.runtime.clock
     timezone = text_value(values, TIMEZONE)
-    if timezone or not editing:
-        _check("timezone", zone, timezone)
     channel = str(values.get(CHANNEL, {}).get("selected_conversation") or "")
-    try:
-        if editing:
-            changes = _edit_changes(values, timezone, channel)
-            async with call.acting() as (session, actor):
-                saved = await edit_ritual(session, clock, actor, str(editing), **changes)
-            return summary(saved, "Saved")
-        spec = _create_spec(values, timezone, channel)
+    if editing:
+        changes = _changes(values, timezone, channel)
         async with call.acting() as (session, actor):
-            saved = await create_ritual(session, clock, actor, spec)
-        return summary(saved, "Created")
-    except FlywheelError as error:
-        raise _with_field(error) from None
+            saved = await edit_ritual(session, clock, actor, str(editing), changes)
+        return summary(saved, "Saved")
+    spec = _create_spec(values, timezone, channel)
+    async with call.acting() as (session, actor):
+        saved = await create_ritual(session, clock, actor, spec)
+    return summary(saved, "Created")
 
 
 def template_key(text: str) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.services.rituals import CheckinResult, RitualView, describe_leads
 from bot.services.schedules import zone
 from bot.slack.blocks import Block, actions_block, button, context_block, mrkdwn_section
+from bot.slack.front import PLATFORM
 from bot.text import slack_escape
 
 LIST_PAGE = "ritual_list_page"
@@ -34,12 +35,12 @@ def when_text(moment: datetime, timezone: str) -> str:
 
 def channel_text(view: RitualView) -> str:
     """Say where a ritual posts on Slack."""
-    channel = view.slack_channel_id
+    channel = view.channel_on(PLATFORM)
     if channel and CHANNEL_ID.fullmatch(channel):
         return f"<#{channel}>"
     if channel:
         return slack_escape(channel)
-    return "Discord only" if view.discord_channel_id else "no channel"
+    return "Discord only" if view.channel_on("discord") else "no channel"
 
 
 def next_text(view: RitualView) -> str:

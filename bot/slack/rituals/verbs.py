@@ -70,9 +70,7 @@ async def create(call: VerbCall) -> None:
         return
     if not channel_id or not CHANNEL_ID.fullmatch(str(channel_id)):
         raise Invalid("Run this in the channel the ritual should post in.")
-    spec = spec_from_template(
-        template, timezone=timezone, channel_id=str(channel_id), platform=PLATFORM
-    )
+    spec = spec_from_template(template, timezone=timezone, channel_id=str(channel_id))
     async with call.acting() as (session, actor):
         view = await create_ritual(session, call.runtime.clock, actor, spec)
     command = call.front.commands.command
@@ -86,7 +84,7 @@ async def edit(call: VerbCall) -> None:
     """Open the modal prefilled with the ritual's current settings."""
     name = _name(call, "edit <name>")
     async with call.acting() as (session, actor):
-        current = await ritual_spec(session, actor.community_id, name)
+        current = await ritual_spec(session, actor.community_id, name, platform=PLATFORM)
     await call.open_modal(
         ritual_modal(
             channel_id=call.body.get("channel_id") or None,
@@ -123,7 +121,7 @@ def delete(prompt: ConfirmPrompt) -> VerbHandler:
         name = _name(call, "delete <name>")
         async with call.acting() as (session, actor):
             # Look it up now, so a typo is answered before anyone is asked to confirm.
-            current = await ritual_spec(session, actor.community_id, name)
+            current = await ritual_spec(session, actor.community_id, name, platform=PLATFORM)
         escaped = slack_escape(current.name)
         await prompt.ask(
             call,

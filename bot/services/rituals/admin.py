@@ -1,0 +1,217 @@
+"""Running rituals: create, edit, pause, resume, delete, hosts, reminder opt-in, run now.
+
+Every write but the reminder opt-in is for moderators, checked here on every call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import dialect_insert
+from bot.errors import Invalid
+from bot.models import Ritual, RitualHost, RitualReminderOptIn
+from bot.services.audit import record_audit
+from bot.services.callers import Actor, Role, require
+from bot.services.rituals._channels import channels_of, set_channel
+from bot.services.rituals.scheduler import claim_occurrence
+from bot.services.rituals.specs import RitualChanges, RitualSpec, validate
+from bot.services.rituals.views import RitualView, find_ritual, spec_of, view_of
+
+
+async def _refuse_taken_name(
+    session: AsyncSession, community_id: int, name: str, *, keep: int | None = None
+) -> None:
+    """Refuse a name another ritual of the community has, whatever its capitals."""
+    query = select(Ritual.id).where(
+        Ritual.community_id == community_id, func.lower(Ritual.name) == name.strip().lower()
+    )
+    if keep is not None:
+        query = query.where(Ritual.id != keep)
+    if await session.scalar(query):
+        raise Invalid(
+            f"A ritual called {name.strip()!r} exists already; pick another name or edit it.",
+            field="name",
+            code="name.taken",
+        )
+
+
+async def create_ritual(
+    session: AsyncSession, clock: Clock, actor: Actor, spec: RitualSpec
+) -> RitualView:
+    """Create a ritual (moderators only), posting in ``spec.channel_id`` on the actor's platform."""
+    require(actor, Role.MODERATOR)
+    schedule = validate(spec, has_channel=bool(spec.channel_id))
+    await _refuse_taken_name(session, actor.community_id, spec.name)
+    ritual = Ritual(
+        community_id=actor.community_id,
+        name=spec.name.strip(),
+        kind=spec.kind,
+        schedule=schedule.to_json(),
+        timezone=spec.timezone,
+        prompt=spec.prompt.strip(),
+        thread_per_occurrence=spec.thread_per_occurrence,
+        reminder_minutes=list(spec.reminder_minutes),
+        checkin_window_minutes=spec.checkin_window_minutes,
+        checkin_points=spec.checkin_points,
+        grace_minutes=spec.grace_minutes,
+        paused=False,
+        created_by=actor.member_id,
+        created_at=clock.now(),
+    )
+    set_channel(ritual, actor.caller.platform, spec.channel_id)
+    session.add(ritual)
+    await session.flush()
+    await record_audit(
+        session,
+        clock,
+        community_id=actor.community_id,
+        actor_member_id=actor.member_id,
+        action="ritual.create",
+        target=f"ritual:{ritual.id}",
+        detail={"name": ritual.name},
+    )
+    return await view_of(session, ritual, clock.now())
+
+
+async def edit_ritual(
+    session: AsyncSession, clock: Clock, actor: Actor, name: str, changes: RitualChanges
+) -> RitualView:
+    """Change some fields of a ritual (moderators only); its channel is on the actor's platform."""
+    require(actor, Role.MODERATOR)
+    ritual = await find_ritual(session, actor.community_id, name)
+    platform = actor.caller.platform
+    current = spec_of(ritual, platform)
+    updated = changes.applied_to(current)
+    elsewhere = any(c.platform != platform for c in channels_of(ritual))
+    schedule = validate(updated, has_channel=bool(updated.channel_id) or elsewhere)
+    await _refuse_taken_name(session, actor.community_id, updated.name, keep=ritual.id)
+    ritual.name = updated.name.strip()
+    ritual.schedule = schedule.to_json()
+    ritual.timezone = updated.timezone
+    ritual.prompt = updated.prompt.strip()
+    set_channel(ritual, platform, updated.channel_id)
+    ritual.thread_per_occurrence = updated.thread_per_occurrence
+    ritual.reminder_minutes = list(updated.reminder_minutes)
+    ritual.checkin_window_minutes = updated.checkin_window_minutes
+    ritual.checkin_points = updated.checkin_points
+    ritual.grace_minutes = updated.grace_minutes
+    await session.flush()
+    saved = spec_of(ritual, platform)
+    changed = [f.name for f in fields(saved) if getattr(saved, f.name) != getattr(current, f.name)]
+    await record_audit(
+        session,
+        clock,
+        community_id=actor.community_id,
+        actor_member_id=actor.member_id,
+        action="ritual.edit",
+        target=f"ritual:{ritual.id}",
+        detail={"fields": sorted(changed)},
+    )
+    return await view_of(session, ritual, clock.now())
+
+
+async def set_paused(
+    session: AsyncSession, clock: Clock, actor: Actor, name: str, paused: bool
+) -> RitualView:
+    """Pause or resume a ritual (moderators only). Occurrences due while paused are skipped."""
+    require(actor, Role.MODERATOR)
+    ritual = await find_ritual(session, actor.community_id, name)
+    ritual.paused = paused
+    if not paused:
+        # Resuming must not replay what fell due during the pause: start counting from now.
+        ritual.created_at = max(ritual.created_at, clock.now())
+    await session.flush()
+    await record_audit(
+        session,
+        clock,
+        community_id=actor.community_id,
+        actor_member_id=actor.member_id,
+        action="ritual.pause" if paused else "ritual.resume",
+        target=f"ritual:{ritual.id}",
+    )
+    return await view_of(session, ritual, clock.now())
+
+
+async def delete_ritual(session: AsyncSession, clock: Clock, actor: Actor, name: str) -> str:
+    """Delete a ritual and its history (moderators only); return its name."""
+    require(actor, Role.MODERATOR)
+    ritual = await find_ritual(session, actor.community_id, name)
+    await record_audit(
+        session,
+        clock,
+        community_id=actor.community_id,
+        actor_member_id=actor.member_id,
+        action="ritual.delete",
+        target=f"ritual:{ritual.id}",
+        detail={"name": ritual.name},
+    )
+    await session.delete(ritual)
+    await session.flush()
+    return ritual.name
+
+
+async def add_host(
+    session: AsyncSession, clock: Clock, actor: Actor, name: str, member_id: int
+) -> bool:
+    """Make a member a host of the ritual (moderators only); False if they were already."""
+    require(actor, Role.MODERATOR)
+    ritual = await find_ritual(session, actor.community_id, name)
+    result = await session.execute(
+        dialect_insert(session, RitualHost)
+        .values(ritual_id=ritual.id, member_id=member_id)
+        .on_conflict_do_nothing(index_elements=["ritual_id", "member_id"])
+    )
+    await record_audit(
+        session,
+        clock,
+        community_id=actor.community_id,
+        actor_member_id=actor.member_id,
+        action="ritual.host_add",
+        target=f"ritual:{ritual.id}",
+        detail={"member_id": member_id},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_reminder(session: AsyncSession, actor: Actor, name: str, on: bool) -> bool:
+    """Opt the caller in or out of DM reminders for a ritual; return the new state."""
+    ritual = await find_ritual(session, actor.community_id, name)
+    if on:
+        await session.execute(
+            dialect_insert(session, RitualReminderOptIn)
+            .values(ritual_id=ritual.id, member_id=actor.member_id, platform=actor.caller.platform)
+            .on_conflict_do_update(
+                index_elements=["ritual_id", "member_id"], set_={"platform": actor.caller.platform}
+            )
+        )
+    else:
+        await session.execute(
+            delete(RitualReminderOptIn).where(
+                RitualReminderOptIn.ritual_id == ritual.id,
+                RitualReminderOptIn.member_id == actor.member_id,
+            )
+        )
+    return on
+
+
+async def run_now(session: AsyncSession, clock: Clock, actor: Actor, name: str) -> int:
+    """Fire a ritual immediately, outside its schedule (moderators only); return the occurrence id."""
+    require(actor, Role.MODERATOR)
+    ritual = await find_ritual(session, actor.community_id, name)
+    now = clock.now().replace(second=0, microsecond=0)
+    occurrence_id = await claim_occurrence(session, clock, ritual, now, status="posted")
+    if occurrence_id is None:
+        raise Invalid("It already ran this minute; give it a moment.")
+    await record_audit(
+        session,
+        clock,
+        community_id=actor.community_id,
+        actor_member_id=actor.member_id,
+        action="ritual.run_now",
+        target=f"ritual:{ritual.id}",
+    )
+    return occurrence_id

@@ -1,0 +1,338 @@
+"""The rituals scheduler: fire due occurrences, queue reminders and recaps.
+
+:func:`tick` is safe to run from any number of processes at any moment: an occurrence is
+claimed by inserting its row (the unique (ritual, scheduled time) key decides the winner)
+and its posts are queued in the outbox in that same transaction; reminders and recaps are
+outbox rows with unique keys too. After an outage, the latest missed occurrence within the
+ritual's grace period is posted (marked late) and older ones are recorded as missed, never a
+burst of stale posts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.commands import CommandNames
+from bot.db import dialect_insert
+from bot.models import (
+    Identity,
+    Member,
+    OutboxMessage,
+    PlatformSpace,
+    Ritual,
+    RitualCheckin,
+    RitualLink,
+    RitualOccurrence,
+    RitualReminderOptIn,
+)
+from bot.outbox import Queued, enqueue, enqueue_many
+from bot.services.identities import dm_target
+from bot.services.rituals._channels import channels_of
+from bot.services.rituals.messages import (
+    post_payload,
+    recap_payload,
+    reminder_dm_payload,
+    reminder_payload,
+)
+from bot.services.schedules import Schedule, fire_times
+
+log = logging.getLogger(__name__)
+DEFAULT_COMMANDS = CommandNames()
+
+TICK_SECONDS = 20.0  # occurrences post within this of their time
+ON_TIME = timedelta(minutes=2)  # a post this close to its time is not "late"
+LOOKBACK = timedelta(days=35)  # how far back start-up looks for occurrences to record as missed
+REMINDER_SLACK = timedelta(minutes=30)  # a reminder later than this is stale and skipped
+
+
+@dataclass
+class TickReport:
+    """What one scheduler pass did."""
+
+    posted: list[int] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    reminders: int = 0
+    reminder_dms: int = 0
+    recaps: list[int] = field(default_factory=list)
+
+
+async def claim_occurrence(
+    session: AsyncSession, clock: Clock, ritual: Ritual, scheduled: datetime, *, status: str
+) -> int | None:
+    """Insert the occurrence (the unique key decides the winner) and queue its posts with it."""
+    now = clock.now()
+    window = timedelta(minutes=ritual.checkin_window_minutes)
+    occurrence_id: int | None = await session.scalar(
+        dialect_insert(session, RitualOccurrence)
+        .values(
+            ritual_id=ritual.id,
+            scheduled_at=scheduled,
+            status=status,
+            fired_at=now,
+            closes_at=max(scheduled, now) + window,
+        )
+        .on_conflict_do_nothing(index_elements=["ritual_id", "scheduled_at"])
+        .returning(RitualOccurrence.id)
+    )
+    if occurrence_id is None or status == "missed":
+        return occurrence_id
+    for channel in channels_of(ritual):
+        await enqueue(
+            session,
+            clock,
+            key=f"ritual-post:{occurrence_id}:{channel.platform}",
+            platform=channel.platform,
+            action="post",
+            target=f"channel:{channel.channel_id}",
+            community_id=ritual.community_id,
+            payload=post_payload(
+                ritual,
+                occurrence_id,
+                scheduled,
+                platform=channel.platform,
+                late=status == "late",
+            ),
+        )
+    return occurrence_id
+
+
+async def _fire_due(
+    session: AsyncSession, clock: Clock, ritual: Ritual, report: TickReport
+) -> None:
+    now = clock.now()
+    since = max(ritual.created_at, now - LOOKBACK)
+    due = fire_times(Schedule.from_json(ritual.schedule), ritual.timezone, since, now)
+    if not due:
+        return
+    known = set(
+        (
+            await session.scalars(
+                select(RitualOccurrence.scheduled_at).where(
+                    RitualOccurrence.ritual_id == ritual.id, RitualOccurrence.scheduled_at >= due[0]
+                )
+            )
+        ).all()
+    )
+    missing = [t for t in due if t not in known]
+    if not missing:
+        return
+    *older, latest = missing
+    for scheduled in older:
+        if await claim_occurrence(session, clock, ritual, scheduled, status="missed"):
+            report.missed.append(ritual.id)
+    lateness = now - latest
+    if lateness > timedelta(minutes=ritual.grace_minutes):
+        if await claim_occurrence(session, clock, ritual, latest, status="missed"):
+            report.missed.append(ritual.id)
+        return
+    status = "posted" if lateness <= ON_TIME else "late"
+    occurrence_id = await claim_occurrence(session, clock, ritual, latest, status=status)
+    if occurrence_id is not None:
+        (report.posted if status == "posted" else report.late).append(occurrence_id)
+
+
+async def _remind(
+    session: AsyncSession,
+    clock: Clock,
+    ritual: Ritual,
+    report: TickReport,
+    commands: CommandNames,
+) -> None:
+    if not ritual.reminder_minutes:
+        return
+    now = clock.now()
+    horizon = now + timedelta(minutes=max(ritual.reminder_minutes))
+    schedule = Schedule.from_json(ritual.schedule)
+    for scheduled in fire_times(schedule, ritual.timezone, now, horizon):
+        for lead in ritual.reminder_minutes:
+            due_at = scheduled - timedelta(minutes=lead)
+            if (
+                not due_at <= now < min(scheduled, due_at + REMINDER_SLACK)
+                or due_at < ritual.created_at
+            ):
+                continue
+            await _queue_reminders(session, clock, ritual, scheduled, lead, report, commands)
+
+
+async def _queue_reminders(
+    session: AsyncSession,
+    clock: Clock,
+    ritual: Ritual,
+    scheduled: datetime,
+    lead: int,
+    report: TickReport,
+    commands: CommandNames,
+) -> None:
+    stamp = scheduled.strftime("%Y%m%dT%H%M")
+    for channel in channels_of(ritual):
+        queued = await enqueue(
+            session,
+            clock,
+            key=f"ritual-reminder:{ritual.id}:{stamp}:{lead}:{channel.platform}",
+            platform=channel.platform,
+            action="post",
+            target=f"channel:{channel.channel_id}",
+            community_id=ritual.community_id,
+            payload=reminder_payload(ritual, scheduled, lead, platform=channel.platform),
+        )
+        report.reminders += int(queued)
+    recipients = (
+        await session.execute(
+            select(RitualReminderOptIn.member_id, RitualReminderOptIn.platform, Identity.user_id)
+            .join(Identity, Identity.member_id == RitualReminderOptIn.member_id)
+            .join(PlatformSpace, PlatformSpace.id == Identity.space_id)
+            .where(
+                RitualReminderOptIn.ritual_id == ritual.id,
+                Identity.platform == RitualReminderOptIn.platform,
+                PlatformSpace.community_id == ritual.community_id,
+            )
+            .order_by(RitualReminderOptIn.member_id)
+        )
+    ).all()
+    seen: set[int] = set()
+    dms: list[Queued] = []
+    for member_id, platform, user_id in recipients:
+        if member_id in seen:
+            continue
+        seen.add(member_id)
+        dms.append(
+            Queued(
+                key=f"ritual-remind-dm:{ritual.id}:{stamp}:{lead}:{member_id}",
+                platform=platform,
+                action="dm",
+                target=dm_target(user_id),
+                community_id=ritual.community_id,
+                payload=reminder_dm_payload(
+                    ritual, scheduled, lead, platform=platform, commands=commands
+                ),
+            )
+        )
+    report.reminder_dms += await enqueue_many(session, clock, dms)
+
+
+async def _recap(
+    session: AsyncSession, clock: Clock, occurrence: RitualOccurrence, ritual: Ritual
+) -> bool:
+    posts = (
+        await session.execute(
+            select(
+                OutboxMessage.platform,
+                OutboxMessage.status,
+                OutboxMessage.external_id,
+                OutboxMessage.target,
+            ).where(OutboxMessage.key.startswith(f"ritual-post:{occurrence.id}:"))
+        )
+    ).all()
+    if any(status in ("pending", "claimed", "sending") for _, status, _, _ in posts):
+        return False  # the post itself has not gone out yet; recap after it
+    claimed = await session.execute(
+        update(RitualOccurrence)
+        .where(RitualOccurrence.id == occurrence.id, RitualOccurrence.recap_at.is_(None))
+        .values(recap_at=clock.now())
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    attendees = (
+        await session.execute(
+            select(RitualCheckin.member_id, Member.display_name)
+            .join(Member, Member.id == RitualCheckin.member_id)
+            .where(RitualCheckin.occurrence_id == occurrence.id)
+            .order_by(RitualCheckin.at)
+        )
+    ).all()
+    earlier = (
+        select(RitualCheckin.member_id)
+        .join(RitualOccurrence, RitualOccurrence.id == RitualCheckin.occurrence_id)
+        .where(
+            RitualOccurrence.ritual_id == ritual.id,
+            RitualOccurrence.scheduled_at < occurrence.scheduled_at,
+        )
+    )
+    returning = set((await session.scalars(earlier)).all())
+    first_timers = [
+        name or "a new member" for member_id, name in attendees if member_id not in returning
+    ]
+    links = (
+        await session.scalars(
+            select(RitualLink.url)
+            .where(RitualLink.occurrence_id == occurrence.id)
+            .order_by(RitualLink.shares.desc(), RitualLink.url)
+            .limit(3)
+        )
+    ).all()
+    for platform, status, external_id, target in posts:
+        payload = recap_payload(
+            ritual,
+            platform=platform,
+            attendees=len(attendees),
+            first_timers=first_timers,
+            links=links,
+        )
+        recap_target = target
+        if status == "sent" and external_id:
+            if platform == "discord" and ritual.thread_per_occurrence:
+                recap_target = f"thread:{external_id}"
+            elif platform == "slack":
+                payload["thread_ts"] = external_id
+        await enqueue(
+            session,
+            clock,
+            key=f"ritual-recap:{occurrence.id}:{platform}",
+            platform=platform,
+            action="post",
+            target=recap_target,
+            payload=payload,
+            community_id=ritual.community_id,
+        )
+    return True
+
+
+async def tick(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    commands: CommandNames = DEFAULT_COMMANDS,
+) -> TickReport:
+    """Fire due occurrences, queue due reminders and recaps; safe in any number of processes."""
+    report = TickReport()
+    async with sessions() as session:
+        rituals = (await session.scalars(select(Ritual.id).where(Ritual.paused.is_(False)))).all()
+    for ritual_id in rituals:
+        try:
+            async with sessions() as session, session.begin():
+                ritual = await session.get(Ritual, ritual_id)
+                if ritual is None or ritual.paused:
+                    continue
+                await _fire_due(session, clock, ritual, report)
+                await _remind(session, clock, ritual, report, commands)
+        except Exception:
+            log.exception("ritual %s: scheduling pass failed; the next tick retries", ritual_id)
+    async with sessions() as session:
+        closed = (
+            (
+                await session.execute(
+                    select(RitualOccurrence.id)
+                    .where(
+                        RitualOccurrence.status.in_(("posted", "late")),
+                        RitualOccurrence.recap_at.is_(None),
+                        RitualOccurrence.closes_at <= clock.now(),
+                    )
+                    .limit(100)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for occurrence_id in closed:
+        async with sessions() as session, session.begin():
+            occurrence = await session.get(RitualOccurrence, occurrence_id)
+            ritual = await session.get(Ritual, occurrence.ritual_id) if occurrence else None
+            if occurrence and ritual and await _recap(session, clock, occurrence, ritual):
+                report.recaps.append(occurrence_id)
+    return report
