@@ -4,8 +4,7 @@ nobody else, and not after it expired."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -21,30 +20,15 @@ from bot.slack.members import CANCEL_DELETE as KEEP_DATA
 from bot.slack.members import CONFIRM_DELETE as ERASE
 from bot.slack.rituals import CANCEL_DELETE, CONFIRM_DELETE
 from bot.slack.rituals.modal import FIELDS
-from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, Served
-from tests.slack.test_rituals import LogWaiter, ask, create_from_template
+from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, LogWaiter, Served, prompt_buttons
+from tests.slack.test_rituals import ask, create_from_template
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def confirm_log(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
-    caplog.set_level(logging.INFO, logger="bot.slack.confirm")
-    waiter = LogWaiter()
-    logger = logging.getLogger("bot.slack.confirm")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
-
-
-def buttons(prompt: RecordedCall) -> dict[str, str]:
-    """Return a prompt's buttons: action_id -> value."""
-    return {
-        element["action_id"]: element["value"]
-        for block in prompt.args["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    }
+def confirm_log(log_waiter: Callable[[str], LogWaiter]) -> LogWaiter:
+    return log_waiter("bot.slack.confirm")
 
 
 async def click(
@@ -64,7 +48,7 @@ async def test_only_the_asker_can_answer_and_the_answer_replaces_the_prompt(
     served: Served, sandbox: SlackSandbox, runtime: Runtime
 ) -> None:
     await create_from_template(served, sandbox)
-    prompt = buttons(await ask(served, sandbox, "ritual delete Feedback Friday", MODERATOR))
+    prompt = prompt_buttons(await ask(served, sandbox, "ritual delete Feedback Friday", MODERATOR))
 
     other = await click(served, sandbox, CANCEL_DELETE, prompt[CANCEL_DELETE], MEMBER)
     kept = await click(served, sandbox, CANCEL_DELETE, prompt[CANCEL_DELETE], MODERATOR)
@@ -79,7 +63,7 @@ async def test_a_second_click_on_an_answered_prompt_does_nothing(
     served: Served, sandbox: SlackSandbox, runtime: Runtime, confirm_log: LogWaiter
 ) -> None:
     await command_link(served, sandbox)
-    prompt = buttons(await ask(served, sandbox, "privacy delete"))
+    prompt = prompt_buttons(await ask(served, sandbox, "privacy delete"))
     done = await click(served, sandbox, ERASE, prompt[ERASE], MEMBER)
     assert done.args["text"].startswith("Done: your personal data has been erased.")
     seen = len(sandbox.calls)
@@ -105,7 +89,7 @@ async def test_an_expired_prompt_says_so_and_loses_its_buttons(
     served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
 ) -> None:
     await create_from_template(served, sandbox)
-    prompt = buttons(await ask(served, sandbox, "ritual delete Feedback Friday", MODERATOR))
+    prompt = prompt_buttons(await ask(served, sandbox, "ritual delete Feedback Friday", MODERATOR))
     clock.advance(CONFIRM_SECONDS + 1)
 
     late = await click(served, sandbox, CONFIRM_DELETE, prompt[CONFIRM_DELETE], MODERATOR)

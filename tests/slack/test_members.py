@@ -18,7 +18,7 @@ from bot.services.identities import resolve_member
 from bot.services.linking import start_link
 from bot.slack.members import CANCEL_DELETE, CONFIRM_DELETE
 from bot.slack.sender import SlackSender
-from tests.slack.conftest import CHANNEL, MEMBER, Served
+from tests.slack.conftest import CHANNEL, MEMBER, Served, prompt_buttons
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +34,6 @@ async def command(served: Served, text: str, user_id: str = MEMBER) -> None:
 
 async def answer(sandbox: SlackSandbox, since: int = 0) -> RecordedCall:
     return await sandbox.wait_for_call("response_url", since=since)
-
-
-def prompt_buttons(prompt: RecordedCall) -> dict[str, str]:
-    """Return a prompt's buttons: action_id -> value."""
-    return {
-        element["action_id"]: element["value"]
-        for block in prompt.args["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    }
 
 
 async def test_a_signed_link_command_answers_only_the_member_with_an_eight_character_code(
