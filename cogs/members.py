@@ -26,40 +26,6 @@ def _plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 
-class ConfirmErase(ConfirmView):
-    """The two buttons under /privacy delete; only the member who asked may press them."""
-
-    expired_text = "This request expired; nothing was erased."
-
-    def __init__(self, bot: FlywheelBot, asker: Interaction) -> None:
-        super().__init__(asker, timeout=CONFIRM_SECONDS)
-        self.bot = bot
-
-    @discord.ui.button(label="Erase my data", style=discord.ButtonStyle.danger)
-    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmErase]) -> None:
-        """Erase the member's personal data and say what was kept."""
-        # A double click must not erase a member, then a fresh member made by the second click.
-        if not self.answer_once():
-            return
-        clock = self.bot.runtime.clock
-        report = await self.bot.in_transaction(
-            interaction, lambda session, actor: privacy_delete(session, clock, actor)
-        )
-        await interaction.response.edit_message(
-            content=(
-                "Done: your personal data has been erased. Your points "
-                f"({report.points_kept}) are kept only as an anonymous total."
-            ),
-            view=None,
-        )
-
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
-    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmErase]) -> None:
-        """Leave everything as it was."""
-        if self.answer_once():
-            await interaction.response.edit_message(content="Nothing was erased.", view=None)
-
-
 class Members(commands.Cog):
     """Linking accounts, the member's own data, and what this bot is."""
 
@@ -124,11 +90,32 @@ class Members(commands.Cog):
     @privacy.command(name="delete", description="Erase your personal data (asks you to confirm)")
     async def delete(self, interaction: Interaction) -> None:
         """Ask the member to confirm, with buttons only they can press."""
+        clock = self.bot.runtime.clock
+
+        async def erase(clicked: Interaction) -> str:
+            report = await self.bot.in_transaction(
+                clicked, lambda session, actor: privacy_delete(session, clock, actor)
+            )
+            return (
+                "Done: your personal data has been erased. Your points "
+                f"({report.points_kept}) are kept only as an anonymous total."
+            )
+
+        # A double click must not erase a member, then a fresh member made by the second click.
+        prompt = ConfirmView(
+            interaction,
+            on_confirm=erase,
+            confirm_label="Erase my data",
+            cancel_label="Cancel",
+            cancelled_text="Nothing was erased.",
+            expired_text="This request expired; nothing was erased.",
+            timeout=CONFIRM_SECONDS,
+        )
         await interaction.response.send_message(
             "**Erase your personal data?** Your name, linked accounts and open link codes are "
             "deleted from this community's Flywheel. Your points stay only as an anonymous "
             "total. This cannot be undone.",
-            view=ConfirmErase(self.bot, interaction),
+            view=prompt,
             ephemeral=True,
         )
 

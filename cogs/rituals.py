@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.bot import ConfirmView, FlywheelBot, report_failure, send_ephemeral
+from bot.acting import acting
+from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
+from bot.discord.forms import ReopeningModal
 from bot.errors import FlywheelError
 from bot.services import rituals
 from bot.services.callers import Caller, Role, require, resolve_actor
@@ -34,45 +37,78 @@ def _when(view: rituals.RitualView) -> str:
     return f"next <t:{int(view.next_fire.timestamp())}:F>"
 
 
-class RitualModal(discord.ui.Modal):
-    """The create/edit form: five fields, validated by the service on submit."""
+def _form_values(spec: rituals.RitualSpec) -> dict[str, str]:
+    """Return the form's fields as text, from a spec (a template, or the ritual as it is)."""
+    return {
+        "name": spec.name,
+        "schedule": spec.schedule,
+        "timezone": spec.timezone,
+        "prompt": spec.prompt,
+        "reminders": ", ".join(f"{m}m" for m in spec.reminder_minutes),
+    }
 
-    def __init__(self, bot: FlywheelBot, *, spec: rituals.RitualSpec, editing: str | None) -> None:
+
+class RitualModal(ReopeningModal):
+    """The create/edit form: five fields, validated by the service on submit.
+
+    A refusal is answered with a Fix it button that reopens the form as it was typed.
+    """
+
+    def __init__(
+        self,
+        bot: FlywheelBot,
+        *,
+        spec: rituals.RitualSpec,
+        editing: str | None,
+        typed: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(title="Edit ritual" if editing else "New ritual", custom_id="ritual-form")
         self.bot = bot
         self.spec = spec
         self.editing = editing
+        shown = typed or _form_values(spec)
         self.name = discord.ui.TextInput[RitualModal](
-            custom_id="name", label="Name", default=spec.name, max_length=80
+            custom_id="name", label="Name", default=shown["name"], max_length=80
         )
         self.schedule = discord.ui.TextInput[RitualModal](
             custom_id="schedule",
             label="Schedule (e.g. weekly fri 12:00)",
-            default=spec.schedule,
+            default=shown["schedule"],
             max_length=60,
         )
         self.timezone = discord.ui.TextInput[RitualModal](
             custom_id="timezone",
             label="Time zone (IANA, e.g. Europe/Berlin)",
-            default=spec.timezone,
+            default=shown["timezone"],
             max_length=64,
         )
         self.prompt = discord.ui.TextInput[RitualModal](
             custom_id="prompt",
             label="Prompt members see",
-            default=spec.prompt,
+            default=shown["prompt"],
             style=discord.TextStyle.paragraph,
             max_length=1500,
         )
         self.reminders = discord.ui.TextInput[RitualModal](
             custom_id="reminders",
             label="Reminders before (e.g. 24h, 1h; empty = none)",
-            default=", ".join(f"{m}m" for m in spec.reminder_minutes),
+            default=shown["reminders"],
             required=False,
             max_length=40,
         )
         for item in (self.name, self.schedule, self.timezone, self.prompt, self.reminders):
             self.add_item(item)
+
+    def reopened(self) -> RitualModal:
+        """Return the same form holding what the member typed."""
+        typed = {
+            "name": self.name.value,
+            "schedule": self.schedule.value,
+            "timezone": self.timezone.value,
+            "prompt": self.prompt.value,
+            "reminders": self.reminders.value or "",
+        }
+        return RitualModal(self.bot, spec=self.spec, editing=self.editing, typed=typed)
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         """Create or update the ritual from the form."""
@@ -89,16 +125,13 @@ class RitualModal(discord.ui.Modal):
                 )
                 view = await rituals.edit_ritual(session, clock, actor, self.editing, changes)
             else:
-                spec = rituals.RitualSpec(
+                spec = replace(
+                    self.spec,
                     name=self.name.value,
                     schedule=self.schedule.value,
                     timezone=self.timezone.value,
                     prompt=self.prompt.value,
-                    kind=self.spec.kind,
-                    channel_id=self.spec.channel_id,
                     reminder_minutes=leads,
-                    checkin_window_minutes=self.spec.checkin_window_minutes,
-                    checkin_points=self.spec.checkin_points,
                 )
                 view = await rituals.create_ritual(session, clock, actor, spec)
         verb = "Updated" if self.editing else "Created"
@@ -106,10 +139,6 @@ class RitualModal(discord.ui.Modal):
             interaction,
             f"{verb} **{discord_escape(view.name)}**: {view.schedule} ({view.timezone}), {_when(view)}.",
         )
-
-    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
-        """Answer form errors the way the bot answers every command error."""
-        await report_failure(interaction, error)
 
 
 class CheckinButton(
@@ -153,37 +182,6 @@ class CheckinButton(
         else:
             text = f"You're already checked in to {name}."
         await send_ephemeral(interaction, text)
-
-
-class ConfirmDelete(ConfirmView):
-    """Delete or keep a ritual; only the moderator who asked may press the buttons."""
-
-    expired_text = "This request expired; nothing was deleted."
-
-    def __init__(self, bot: FlywheelBot, asker: Interaction, name: str) -> None:
-        super().__init__(asker, timeout=CONFIRM_SECONDS)
-        self.bot = bot
-        self.name = name
-
-    @discord.ui.button(label="Delete it", style=discord.ButtonStyle.danger)
-    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ConfirmDelete]) -> None:
-        """Delete the ritual; the service checks the clicker's role again."""
-        if not self.answer_once():
-            return
-        clock = self.bot.runtime.clock
-        deleted = await self.bot.in_transaction(
-            interaction,
-            lambda session, actor: rituals.delete_ritual(session, clock, actor, self.name),
-        )
-        await interaction.response.edit_message(
-            content=f"Deleted **{discord_escape(deleted)}**.", view=None
-        )
-
-    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
-    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ConfirmDelete]) -> None:
-        """Leave the ritual as it is."""
-        if self.answer_once():
-            await interaction.response.edit_message(content="Nothing was deleted.", view=None)
 
 
 async def ritual_name_choices(
@@ -284,10 +282,30 @@ class Rituals(commands.Cog):
             # Look it up now, so a typo is answered before anyone is asked to confirm.
             found = await rituals.ritual_spec(session, actor.community_id, name, platform="discord")
         escaped = discord_escape(found.name)
+
+        async def delete(clicked: Interaction) -> str:
+            # The service checks the clicker's role again.
+            deleted = await self.bot.in_transaction(
+                clicked,
+                lambda session, actor: rituals.delete_ritual(
+                    session, self.clock, actor, found.name
+                ),
+            )
+            return f"Deleted **{discord_escape(deleted)}**."
+
+        prompt = ConfirmView(
+            interaction,
+            on_confirm=delete,
+            confirm_label="Delete it",
+            cancel_label="Keep it",
+            cancelled_text="Nothing was deleted.",
+            expired_text="This request expired; nothing was deleted.",
+            timeout=CONFIRM_SECONDS,
+        )
         await interaction.response.send_message(
             f"**Delete {escaped}?** Its schedule, past occurrences and check-ins go with it; "
             "points already earned stay. This cannot be undone.",
-            view=ConfirmDelete(self.bot, interaction, found.name),
+            view=prompt,
             ephemeral=True,
         )
 
@@ -374,13 +392,9 @@ class Rituals(commands.Cog):
         )
 
     async def _member_checkin(self, guild_id: int, user: discord.abc.User, work: Any) -> None:
-        runtime = self.bot.runtime
         caller = Caller("discord", str(guild_id), str(user.id), user.display_name, Role.MEMBER)
         try:
-            async with runtime.sessions() as session, session.begin():
-                actor = await resolve_actor(
-                    session, runtime.clock, community_id=runtime.community_id, caller=caller
-                )
+            async with acting(self.bot.runtime, caller) as (session, actor):
                 await work(session, actor)
         except FlywheelError as exc:
             log.info("check-in by %s not counted: %s", user.id, exc.message)

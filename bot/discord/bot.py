@@ -9,10 +9,7 @@ and only them.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
-import pkgutil
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -23,11 +20,13 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import acting as core
 from bot.discord.checks import caller_from
 from bot.discord.sender import DiscordSender
 from bot.errors import ConfigError, FlywheelError
+from bot.features import front_end_modules
 from bot.runtime import Runtime, bootstrap_community
-from bot.services.callers import Actor, resolve_actor
+from bot.services.callers import Actor
 from bot.settings import DiscordSettings
 from bot.text import discord_escape
 
@@ -50,11 +49,6 @@ def intents_for(settings: DiscordSettings) -> discord.Intents:
     intents.guild_reactions = True  # activity points from reactions
     intents.message_content = settings.message_content_intent
     return intents
-
-
-def new_error_id() -> str:
-    """Return a short id that links what a member was told to the log line."""
-    return secrets.token_hex(4)
 
 
 def _permission_names(names: list[str]) -> str:
@@ -82,17 +76,22 @@ def describe_failure(error: BaseException, context: str = "interaction") -> str:
         # Discord still shows a command from before the last sync: not the member's fault.
         log.warning("stale Discord command: %s", error)
         return "This command has just changed; try again in a minute."
-    error_id = new_error_id()
-    log.error("Discord %s failed (error id %s)", context, error_id, exc_info=error)
-    return f"Something went wrong (error id {error_id}); the team has been told."
+    return core.unexpected_failure(error, f"Discord {context}", logger=log)
 
 
-async def send_ephemeral(interaction: Interaction, text: str) -> None:
+async def send_ephemeral(
+    interaction: Interaction, text: str, *, view: discord.ui.View | None = None
+) -> None:
     """Answer only the member who interacted, whether or not the interaction was answered yet."""
     if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
+        if view is None:
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.followup.send(text, ephemeral=True, view=view)
+    elif view is None:
         await interaction.response.send_message(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, view=view)
 
 
 async def report_failure(interaction: Interaction, error: BaseException) -> None:
@@ -145,15 +144,37 @@ class PrivateView(discord.ui.View):
 class ConfirmView(PrivateView):
     """A yes/no prompt for something that cannot be undone; it is answered once, or expires.
 
-    Subclasses add the two buttons and call :meth:`answer_once` first in each.
+    ``on_confirm`` runs for the asker's first yes and returns the text that replaces the
+    prompt; a failure there is answered and takes the buttons away.
     """
 
-    expired_text = "This request expired; nothing was changed."
-
-    def __init__(self, asker: Interaction, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        asker: Interaction,
+        *,
+        on_confirm: Callable[[Interaction], Awaitable[str]],
+        confirm_label: str,
+        cancel_label: str,
+        cancelled_text: str,
+        expired_text: str,
+        timeout: float = 120.0,
+    ) -> None:
         super().__init__(asker.user.id, timeout=timeout)
         self.asker = asker
         self.answered = False
+        self.on_confirm = on_confirm
+        self.cancelled_text = cancelled_text
+        self.expired_text = expired_text
+        confirm = discord.ui.Button[ConfirmView](
+            label=confirm_label, style=discord.ButtonStyle.danger
+        )
+        cancel = discord.ui.Button[ConfirmView](
+            label=cancel_label, style=discord.ButtonStyle.secondary
+        )
+        confirm.callback = self._confirm  # type: ignore[method-assign]
+        cancel.callback = self._cancel  # type: ignore[method-assign]
+        self.add_item(confirm)
+        self.add_item(cancel)
 
     def answer_once(self) -> bool:
         """Return True for the first answer only (a double click must not act twice)."""
@@ -162,6 +183,15 @@ class ConfirmView(PrivateView):
         self.answered = True
         self.stop()
         return True
+
+    async def _confirm(self, interaction: Interaction) -> None:
+        if self.answer_once():
+            text = await self.on_confirm(interaction)
+            await interaction.response.edit_message(content=text, view=None)
+
+    async def _cancel(self, interaction: Interaction) -> None:
+        if self.answer_once():
+            await interaction.response.edit_message(content=self.cancelled_text, view=None)
 
     async def on_timeout(self) -> None:
         """Take the buttons away so an old prompt cannot be confirmed later."""
@@ -201,13 +231,8 @@ class FlywheelBot(commands.Bot):
         self.connection_state = "connecting"
 
     async def load_cogs(self) -> list[str]:
-        """Load every module of the cog package (each has ``async def setup(bot)``)."""
-        package = importlib.import_module(self.cog_package)
-        names = sorted(
-            f"{package.__name__}.{module.name}"
-            for module in pkgutil.iter_modules(package.__path__)
-            if not module.name.startswith("_")
-        )
+        """Load the cog of every declared feature with front ends (each has ``setup(bot)``)."""
+        names = front_end_modules(self.cog_package)
         for name in names:
             if name not in self.extensions:
                 await self.load_extension(name)
@@ -245,12 +270,8 @@ class FlywheelBot(commands.Bot):
     @asynccontextmanager
     async def acting(self, interaction: Interaction) -> AsyncIterator[tuple[AsyncSession, Actor]]:
         """Open a transaction and resolve the interaction's author; commit when the block ends."""
-        runtime = self.runtime
-        caller = caller_from(interaction, runtime.settings.discord)
-        async with runtime.sessions() as session, session.begin():
-            actor = await resolve_actor(
-                session, runtime.clock, community_id=runtime.community_id, caller=caller
-            )
+        caller = caller_from(interaction, self.runtime.settings.discord)
+        async with core.acting(self.runtime, caller) as (session, actor):
             yield session, actor
 
     async def in_transaction(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acting import unexpected_failure
 from bot.errors import FlywheelError
 from bot.text import slack_escape
 
@@ -23,23 +24,11 @@ log = logging.getLogger(__name__)
 _INTERACTIVE_TYPES = frozenset({"block_actions", "view_submission", "shortcut", "message_action"})
 
 
-def new_error_id() -> str:
-    """Return a short id that links what a member was told to the log line."""
-    return secrets.token_hex(4)
-
-
-def unexpected_error_text(error_id: str) -> str:
-    """Return what a member is told when something broke that is not their fault."""
-    return f"Something went wrong (error id {error_id}); the team has been told."
-
-
 def describe_failure(error: BaseException) -> str:
     """Turn a listener's exception into the text to show, logging unexpected ones with an id."""
     if isinstance(error, FlywheelError):
         return slack_escape(error.message)
-    error_id = new_error_id()
-    log.error("Slack listener failed (error id %s)", error_id, exc_info=error)
-    return unexpected_error_text(error_id)
+    return unexpected_failure(error, "Slack listener", logger=log)
 
 
 def _user_id(body: dict[str, Any]) -> str | None:
@@ -71,6 +60,23 @@ async def tell_user(
     else:
         # Modals and the Home tab have no channel: the app's Messages tab is where the member looks.
         await client.chat_postMessage(channel=user_id, text=text)
+
+
+async def tell_author(
+    client: AsyncWebClient, user_id: str, channel_id: str | None, text: str
+) -> None:
+    """Answer someone ephemerally in a channel they were in, else in the app's DM; never raise."""
+    try:
+        if channel_id:
+            try:
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+                return
+            except SlackApiError as exc:
+                # Not in that channel any more, or a DM: the app's Messages tab always works.
+                log.info("ephemeral answer in %s failed: %s", channel_id, exc.response.get("error"))
+        await client.chat_postMessage(channel=user_id, text=text)
+    except SlackApiError:
+        log.warning("could not answer %s: %s", user_id, text, exc_info=True)
 
 
 async def report_failure(

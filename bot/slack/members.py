@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.callers import Actor
@@ -21,20 +17,14 @@ from bot.services.members import (
     privacy_delete,
     privacy_export,
 )
-from bot.slack.app import (
-    Block,
-    SlackFront,
-    VerbCall,
-    button,
-    context_block,
-    header_block,
-    mrkdwn_section,
-)
-from bot.slack.errors import reported
+from bot.slack.blocks import Block, context_block, header_block, mrkdwn_section
+from bot.slack.confirm import ConfirmPrompt
+from bot.slack.front import ActionCall, SlackFront, VerbCall
 from bot.text import slack_escape
 
-CONFIRM_DELETE = "privacy_delete_confirm"
-CANCEL_DELETE = "privacy_delete_cancel"
+ERASE_PROMPT = "privacy_delete"
+CONFIRM_DELETE = f"{ERASE_PROMPT}_confirm"
+CANCEL_DELETE = f"{ERASE_PROMPT}_cancel"
 PLATFORM_NAMES = {"slack": "Slack", "discord": "Discord"}
 # People paste the Discord form ("code:K7PX-2MQA") as often as the bare code.
 _CODE_PREFIX = re.compile(r"^code:\s*", re.IGNORECASE)
@@ -44,19 +34,38 @@ def _plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 
+async def _erase(call: ActionCall, _subject: str) -> str:
+    # The clicker is who gets erased: Slack signs the payload, and the prompt answers only
+    # the member who asked.
+    async with call.acting() as (session, actor):
+        report = await privacy_delete(session, call.runtime.clock, actor)
+    call.front.directory.forget(call.user_id)
+    return (
+        "Done: your personal data has been erased. "
+        f"Your points ({report.points_kept}) are kept only as an anonymous total."
+    )
+
+
 class _Members:
     """The members feature's listeners, bound to one front end."""
 
     def __init__(self, front: SlackFront) -> None:
         self.front = front
         self.runtime = front.runtime
+        self.erase_prompt = ConfirmPrompt(
+            ERASE_PROMPT,
+            on_confirm=_erase,
+            confirm_label="Erase my data",
+            cancel_label="Keep my data",
+            cancelled_text="Nothing was erased.",
+            expired_text="This request expired; nothing was erased.",
+        )
 
     async def link(self, call: VerbCall) -> None:
         code = _CODE_PREFIX.sub("", call.rest).strip()
-        caller = await call.caller()
         clock = self.runtime.clock
         if not code:
-            async with self.front.acting(caller) as (session, actor):
+            async with call.acting() as (session, actor):
                 issued = await link_start(session, clock, actor)
             minutes = expires_in_minutes(issued, clock.now())
             await call.reply(
@@ -64,7 +73,7 @@ class _Members:
                 f"within {_plural(minutes, 'minute')} to combine your accounts and points."
             )
             return
-        async with self.front.acting(caller) as (session, actor):
+        async with call.acting() as (session, actor):
             result = await link_finish(session, clock, actor, code)
         await call.reply(
             "Your accounts are linked. Together you have "
@@ -73,8 +82,7 @@ class _Members:
         )
 
     async def export(self, call: VerbCall) -> None:
-        caller = await call.caller()
-        async with self.front.acting(caller) as (session, actor):
+        async with call.acting() as (session, actor):
             queued = await privacy_export(session, self.runtime.clock, actor)
         if queued.already:
             await call.reply("I'm already sending you a DM with your data; it will arrive shortly.")
@@ -85,58 +93,13 @@ class _Members:
             )
 
     async def delete(self, call: VerbCall) -> None:
-        text = (
-            "*Erase your personal data?* Your name, email, linked accounts and open link codes "
-            "are deleted from this community's Flywheel. Your points stay only as an anonymous "
-            "total. This cannot be undone."
+        await self.erase_prompt.ask(
+            call,
+            text="Erase your personal data? Use the buttons below.",
+            question="*Erase your personal data?* Your name, email, linked accounts and open "
+            "link codes are deleted from this community's Flywheel. Your points stay only as "
+            "an anonymous total. This cannot be undone.",
         )
-        await call.reply(
-            "Erase your personal data? Use the buttons below.",
-            blocks=[
-                mrkdwn_section(text),
-                {
-                    "type": "actions",
-                    "block_id": "privacy_delete",
-                    "elements": [
-                        button("Erase my data", CONFIRM_DELETE, style="danger"),
-                        button("Keep my data", CANCEL_DELETE),
-                    ],
-                },
-            ],
-        )
-
-    async def confirm_delete(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond | None,
-    ) -> None:
-        await ack()
-        async with reported(body, respond=respond, client=client):
-            # The clicker is who gets erased: Slack signs the payload; only they see the button.
-            caller = await self.front.caller_from_body(client, body)
-            async with self.front.acting(caller) as (session, actor):
-                report = await privacy_delete(session, self.runtime.clock, actor)
-            self.front.directory.forget(caller.user_id)
-            text = (
-                "Done: your personal data has been erased. "
-                f"Your points ({report.points_kept}) are kept only as an anonymous total."
-            )
-            await _replace(respond, client, caller.user_id, text)
-
-    async def cancel_delete(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond | None,
-    ) -> None:
-        await ack()
-        async with reported(body, respond=respond, client=client):
-            user = body.get("user")
-            user_id = str(user.get("id", "")) if isinstance(user, dict) else ""
-            await _replace(respond, client, user_id, "Nothing was erased.")
 
     async def about(self, call: VerbCall) -> None:
         settings = self.runtime.settings
@@ -181,15 +144,6 @@ class _Members:
         return blocks
 
 
-async def _replace(
-    respond: AsyncRespond | None, client: AsyncWebClient, user_id: str, text: str
-) -> None:
-    if respond is not None:
-        await respond(text=text, replace_original=True)
-    elif user_id:
-        await client.chat_postMessage(channel=user_id, text=text)
-
-
 def register(app: AsyncApp, front: SlackFront) -> None:
     """Add the members feature's verbs, buttons and Home tab section."""
     members = _Members(front)
@@ -212,6 +166,5 @@ def register(app: AsyncApp, front: SlackFront) -> None:
         summary="Erase your personal data (asks you first).",
     )
     commands.add("about", members.about, summary="What this bot is and does.")
-    app.action(CONFIRM_DELETE)(members.confirm_delete)
-    app.action(CANCEL_DELETE)(members.cancel_delete)
+    members.erase_prompt.register(app, front)
     front.home_sections.append(members.home_section)

@@ -94,7 +94,7 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server  # aiohttp exposes no public accessor for the bound socket
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
+    # runner.addresses holds each listening socket's getsockname(): (host, port, ...).
+    addresses = runner.addresses
+    bound = addresses[0][1] if addresses else port
     return runner, int(bound)

@@ -298,3 +298,49 @@ async def test_an_unanswered_delete_prompt_expires_and_loses_its_buttons(
     assert not _message(sandbox, prompt["id"]).get("components")
     async with runtime.sessions() as session:
         assert await rituals.ritual_names(session, runtime.community_id) == ["Demo Day"]
+
+
+async def test_a_refused_form_is_answered_with_a_fix_it_button_that_reopens_it_as_typed(
+    bot, runtime, sandbox, slash
+):
+    opened = await slash(
+        "ritual", user_id=MODERATOR_ID, options=[{"type": 1, "name": "create", "options": []}]
+    )
+    assert opened.json["type"] == 9
+    typed = {
+        "name": "Demo Day",
+        "schedule": "every friday at noon",
+        "timezone": "UTC",
+        "prompt": "Show what you built",
+        "reminders": "1h",
+    }
+    submitted = await sandbox.send_modal_submit(
+        "ritual-form", typed, channel_id=GENERAL_ID, user_id=MODERATOR_ID, guild_id=GUILD_ID
+    )
+    refused = await sandbox.wait_for_call(lambda c: c.path == submitted.callback_path)
+
+    assert refused.json["data"]["flags"] == 64
+    assert "I can't read the schedule" in refused.json["data"]["content"]
+    message = sandbox.messages[GENERAL_ID][-1]
+    (fix,) = message["components"][0]["components"]
+    assert fix["label"] == "Fix it"
+
+    intruder = await sandbox.send_component(
+        fix["custom_id"], message_id=int(message["id"]), user_id=ALICE_ID, guild_id=GUILD_ID
+    )
+    other = await sandbox.wait_for_call(lambda c: c.path == intruder.callback_path)
+    assert "Only the person who asked" in other.json["data"]["content"]
+    clicked = await sandbox.send_component(
+        fix["custom_id"], message_id=int(message["id"]), user_id=MODERATOR_ID, guild_id=GUILD_ID
+    )
+    reopened = await sandbox.wait_for_call(lambda c: c.path == clicked.callback_path)
+
+    assert reopened.json["type"] == 9
+    inputs = {
+        component["custom_id"]: component.get("value")
+        for row in reopened.json["data"]["components"]
+        for component in row.get("components") or [row.get("component") or {}]
+    }
+    assert inputs == typed
+    async with runtime.sessions() as session:
+        assert await rituals.ritual_names(session, runtime.community_id) == []

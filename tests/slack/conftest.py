@@ -3,7 +3,10 @@ and the Slack front end served in HTTP mode by our own web server on port 0."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime, bootstrap_community, build_runtime
-from bot.sandbox.slack import SlackEventSender, SlackSandbox
+from bot.sandbox.slack import RecordedCall, SlackEventSender, SlackSandbox
 from bot.settings import load_settings
 from bot.slack.app import SlackPlatform
 from bot.web.app import create_app, start_site
@@ -76,3 +79,53 @@ async def served(runtime: Runtime, sandbox: SlackSandbox) -> AsyncIterator[Serve
     runner, port = await start_site(web_app, "127.0.0.1", 0)
     yield Served(runtime, platform, sandbox.sender(f"http://127.0.0.1:{port}/slack/events"))
     await runner.cleanup()
+
+
+def prompt_buttons(prompt: RecordedCall) -> dict[str, str]:
+    """Return the buttons of an answer with blocks: action_id -> value."""
+    return {
+        element["action_id"]: element["value"]
+        for block in prompt.args["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+
+
+class LogWaiter(logging.Handler):
+    """Collect a logger's records so a test can wait for the one a silent listener writes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+        self._changed = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self._changed.set()
+
+    async def wait_for(self, pattern: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while True:
+                for message in self.messages:
+                    if re.search(pattern, message):
+                        return message
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+def log_waiter(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[str], LogWaiter]]:
+    """Return a function that starts collecting a logger's INFO records."""
+    attached: list[tuple[logging.Logger, LogWaiter]] = []
+
+    def watch(name: str) -> LogWaiter:
+        caplog.set_level(logging.INFO, logger=name)
+        waiter = LogWaiter()
+        logger = logging.getLogger(name)
+        logger.addHandler(waiter)
+        attached.append((logger, waiter))
+        return waiter
+
+    yield watch
+    for logger, waiter in attached:
+        logger.removeHandler(waiter)

@@ -17,7 +17,9 @@ from bot.runtime import Runtime, bootstrap_community, build_runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.services.callers import Role
 from bot.settings import SlackSettings, load_settings
-from bot.slack.app import CommandRouter, SlackFront, SlackPlatform, UserDirectory, VerbCall
+from bot.slack.app import SlackPlatform
+from bot.slack.directory import UserDirectory
+from bot.slack.front import CommandRouter, SlackFront, VerbCall
 
 pytestmark = pytest.mark.e2e
 

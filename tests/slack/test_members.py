@@ -18,7 +18,7 @@ from bot.services.identities import resolve_member
 from bot.services.linking import start_link
 from bot.slack.members import CANCEL_DELETE, CONFIRM_DELETE
 from bot.slack.sender import SlackSender
-from tests.slack.conftest import CHANNEL, MEMBER, Served
+from tests.slack.conftest import CHANNEL, MEMBER, Served, prompt_buttons
 
 pytestmark = pytest.mark.e2e
 
@@ -231,13 +231,8 @@ async def test_privacy_delete_asks_first_and_the_confirm_button_erases_the_membe
     asked = await sandbox.wait_for_call(
         lambda call: call.method == "response_url" and bool(call.args.get("blocks"))
     )
-    buttons = [
-        element["action_id"]
-        for block in asked.args["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    ]
-    assert buttons == [CONFIRM_DELETE, CANCEL_DELETE]
+    buttons = prompt_buttons(asked)
+    assert list(buttons) == [CONFIRM_DELETE, CANCEL_DELETE]
     async with served.runtime.sessions() as session:
         member_id = await session.scalar(
             select(Identity.member_id).where(Identity.user_id == MEMBER)
@@ -246,7 +241,7 @@ async def test_privacy_delete_asks_first_and_the_confirm_button_erases_the_membe
     seen = len(sandbox.calls)
 
     await served.sender.send_block_action(
-        CONFIRM_DELETE, CONFIRM_DELETE, user_id=MEMBER, channel_id=CHANNEL
+        CONFIRM_DELETE, buttons[CONFIRM_DELETE], user_id=MEMBER, channel_id=CHANNEL
     )
 
     done = await answer(sandbox, since=seen)
@@ -266,13 +261,13 @@ async def test_keeping_the_data_erases_nothing(served: Served, sandbox: SlackSan
     await command(served, "link")  # the member exists from their first command on
     await answer(sandbox)
     await command(served, "privacy delete")
-    await sandbox.wait_for_call(
+    asked = await sandbox.wait_for_call(
         lambda call: call.method == "response_url" and bool(call.args.get("blocks"))
     )
     seen = len(sandbox.calls)
 
     await served.sender.send_block_action(
-        CANCEL_DELETE, CANCEL_DELETE, user_id=MEMBER, channel_id=CHANNEL
+        CANCEL_DELETE, prompt_buttons(asked)[CANCEL_DELETE], user_id=MEMBER, channel_id=CHANNEL
     )
 
     done = await answer(sandbox, since=seen)

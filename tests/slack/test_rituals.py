@@ -4,11 +4,9 @@ Slack sender delivering to the sandbox's Web API."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +37,7 @@ from bot.slack.rituals import (
     PAGE_SIZE,
 )
 from bot.slack.sender import SlackSender, _content
-from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, Served
+from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, LogWaiter, Served
 
 pytestmark = pytest.mark.e2e
 
@@ -48,28 +46,6 @@ CARA = "U0CARA"
 RITUALS = "C0RITUALS"
 # Feedback Friday (weekly fri 12:00, Europe/Berlin) first fires on Friday 6 March 2026, CET.
 FRIDAY_NOON = datetime(2026, 3, 6, 11, 0, tzinfo=UTC)
-
-
-class LogWaiter(logging.Handler):
-    """Collect a logger's records so a test can wait for the one a silent listener writes."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-        self._changed = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-        self._changed.set()
-
-    async def wait_for(self, pattern: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while True:
-                for message in self.messages:
-                    if re.search(pattern, message):
-                        return message
-                self._changed.clear()
-                await self._changed.wait()
 
 
 @pytest.fixture(autouse=True)
@@ -82,13 +58,8 @@ def workspace(sandbox: SlackSandbox, runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def ritual_log(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
-    caplog.set_level(logging.INFO, logger="bot.slack.rituals")
-    waiter = LogWaiter()
-    logger = logging.getLogger("bot.slack.rituals")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+def ritual_log(log_waiter: Callable[[str], LogWaiter]) -> LogWaiter:
+    return log_waiter("bot.slack.rituals")
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -586,14 +557,22 @@ async def test_a_member_cannot_use_a_delete_button_they_got_hold_of(
     served: Served, sandbox: SlackSandbox, runtime: Runtime
 ) -> None:
     await create_from_template(served, sandbox)
-    seen = len(sandbox.calls)
+    asked = await ask(served, sandbox, "ritual delete Feedback Friday", MODERATOR)
+    (actions,) = [block for block in asked.args["blocks"] if block["type"] == "actions"]
+    value = actions["elements"][0]["value"]
+    # Even a prompt made out to the member themselves: the service checks the role again.
+    forged = json.dumps({**json.loads(value), "u": MEMBER})
+    answers = []
+    for clicked in (value, forged):
+        seen = len(sandbox.calls)
+        await served.sender.send_block_action(
+            CONFIRM_DELETE, clicked, user_id=MEMBER, channel_id=CHANNEL
+        )
+        answers.append(await sandbox.wait_for_call("response_url", since=seen))
 
-    await served.sender.send_block_action(
-        CONFIRM_DELETE, "Feedback Friday", user_id=MEMBER, channel_id=CHANNEL
-    )
-
-    refused = await sandbox.wait_for_call("response_url", since=seen)
-    assert refused.args["text"] == "Only moderators can do that."
+    assert answers[0].args["text"] == "Only the person who asked can use these buttons."
+    assert answers[0].args["replace_original"] is False
+    assert answers[1].args["text"] == "Only moderators can do that."
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Ritual)) == 1
 
