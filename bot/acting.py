@@ -44,10 +44,20 @@ def unexpected_failure(
 
 
 @asynccontextmanager
-async def acting(runtime: Runtime, caller: Caller) -> AsyncIterator[tuple[AsyncSession, Actor]]:
-    """Open a transaction and resolve the caller to a member; commit when the block ends."""
+async def acting(
+    runtime: Runtime, caller: Caller, *, explicit: bool = True
+) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+    """Open a transaction and resolve the caller to a member; commit when the block ends.
+
+    ``explicit`` is False for passive signals (a reaction, a thread reply), which never
+    bring back someone who asked to be erased.
+    """
     async with runtime.sessions() as session, session.begin():
         actor = await resolve_actor(
-            session, runtime.clock, community_id=runtime.community_id, caller=caller
+            session,
+            runtime.clock,
+            community_id=runtime.community_id,
+            caller=caller,
+            explicit=explicit,
         )
         yield session, actor

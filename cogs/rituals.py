@@ -142,24 +142,23 @@ class RitualModal(ReopeningModal):
 
 
 class CheckinButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ritual-checkin:(?P<occurrence>\d+)"
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"ritual-checkin:(?P<occurrence>[0-9a-z]{1,24})",
 ):
     """The check-in button under every ritual post; it works across restarts."""
 
-    def __init__(self, occurrence_id: int) -> None:
+    def __init__(self, occurrence_uid: str) -> None:
         super().__init__(
-            discord.ui.Button(
-                label="Check in", custom_id=f"{rituals.CHECKIN_PREFIX}{occurrence_id}"
-            )
+            discord.ui.Button(label="Check in", custom_id=rituals.checkin_button_id(occurrence_uid))
         )
-        self.occurrence_id = occurrence_id
+        self.occurrence_uid = occurrence_uid
 
     @classmethod
     async def from_custom_id(  # type: ignore[override]
         cls, interaction: Interaction, item: discord.ui.Button[Any], match: re.Match[str], /
     ) -> CheckinButton:
         """Rebuild the button from its custom id."""
-        return cls(int(match["occurrence"]))
+        return cls(match["occurrence"])
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         """Check the clicker in, once."""
@@ -169,7 +168,7 @@ class CheckinButton(
                 result = await rituals.checkin(
                     session,
                     bot.runtime.clock,
-                    occurrence_id=self.occurrence_id,
+                    occurrence_uid=self.occurrence_uid,
                     member_id=actor.member_id,
                     method="button",
                 )
@@ -394,7 +393,8 @@ class Rituals(commands.Cog):
     async def _member_checkin(self, guild_id: int, user: discord.abc.User, work: Any) -> None:
         caller = Caller("discord", str(guild_id), str(user.id), user.display_name, Role.MEMBER)
         try:
-            async with acting(self.bot.runtime, caller) as (session, actor):
+            # A reaction or a reply is passive: it never brings back an erased member.
+            async with acting(self.bot.runtime, caller, explicit=False) as (session, actor):
                 await work(session, actor)
         except FlywheelError as exc:
             log.info("check-in by %s not counted: %s", user.id, exc.message)
@@ -413,7 +413,7 @@ class Rituals(commands.Cog):
                 await rituals.checkin(
                     session,
                     self.clock,
-                    occurrence_id=occurrence,
+                    occurrence_uid=occurrence,
                     member_id=actor.member_id,
                     method="reaction",
                 )

@@ -318,7 +318,10 @@ class DiscordPlatform:
         # Route.BASE is where discord.py itself talks to, so a sandbox set up with
         # point_discord_py_at() receives the outbox's traffic too.
         self.sender = DiscordSender(
-            self._token, api_base=discord.http.Route.BASE, limiter=runtime.dispatcher.limiter
+            self._token,
+            api_base=discord.http.Route.BASE,
+            limiter=runtime.dispatcher.limiter,
+            access=runtime.settings.discord.access,
         )
         runtime.dispatcher.register(self.sender)
         self._started = False

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
-from bot.errors import NotFound
+from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, publish
+from bot.messages import DirectMessage, rich
 from bot.models import ErasedIdentity, Identity, Member
+from bot.outbox import send
 from bot.services.communities import SpaceRef
 
 
@@ -32,7 +34,7 @@ class ResolvedMember:
     returning: bool = False
 
 
-class ErasedPerson(Exception):
+class ErasedPerson(FlywheelError):
     """A passive signal (a reaction, a reply) from someone who asked to be erased."""
 
 
@@ -109,7 +111,9 @@ async def resolve_member(
     digest = _digest(space.platform, space.space_id, user_id)
     erased = await session.scalar(select(ErasedIdentity.id).where(ErasedIdentity.digest == digest))
     if erased is not None and not explicit:
-        raise ErasedPerson(user_id)
+        raise ErasedPerson(
+            "They asked to be erased; only an action of their own starts a new profile."
+        )
     now = clock.now()
     try:
         async with session.begin_nested():
@@ -154,6 +158,21 @@ async def resolve_member(
     )
     if erased is not None:
         await session.execute(delete(ErasedIdentity).where(ErasedIdentity.id == erased))
+        # Tell them: a fresh, empty profile begins with this action of theirs.
+        await send(
+            session,
+            clock,
+            DirectMessage(
+                member_id=member_id,
+                platform=space.platform,
+                body=rich(
+                    "Welcome back. You asked this community to erase your data earlier, so "
+                    "this starts a new, empty profile: nothing from before was kept."
+                ),
+            ),
+            key=f"welcome-back:{member_id}",
+            community_id=space.community_id,
+        )
     return ResolvedMember(member_id, space.community_id, created=True, returning=erased is not None)
 
 

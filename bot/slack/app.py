@@ -217,5 +217,9 @@ def attach_slack(runtime: Runtime, *, api_base: str | None = None) -> SlackPlatf
         raise ConfigError("SLACK_BOT_TOKEN is not set; set it to the app's bot token (xoxb-…)")
     platform = SlackPlatform(runtime, api_base=api_base)
     runtime.platforms.append(platform)
-    runtime.dispatcher.register(SlackSender(token.get_secret_value(), api_base=api_base))
+    runtime.dispatcher.register(
+        SlackSender(
+            token.get_secret_value(), api_base=api_base, access=dict(runtime.settings.slack.access)
+        )
+    )
     return platform

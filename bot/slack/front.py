@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
@@ -109,10 +109,16 @@ class SlackCall:
             self._caller = await self.front.caller_from_body(self.client, self.body)
         return self._caller
 
+    # A command, a click or a form is the member's own explicit action; an event is not.
+    explicit: ClassVar[bool] = True
+
     @asynccontextmanager
     async def acting(self) -> AsyncIterator[tuple[AsyncSession, Actor]]:
         """Open the transaction the service runs in, as the caller; commit when the block ends."""
-        async with self.front.acting(await self.caller()) as (session, actor):
+        async with self.front.acting(await self.caller(), explicit=self.explicit) as (
+            session,
+            actor,
+        ):
             yield session, actor
 
     async def reply(self, text: str, *, blocks: Sequence[Block] | None = None) -> None:
@@ -211,6 +217,8 @@ class SubmissionCall(SlackCall):
 @dataclass
 class EventCall(SlackCall):
     """An event (a reaction, a message) nobody is waiting for an answer to."""
+
+    explicit: ClassVar[bool] = False
 
     @property
     def event(self) -> dict[str, Any]:
@@ -354,9 +362,11 @@ class SlackFront:
         )
 
     @asynccontextmanager
-    async def acting(self, caller: Caller) -> AsyncIterator[tuple[AsyncSession, Actor]]:
+    async def acting(
+        self, caller: Caller, *, explicit: bool = True
+    ) -> AsyncIterator[tuple[AsyncSession, Actor]]:
         """Open a transaction and resolve the caller to a member; commit when the block ends."""
-        async with core.acting(self.runtime, caller) as (session, actor):
+        async with core.acting(self.runtime, caller, explicit=explicit) as (session, actor):
             yield session, actor
 
     async def publish_home(self, client: AsyncWebClient, caller: Caller) -> None:

@@ -13,7 +13,7 @@ from bot.clock import FakeClock
 from bot.errors import Invalid
 from bot.models import Identity, Member, Ritual
 from bot.runtime import Runtime
-from bot.sandbox.slack_server import RecordedCall, SlackSandbox
+from bot.sandbox.slack import RecordedCall, SlackSandbox
 from bot.slack.confirm import CONFIRM_SECONDS, WRONG_USER
 from bot.slack.front import field_errors
 from bot.slack.members import CANCEL_DELETE as KEEP_DATA

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 
 from bot.errors import Invalid
-from bot.services.rituals import CHECKIN_PREFIX, checkin, delete_ritual, list_rituals
+from bot.services.rituals import (
+    CHECKIN_PREFIX,
+    checkin,
+    delete_ritual,
+    list_rituals,
+    occurrence_of_button,
+)
 from bot.slack.confirm import ConfirmPrompt
 from bot.slack.front import ActionCall
 from bot.slack.rituals.render import checkin_text, list_blocks
 from bot.text import slack_escape
 
-CHECKIN_ACTION = re.compile(rf"^{re.escape(CHECKIN_PREFIX)}(\d+)$")
+CHECKIN_ACTION = re.compile(rf"^{re.escape(CHECKIN_PREFIX)}[0-9a-z]{{1,24}}$")
 DELETE_PROMPT = "ritual_delete"
 CONFIRM_DELETE = f"{DELETE_PROMPT}_confirm"
 CANCEL_DELETE = f"{DELETE_PROMPT}_cancel"
@@ -19,14 +25,14 @@ CANCEL_DELETE = f"{DELETE_PROMPT}_cancel"
 
 async def checkin_button(call: ActionCall) -> None:
     """Check the clicker in to the post's occurrence, once."""
-    matched = CHECKIN_ACTION.fullmatch(call.action_id)
-    if matched is None:
-        raise Invalid("That button is not a ritual check-in.")
+    occurrence = occurrence_of_button(call.action_id)
+    if occurrence is None:
+        raise Invalid("That button is not a ritual check-in.", code="button.unknown")
     async with call.acting() as (session, actor):
         result = await checkin(
             session,
             call.runtime.clock,
-            occurrence_id=int(matched.group(1)),
+            occurrence_uid=occurrence,
             member_id=actor.member_id,
             method="button",
         )

@@ -51,13 +51,13 @@ async def reaction_added(call: EventCall) -> None:
     """Check the reacting member in, silently; only the log says so."""
     ts = str(call.event.get("item", {}).get("ts", ""))
     async with call.acting() as (session, actor):
-        occurrence_id = await occurrence_for_post(session, platform=PLATFORM, message_id=ts)
-        if occurrence_id is None:
+        occurrence = await occurrence_for_post(session, platform=PLATFORM, message_id=ts)
+        if occurrence is None:
             return
         result = await checkin(
             session,
             call.runtime.clock,
-            occurrence_id=occurrence_id,
+            occurrence_uid=occurrence,
             member_id=actor.member_id,
             method="reaction",
         )
