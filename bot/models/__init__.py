@@ -5,8 +5,10 @@ from bot.models.audit import AuditEntry
 from bot.models.community import Community, PlatformSpace
 from bot.models.events import EventDelivery, EventRecord
 from bot.models.member import Identity, LinkCode, Member
-from bot.models.outbox import OutboxMessage
+from bot.models.outbox import OutboxMessage, OutboxStatus
 from bot.models.rituals import (
+    CheckinMethod,
+    OccurrenceStatus,
     Ritual,
     RitualCheckin,
     RitualHost,
@@ -18,13 +20,16 @@ from bot.models.rituals import (
 __all__ = [
     "Activity",
     "AuditEntry",
+    "CheckinMethod",
     "Community",
     "EventDelivery",
     "EventRecord",
     "Identity",
     "LinkCode",
     "Member",
+    "OccurrenceStatus",
     "OutboxMessage",
+    "OutboxStatus",
     "PlatformSpace",
     "Ritual",
     "RitualCheckin",

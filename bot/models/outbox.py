@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base
+from bot.db.base import Base, status_enum
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is in its life (see :class:`OutboxMessage`)."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
 
 
 class OutboxMessage(Base):
@@ -37,7 +48,9 @@ class OutboxMessage(Base):
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(
+        status_enum(OutboxStatus, "status"), default=OutboxStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]
