@@ -11,14 +11,21 @@
   the same number of ``chat.postMessage`` calls made straight with slack-sdk.
 - ``ritual_tick``: one scheduler pass that fires an occurrence of every ritual (claim row,
   post and reminder rows in one transaction each); no baseline, the rate is the figure.
+- ``ritual_tick_due``: a scheduler pass over 100,000 rituals (20,000 with ``--quick``) of
+  which 100 are due, against a pass over 100 rituals that are all due, in the same run: the
+  ratio (big / small time) shows the cost follows what is due, not what exists. The
+  rituals are seeded with bulk Core inserts, their due times computed by the service's own
+  schedule code; each figure is the median of a few passes, each with 100 fresh due.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
-from datetime import UTC, datetime
+import statistics
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -298,9 +305,134 @@ async def ritual_tick(scratch: Path, quick: bool) -> list[Result]:
     return [Result("ritual_tick", "rituals_per_s", count / watch.seconds, "rituals/s")]
 
 
+DUE = 100  # rituals due in each measured pass
+
+
+def _ritual_rows(community_id: int, total: int, due_groups: int) -> list[dict[str, Any]]:
+    from bot.services.rituals.due import next_fire, next_reminder
+    from bot.services.schedules import parse_schedule
+
+    times: dict[tuple[str, tuple[int, ...]], tuple[datetime | None, datetime | None]] = {}
+
+    def due_times(text: str, leads: tuple[int, ...]) -> tuple[datetime | None, datetime | None]:
+        if (text, leads) not in times:
+            schedule = parse_schedule(text)
+            times[text, leads] = (
+                next_fire(schedule, "UTC", START, inclusive=True),
+                next_reminder(schedule, "UTC", leads, START, inclusive=True),
+            )
+        return times[text, leads]
+
+    days = ("wed", "thu", "fri", "sat", "sun")
+    rows = []
+    for index in range(total):
+        leads: tuple[int, ...] = ()
+        if index < due_groups * DUE:
+            text = f"weekly mon 10:{index // DUE:02d}"
+        else:
+            minutes = 8 * 60 + 15 * (index % 49)
+            text = f"weekly {days[index % 5]} {minutes // 60:02d}:{minutes % 60:02d}"
+            leads = (1440, 60)
+        next_fire_at, next_remind_at = due_times(text, leads)
+        rows.append(
+            {
+                "community_id": community_id,
+                "name": f"Ritual {index}",
+                "kind": "custom",
+                "schedule": parse_schedule(text).to_json(),
+                "timezone": "UTC",
+                "discord_channel_id": str(500 + index),
+                "slack_channel_id": f"C{index:07d}",
+                "prompt": "Share your work",
+                "thread_per_occurrence": True,
+                "reminder_minutes": list(leads),
+                "checkin_window_minutes": 120,
+                "checkin_points": 10,
+                "grace_minutes": 60,
+                "paused": False,
+                "created_at": START,
+                "active_since": START,
+                "next_fire_at": next_fire_at,
+                "next_remind_at": next_remind_at,
+            }
+        )
+    return rows
+
+
+async def _seeded(template: Path, path: Path, total: int, due_groups: int) -> str:
+    """Copy the migrated template database and bulk-insert its rituals; return its URL."""
+    from sqlalchemy import insert
+
+    from bot.models import Ritual
+    from bot.services.communities import ensure_community
+
+    shutil.copy(template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = create_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    clock = FakeClock(START)
+    async with sessions() as session, session.begin():
+        community_id = await ensure_community(
+            session, clock, slug="bench", name="Bench", timezone="UTC"
+        )
+    rows = _ritual_rows(community_id, total, due_groups)
+    for start in range(0, len(rows), 1_000):
+        async with engine.begin() as connection:
+            await connection.execute(insert(Ritual), rows[start : start + 1_000])
+    await engine.dispose()
+    return url
+
+
+async def _timed_tick(url: str, moment: datetime) -> float:
+    """Run one scheduler pass at ``moment``; return its seconds (it must fire DUE rituals)."""
+    from bot.services import rituals
+
+    engine = create_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    clock = FakeClock(moment)
+    with Stopwatch() as watch:
+        report = await rituals.tick(sessions, clock)
+    await engine.dispose()
+    if len(report.posted) != DUE or report.missed or report.late:
+        raise RuntimeError(
+            f"ritual_tick_due fired {len(report.posted)} of {DUE} "
+            f"({len(report.missed)} missed, {len(report.late)} late)"
+        )
+    return watch.seconds
+
+
+async def ritual_tick_due(scratch: Path, quick: bool) -> list[Result]:
+    """Time a pass over many rituals of which 100 are due against one over 100, all due."""
+    total, passes = (20_000, 3) if quick else (100_000, 5)
+    template = Path((await _database(scratch, "template")).removeprefix("sqlite+aiosqlite:///"))
+    big = await _seeded(template, scratch / "big.db", total, due_groups=passes)
+    monday = datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)
+    small_times, big_times = [], []
+    for index in range(passes):
+        # A fresh small database each pass: 100 rituals, all due, nothing else in it.
+        small = await _seeded(template, scratch / f"small{index}.db", DUE, due_groups=1)
+        small_times.append(await _timed_tick(small, monday))
+        # The big one: this pass's group of 100 is due at 10:0k; the earlier groups have
+        # moved on to next week, the later ones and the rest are not due yet.
+        big_times.append(await _timed_tick(big, monday + timedelta(minutes=index)))
+    small_ms = statistics.median(small_times) * 1000
+    big_ms = statistics.median(big_times) * 1000
+    return [
+        Result(
+            "ritual_tick_due",
+            f"tick_ms_{DUE}_due_of_{total}",
+            big_ms,
+            "ms",
+            f"tick over {DUE} rituals, all due",
+            small_ms,
+        )
+    ]
+
+
 WORKLOADS: dict[str, Workload] = {
     "outbox_enqueue": outbox_enqueue,
     "outbox_dispatch": outbox_dispatch,
     "slack_dm_fanout": slack_dm_fanout,
     "ritual_tick": ritual_tick,
+    "ritual_tick_due": ritual_tick_due,
 }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy import DateTime, Dialect, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -46,6 +47,23 @@ class UTCDateTime(TypeDecorator[datetime]):
     def copy(self, **kw: Any) -> UTCDateTime:
         """Copy the type (SQLAlchemy API)."""
         return UTCDateTime()
+
+
+def status_enum(values: type[StrEnum], name: str) -> Enum:
+    """Return a column type that keeps one of ``values`` (as its string), CHECKed by the database.
+
+    Not a native enum: adding a value later is a new CHECK, not an ALTER TYPE, on both
+    databases. The constraint is named by the convention: ``ck_<table>_<name>``.
+    """
+    return Enum(
+        values,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class Base(DeclarativeBase):

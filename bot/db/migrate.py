@@ -61,3 +61,21 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 async def schema_is_current(engine: AsyncEngine) -> bool:
     """Say whether the database is at the newest revision."""
     return await current_revision(engine) == head_revision()
+
+
+def refuse_cascading_rebuild(bind: Connection, table: str) -> None:
+    """Stop a migration that would rebuild a SQLite table whose children cascade.
+
+    SQLite batch mode rebuilds a table by dropping it; with foreign keys enforced, that drop
+    deletes every row referencing it (ON DELETE CASCADE). ``flywheel migrate`` connects
+    without enforcing them; refuse any other connection that does, when there are rows.
+    """
+    if bind.dialect.name != "sqlite":
+        return
+    enforced = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    has_rows = bind.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").scalar()  # noqa: S608 - a table name from the migration
+    if enforced and has_rows:
+        raise RuntimeError(
+            "this migration rebuilds SQLite tables: run it with `flywheel migrate`, "
+            "whose connection does not enforce foreign keys"
+        )

@@ -6,9 +6,11 @@ from bot.models.community import Community, PlatformSpace
 from bot.models.destinations import Destination, DestinationChannel
 from bot.models.events import EventDelivery, EventRecord
 from bot.models.member import ErasedIdentity, Identity, LinkCode, Member
-from bot.models.outbox import OutboxMember, OutboxMessage
+from bot.models.outbox import OutboxMember, OutboxMessage, OutboxStatus
 from bot.models.posts import PostRecord
 from bot.models.rituals import (
+    CheckinMethod,
+    OccurrenceStatus,
     Ritual,
     RitualCheckin,
     RitualHost,
@@ -20,6 +22,7 @@ from bot.models.rituals import (
 __all__ = [
     "Activity",
     "AuditEntry",
+    "CheckinMethod",
     "Community",
     "Destination",
     "DestinationChannel",
@@ -29,8 +32,10 @@ __all__ = [
     "Identity",
     "LinkCode",
     "Member",
+    "OccurrenceStatus",
     "OutboxMember",
     "OutboxMessage",
+    "OutboxStatus",
     "PlatformSpace",
     "PostRecord",
     "Ritual",

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base
+from bot.db.base import Base, status_enum
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is in its life (see :class:`OutboxMessage`)."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
 
 
 class OutboxMessage(Base):
@@ -40,7 +51,9 @@ class OutboxMessage(Base):
     payload: Mapped[str] = mapped_column(Text, info={"member_text": True})
     subject_kind: Mapped[str | None] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(
+        status_enum(OutboxStatus, "status"), default=OutboxStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]

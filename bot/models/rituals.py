@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base
+from bot.db.base import Base, status_enum
 from bot.ids import new_uid
+
+
+class OccurrenceStatus(StrEnum):
+    """How an occurrence went: posted on time, posted late, or missed (never posted)."""
+
+    POSTED = "posted"
+    LATE = "late"
+    MISSED = "missed"
+
+
+class CheckinMethod(StrEnum):
+    """How a member checked in."""
+
+    BUTTON = "button"
+    REACTION = "reaction"
+    REPLY = "reply"
+    COMMAND = "command"
 
 
 class Ritual(Base):
@@ -36,7 +54,14 @@ class Ritual(Base):
     grace_minutes: Mapped[int] = mapped_column(default=60)
     paused: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime]  # never changes
+    # Fire times count from here: creation, or the last resume (a pause skips what fell due).
+    active_since: Mapped[datetime]
+    # The earliest fire time not yet handled; NULL when paused or a `once` schedule is spent.
+    # The scheduler wakes only rituals whose time has come (see scheduler.due_rituals).
+    next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The earliest reminder due time not yet handled; NULL when paused or without reminders.
+    next_remind_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class RitualOccurrence(Base):
@@ -53,7 +78,7 @@ class RitualOccurrence(Base):
     uid: Mapped[str] = mapped_column(String(24), unique=True, default=new_uid)
     ritual_id: Mapped[int] = mapped_column(ForeignKey("rituals.id", ondelete="CASCADE"))
     scheduled_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))  # posted | late | missed
+    status: Mapped[OccurrenceStatus] = mapped_column(status_enum(OccurrenceStatus, "status"))
     fired_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     recap_at: Mapped[datetime | None]
@@ -70,7 +95,7 @@ class RitualCheckin(Base):
         ForeignKey("ritual_occurrences.id", ondelete="CASCADE")
     )
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    method: Mapped[str] = mapped_column(String(16))
+    method: Mapped[CheckinMethod] = mapped_column(status_enum(CheckinMethod, "method"))
     at: Mapped[datetime]
 
 

@@ -6,6 +6,7 @@ Every write but the reminder opt-in is for moderators, checked here on every cal
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,11 +15,19 @@ from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import Invalid
 from bot.messages import Subject
-from bot.models import Destination, Ritual, RitualHost, RitualOccurrence, RitualReminderOptIn
+from bot.models import (
+    Destination,
+    OccurrenceStatus,
+    Ritual,
+    RitualHost,
+    RitualOccurrence,
+    RitualReminderOptIn,
+)
 from bot.outbox.registry import cancel_about
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
 from bot.services.rituals._channels import channels_of, new_destination, set_channel
+from bot.services.rituals.due import schedule_from, unschedule
 from bot.services.rituals.messages import occurrence_subject, ritual_subject
 from bot.services.rituals.scheduler import claim_occurrence
 from bot.services.rituals.specs import RitualChanges, RitualSpec, validate
@@ -40,6 +49,24 @@ async def _refuse_taken_name(
             field="name",
             code="name.taken",
         )
+
+
+def _reschedule(ritual: Ritual, before: RitualSpec, after: RitualSpec, now: datetime) -> None:
+    """Store the due times of an edited ritual.
+
+    A new schedule (or zone) counts from the edit: it does not look back for fire times it
+    never had. An unchanged one keeps its next fire time, so one due but not handled yet
+    still fires. The next reminder is the earlier of the one stored and the new leads'
+    (an early wake-up only makes the tick look and store the right one).
+    """
+    pending_reminder = ritual.next_remind_at
+    moved = (before.schedule, before.timezone) != (after.schedule, after.timezone)
+    pending_fire = ritual.next_fire_at
+    schedule_from(ritual, now)
+    if not moved and pending_fire is not None:
+        ritual.next_fire_at = min(pending_fire, ritual.next_fire_at or pending_fire)
+    if pending_reminder is not None:
+        ritual.next_remind_at = min(pending_reminder, ritual.next_remind_at or pending_reminder)
 
 
 async def create_ritual(
@@ -64,8 +91,10 @@ async def create_ritual(
         paused=False,
         created_by=actor.member_id,
         created_at=clock.now(),
+        active_since=clock.now(),
     )
     ritual.destination_id = await new_destination(session, clock, actor.community_id)
+    schedule_from(ritual, clock.now())
     session.add(ritual)
     await session.flush()
     await set_channel(session, ritual, actor.caller.platform, spec.channel_id)
@@ -97,6 +126,8 @@ async def edit_ritual(
     ritual.checkin_window_minutes = updated.checkin_window_minutes
     ritual.checkin_points = updated.checkin_points
     ritual.grace_minutes = updated.grace_minutes
+    if not ritual.paused:
+        _reschedule(ritual, current, await spec_of(session, ritual, platform), clock.now())
     await session.flush()
     saved = await spec_of(session, ritual, platform)
     changed = [f.name for f in fields(saved) if getattr(saved, f.name) != getattr(current, f.name)]
@@ -112,10 +143,13 @@ async def set_paused(
     """Pause or resume a ritual (moderators only). Occurrences due while paused are skipped."""
     require(actor, Role.MODERATOR)
     ritual = await find_ritual(session, actor.community_id, name)
+    if paused and not ritual.paused:
+        unschedule(ritual)
+    elif ritual.paused and not paused:
+        # Resuming must not replay what fell due during the pause: count from now.
+        ritual.active_since = max(ritual.active_since, clock.now())
+        schedule_from(ritual, ritual.active_since)
     ritual.paused = paused
-    if not paused:
-        # Resuming must not replay what fell due during the pause: start counting from now.
-        ritual.created_at = max(ritual.created_at, clock.now())
     if paused:
         # Nothing queued for it goes out while it is paused.
         await cancel_about(session, await _subjects_of(session, ritual))
@@ -193,7 +227,9 @@ async def run_now(session: AsyncSession, clock: Clock, actor: Actor, name: str) 
     require(actor, Role.MODERATOR)
     ritual = await find_ritual(session, actor.community_id, name)
     now = clock.now().replace(second=0, microsecond=0)
-    occurrence_id = await claim_occurrence(session, clock, ritual, now, status="posted")
+    occurrence_id = await claim_occurrence(
+        session, clock, ritual, now, status=OccurrenceStatus.POSTED
+    )
     if occurrence_id is None:
         raise Invalid("It already ran this minute; give it a moment.", code="run_now.repeat")
     await audit(session, clock, actor, "ritual.run_now", f"ritual:{ritual.uid}")

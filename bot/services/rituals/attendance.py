@@ -9,7 +9,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import NotFound
-from bot.models import Activity, Ritual, RitualCheckin, RitualOccurrence
+from bot.models import Activity, OccurrenceStatus, Ritual, RitualCheckin, RitualOccurrence
 from bot.services.schedules import zone
 
 
@@ -36,7 +36,7 @@ async def attendance(session: AsyncSession, ritual_id: int, week_start: date) ->
         await session.scalars(
             select(RitualOccurrence).where(
                 RitualOccurrence.ritual_id == ritual_id,
-                RitualOccurrence.status.in_(("posted", "late")),
+                RitualOccurrence.status.in_((OccurrenceStatus.POSTED, OccurrenceStatus.LATE)),
                 RitualOccurrence.scheduled_at >= start,
                 RitualOccurrence.scheduled_at < end,
             )

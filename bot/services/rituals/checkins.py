@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
 from bot.errors import Invalid, NotFound
-from bot.models import Ritual, RitualCheckin, RitualLink, RitualOccurrence
+from bot.models import OccurrenceStatus, Ritual, RitualCheckin, RitualLink, RitualOccurrence
 from bot.outbox.registry import subject_of
 from bot.services.callers import Actor
 from bot.services.engagement import ActivityKind, record_activity
@@ -48,7 +48,7 @@ async def checkin(
         raise NotFound("That ritual post is no longer known.")
     occurrence, ritual = row
     now = clock.now()
-    if occurrence.status == "missed":
+    if occurrence.status == OccurrenceStatus.MISSED:
         raise Invalid("That occurrence did not take place.")
     if now > occurrence.closes_at:
         raise Invalid(
@@ -134,7 +134,7 @@ async def checkin_current(
         .join(Ritual, Ritual.id == RitualOccurrence.ritual_id)
         .where(
             Ritual.community_id == actor.community_id,
-            RitualOccurrence.status.in_(("posted", "late")),
+            RitualOccurrence.status.in_((OccurrenceStatus.POSTED, OccurrenceStatus.LATE)),
             RitualOccurrence.scheduled_at <= now,
             RitualOccurrence.closes_at >= now,
         )

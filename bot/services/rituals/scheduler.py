@@ -14,8 +14,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import Clock
 from bot.commands import CommandNames
@@ -23,6 +24,7 @@ from bot.db import dialect_insert
 from bot.ids import new_uid
 from bot.models import (
     Member,
+    OccurrenceStatus,
     Ritual,
     RitualCheckin,
     RitualLink,
@@ -30,6 +32,7 @@ from bot.models import (
     RitualReminderOptIn,
 )
 from bot.outbox import Outgoing, send, send_many
+from bot.services.rituals.due import next_fire, next_reminder
 from bot.services.rituals.messages import (
     FIRST_TIMERS_SHOWN,
     post_message,
@@ -46,6 +49,7 @@ TICK_SECONDS = 20.0  # occurrences post within this of their time
 ON_TIME = timedelta(minutes=2)  # a post this close to its time is not "late"
 LOOKBACK = timedelta(days=35)  # how far back start-up looks for occurrences to record as missed
 REMINDER_SLACK = timedelta(minutes=30)  # a reminder later than this is stale and skipped
+HELD = (OccurrenceStatus.POSTED, OccurrenceStatus.LATE)  # occurrences that took place
 
 
 @dataclass
@@ -61,7 +65,12 @@ class TickReport:
 
 
 async def claim_occurrence(
-    session: AsyncSession, clock: Clock, ritual: Ritual, scheduled: datetime, *, status: str
+    session: AsyncSession,
+    clock: Clock,
+    ritual: Ritual,
+    scheduled: datetime,
+    *,
+    status: OccurrenceStatus,
 ) -> int | None:
     """Insert the occurrence (the unique key decides the winner) and queue its posts with it."""
     now = clock.now()
@@ -80,26 +89,66 @@ async def claim_occurrence(
         .on_conflict_do_nothing(index_elements=["ritual_id", "scheduled_at"])
         .returning(RitualOccurrence.id)
     )
-    if occurrence_id is None or status == "missed":
+    if occurrence_id is None or status == OccurrenceStatus.MISSED:
         return occurrence_id
     await send(
         session,
         clock,
-        post_message(ritual, uid, scheduled, late=status == "late"),
+        post_message(ritual, uid, scheduled, late=status == OccurrenceStatus.LATE),
         key=f"ritual-post:{uid}",
         community_id=ritual.community_id,
     )
     return occurrence_id
 
 
+async def _advance(
+    session: AsyncSession,
+    ritual_id: int,
+    column: InstrumentedAttribute[datetime | None],
+    now: datetime,
+    following: datetime | None,
+) -> None:
+    """Move a due time that came by ``now`` on to ``following``, only if it is still due.
+
+    Two schedulers that handled the same due time compute the same following one, and the
+    second finds it no longer due. A pause (NULL), a resume or an edit (a time after its own
+    now) that came in between is not overwritten by a tick that read the older value. The
+    guard is a range, not an equality: no exact timestamp round-trip is needed.
+    """
+    await session.execute(
+        update(Ritual)
+        .where(Ritual.id == ritual_id, column <= now)
+        .values({column: following})
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _fire_due(
     session: AsyncSession, clock: Clock, ritual: Ritual, report: TickReport
 ) -> None:
+    seen = ritual.next_fire_at
     now = clock.now()
-    since = max(ritual.created_at, now - LOOKBACK)
-    due = fire_times(Schedule.from_json(ritual.schedule), ritual.timezone, since, now)
-    if not due:
+    if seen is None or seen > now:
         return
+    schedule = Schedule.from_json(ritual.schedule)
+    # Every fire time since the earliest one not yet handled (after an outage, several).
+    since = max(seen, ritual.active_since, now - LOOKBACK)
+    due = fire_times(schedule, ritual.timezone, since, now)
+    if due:
+        await _claim_due(session, clock, ritual, due, report)
+    following = next_fire(schedule, ritual.timezone, now, inclusive=False)
+    await _advance(session, ritual.id, Ritual.next_fire_at, now, following)
+
+
+async def _claim_due(
+    session: AsyncSession,
+    clock: Clock,
+    ritual: Ritual,
+    due: list[datetime],
+    report: TickReport,
+) -> None:
+    """Claim the fire times not claimed yet: the latest posts (late if need be), older are missed."""
+    now = clock.now()
     known = set(
         (
             await session.scalars(
@@ -114,17 +163,19 @@ async def _fire_due(
         return
     *older, latest = missing
     for scheduled in older:
-        if await claim_occurrence(session, clock, ritual, scheduled, status="missed"):
+        if await claim_occurrence(
+            session, clock, ritual, scheduled, status=OccurrenceStatus.MISSED
+        ):
             report.missed.append(ritual.id)
     lateness = now - latest
     if lateness > timedelta(minutes=ritual.grace_minutes):
-        if await claim_occurrence(session, clock, ritual, latest, status="missed"):
+        if await claim_occurrence(session, clock, ritual, latest, status=OccurrenceStatus.MISSED):
             report.missed.append(ritual.id)
         return
-    status = "posted" if lateness <= ON_TIME else "late"
+    status = OccurrenceStatus.POSTED if lateness <= ON_TIME else OccurrenceStatus.LATE
     occurrence_id = await claim_occurrence(session, clock, ritual, latest, status=status)
     if occurrence_id is not None:
-        (report.posted if status == "posted" else report.late).append(occurrence_id)
+        (report.posted if status == OccurrenceStatus.POSTED else report.late).append(occurrence_id)
 
 
 async def _remind(
@@ -134,20 +185,24 @@ async def _remind(
     report: TickReport,
     commands: CommandNames,
 ) -> None:
-    if not ritual.reminder_minutes:
-        return
+    seen = ritual.next_remind_at
     now = clock.now()
-    horizon = now + timedelta(minutes=max(ritual.reminder_minutes))
+    if seen is None or seen > now:
+        return
     schedule = Schedule.from_json(ritual.schedule)
-    for scheduled in fire_times(schedule, ritual.timezone, now, horizon):
-        for lead in ritual.reminder_minutes:
+    leads = ritual.reminder_minutes
+    horizon = now + timedelta(minutes=max(leads, default=0))
+    for scheduled in fire_times(schedule, ritual.timezone, now, horizon) if leads else ():
+        for lead in leads:
             due_at = scheduled - timedelta(minutes=lead)
             if (
                 not due_at <= now < min(scheduled, due_at + REMINDER_SLACK)
-                or due_at < ritual.created_at
+                or due_at < ritual.active_since
             ):
-                continue
+                continue  # not due yet, stale (the bot was down), or due before it was active
             await _queue_reminders(session, clock, ritual, scheduled, lead, report, commands)
+    following = next_reminder(schedule, ritual.timezone, leads, now, inclusive=False)
+    await _advance(session, ritual.id, Ritual.next_remind_at, now, following)
 
 
 async def _queue_reminders(
@@ -245,6 +300,17 @@ async def _recap(
     return True
 
 
+async def due_rituals(session: AsyncSession, now: datetime) -> list[int]:
+    """Return the ids of the rituals with a fire time or a reminder due by ``now``.
+
+    Each half is one range read on its own index, so the cost follows what is due, not how
+    many rituals exist. Paused rituals have neither time.
+    """
+    fire = select(Ritual.id).where(Ritual.next_fire_at <= now)
+    remind = select(Ritual.id).where(Ritual.next_remind_at <= now)
+    return sorted(set((await session.scalars(union(fire, remind))).all()))
+
+
 async def tick(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
@@ -253,7 +319,7 @@ async def tick(
     """Fire due occurrences, queue due reminders and recaps; safe in any number of processes."""
     report = TickReport()
     async with sessions() as session:
-        rituals = (await session.scalars(select(Ritual.id).where(Ritual.paused.is_(False)))).all()
+        rituals = await due_rituals(session, clock.now())
     for ritual_id in rituals:
         try:
             async with sessions() as session, session.begin():
@@ -270,7 +336,7 @@ async def tick(
                 await session.execute(
                     select(RitualOccurrence.id)
                     .where(
-                        RitualOccurrence.status.in_(("posted", "late")),
+                        RitualOccurrence.status.in_(HELD),
                         RitualOccurrence.recap_at.is_(None),
                         RitualOccurrence.closes_at <= clock.now(),
                     )

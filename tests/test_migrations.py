@@ -1,0 +1,84 @@
+"""Migrations keep what is there: rituals made before due times keep posting after 0003."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+
+from alembic import command
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.clock import FakeClock
+from bot.db import create_engine
+from bot.db.migrate import alembic_config, upgrade
+from bot.models import Ritual, RitualOccurrence
+from bot.services import rituals
+
+SCHEDULE = (
+    '{"kind": "weekly", "at": "10:00", "weekdays": [0], "every_weeks": 1, "nth": 1, "on": null}'
+)
+
+
+def _legacy_rows(path: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO communities (id, slug, name, timezone, created_at)"
+            " VALUES (1, 'acme', 'Acme', 'UTC', '2026-02-01 00:00:00.000000')"
+        )
+        for ritual_id, name, paused in ((1, "Wins", 0), (2, "Resting", 1)):
+            db.execute(
+                "INSERT INTO rituals (id, community_id, name, kind, schedule, timezone,"
+                " discord_channel_id, prompt, thread_per_occurrence, reminder_minutes,"
+                " checkin_window_minutes, checkin_points, grace_minutes, paused, created_at)"
+                " VALUES (?, 1, ?, 'custom', ?, 'UTC', '500', 'Hi', 0, '[]', 120, 10, 60, ?,"
+                " '2026-02-01 00:00:00.000000')",
+                (ritual_id, name, SCHEDULE, paused),
+            )
+        db.execute(
+            "INSERT INTO ritual_occurrences (ritual_id, scheduled_at, status, fired_at, closes_at)"
+            " VALUES (1, '2026-02-23 10:00:00.000000', 'posted', '2026-02-23 10:00:00.000000',"
+            " '2026-02-23 12:00:00.000000')"
+        )
+
+
+def test_rituals_from_before_due_times_keep_their_history_and_keep_posting(tmp_path):
+    path = str(tmp_path / "legacy.db")
+    url = f"sqlite+aiosqlite:///{path}"
+    command.upgrade(alembic_config(url), "0002")
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(communities)")}
+    assert {"id", "slug", "name", "timezone", "created_at"} <= columns
+    _legacy_rows(path)
+
+    upgrade(url)
+
+    async def after() -> tuple[list[Ritual], list[RitualOccurrence], rituals.TickReport]:
+        engine = create_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with sessions() as session:
+            rows = list((await session.scalars(select(Ritual).order_by(Ritual.id))).all())
+        report = await rituals.tick(sessions, FakeClock(datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)))
+        async with sessions() as session:
+            held = list((await session.scalars(select(RitualOccurrence))).all())
+            again = list((await session.scalars(select(Ritual).order_by(Ritual.id))).all())
+        await engine.dispose()
+        return rows + again, held, report
+
+    (wins, resting, wins_after, _), held, report = asyncio.run(after())
+    created = datetime(2026, 2, 1, tzinfo=UTC)
+    assert (wins.active_since, wins.next_fire_at, wins.next_remind_at) == (created,) * 3
+    assert (resting.active_since, resting.next_fire_at) == (created, None)  # paused: not due
+    # The first tick did what the old one did: the Mondays since creation that never posted
+    # are recorded as missed, 23 Feb stays posted, today's posts.
+    assert len(report.posted) == 1
+    statuses = sorted(((o.scheduled_at.month, o.scheduled_at.day), o.status) for o in held)
+    assert statuses == [
+        ((2, 2), "missed"),
+        ((2, 9), "missed"),
+        ((2, 16), "missed"),
+        ((2, 23), "posted"),
+        ((3, 2), "posted"),
+    ]
+    assert wins_after.next_fire_at == datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
