@@ -341,8 +341,8 @@ def _ritual_rows(community_id: int, total: int, due_groups: int) -> list[dict[st
                 "kind": "custom",
                 "schedule": parse_schedule(text).to_json(),
                 "timezone": "UTC",
-                "discord_channel_id": str(500 + index),
-                "slack_channel_id": f"C{index:07d}",
+                "uid": f"bench{index:011d}",
+                "destination_id": index + 1,
                 "prompt": "Share your work",
                 "thread_per_occurrence": True,
                 "reminder_minutes": list(leads),
@@ -363,7 +363,7 @@ async def _seeded(template: Path, path: Path, total: int, due_groups: int) -> st
     """Copy the migrated template database and bulk-insert its rituals; return its URL."""
     from sqlalchemy import insert
 
-    from bot.models import Ritual
+    from bot.models import Destination, DestinationChannel, Ritual
     from bot.services.communities import ensure_community
 
     shutil.copy(template, path)
@@ -376,9 +376,20 @@ async def _seeded(template: Path, path: Path, total: int, due_groups: int) -> st
             session, clock, slug="bench", name="Bench", timezone="UTC"
         )
     rows = _ritual_rows(community_id, total, due_groups)
-    for start in range(0, len(rows), 1_000):
-        async with engine.begin() as connection:
-            await connection.execute(insert(Ritual), rows[start : start + 1_000])
+    # Each ritual has its own destination with a channel on both platforms, as if created.
+    places = [
+        {"id": index + 1, "community_id": community_id, "purpose": None, "created_at": START}
+        for index in range(total)
+    ]
+    channels = [
+        {"destination_id": index + 1, "platform": platform, "channel_id": channel}
+        for index in range(total)
+        for platform, channel in (("discord", str(500 + index)), ("slack", f"C{index:07d}"))
+    ]
+    for model, batch in ((Destination, places), (DestinationChannel, channels), (Ritual, rows)):
+        for start in range(0, len(batch), 1_000):
+            async with engine.begin() as connection:
+                await connection.execute(insert(model), batch[start : start + 1_000])
     await engine.dispose()
     return url
 

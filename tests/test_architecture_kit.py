@@ -58,9 +58,12 @@ def service_offences(source: str, where: str = "<source>") -> list[str]:
                 else:
                     parts.append("x")
             text = "".join(parts)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in skipped:
-                text = node.value
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in skipped
+        ):
+            text = node.value
         if text is not None:
             line = getattr(node, "lineno", 0)
             if text.strip().lower() in PLATFORM_NAMES or re.match(r"(discord|slack):", text):

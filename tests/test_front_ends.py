@@ -16,7 +16,17 @@ from bot.features import discover, front_end_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Slack front end's own modules: the app and its kit, not features.
-SLACK_KIT = {"app", "blocks", "confirm", "directory", "errors", "front", "manifest", "sender"}
+SLACK_KIT = {
+    "app",
+    "blocks",
+    "confirm",
+    "directory",
+    "errors",
+    "front",
+    "manifest",
+    "render",
+    "sender",
+}
 SLACK_MODULES = sorted(
     f"bot.slack.{info.name}"
     for info in pkgutil.iter_modules(bot.slack.__path__)

@@ -12,16 +12,16 @@ from sqlalchemy import select
 from bot.clock import FakeClock, SystemClock
 from bot.models import OutboxMessage
 from bot.outbox import (
+    Delivered,
     Dispatcher,
     Effect,
     PermanentFailure,
     RateLimit,
     RateLimiter,
-    Delivered,
     RetryLater,
 )
-from tests.effects import enqueue_row
 from bot.settings import OutboxSettings
+from tests.effects import enqueue_row
 
 
 class RecordingSender:

@@ -47,7 +47,7 @@ class Platform:
 
 
 async def _community(session, clock, spaces):
-    discord, slack = spaces
+    discord, _ = spaces
     destination = await purpose_destination(session, clock, discord.community_id, "rituals")
     await place_channel(session, destination, "discord", "500")
     await place_channel(session, destination, "slack", "C500")
@@ -80,7 +80,7 @@ async def test_a_post_to_a_purpose_becomes_one_row_per_platform_channel(session,
 async def test_a_dm_goes_to_the_members_identity_and_mentions_resolve_per_platform(
     session, clock, spaces
 ):
-    discord, slack = spaces
+    discord, _ = spaces
     ada = await resolve_member(session, clock, space=discord, user_id="4242", display_name="Ada")
     community_id = await _community(session, clock, spaces)
     dm = DirectMessage(member_id=ada.member_id, body=rich("psst"))

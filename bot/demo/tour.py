@@ -24,7 +24,7 @@ from sqlalchemy import select
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import create_engine
 from bot.db.migrate import upgrade_connection
-from bot.models import Identity, Member, OutboxMessage, RitualCheckin
+from bot.models import Identity, Member, OutboxMessage, RitualCheckin, RitualOccurrence
 from bot.platforms import attach_platforms
 from bot.process import serve
 from bot.runtime import Runtime, build_runtime
@@ -386,7 +386,12 @@ async def step_ritual_posts(demo: Demo, state: dict[str, Any]) -> str:
 
 async def step_checkin(demo: Demo, state: dict[str, Any]) -> str:
     user = 900_000_000_000_001_004
-    custom_id = f"{rituals.CHECKIN_PREFIX}{state['occurrence']}"
+    async with demo.runtime.sessions() as session:
+        uid = await session.scalar(
+            select(RitualOccurrence.uid).where(RitualOccurrence.id == state["occurrence"])
+        )
+    assert uid is not None, "the occurrence has no public id"
+    custom_id = rituals.checkin_button_id(uid)
     for _ in range(2):
         interaction = await demo.discord.send_component(
             custom_id,

@@ -19,7 +19,6 @@ from bot.discord.bot import NOT_ALLOWED, DiscordPlatform, FlywheelBot, send_ephe
 from bot.discord.checks import caller_from
 from bot.discord.commands_json import collect_command_payload
 from bot.errors import ConfigError
-from bot.outbox import enqueue
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.discord import DiscordSandbox
 from bot.services.callers import Role, require
@@ -35,6 +34,7 @@ from tests.discord.conftest import (
     Slash,
     StartBot,
 )
+from tests.effects import enqueue_row
 
 GLOBAL_ONLY: dict[str, Any] = {"guild_ids": [], "moderator_role_ids": [], "owner_user_ids": []}
 ERROR_ID = re.compile(r"Something went wrong \(error id ([0-9a-f]{8})\); the team has been told\.")
@@ -169,6 +169,7 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
     assert global_sync.json == []
     assert {command["name"] for command in guild_sync.json} == {
         "about",
+        "channel",
         "link",
         "privacy",
         "ritual",
@@ -230,14 +231,14 @@ async def test_the_platform_reports_its_state_and_delivers_the_outbox(
     await asyncio.wait_for(platform.bot.wait_until_ready(), timeout=5)
     assert platform.status == "ready"
     async with runtime.sessions() as session, session.begin():
-        await enqueue(
+        await enqueue_row(
             session,
             runtime.clock,
             key="welcome:alice",
             platform="discord",
             action="dm",
             target=f"user:{ALICE_ID}",
-            payload={"text": "Welcome!"},
+            text="Welcome!",
         )
     await runtime.dispatcher.drain()
     await platform.stop()

@@ -22,6 +22,7 @@ from tests.discord.conftest import (
     MODERATOR_ID,
     MODERATOR_ROLE_ID,
 )
+from tests.effects import occurrence_uid
 
 
 @pytest.fixture
@@ -68,8 +69,11 @@ async def test_a_ritual_created_with_the_modal_posts_and_a_double_click_checks_i
     await runtime.dispatcher.drain()
     (post,) = [m for m in sandbox.messages[GENERAL_ID] if m.get("components")]
     button = post["components"][0]["components"][0]
-    assert button["custom_id"] == f"ritual-checkin:{report.posted[0]}"
-    assert "@everyone" in post["content"]  # the prompt text is kept, but it pings nobody:
+    async with runtime.sessions() as session:
+        uid = await occurrence_uid(session, report.posted[0])
+    assert button["custom_id"] == f"ritual-checkin:{uid}"
+    # The prompt is moderator text: shown as typed, escaped, and it pings nobody.
+    assert "@\u200beveryone" in post["content"] and "@everyone" not in post["content"]
     (post_call,) = [
         c
         for c in sandbox.calls_matching("POST", f"/channels/{GENERAL_ID}/messages")

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from bot.discord.sender import GLOBAL_LIMIT, DiscordSender
 from bot.models import OutboxMessage
-from bot.outbox import enqueue
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall
 from tests.discord.conftest import GUILD_ID
+from tests.effects import enqueue_row
 
 FIRST_USER_ID = 930_000_000_000_000_000
 FIRST_CHANNEL_ID = 940_000_000_000_000_000
@@ -33,14 +33,14 @@ async def sender(runtime: Runtime, sandbox: DiscordSandbox) -> AsyncIterator[Dis
 async def queue_dms(runtime: Runtime, user_ids: Iterable[int]) -> None:
     async with runtime.sessions() as session, session.begin():
         for user_id in user_ids:
-            await enqueue(
+            await enqueue_row(
                 session,
                 runtime.clock,
                 key=f"test-dm:{user_id}",
                 platform="discord",
                 action="dm",
                 target=f"user:{user_id}",
-                payload={"text": f"Hello {user_id}"},
+                text=f"Hello {user_id}",
             )
 
 
@@ -124,14 +124,14 @@ async def test_new_dms_mixed_with_channel_posts_stay_within_the_global_limit(
         sandbox.add_channel(GUILD_ID, channel_id, f"channel-{channel_id}")
     for n, user_id in enumerate(user_ids):
         async with runtime.sessions() as session, session.begin():
-            await enqueue(
+            await enqueue_row(
                 session,
                 runtime.clock,
                 key=f"test-post:{n}",
                 platform="discord",
                 action="post",
                 target=f"channel:{channel_ids[n % len(channel_ids)]}",
-                payload={"text": f"Post {n}"},
+                text=f"Post {n}",
             )
         await queue_dms(runtime, [user_id])
 

@@ -7,11 +7,11 @@ import json
 from sqlalchemy import JSON, String, Text, func, select
 
 from bot.db import Base
-from bot.models import Activity, Member
 from bot.messages import DirectMessage, Post, Purpose, rich
+from bot.models import Activity, Member
 from bot.outbox import send
-from bot.services.channels import place_channel, purpose_destination
 from bot.services.audit import record_audit
+from bot.services.channels import place_channel, purpose_destination
 from bot.services.engagement import record_activity
 from bot.services.identities import resolve_member
 from bot.services.linking import start_link

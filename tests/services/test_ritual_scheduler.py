@@ -14,6 +14,7 @@ from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.rituals import scheduler
 from tests.conftest import make_spaces
+from tests.effects import occurrence_uid
 
 
 def utc(*args: int) -> datetime:
@@ -177,8 +178,9 @@ async def test_a_check_constraint_refuses_a_status_it_does_not_know(sessions, st
     clock.set(utc(2026, 3, 2, 9, 30, 5))
     (occurrence_id,) = (await rituals.tick(sessions, clock)).posted
     async with sessions() as session, session.begin():
+        uid = await occurrence_uid(session, occurrence_id)
         await rituals.checkin(
-            session, clock, occurrence_id=occurrence_id, member_id=mod.member_id, method="button"
+            session, clock, occurrence_uid=uid, member_id=mod.member_id, method="button"
         )
     with pytest.raises(IntegrityError, match=f"(?i)ck_{table}|check"):
         async with sessions() as session, session.begin():

@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
+from bot.destinations import ChannelRef
+from bot.messages import Button, Post, Purpose, bold, rich
 from bot.models import (
     Activity,
     Identity,
@@ -29,6 +31,8 @@ from bot.runtime import Runtime
 from bot.sandbox.slack import BotReply, RecordedCall, SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
+from bot.services.channels import channels_of
+from bot.slack.render import content
 from bot.slack.rituals import (
     CANCEL_DELETE,
     CONFIRM_DELETE,
@@ -36,7 +40,8 @@ from bot.slack.rituals import (
     MODAL,
     PAGE_SIZE,
 )
-from bot.slack.sender import SlackSender, _content
+from bot.slack.sender import SlackSender
+from tests.effects import occurrence_uid
 from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, LogWaiter, Served
 
 pytestmark = pytest.mark.e2e
@@ -206,7 +211,9 @@ async def test_a_moderator_creates_a_ritual_with_the_modal_and_a_member_checks_i
     async with runtime.sessions() as session:
         ritual = await session.scalar(select(Ritual))
     assert ritual is not None
-    assert (ritual.slack_channel_id, ritual.reminder_minutes) == (RITUALS, [1440, 60])
+    async with runtime.sessions() as session:
+        where = await channels_of(session, ritual.destination_id)
+    assert (where, ritual.reminder_minutes) == ((ChannelRef("slack", RITUALS),), [1440, 60])
     assert ritual.prompt == "Share what you are working on & get kind feedback <3"
 
     await fire(runtime, clock, FRIDAY_NOON)
@@ -214,8 +221,9 @@ async def test_a_moderator_creates_a_ritual_with_the_modal_and_a_member_checks_i
     (post,) = posts_in(sandbox, RITUALS)
     async with runtime.sessions() as session:
         occurrence_id = await session.scalar(select(func.max(RitualOccurrence.id)))
+        uid = await occurrence_uid(session, occurrence_id)
     button = checkin_button(post)
-    assert button["action_id"] == button["value"] == f"ritual-checkin:{occurrence_id}"
+    assert button["action_id"] == button["value"] == f"ritual-checkin:{uid}"
     assert button["style"] == "primary"
     assert post.args["blocks"][0]["text"]["text"].startswith("*Feedback Friday*")
     assert post.args["text"].startswith("*Feedback Friday*")  # the notification fallback
@@ -419,9 +427,9 @@ async def test_a_reaction_and_a_threaded_reply_with_a_link_check_members_in(
     bob, cara = await member_id(runtime, BOB), await member_id(runtime, CARA)
     assert await checkins(runtime) == {bob: "reaction", cara: "reply"}
     async with runtime.sessions() as session:
-        links = (await session.execute(select(RitualLink.url, RitualLink.shares))).all()
+        links = (await session.execute(select(RitualLink.url, RitualLink.member_id))).all()
         names = dict((await session.execute(select(Member.id, Member.display_name))).all())
-    assert [tuple(link) for link in links] == [("https://cara.example/demo", 1)]
+    assert [tuple(link) for link in links] == [("https://cara.example/demo", cara)]
     assert names[cara] == "cara"
     # Silent: nobody got an answer for a reaction or a reply.
     answered = {"response_url", "chat.postEphemeral", "chat.postMessage"}
@@ -629,18 +637,15 @@ async def test_checkin_by_command_checks_in_to_the_ritual_open_now(
 
 
 def test_buttons_become_an_actions_block_under_the_text_which_stays_the_fallback() -> None:
-    payload = {
-        "text": "*Office Hours* are open",
-        "buttons": [
-            {"id": "ritual-checkin:7", "label": "Check in", "style": "primary"},
-            {"id": "skip", "label": "Not today", "style": "secondary"},
-        ],
-    }
+    buttons = (
+        Button(id="ritual-checkin:7", label="Check in", style="primary"),
+        Button(id="skip", label="Not today", style="secondary"),
+    )
 
-    content = _content(payload)
+    rendered = content(rich(bold("Office Hours"), " are open"), buttons)
 
-    assert content["text"] == "*Office Hours* are open"
-    section, actions = content["blocks"]
+    assert rendered["text"] == "*Office Hours* are open"
+    section, actions = rendered["blocks"]
     assert section == {
         "type": "section",
         "text": {"type": "mrkdwn", "text": "*Office Hours* are open"},
@@ -656,13 +661,10 @@ def test_buttons_become_an_actions_block_under_the_text_which_stays_the_fallback
     assert "style" not in skip  # Slack has primary and danger only
 
 
-def test_buttons_follow_a_features_own_blocks_and_long_text_is_split_into_sections() -> None:
-    own = [{"type": "header", "text": {"type": "plain_text", "text": "Drop"}}]
-    with_blocks = _content({"text": "x", "blocks": own, "buttons": [{"id": "a", "label": "A"}]})
+def test_long_text_under_buttons_is_split_into_sections_on_line_breaks() -> None:
     long_text = "\n".join(f"line {i} " + "x" * 90 for i in range(60))
-    split = _content({"text": long_text, "buttons": [{"id": "a", "label": "A"}]})
+    split = content(rich(long_text), (Button(id="a", label="A"),))
 
-    assert [b["type"] for b in with_blocks["blocks"]] == ["header", "actions"]
     sections = [b for b in split["blocks"] if b["type"] == "section"]
     assert len(sections) == 2
     assert all(len(b["text"]["text"]) <= 3000 for b in sections)
@@ -677,12 +679,16 @@ async def test_a_post_with_buttons_is_delivered_with_its_blocks(sandbox: SlackSa
         platform="slack",
         action="post",
         target=f"channel:{CHANNEL}",
-        payload={"text": "Check in!", "buttons": [{"id": "ritual-checkin:1", "label": "Go"}]},
+        message=Post(
+            to=Purpose(name="rituals"),
+            body=rich("Check in!"),
+            buttons=(Button(id="ritual-checkin:1", label="Go"),),
+        ),
         attempts=0,
     )
 
-    ts = await sender.send(effect)
+    delivered = await sender.send(effect)
 
     (message,) = sandbox.messages_in(CHANNEL)
-    assert message["ts"] == ts
+    assert delivered is not None and message["ts"] == delivered.message_id
     assert message["blocks"][1]["elements"][0]["action_id"] == "ritual-checkin:1"

@@ -19,8 +19,20 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import FakeClock
+from bot.messages import DirectMessage, Edit, File, Post, Purpose, RoleChange, Subject, rich
 from bot.models import OutboxMessage
-from bot.outbox import Dispatcher, Effect, PermanentFailure, RateLimit, RetryLater, enqueue
+from bot.outbox import (
+    Delivered,
+    Dispatcher,
+    Effect,
+    PermanentFailure,
+    Posted,
+    Queued,
+    RateLimit,
+    RetryLater,
+    enqueue_many,
+    registry,
+)
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.settings import OutboxSettings, load_settings
@@ -33,6 +45,7 @@ MEMBER = "U0ADA"
 CHANNEL = "C0GENERAL"
 # FakeClock sums float waits; timedelta keeps microseconds. Allow for that rounding only.
 ROUNDING = timedelta(milliseconds=1)
+ACCESS = {"champs": "S0CHAMPS"}
 
 
 @pytest.fixture
@@ -56,22 +69,64 @@ async def runtime(
         environ={"FLYWHEEL_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": sandbox.bot_token}
     )
     runtime = build_runtime(settings, clock=clock)
-    runtime.dispatcher.register(SlackSender(sandbox.bot_token, api_base=sandbox.api_base))
+    runtime.dispatcher.register(
+        SlackSender(sandbox.bot_token, api_base=sandbox.api_base, access=ACCESS)
+    )
     yield runtime
     await runtime.close()
 
 
-async def queue(runtime: Runtime, key: str, action: str, target: str, **payload: Any) -> None:
-    async with runtime.sessions() as session, session.begin():
-        await enqueue(
-            session,
-            runtime.clock,
-            key=key,
-            platform="slack",
-            action=action,
-            target=target,
-            payload=payload,
+def _message(action: str, target: str, payload: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Return (action, message, earlier post) of a row in the shapes these tests name."""
+    body = rich(str(payload.get("text", "")))
+    file = payload.get("file")
+    if action == "thread_post":
+        channel, ts = target.removeprefix("thread:").split(":", 1)
+        about = Subject(kind="test", id=ts.replace(".", "-"))
+        return (
+            "post",
+            Post(to=Purpose(name="rituals"), body=body, reply_to=about),
+            (about, channel, ts),
         )
+    if action == "edit":
+        channel, ts = target.removeprefix("message:").split(":", 1)
+        about = Subject(kind="test", id=ts.replace(".", "-"))
+        return "edit", Edit(subject=about, body=body), (about, channel, ts)
+    if action in ("usergroup_add", "usergroup_remove"):
+        change = RoleChange(member_id=0, access="champs", grant=action == "usergroup_add")
+        return "role", change, None
+    if action == "dm":
+        files = (File(name=file["name"], content=file.get("content", "")),) if file else ()
+        return "dm", DirectMessage(member_id=0, body=body, files=files), None
+    return action, Post(to=Purpose(name="rituals"), body=body), None
+
+
+def _target(action: str, target: str, payload: dict[str, Any]) -> str:
+    if action == "thread_post":
+        return f"channel:{target.removeprefix('thread:').split(':', 1)[0]}"
+    if action in ("usergroup_add", "usergroup_remove"):
+        return f"member:T0001:{payload['user_id']}"
+    return target
+
+
+async def queue(runtime: Runtime, key: str, action: str, target: str, **payload: Any) -> None:
+    """Queue one addressed row; a reply or an edit names its earlier post in the registry."""
+    kind, message, earlier = _message(action, target, payload)
+    async with runtime.sessions() as session, session.begin():
+        if earlier is not None:
+            about, channel, ts = earlier
+            parent = Effect(0, f"parent:{key}", "slack", "post", f"channel:{channel}", message, 0)
+            await registry.record(
+                session,
+                runtime.clock,
+                effect=parent,
+                delivered=Delivered(channel, ts),
+                community_id=None,
+                subject=about,
+                member_id=None,
+            )
+        row = Queued(key, "slack", kind, _target(action, target, payload), message)
+        await enqueue_many(session, runtime.clock, [row])
 
 
 async def row(runtime: Runtime, key: str) -> OutboxMessage:
@@ -81,9 +136,20 @@ async def row(runtime: Runtime, key: str) -> OutboxMessage:
     return found
 
 
-def effect(action: str, target: str, **payload: Any) -> Effect:
+def effect(action: str, target: str, attempts: int = 0, **payload: Any) -> Effect:
+    kind, message, earlier = _message(action, target, payload)
+    thread = Posted(earlier[1], earlier[2]) if earlier and kind == "post" else None
+    original = Posted(earlier[1], earlier[2]) if earlier and kind == "edit" else None
     return Effect(
-        id=1, key="k", platform="slack", action=action, target=target, payload=payload, attempts=0
+        id=1,
+        key="k",
+        platform="slack",
+        action=kind,
+        target=_target(action, target, payload),
+        message=message,
+        attempts=attempts,
+        thread=thread,
+        original=original,
     )
 
 
@@ -287,8 +353,8 @@ async def test_a_post_to_an_unknown_channel_is_dead_lettered(
 async def test_a_malformed_target_is_a_permanent_failure_naming_the_expected_shape() -> None:
     sender = SlackSender("xoxb-unused", api_base="http://127.0.0.1:9/api/")
 
-    with pytest.raises(PermanentFailure, match=r"expected thread:<id>:<id>"):
-        await sender.send(effect("thread_post", f"channel:{CHANNEL}", text="x"))
+    with pytest.raises(PermanentFailure, match=r"expected channel:<id>"):
+        await sender.send(effect("post", f"thread:{CHANNEL}", text="x"))
     assert sender.limits(effect("post", "nonsense")) == [
         (GLOBAL_BUCKET, sender.limits(effect("post", "channel:C1"))[0][1])
     ]
@@ -308,7 +374,7 @@ def test_posts_count_against_the_workspace_and_their_channel() -> None:
 class DiesAfterSending(SlackSender):
     """A process killed after Slack took the message but before the outbox marked it sent."""
 
-    async def send(self, effect: Effect) -> str | None:
+    async def send(self, effect: Effect) -> Delivered | None:
         await super().send(effect)
         raise asyncio.CancelledError
 
@@ -316,7 +382,7 @@ class DiesAfterSending(SlackSender):
 class DiesBeforeSending(SlackSender):
     """A process killed with the row leased, before anything reached Slack."""
 
-    async def send(self, effect: Effect) -> str | None:
+    async def send(self, effect: Effect) -> Delivered | None:
         raise asyncio.CancelledError
 
 
@@ -481,15 +547,7 @@ def test_the_tier3_calls_besides_posting_are_paced_too() -> None:
     sender = SlackSender("xoxb-unused")
 
     def buckets(action: str, target: str, attempts: int = 0, **payload: Any) -> list[str]:
-        retried = Effect(
-            id=1,
-            key="k",
-            platform="slack",
-            action=action,
-            target=target,
-            payload=payload,
-            attempts=attempts,
-        )
+        retried = effect(action, target, attempts, **payload)
         return [name for name, _ in sender.limits(retried)]
 
     assert buckets("post", "channel:C1") == ["slack:global", "slack:channel:C1"]
@@ -538,15 +596,7 @@ async def test_a_retried_export_is_not_mistaken_for_an_earlier_export_of_the_sam
 
 async def test_a_rate_limited_read_back_holds_the_methods_bucket(sandbox: SlackSandbox) -> None:
     sender = SlackSender(sandbox.bot_token, api_base=sandbox.api_base)
-    retried = Effect(
-        id=1,
-        key="k",
-        platform="slack",
-        action="post",
-        target=f"channel:{CHANNEL}",
-        payload={"text": "x"},
-        attempts=1,
-    )
+    retried = effect("post", f"channel:{CHANNEL}", attempts=1, text="x")
     sandbox.rate_limit_next("conversations.history", retry_after=7)
 
     with pytest.raises(RetryLater) as held:
