@@ -84,3 +84,22 @@ async def enqueue_row(
     )
     row = Queued(key, platform, action, target, message, community_id=community_id)
     return await enqueue_many(session, clock, [row]) == 1
+
+
+async def prune_sent_rows(runtime) -> int:
+    """Delete every sent outbox row, as the retention job does once they are old enough."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from bot.models import PostRecord
+
+    runtime.clock.advance(1)
+    async with runtime.sessions() as session, session.begin():
+        pruned = await registry.prune_sent(session, runtime.clock, retention=timedelta(0))
+        left = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+        )
+        posts = await session.scalar(select(func.count()).select_from(PostRecord))
+    assert pruned > 0 and left == 0 and posts > 0
+    return pruned

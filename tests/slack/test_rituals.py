@@ -41,7 +41,7 @@ from bot.slack.rituals import (
     PAGE_SIZE,
 )
 from bot.slack.sender import SlackSender
-from tests.effects import occurrence_uid
+from tests.effects import occurrence_uid, prune_sent_rows
 from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, LogWaiter, Served
 
 pytestmark = pytest.mark.e2e
@@ -189,8 +189,9 @@ async def checkins(runtime: Runtime) -> dict[int, str]:
 # -- creating a ritual --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("pruned", [False, True], ids=["kept", "outbox-pruned"])
 async def test_a_moderator_creates_a_ritual_with_the_modal_and_a_member_checks_in_once(
-    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
+    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock, pruned: bool
 ) -> None:
     view_id = await open_create_modal(served, sandbox)
     modal = sandbox.views[view_id]
@@ -217,6 +218,8 @@ async def test_a_moderator_creates_a_ritual_with_the_modal_and_a_member_checks_i
     assert ritual.prompt == "Share what you are working on & get kind feedback <3"
 
     await fire(runtime, clock, FRIDAY_NOON)
+    if pruned:
+        await prune_sent_rows(runtime)
 
     (post,) = posts_in(sandbox, RITUALS)
     async with runtime.sessions() as session:
@@ -388,15 +391,19 @@ async def test_edit_opens_the_modal_prefilled_and_saves_the_changes(
 # -- check-ins by reaction and by reply -------------------------------------------------------
 
 
+@pytest.mark.parametrize("pruned", [False, True], ids=["kept", "outbox-pruned"])
 async def test_a_reaction_and_a_threaded_reply_with_a_link_check_members_in(
     served: Served,
     sandbox: SlackSandbox,
     runtime: Runtime,
     clock: FakeClock,
     ritual_log: LogWaiter,
+    pruned: bool,
 ) -> None:
     await create_from_template(served, sandbox)
     await fire(runtime, clock, FRIDAY_NOON)
+    if pruned:
+        await prune_sent_rows(runtime)
     (post,) = posts_in(sandbox, RITUALS)
     ts = str(post.response["ts"])
     seen = len(sandbox.calls)
