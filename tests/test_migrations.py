@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.db.migrate import alembic_config, upgrade
-from bot.models import Ritual, RitualOccurrence
+from bot.models import OutboxMessage, Ritual, RitualOccurrence
 from bot.services import rituals
 
 SCHEDULE = (
@@ -82,3 +82,83 @@ def test_rituals_from_before_due_times_keep_their_history_and_keep_posting(tmp_p
         ((3, 2), "posted"),
     ]
     assert wins_after.next_fire_at == datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+
+
+def test_a_rituals_two_channel_columns_become_its_destination_and_it_posts_on_both(tmp_path):
+    path = str(tmp_path / "channels.db")
+    url = f"sqlite+aiosqlite:///{path}"
+    command.upgrade(alembic_config(url), "0003_ritual_due_times")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO communities (id, slug, name, timezone, created_at)"
+            " VALUES (1, 'acme', 'Acme', 'UTC', '2026-02-01 00:00:00.000000')"
+        )
+        for ritual_id, discord, slack in ((1, "500", "C0WINS"), (2, None, "C0ONLY")):
+            db.execute(
+                "INSERT INTO rituals (id, community_id, name, kind, schedule, timezone,"
+                " discord_channel_id, slack_channel_id, prompt, thread_per_occurrence,"
+                " reminder_minutes, checkin_window_minutes, checkin_points, grace_minutes,"
+                " paused, created_at, active_since, next_fire_at, next_remind_at)"
+                " VALUES (?, 1, ?, 'custom', ?, 'UTC', ?, ?, 'Hi', 0, '[]', 120, 10, 60, 0,"
+                " '2026-03-01 00:00:00.000000', '2026-03-01 00:00:00.000000',"
+                " '2026-03-01 00:00:00.000000', '2026-03-01 00:00:00.000000')",
+                (ritual_id, f"Ritual {ritual_id}", SCHEDULE, discord, slack),
+            )
+        db.execute(
+            "INSERT INTO ritual_occurrences (ritual_id, scheduled_at, status, fired_at, closes_at)"
+            " VALUES (1, '2026-02-23 10:00:00.000000', 'posted', '2026-02-23 10:00:00.000000',"
+            " '2026-02-23 12:00:00.000000')"
+        )
+        db.execute(
+            "INSERT INTO outbox (key, platform, action, target, payload, status, attempts,"
+            " not_before, created_at) VALUES ('old:1', 'discord', 'post', 'channel:500',"
+            " '{\"text\": \"queued before\"}', 'pending', 0, '2026-03-01 00:00:00.000000',"
+            " '2026-03-01 00:00:00.000000')"
+        )
+
+    upgrade(url)
+
+    with sqlite3.connect(path) as db:
+        places = db.execute(
+            "SELECT r.id, c.platform, c.channel_id FROM rituals r JOIN destination_channels c"
+            " ON c.destination_id = r.destination_id ORDER BY r.id, c.platform"
+        ).fetchall()
+        uids = [
+            row[0]
+            for row in db.execute(
+                "SELECT uid FROM rituals UNION ALL SELECT uid FROM ritual_occurrences"
+            )
+        ]
+        old = db.execute("SELECT status, last_error FROM outbox WHERE key = 'old:1'").fetchone()
+        columns = {row[1] for row in db.execute("PRAGMA table_info(rituals)")}
+    assert places == [(1, "discord", "500"), (1, "slack", "C0WINS"), (2, "slack", "C0ONLY")]
+    assert len(uids) == 3 and all(uids) and len(set(uids)) == 3
+    assert old[0] == "dead" and "older Flywheel" in old[1]
+    assert not {"discord_channel_id", "slack_channel_id"} & columns
+
+    async def tick() -> list[tuple[str, str]]:
+        engine = create_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        await rituals.tick(sessions, FakeClock(datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)))
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.platform, OutboxMessage.target)
+                    .where(OutboxMessage.key.startswith("ritual-post:"))
+                    .order_by(OutboxMessage.target)
+                )
+            ).all()
+        await engine.dispose()
+        return [tuple(row) for row in rows]
+
+    assert asyncio.run(tick()) == [
+        ("discord", "channel:500"),
+        ("slack", "channel:C0ONLY"),
+        ("slack", "channel:C0WINS"),
+    ]
+    command.downgrade(alembic_config(url), "0003_ritual_due_times")
+    with sqlite3.connect(path) as db:
+        back = db.execute(
+            "SELECT id, discord_channel_id, slack_channel_id FROM rituals ORDER BY id"
+        ).fetchall()
+    assert back == [(1, "500", "C0WINS"), (2, None, "C0ONLY")]
