@@ -35,7 +35,7 @@ from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.db.migrate import upgrade
 from bot.messages import DirectMessage, dump, rich
-from bot.outbox import Delivered, Dispatcher, Effect, Queued, RateLimit, enqueue_many
+from bot.outbox import Dispatcher, Effect, Posted, Queued, RateLimit, enqueue_many
 from bot.settings import OutboxSettings
 
 BATCH = 500
@@ -141,8 +141,8 @@ class NullSender:
     def limits(self, effect: Effect) -> list[tuple[str, RateLimit]]:
         return [("bench:global", RateLimit(10_000_000, 1.0))]
 
-    async def send(self, effect: Effect) -> Delivered:
-        return Delivered("D1", f"ts-{effect.id}")
+    async def send(self, effect: Effect) -> Posted:
+        return Posted("D1", f"ts-{effect.id}")
 
 
 def _raw_dispatch(path: Path, count: int) -> float:

@@ -17,7 +17,7 @@ import aiohttp
 
 from bot.clock import Clock
 from bot.messages import Webhook
-from bot.outbox import Delivered, Effect, PermanentFailure, RateLimit, RetryLater
+from bot.outbox import Effect, PermanentFailure, Posted, RateLimit, RetryLater
 
 PLATFORM = "webhook"
 LIMIT = RateLimit(10, 1.0)  # per receiving host: gentle on the owned platform
@@ -64,7 +64,7 @@ class WebhookSender:
         host = effect.target.split("/")[2] if effect.target.count("/") >= 2 else effect.target
         return [(f"webhook:{host}", LIMIT)]
 
-    async def send(self, effect: Effect) -> Delivered | None:
+    async def send(self, effect: Effect) -> Posted | None:
         """POST the signed event; raise on failure."""
         message = effect.message
         if not isinstance(message, Webhook):

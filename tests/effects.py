@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.discord.render import markdown
 from bot.messages import load
 from bot.models import OutboxMessage, RitualOccurrence
-from bot.outbox import Delivered, Effect, registry
+from bot.outbox import Effect, Posted, registry
 from bot.outbox.effects import Message
 from bot.slack.render import mrkdwn
 
@@ -31,7 +31,7 @@ async def pretend_sent(session, clock, rows, *, threads: bool = True) -> None:
     """Mark rows sent as the dispatcher would, recording each post in the registry."""
     for row in rows:
         message = message_of(row)
-        delivered = Delivered(
+        delivered = Posted(
             row.target.split(":", 1)[1], f"m{row.id}", f"m{row.id}" if threads else None
         )
         row.status, row.external_id, row.sent_at = "sent", delivered.message_id, clock.now()

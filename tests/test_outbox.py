@@ -12,10 +12,10 @@ from sqlalchemy import select
 from bot.clock import FakeClock, SystemClock
 from bot.models import OutboxMessage
 from bot.outbox import (
-    Delivered,
     Dispatcher,
     Effect,
     PermanentFailure,
+    Posted,
     RateLimit,
     RateLimiter,
     RetryLater,
@@ -40,7 +40,7 @@ class RecordingSender:
     def limits(self, effect: Effect):
         return [("test:global", self.limit), (f"test:{effect.target}", RateLimit(1000, 1.0))]
 
-    async def send(self, effect: Effect) -> Delivered:
+    async def send(self, effect: Effect) -> Posted:
         self.attempts.append(effect.key)
         if self.error is not None:
             raise self.error
@@ -48,7 +48,7 @@ class RecordingSender:
             self.fail_first -= 1
             raise ConnectionError("platform unreachable")
         self.sent.append((effect.key, self.clock.monotonic()))
-        return Delivered("1", f"msg-{len(self.sent)}")
+        return Posted("1", f"msg-{len(self.sent)}")
 
 
 def settings(**overrides) -> OutboxSettings:

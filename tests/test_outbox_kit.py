@@ -19,7 +19,7 @@ from bot.messages import (
     rich,
 )
 from bot.models import OutboxMessage, PostRecord
-from bot.outbox import Delivered, Dispatcher, Effect, RateLimit, registry, send
+from bot.outbox import Dispatcher, Effect, Posted, RateLimit, registry, send
 from bot.services.channels import place_channel, purpose_destination
 from bot.services.identities import resolve_member
 from bot.settings import OutboxSettings
@@ -37,13 +37,13 @@ class Platform:
     def limits(self, effect: Effect):
         return [(f"{self.platform}:all", RateLimit(1000, 1.0))]
 
-    async def send(self, effect: Effect) -> Delivered:
+    async def send(self, effect: Effect) -> Posted:
         self.sent.append(effect)
         channel = effect.target.split(":", 1)[1]
         number = f"{self.platform}-{len(self.sent)}"
         message = effect.message
         thread = number if isinstance(message, Post) and message.thread else None
-        return Delivered(channel, number, thread)
+        return Posted(channel, number, thread)
 
 
 async def _community(session, clock, spaces):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import create_engine
@@ -31,7 +32,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
 from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.services import rituals
-from bot.services.callers import Caller, Role, resolve_actor
+from bot.services.callers import Actor, Caller, Role, resolve_actor
 from bot.services.engagement import record_activity
 from bot.settings import load_settings
 
@@ -328,18 +329,19 @@ async def step_privacy_export(demo: Demo, state: dict[str, Any]) -> str:
     return f"/privacy export sent a DM with {', '.join(call.files)}"
 
 
+async def _discord_owner(session: AsyncSession, runtime: Runtime) -> Actor:
+    """Return the community's owner, acting on Discord."""
+    caller = Caller("discord", str(GUILD), str(OWNER), "acme-founder", Role.OWNER, str(RITUALS))
+    return await resolve_actor(
+        session, runtime.clock, community_id=runtime.community_id, caller=caller
+    )
+
+
 async def step_ritual_posts(demo: Demo, state: dict[str, Any]) -> str:
     clock = demo.runtime.clock
     assert isinstance(clock, FakeClock)
     async with demo.runtime.sessions() as session, session.begin():
-        owner = await resolve_actor(
-            session,
-            clock,
-            community_id=demo.runtime.community_id,
-            caller=Caller(
-                "discord", str(GUILD), str(OWNER), "acme-founder", Role.OWNER, str(RITUALS)
-            ),
-        )
+        owner = await _discord_owner(session, demo.runtime)
         member = await resolve_actor(
             session,
             clock,
@@ -444,14 +446,7 @@ async def step_reminder_dm(demo: Demo, state: dict[str, Any]) -> str:
     clock = demo.runtime.clock
     assert isinstance(clock, FakeClock)
     async with demo.runtime.sessions() as session, session.begin():
-        owner = await resolve_actor(
-            session,
-            clock,
-            community_id=demo.runtime.community_id,
-            caller=Caller(
-                "discord", str(GUILD), str(OWNER), "acme-founder", Role.OWNER, str(RITUALS)
-            ),
-        )
+        owner = await _discord_owner(session, demo.runtime)
         view = await rituals.edit_ritual(
             session, clock, owner, "Office Hours", rituals.RitualChanges(reminder_minutes=(60,))
         )

@@ -19,7 +19,7 @@ import aiohttp
 
 from bot.discord.render import message_body
 from bot.messages import DirectMessage, Edit, Post, RoleChange
-from bot.outbox import Delivered, Effect, PermanentFailure, RateLimit, RateLimiter, RetryLater
+from bot.outbox import Effect, PermanentFailure, Posted, RateLimit, RateLimiter, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class DiscordSender:
             return self._dm_channels.get(rest)
         return None
 
-    async def send(self, effect: Effect) -> Delivered | None:
+    async def send(self, effect: Effect) -> Posted | None:
         """Perform the effect; return where the message is (None for a role change)."""
         kind, _, rest = effect.target.partition(":")
         message = effect.message
@@ -119,7 +119,7 @@ class DiscordSender:
                 original.channel_id,
                 json_body=body,
             )
-            return Delivered(original.channel_id, original.message_id, original.thread_id)
+            return Posted(original.channel_id, original.message_id, original.thread_id)
         if isinstance(message, RoleChange) and kind == "member":
             await self._change_role(rest, message)
             return None
@@ -127,7 +127,7 @@ class DiscordSender:
             f"Flywheel cannot deliver a {effect.action!r} to the Discord target {effect.target!r}"
         )
 
-    async def _post_in_channel(self, channel: str, message: Post, effect: Effect) -> Delivered:
+    async def _post_in_channel(self, channel: str, message: Post, effect: Effect) -> Posted:
         body = message_body(message.body, message.buttons)
         earlier = effect.thread
         if earlier is not None and earlier.thread_id:
@@ -143,7 +143,7 @@ class DiscordSender:
         if message.thread is not None:
             await self._start_thread(channel, delivered.message_id, message.thread.name)
             # A thread started from a message has the message's id.
-            return Delivered(channel, delivered.message_id, delivered.message_id)
+            return Posted(channel, delivered.message_id, delivered.message_id)
         return delivered
 
     async def _change_role(self, address: str, message: RoleChange) -> None:
@@ -179,7 +179,7 @@ class DiscordSender:
         self._dm_channels[user_id] = channel
         return channel
 
-    async def _post(self, channel: str, effect: Effect, body: dict[str, Any]) -> Delivered:
+    async def _post(self, channel: str, effect: Effect, body: dict[str, Any]) -> Posted:
         # Discord refuses a second message with the same nonce in the same channel for a few
         # minutes: this closes the gap between "sent" and "marked sent" when a dispatcher
         # dies right after sending and the row is taken up again.
@@ -205,7 +205,7 @@ class DiscordSender:
             answer = await self._request(
                 "POST", f"/channels/{channel}/messages", channel, json_body=body
             )
-        return Delivered(channel, str(answer["id"]))
+        return Posted(channel, str(answer["id"]))
 
     async def _start_thread(self, channel: str, message_id: str, name: str) -> None:
         # A retried effect finds its message again through the nonce; its thread may exist.

@@ -9,7 +9,6 @@ message is about.
 
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.effects import (
-    Delivered,
     Effect,
     Message,
     PermanentFailure,
@@ -23,7 +22,6 @@ from bot.outbox.limits import RateLimiter
 from bot.outbox.queue import Outgoing, enqueue_many, send, send_many
 
 __all__ = [
-    "Delivered",
     "Dispatcher",
     "Effect",
     "Message",

@@ -25,7 +25,7 @@ from bot.clock import Clock
 from bot.messages import DirectMessage, Edit, Post, UnreadableEffect, load
 from bot.models import OutboxMessage
 from bot.outbox import registry
-from bot.outbox.effects import Delivered, Effect, Message, PermanentFailure, RetryLater, Sender
+from bot.outbox.effects import Effect, Message, PermanentFailure, Posted, RetryLater, Sender
 from bot.outbox.limits import RateLimiter
 from bot.settings import OutboxSettings
 
@@ -132,7 +132,7 @@ class Dispatcher:
         row: OutboxMessage,
         following: OutboxMessage | None = None,
         *,
-        delivered: tuple[Effect, Delivered] | None = None,
+        delivered: tuple[Effect, Posted] | None = None,
         **values: Any,
     ) -> bool:
         """Record how a row ended and, in the same commit, mark the next one as being sent.
@@ -358,7 +358,7 @@ class Dispatcher:
         )
 
     async def _register(
-        self, session: AsyncSession, row: OutboxMessage, effect: Effect, delivered: Delivered
+        self, session: AsyncSession, row: OutboxMessage, effect: Effect, delivered: Posted
     ) -> None:
         message = effect.message
         if not isinstance(message, Post | DirectMessage) or message.about is None:

@@ -14,7 +14,10 @@ Message = Post | Edit | DirectMessage | RoleChange | Webhook
 
 @dataclass(frozen=True)
 class Posted:
-    """Where a message is on its platform: channel, message id, and the thread it opened."""
+    """Where a message is on its platform: channel, message id, and the thread it opened.
+
+    A sender returns it for what it made; the post registry keeps it with the subject.
+    """
 
     channel_id: str
     message_id: str
@@ -44,15 +47,6 @@ class Effect:
     created_at: datetime | None = None
     thread: Posted | None = None
     original: Posted | None = None
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """What a sender made: recorded in the post registry with the effect's subject."""
-
-    channel_id: str
-    message_id: str
-    thread_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +82,7 @@ class Sender(Protocol):
     def limits(self, effect: Effect) -> Sequence[tuple[str, RateLimit]]:
         """Return the rate-limit buckets this effect counts against."""
 
-    async def send(self, effect: Effect) -> Delivered | None:
+    async def send(self, effect: Effect) -> Posted | None:
         """Deliver the effect; return where the message is (None for a role change)."""
 
 

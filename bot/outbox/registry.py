@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.messages import Subject
 from bot.models import OutboxMessage, PostRecord
-from bot.outbox.effects import Delivered, Effect, Posted
+from bot.outbox.effects import Effect, Posted
 
 # Rows not yet handed to a sender: cancelling these keeps them from going out.
 NOT_STARTED = ("pending", "claimed")
@@ -29,7 +29,7 @@ async def record(
     clock: Clock,
     *,
     effect: Effect,
-    delivered: Delivered,
+    delivered: Posted,
     community_id: int | None,
     subject: Subject | None,
     member_id: int | None,

@@ -37,7 +37,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import DirectMessage, Edit, Post, RoleChange
-from bot.outbox import Delivered, Effect, PermanentFailure, RateLimit, RetryLater
+from bot.outbox import Effect, PermanentFailure, Posted, RateLimit, RetryLater
 from bot.slack.render import content
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class SlackSender:
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def send(self, effect: Effect) -> Delivered | None:
+    async def send(self, effect: Effect) -> Posted | None:
         """Deliver one effect; return where its message is (a DM's file: the file's id)."""
         try:
             return await self._send(effect)
@@ -147,7 +147,7 @@ class SlackSender:
                 raise
             raise failure from exc
 
-    async def _send(self, effect: Effect) -> Delivered | None:
+    async def _send(self, effect: Effect) -> Posted | None:
         message = effect.message
         if isinstance(message, Post):
             channel = _target(effect, "channel", 1)[0]
@@ -165,7 +165,7 @@ class SlackSender:
                 ts=original.message_id,
                 **content(message.body, message.buttons, edit=True),
             )
-            return Delivered(original.channel_id, str(response["ts"]), original.thread_id)
+            return Posted(original.channel_id, str(response["ts"]), original.thread_id)
         if isinstance(message, RoleChange):
             user_id = _target(effect, "member", 2)[1]
             await self._change_access(message, user_id)
@@ -174,7 +174,7 @@ class SlackSender:
 
     async def _post(
         self, effect: Effect, channel: str, *, thread_ts: str | None, dm_of: str | None = None
-    ) -> Delivered:
+    ) -> Posted:
         message = effect.message
         assert isinstance(message, Post | DirectMessage)
         if effect.attempts:
@@ -182,7 +182,7 @@ class SlackSender:
                 effect, channel, thread_ts, lambda found: _carries_key(found, effect.key)
             )
             if earlier is not None:
-                return Delivered(channel, earlier, thread_ts)
+                return Posted(channel, earlier, thread_ts)
         response = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
@@ -197,9 +197,9 @@ class SlackSender:
         if dm_of is not None and response.get("channel"):
             # Posting to a user ID answers with the DM's channel: a retry can read it back.
             self._dm_channels[dm_of] = posted_in
-        return Delivered(posted_in, str(response["ts"]), thread_ts)
+        return Posted(posted_in, str(response["ts"]), thread_ts)
 
-    async def _dm(self, effect: Effect, message: DirectMessage, user_id: str) -> Delivered:
+    async def _dm(self, effect: Effect, message: DirectMessage, user_id: str) -> Posted:
         if not message.files:
             if not effect.attempts:
                 # A user ID as the channel posts in the app's DM with them: no Tier 3
@@ -218,7 +218,7 @@ class SlackSender:
                 effect, channel, None, lambda found: _file_named(found, name)
             )
             if earlier is not None:
-                return Delivered(channel, earlier)
+                return Posted(channel, earlier)
         uploaded = await self.client.files_upload_v2(
             channel=channel,
             filename=name,
@@ -226,7 +226,7 @@ class SlackSender:
             content=file.content,
             initial_comment=content(message.body, ())["text"] or None,
         )
-        return Delivered(channel, str(uploaded["file"]["id"]))
+        return Posted(channel, str(uploaded["file"]["id"]))
 
     def _needs_dm_channel(self, effect: Effect) -> bool:
         if effect.action != "dm" or effect.target.removeprefix("user:") in self._dm_channels:

@@ -22,7 +22,6 @@ from bot.clock import FakeClock
 from bot.messages import DirectMessage, Edit, File, Post, Purpose, RoleChange, Subject, rich
 from bot.models import OutboxMessage
 from bot.outbox import (
-    Delivered,
     Dispatcher,
     Effect,
     PermanentFailure,
@@ -120,7 +119,7 @@ async def queue(runtime: Runtime, key: str, action: str, target: str, **payload:
                 session,
                 runtime.clock,
                 effect=parent,
-                delivered=Delivered(channel, ts),
+                delivered=Posted(channel, ts),
                 community_id=None,
                 subject=about,
                 member_id=None,
@@ -374,7 +373,7 @@ def test_posts_count_against_the_workspace_and_their_channel() -> None:
 class DiesAfterSending(SlackSender):
     """A process killed after Slack took the message but before the outbox marked it sent."""
 
-    async def send(self, effect: Effect) -> Delivered | None:
+    async def send(self, effect: Effect) -> Posted | None:
         await super().send(effect)
         raise asyncio.CancelledError
 
@@ -382,7 +381,7 @@ class DiesAfterSending(SlackSender):
 class DiesBeforeSending(SlackSender):
     """A process killed with the row leased, before anything reached Slack."""
 
-    async def send(self, effect: Effect) -> Delivered | None:
+    async def send(self, effect: Effect) -> Posted | None:
         raise asyncio.CancelledError
 
 
