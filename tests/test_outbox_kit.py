@@ -19,7 +19,7 @@ from bot.messages import (
     rich,
 )
 from bot.models import OutboxMessage, PostRecord
-from bot.outbox import Dispatcher, Effect, Posted, RateLimit, registry, send
+from bot.outbox import Dispatcher, Effect, PermanentFailure, Posted, RateLimit, registry, send
 from bot.services.channels import place_channel, purpose_destination
 from bot.services.identities import resolve_member
 from bot.settings import OutboxSettings
@@ -241,3 +241,44 @@ async def test_cancelling_a_subject_removes_only_what_is_queued_about_it(session
         )
     assert await registry.cancel_about(session, [ABOUT]) == 2
     assert {row.key for row in await _rows(session)} == {"b:discord", "b:slack"}
+
+
+class Refusing(Platform):
+    """Refuses posts for good (a channel the bot may not write in)."""
+
+    async def send(self, effect: Effect) -> Posted:
+        if effect.key.startswith("post"):
+            raise PermanentFailure("Missing Access")
+        return await super().send(effect)
+
+
+async def test_a_reply_whose_post_was_refused_goes_in_the_channel_instead_of_waiting(
+    sessions, clock, spaces, session
+):
+    community_id = await _community(session, clock, spaces)
+    await session.commit()
+    post = Post(to=Purpose(name="rituals"), body=rich("post"), about=ABOUT)
+    recap = Post(to=Purpose(name="rituals"), body=rich("recap"), reply_to=ABOUT, about=ABOUT)
+    async with sessions() as writing, writing.begin():
+        await send(writing, clock, post, key="post", community_id=community_id)
+    platform = Refusing("discord")
+    dispatcher = Dispatcher(sessions, clock, OutboxSettings(), [platform])
+    await dispatcher.drain()
+    async with sessions() as writing, writing.begin():
+        await send(writing, clock, recap, key="recap", community_id=community_id)
+    assert await dispatcher.drain(max_passes=50) == 1
+    assert [e.key for e in platform.sent] == ["recap:discord"]
+    assert platform.sent[0].thread is None
+
+
+async def test_two_replies_about_one_post_never_wait_for_each_other(
+    sessions, clock, spaces, session
+):
+    community_id = await _community(session, clock, spaces)
+    await session.commit()
+    async with sessions() as writing, writing.begin():
+        for key in ("a", "b"):
+            reply = Post(to=Purpose(name="rituals"), body=rich(key), reply_to=ABOUT, about=ABOUT)
+            await send(writing, clock, reply, key=key, community_id=community_id)
+    platform = Platform("discord")
+    assert await Dispatcher(sessions, clock, OutboxSettings(), [platform]).drain(max_passes=50) == 2

@@ -141,7 +141,12 @@ class DiscordSender:
             channel = earlier.channel_id
         delivered = await self._post(channel, effect, body)
         if message.thread is not None:
-            await self._start_thread(channel, delivered.message_id, message.thread.name)
+            try:
+                await self._start_thread(channel, delivered.message_id, message.thread.name)
+            except PermanentFailure as exc:
+                # The message is out and its button works: record it, without a thread.
+                log.warning("outbox %s: posted, but no thread: %s", effect.key, exc.reason)
+                return delivered
             # A thread started from a message has the message's id.
             return Posted(channel, delivered.message_id, delivered.message_id)
         return delivered

@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.messages import DirectMessage, Edit, Post, UnreadableEffect, load
+from bot.messages import DirectMessage, Edit, Post, Subject, UnreadableEffect, load
 from bot.models import OutboxMessage
 from bot.outbox import registry
 from bot.outbox.effects import Effect, Message, PermanentFailure, Posted, RetryLater, Sender
@@ -38,6 +38,8 @@ LEASED = ("claimed", "sending")
 INLINE_WAIT_SECONDS = 1.0
 # A reply or an edit whose earlier post is still queued waits this long and looks again.
 REFERENCE_WAIT_SECONDS = 2.0
+# ... for at most this long after it was queued.
+REFERENCE_PATIENCE = timedelta(hours=1)
 
 
 class _Deferred(Exception):
@@ -329,16 +331,14 @@ class Dispatcher:
         if isinstance(message, Post) and message.reply_to is not None:
             async with self._sessions() as session:
                 thread = await registry.post_about(session, message.reply_to, row.platform)
-                if thread is None and await registry.waiting_about(
-                    session, message.reply_to, row.platform
-                ):
+                if thread is None and await self._worth_waiting(session, row, message.reply_to):
                     raise _Deferred(REFERENCE_WAIT_SECONDS)
-            # Nothing was posted about it (the post was refused): post in the channel.
+            # Nothing was posted about it (refused, cancelled): post in the channel.
         if isinstance(message, Edit):
             async with self._sessions() as session:
                 original = await registry.post_about(session, message.subject, row.platform)
                 if original is None:
-                    if await registry.waiting_about(session, message.subject, row.platform):
+                    if await self._worth_waiting(session, row, message.subject):
                         raise _Deferred(REFERENCE_WAIT_SECONDS)
                     raise PermanentFailure(
                         f"there is no post about {message.subject.kind} {message.subject.id} "
@@ -356,6 +356,14 @@ class Dispatcher:
             thread=thread,
             original=original,
         )
+
+    async def _worth_waiting(
+        self, session: AsyncSession, row: OutboxMessage, subject: Subject
+    ) -> bool:
+        """Return whether the post a row refers to is still to be sent, and not for too long."""
+        if self._clock.now() - row.created_at > REFERENCE_PATIENCE:
+            return False  # it is not coming (a paused platform, a stuck sender): go without
+        return await registry.waiting_about(session, subject, row.platform)
 
     async def _register(
         self, session: AsyncSession, row: OutboxMessage, effect: Effect, delivered: Posted

@@ -252,6 +252,9 @@ class _AddressBook:
     def rows(self, item: Outgoing) -> list[Queued]:
         message = item.message
         action = ACTIONS[type(message)]
+        if isinstance(message, Post) and message.reply_to is not None:
+            # A reply waits for the post it answers; it must never wait for a reply.
+            action = "reply"
         named = (*item.members, *getattr(getattr(message, "body", None), "mentioned", tuple)())
 
         def row(platform: str, target: str, resolved: Message, *extra: int) -> Queued:

@@ -117,6 +117,19 @@ async def waiting_about(session: AsyncSession, subject: Subject, platform: str) 
     )
 
 
+async def was_posted(session: AsyncSession, subject: Subject) -> bool:
+    """Return whether anything about ``subject`` was delivered, or is still to be sent."""
+    delivered = exists().where(
+        PostRecord.subject_kind == subject.kind, PostRecord.subject_id == subject.id
+    )
+    queued = exists().where(
+        OutboxMessage.subject_kind == subject.kind,
+        OutboxMessage.subject_id == subject.id,
+        OutboxMessage.status.in_(WAITING),
+    )
+    return bool(await session.scalar(select(or_(delivered, queued))))
+
+
 async def cancel_about(session: AsyncSession, subjects: Iterable[Subject]) -> int:
     """Delete what is queued about these subjects and not yet being sent; return how many."""
     pairs = [(subject.kind, subject.id) for subject in subjects]

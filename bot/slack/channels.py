@@ -14,6 +14,7 @@ from bot.slack.front import PLATFORM, SlackFront, VerbCall
 
 # With escaping on, Slack sends a picked channel as <#C123|name> (or <#C123>).
 CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]+$")
 USAGE = f"<{'|'.join(PURPOSES)}>"
 
 
@@ -46,8 +47,12 @@ async def set_verb(call: VerbCall) -> None:
                 code="channel_id.malformed",
             )
         channel = named.group(1)
-    if not channel:
-        raise Invalid("Run this in the channel, or name it with #.", field="channel_id")
+    if not channel or not CHANNEL_ID.fullmatch(channel):
+        raise Invalid(
+            "Run this in a channel (not a DM), or name the channel with #.",
+            field="channel_id",
+            code="channel_id.not_a_channel",
+        )
     async with call.acting() as (session, actor):
         view = await set_channel(session, call.runtime.clock, actor, purpose, channel)
     await call.reply(f"*{view.purpose}* posts now go to {_where(view)}.")
@@ -58,10 +63,11 @@ async def clear_verb(call: VerbCall) -> None:
     purpose = _purpose(call, USAGE)
     async with call.acting() as (session, actor):
         had = await clear_channel(session, call.runtime.clock, actor, purpose)
+    shown = purpose.strip().lower()
     if had:
-        await call.reply(f"*{purpose}* posts are off in this workspace.")
+        await call.reply(f"*{shown}* posts are off in this workspace.")
     else:
-        await call.reply(f"*{purpose}* had no channel here; nothing changed.")
+        await call.reply(f"*{shown}* had no channel here; nothing changed.")
 
 
 async def list_verb(call: VerbCall) -> None:

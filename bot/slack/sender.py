@@ -64,7 +64,13 @@ LOOKBACK_SKEW = timedelta(minutes=5)
 LOOKBACK_PAGE = 200
 LOOKBACK_PAGES = 5
 
-_WHAT = {"post": "post", "dm": "DM", "edit": "edit", "role": "access change"}
+_WHAT = {
+    "post": "post",
+    "reply": "thread reply",
+    "dm": "DM",
+    "edit": "edit",
+    "role": "access change",
+}
 
 # Errors that no retry can fix, in words an owner reading the dead letters understands.
 PERMANENT_ERRORS: dict[str, str] = {
@@ -129,7 +135,7 @@ class SlackSender:
         buckets = [(GLOBAL_BUCKET, GLOBAL_LIMIT), (bucket, limit)]
         if self._needs_dm_channel(effect):
             buckets.append((OPEN_BUCKET, TIER3_LIMIT))
-        if effect.attempts and effect.action in ("post", "dm"):
+        if effect.attempts and effect.action in ("post", "reply", "dm"):
             # The read-back before a retry (a lookback of several pages counts once).
             in_thread = effect.thread is not None
             buckets.append((_read_bucket(in_thread=in_thread), TIER3_LIMIT))
@@ -393,7 +399,7 @@ def _own_bucket(effect: Effect) -> tuple[str, RateLimit]:
         return f"slack:channel:{effect.original.channel_id}", PER_CHANNEL_LIMIT
     if effect.thread is not None:
         return f"slack:channel:{effect.thread.channel_id}", PER_CHANNEL_LIMIT
-    if effect.action == "post":
+    if effect.action in ("post", "reply"):
         return f"slack:channel:{_target(effect, 'channel', 1)[0]}", PER_CHANNEL_LIMIT
     if effect.action == "dm":
         # The DM channel's id is only known after conversations.open; one per user anyway.

@@ -9,10 +9,13 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.discord.sender import GLOBAL_LIMIT, DiscordSender
+from bot.messages import NewThread, Post, Purpose, Subject, rich
 from bot.models import OutboxMessage
+from bot.outbox import registry, send
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall
-from tests.discord.conftest import GUILD_ID
+from bot.services.channels import place_channel, purpose_destination
+from tests.discord.conftest import GENERAL_ID, GUILD_ID
 from tests.effects import enqueue_row
 
 FIRST_USER_ID = 930_000_000_000_000_000
@@ -139,3 +142,31 @@ async def test_new_dms_mixed_with_channel_posts_stay_within_the_global_limit(
 
     assert len(sandbox.calls) == 300
     assert busiest_window(sandbox.calls, GLOBAL_LIMIT.per_seconds) <= GLOBAL_LIMIT.count
+
+
+async def test_a_post_whose_thread_is_refused_is_recorded_without_a_thread(
+    runtime: Runtime, sandbox: DiscordSandbox, sender: DiscordSender
+) -> None:
+    async with runtime.sessions() as session, session.begin():
+        destination = await purpose_destination(
+            session, runtime.clock, runtime.community_id, "rituals"
+        )
+        await place_channel(session, destination, "discord", str(GENERAL_ID))
+        post = Post(
+            to=Purpose(name="rituals"),
+            body=rich("Monday Wins"),
+            thread=NewThread(name="Wins"),
+            about=Subject(kind="occurrence", id="abc123"),
+        )
+        await send(session, runtime.clock, post, key="post", community_id=runtime.community_id)
+    sandbox.fail_next("/threads", status=403, code=50013, message="Missing Permissions")
+
+    assert await runtime.dispatcher.drain() == 1
+
+    (row,) = await outbox_rows(runtime)
+    assert row.status == "sent"
+    async with runtime.sessions() as session:
+        found = await registry.post_about(
+            session, Subject(kind="occurrence", id="abc123"), "discord"
+        )
+    assert found is not None and found.message_id == row.external_id and found.thread_id is None

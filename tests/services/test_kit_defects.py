@@ -173,3 +173,17 @@ async def test_deleting_or_pausing_a_ritual_cancels_what_is_queued_for_it(sessio
     await rituals.delete_ritual(session, clock, mod, "Office Hours")
     assert await _posts(session) == [], "deleting cancels the queued post"
     assert await registry.cancel_about(session, [Subject(kind="ritual", id="none")]) == 0
+
+
+async def test_an_occurrence_whose_post_a_pause_cancelled_gets_no_recap(sessions):
+    clock = FakeClock(utc(2026, 1, 5, 9))
+    async with sessions() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        mod = await _actor(session, clock, discord.community_id, "mod", Role.MODERATOR)
+        await _ritual(session, clock, mod)
+        await rituals.run_now(session, clock, mod, "Office Hours")
+        await rituals.set_paused(session, clock, mod, "Office Hours", paused=True)
+    clock.advance(timedelta(hours=3).total_seconds())
+    assert (await rituals.tick(sessions, clock)).recaps == []
+    async with sessions() as session:
+        assert await _posts(session, "ritual-recap:") == []

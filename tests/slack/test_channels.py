@@ -54,3 +54,16 @@ async def test_bad_input_is_answered_clearly_and_changes_nothing(
     member = await ask(served, sandbox, "channel set showcase", MEMBER)
     assert "moderators" in member.args["text"]
     assert await _channels(runtime) == []
+
+
+async def test_set_in_a_dm_is_refused(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime
+) -> None:
+    seen = len(sandbox.calls)
+    reply = await served.sender.send_slash_command(
+        "/flywheel", "channel set rituals", user_id=MODERATOR, channel_id="D0MODDM"
+    )
+    assert reply.status == 200
+    answer = await sandbox.wait_for_call("response_url", since=seen)
+    assert "Run this in a channel (not a DM)" in answer.args["text"]
+    assert await _channels(runtime) == []

@@ -23,7 +23,7 @@ from bot.models import (
     RitualOccurrence,
     RitualReminderOptIn,
 )
-from bot.outbox.registry import cancel_about
+from bot.outbox.registry import cancel_about, was_posted
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
 from bot.services.rituals._channels import channels_of, new_destination, set_channel
@@ -151,8 +151,10 @@ async def set_paused(
         schedule_from(ritual, ritual.active_since)
     ritual.paused = paused
     if paused:
-        # Nothing queued for it goes out while it is paused.
+        # Nothing queued for it goes out while it is paused, and an occurrence whose post
+        # never went out gets no recap either.
         await cancel_about(session, await _subjects_of(session, ritual))
+        await _forget_unposted(session, clock, ritual)
     await session.flush()
     await audit(
         session, clock, actor, "ritual.pause" if paused else "ritual.resume", f"ritual:{ritual.uid}"
@@ -174,6 +176,18 @@ async def delete_ritual(session: AsyncSession, clock: Clock, actor: Actor, name:
     await session.flush()
     await session.execute(delete(Destination).where(Destination.id == destination))
     return ritual.name
+
+
+async def _forget_unposted(session: AsyncSession, clock: Clock, ritual: Ritual) -> None:
+    """Close the recap of every occurrence of the ritual that was never posted anywhere."""
+    waiting = await session.scalars(
+        select(RitualOccurrence).where(
+            RitualOccurrence.ritual_id == ritual.id, RitualOccurrence.recap_at.is_(None)
+        )
+    )
+    for occurrence in waiting:
+        if not await was_posted(session, occurrence_subject(occurrence.uid)):
+            occurrence.recap_at = clock.now()
 
 
 async def _subjects_of(session: AsyncSession, ritual: Ritual) -> list[Subject]:
