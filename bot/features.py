@@ -81,6 +81,8 @@ class Subscription:
 Exporter = Callable[[AsyncSession, int], Awaitable[dict[str, Any] | list[Any]]]
 # (session, member id, clock) -> erase what belongs to the member, found by reference
 Eraser = Callable[[AsyncSession, int, Clock], Awaitable[None]]
+# (session, old member id, new member id) -> move the member's rows (linking two accounts)
+Merger = Callable[[AsyncSession, int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Feature:
     subscriptions: tuple[Subscription, ...] = ()
     exporter: Exporter | None = None
     eraser: Eraser | None = None
+    merger: Merger | None = None
     export_tables: tuple[ExportTable, ...] = ()
     # Tables with a member reference or member text that this feature's exporter and eraser
     # cover; the coverage test checks every such table is claimed by some feature.

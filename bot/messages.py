@@ -70,6 +70,19 @@ class Mention(_Frozen):
     user_id: str | None = Field(default=None, max_length=64)
 
 
+class Owned(_Frozen):
+    """Spans that belong to a member (their name, a link they shared), shown as plain spans.
+
+    Erasing the member replaces them with ``fallback`` in every message not yet sent, and
+    removes the sent copies: a feature that shows member text wraps it in this.
+    """
+
+    kind: Literal["owned"] = "owned"
+    member_id: int
+    spans: tuple[Inline, ...]
+    fallback: str = Field(default="", max_length=200)
+
+
 class Bold(_Frozen):
     """Spans shown in bold."""
 
@@ -84,7 +97,10 @@ class Italic(_Frozen):
     spans: tuple[Inline, ...]
 
 
-Inline = Annotated[Text | Code | Link | Mention | Bold | Italic, Field(discriminator="kind")]
+Inline = Annotated[
+    Text | Code | Link | Mention | Owned | Bold | Italic, Field(discriminator="kind")
+]
+Owned.model_rebuild()
 Bold.model_rebuild()
 Italic.model_rebuild()
 
@@ -104,8 +120,18 @@ class Rich(_Frozen):
     def mentioned(self) -> tuple[int, ...]:
         """Return the members this body pings."""
         found: list[int] = []
-        _walk_mentions(self.spans, found)
+        _walk_mentions(self.spans, found, owned=False)
         return tuple(dict.fromkeys(found))
+
+    def members(self) -> tuple[int, ...]:
+        """Return the members this body pings or shows something of."""
+        found: list[int] = []
+        _walk_mentions(self.spans, found, owned=True)
+        return tuple(dict.fromkeys(found))
+
+    def without(self, member_id: int) -> Rich:
+        """Return the body with what belongs to ``member_id`` replaced by its fallback."""
+        return Rich(spans=tuple(_without(span, member_id) for span in self.spans))
 
 
 def _plain(span: Any) -> str:
@@ -115,18 +141,34 @@ def _plain(span: Any) -> str:
         return span.label or span.url
     if isinstance(span, Mention):
         return span.fallback
-    return "".join(_plain(inner) for inner in span.spans)
+    return "".join(_plain(inner) for inner in span.spans)  # Bold, Italic, Owned
 
 
-def _walk_mentions(spans: tuple[Any, ...], found: list[int]) -> None:
+def _walk_mentions(spans: tuple[Any, ...], found: list[int], *, owned: bool) -> None:
     for span in spans:
         if isinstance(span, Mention):
             found.append(span.member_id)
+        elif isinstance(span, Owned):
+            if owned:
+                found.append(span.member_id)
+            _walk_mentions(span.spans, found, owned=owned)
         elif isinstance(span, Bold | Italic):
-            _walk_mentions(span.spans, found)
+            _walk_mentions(span.spans, found, owned=owned)
 
 
-Part = str | Text | Code | Link | Mention | Bold | Italic
+def _without(span: Any, member_id: int) -> Any:
+    if isinstance(span, Owned) and span.member_id == member_id:
+        return Text(text=span.fallback)
+    if isinstance(span, Mention) and span.member_id == member_id:
+        return Text(text="a member")
+    if isinstance(span, Owned | Bold | Italic):
+        return span.model_copy(
+            update={"spans": tuple(_without(inner, member_id) for inner in span.spans)}
+        )
+    return span
+
+
+Part = str | Text | Code | Link | Mention | Owned | Bold | Italic
 
 
 def _spans(parts: tuple[Part, ...]) -> tuple[Any, ...]:
@@ -156,6 +198,11 @@ def code(text: str) -> Code:
 def link(url: str, label: str | None = None) -> Link:
     """Return a link."""
     return Link(url=url, label=label)
+
+
+def owned(member_id: int, *parts: Part, fallback: str = "") -> Owned:
+    """Return spans that belong to a member (erasing them leaves ``fallback``)."""
+    return Owned(member_id=member_id, spans=_spans(parts), fallback=fallback)
 
 
 def lines(*bodies: Rich) -> Rich:

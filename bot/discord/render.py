@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import Bold, Button, Code, Italic, Link, Mention, Rich, Text
+from bot.messages import Bold, Button, Code, Italic, Link, Mention, Owned, Rich, Text
 from bot.text import discord_escape
 
 MAX_CONTENT = 2000
@@ -43,7 +43,7 @@ def _span(span: Any, pinged: list[str]) -> str:
             return f"<@{span.user_id}>"
         return discord_escape(span.fallback)
     inner = "".join(_span(child, pinged) for child in span.spans)
-    if not inner.strip():
+    if isinstance(span, Owned) or not inner.strip():
         return inner
     if isinstance(span, Bold):
         return f"**{inner}**"

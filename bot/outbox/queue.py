@@ -29,6 +29,7 @@ from bot.messages import (
     Edit,
     Italic,
     Mention,
+    Owned,
     Post,
     Purpose,
     Rich,
@@ -243,7 +244,7 @@ class _AddressBook:
     def _span(self, span: Any, platform: str) -> Any:
         if isinstance(span, Mention):
             return span.model_copy(update={"user_id": self._user(span.member_id, platform)})
-        if isinstance(span, Bold | Italic):
+        if isinstance(span, Owned | Bold | Italic):
             return span.model_copy(
                 update={"spans": tuple(self._span(inner, platform) for inner in span.spans)}
             )
@@ -255,7 +256,8 @@ class _AddressBook:
         if isinstance(message, Post) and message.reply_to is not None:
             # A reply waits for the post it answers; it must never wait for a reply.
             action = "reply"
-        named = (*item.members, *getattr(getattr(message, "body", None), "mentioned", tuple)())
+        body = getattr(message, "body", None)
+        named = (*item.members, *(body.members() if isinstance(body, Rich) else ()))
 
         def row(platform: str, target: str, resolved: Message, *extra: int) -> Queued:
             subject = getattr(resolved, "about", None) or getattr(resolved, "subject", None)

@@ -10,9 +10,19 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.db.reassign import reassign
 from bot.errors import Invalid, LimitReached, NotFound
 from bot.events import MembersLinked, publish
-from bot.models import Activity, Identity, LinkCode, Member
+from bot.features import discover
+from bot.models import (
+    Activity,
+    AuditEntry,
+    Identity,
+    LinkCode,
+    Member,
+    OutboxMember,
+    PostRecord,
+)
 from bot.services.audit import record_audit
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by hand
@@ -111,6 +121,17 @@ async def finish_link(
         update(Activity).where(Activity.member_id == merged.id).values(member_id=kept.id)
     )
     await session.execute(delete(LinkCode).where(LinkCode.member_id == merged.id))
+    # Everything else that names the merged member follows, so export and erasure of the
+    # kept member cover it.
+    await reassign(
+        session, OutboxMember, "member_id", merged.id, kept.id, unique_with=("outbox_id",)
+    )
+    await reassign(session, PostRecord, "member_id", merged.id, kept.id)
+    await reassign(session, AuditEntry, "actor_member_id", merged.id, kept.id)
+    await reassign(session, AuditEntry, "about_member_id", merged.id, kept.id)
+    for feature in discover():
+        if feature.merger is not None:
+            await feature.merger(session, merged.id, kept.id)
     totals = (
         await session.execute(
             select(func.coalesce(func.sum(Activity.points), 0), func.count(Activity.id)).where(

@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.errors import NotFound
 from bot.events import MemberErased, publish
 from bot.features import discover
+from bot.messages import DirectMessage, Edit, Post, RoleChange, UnreadableEffect, dump, load
 from bot.models import (
     Activity,
     AuditEntry,
@@ -118,6 +119,32 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
     return data
 
 
+async def _erase_from_outbox(session: AsyncSession, member_id: int) -> None:
+    """Remove the member from every outbox row linked to them.
+
+    A DM or role change for them is not sent; a copy already sent (or dead) is not kept; a
+    message for others still to go out (a recap naming them) goes without what was theirs.
+    """
+    linked = select(OutboxMember.outbox_id).where(OutboxMember.member_id == member_id)
+    rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(linked)))).all()
+    for row in rows:
+        try:
+            message = load(row.payload)
+        except UnreadableEffect:
+            await session.delete(row)
+            continue
+        theirs = isinstance(message, DirectMessage | RoleChange) and message.member_id == member_id
+        if (
+            theirs
+            or row.status in ("sent", "dead")
+            or not isinstance(message, Post | Edit | DirectMessage)
+        ):
+            await session.delete(row)
+            continue
+        row.payload = dump(message.model_copy(update={"body": message.body.without(member_id)}))
+    await session.execute(delete(OutboxMember).where(OutboxMember.member_id == member_id))
+
+
 def _anonymous_key(source_key: str) -> str:
     # Keeps the ledger's idempotency (the same source still collides) without the raw id.
     return "erased:" + hashlib.sha256(source_key.encode()).hexdigest()[:40]
@@ -141,11 +168,7 @@ async def delete_member(session: AsyncSession, clock: Clock, *, member_id: int) 
         if not activity.source_key.startswith("erased:"):
             activity.source_key = _anonymous_key(activity.source_key)
         activity.source_ref = None
-    # Every outbox row addressed to the member or naming them: pending DMs must not go
-    # out, and sent ones (a recap naming them) are copies we may not keep.
-    linked = select(OutboxMember.outbox_id).where(OutboxMember.member_id == member_id)
-    await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(linked)))
-    await session.execute(delete(OutboxMember).where(OutboxMember.member_id == member_id))
+    await _erase_from_outbox(session, member_id)
     await session.execute(delete(PostRecord).where(PostRecord.member_id == member_id))
     # Entries about the member lose what they said about them; their own actions stay,
     # without them as the actor.

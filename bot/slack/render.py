@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Bold, Button, Code, Italic, Link, Mention, Rich, Text
+from bot.messages import Bold, Button, Code, Italic, Link, Mention, Owned, Rich, Text
 from bot.text import slack_escape
 
 MAX_TEXT = 40_000  # chat.postMessage truncates text beyond this
@@ -51,7 +51,7 @@ def _span(span: Any) -> str:
             return f"<@{span.user_id}>"
         return plain(span.fallback)
     inner = "".join(_span(child) for child in span.spans)
-    if not inner.strip():
+    if isinstance(span, Owned) or not inner.strip():
         return inner
     if isinstance(span, Bold):
         return f"*{inner}*"

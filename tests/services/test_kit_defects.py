@@ -10,12 +10,22 @@ from sqlalchemy import func, select
 from bot.clock import FakeClock
 from bot.errors import NotFound
 from bot.messages import Subject, load
-from bot.models import AuditEntry, Identity, Member, OutboxMessage, PostRecord, RitualLink
+from bot.models import (
+    AuditEntry,
+    Identity,
+    Member,
+    OutboxMessage,
+    PostRecord,
+    RitualCheckin,
+    RitualLink,
+    RitualReminderOptIn,
+)
 from bot.outbox import registry
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.identities import ErasedPerson, resolve_member
-from bot.services.privacy import delete_member
+from bot.services.linking import finish_link, start_link
+from bot.services.privacy import delete_member, export_member
 from tests.conftest import make_spaces
 from tests.effects import pretend_sent
 
@@ -187,3 +197,77 @@ async def test_an_occurrence_whose_post_a_pause_cancelled_gets_no_recap(sessions
     assert (await rituals.tick(sessions, clock)).recaps == []
     async with sessions() as session:
         assert await _posts(session, "ritual-recap:") == []
+
+
+async def test_erasing_a_member_takes_theirs_out_of_a_recap_still_to_go_and_keeps_it_for_others(
+    sessions,
+):
+    clock = FakeClock(utc(2026, 1, 1, 16))
+    async with sessions() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        community_id = discord.community_id
+        mod = await _actor(session, clock, community_id, "mod", Role.MODERATOR)
+        await _ritual(session, clock, mod)
+    clock.set(utc(2026, 1, 1, 17, 0, 5))
+    await rituals.tick(sessions, clock)
+    async with sessions() as session, session.begin():
+        await pretend_sent(session, clock, await _posts(session))
+        post = (await _posts(session))[0]
+        people = {}
+        for user_id, name, url in (
+            ("998", "Ada Keeps", "https://ada.example/ok"),
+            ("999", "Zoë Secret", "https://zoe.example/private-portfolio"),
+        ):
+            people[name] = await _actor(session, clock, community_id, user_id, name=name)
+            await rituals.checkin_by_reply(
+                session,
+                clock,
+                platform="discord",
+                parent_id=post.external_id,
+                member_id=people[name].member_id,
+                text=f"see {url}",
+            )
+    clock.set(utc(2026, 1, 1, 19, 5))
+    assert (await rituals.tick(sessions, clock)).recaps
+    async with sessions() as session, session.begin():
+        await delete_member(session, clock, member_id=people["Zoë Secret"].member_id)
+    async with sessions() as session:
+        (recap,) = await _posts(session, "ritual-recap:")
+        text = load(recap.payload).body.plain()
+    assert recap.status == "pending", "the recap still goes out for everyone else"
+    assert "Ada Keeps" in text and "https://ada.example/ok" in text
+    assert "Zoë" not in text and "zoe.example" not in text
+    assert "Zoë" not in recap.payload and "zoe.example" not in recap.payload
+
+
+async def test_linking_moves_ritual_data_so_export_and_erasure_of_the_kept_member_cover_it(
+    session,
+):
+    clock = FakeClock(utc(2026, 1, 5, 9))
+    discord, slack = await make_spaces(session, clock)
+    mod = await _actor(session, clock, discord.community_id, "mod", Role.MODERATOR)
+    await _ritual(session, clock, mod)
+    await rituals.run_now(session, clock, mod, "Office Hours")
+    on_discord = await resolve_member(
+        session, clock, space=discord, user_id="42", display_name="Ada"
+    )
+    on_slack = await resolve_member(session, clock, space=slack, user_id="U42", display_name="Ada")
+    slack_actor = await resolve_actor(
+        session,
+        clock,
+        community_id=discord.community_id,
+        caller=Caller("slack", "T0001", "U42", "Ada", Role.MEMBER),
+    )
+    await rituals.set_reminder(session, slack_actor, "Office Hours", on=True)
+    await rituals.checkin_current(session, clock, slack_actor)
+    issued = await start_link(session, clock, member_id=on_discord.member_id, platform="discord")
+    await finish_link(
+        session, clock, member_id=on_slack.member_id, platform="slack", code=issued.code
+    )
+    kept = min(on_discord.member_id, on_slack.member_id)
+    exported = await export_member(session, kept)
+    assert len(exported["rituals"]["checkins"]) == 1
+    assert exported["rituals"]["reminders"] == [{"ritual": "Office Hours", "platform": "slack"}]
+    await delete_member(session, clock, member_id=kept)
+    for model in (RitualCheckin, RitualReminderOptIn):
+        assert await session.scalar(select(func.count()).select_from(model)) == 0

@@ -116,6 +116,7 @@ FEATURE = Feature(
     jobs=(Job("rituals", TICK_SECONDS, _tick_job),),
     exporter=data.export_member,
     eraser=data.erase_member,
+    merger=data.merge_members,
     export_tables=data.EXPORT_TABLES,
     member_tables=data.MEMBER_TABLES,
 )

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.db.reassign import reassign
 from bot.features import ExportTable
 from bot.models import (
     Ritual,
@@ -75,6 +76,15 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
         ],
         "rituals_created": list(created),
     }
+
+
+async def merge_members(session: AsyncSession, old: int, new: int) -> None:
+    """Move a linked member's check-ins, opt-ins, hosting, links and rituals to the kept one."""
+    await reassign(session, RitualCheckin, "member_id", old, new, unique_with=("occurrence_id",))
+    await reassign(session, RitualReminderOptIn, "member_id", old, new, unique_with=("ritual_id",))
+    await reassign(session, RitualHost, "member_id", old, new, unique_with=("ritual_id",))
+    await reassign(session, RitualLink, "member_id", old, new, unique_with=("occurrence_id", "url"))
+    await reassign(session, Ritual, "created_by", old, new)
 
 
 async def erase_member(session: AsyncSession, member_id: int, clock: Clock) -> None:

@@ -18,6 +18,7 @@ from bot.messages import (
     italic,
     lines,
     link,
+    owned,
     rich,
 )
 from bot.models import Ritual
@@ -132,18 +133,28 @@ def recap_post(
     occurrence_uid: str,
     *,
     attendees: int,
-    first_timers: Sequence[str],
-    links: Sequence[str],
+    first_timers: Sequence[tuple[int, str]],
+    links: Sequence[tuple[int, str]],
 ) -> Post:
-    """Return the recap of an occurrence, in its thread: who came, who was new, what was shared."""
+    """Return the recap of an occurrence, in its thread: who came, who was new, what was shared.
+
+    Names and links are the members' own (``first_timers`` and ``links`` are (member id,
+    text) pairs): erasing one of them takes theirs out of a recap not yet sent.
+    """
     parts = [rich(bold(ritual.name, " recap"), f": {attendees} checked in.")]
     if first_timers:
-        names = ", ".join(first_timers[:FIRST_TIMERS_SHOWN])
-        parts.append(rich("Welcome to our first-timers: ", names, "!"))
+        welcome = rich("Welcome to our first-timers: ")
+        for index, (member_id, name) in enumerate(first_timers[:FIRST_TIMERS_SHOWN]):
+            welcome = welcome + rich(
+                ", " if index else "", owned(member_id, name, fallback="a member")
+            )
+        parts.append(welcome + rich("!"))
     if links:
         shared = rich("Most shared: ")
-        for index, url in enumerate(links):
-            shared = shared + rich(" · " if index else "", link(url))
+        for index, (member_id, url) in enumerate(links):
+            shared = shared + rich(
+                " · " if index else "", owned(member_id, link(url), fallback="…")
+            )
         parts.append(shared)
     subject = occurrence_subject(occurrence_uid)
     return Post(

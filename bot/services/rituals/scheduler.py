@@ -34,7 +34,6 @@ from bot.models import (
 from bot.outbox import Outgoing, send, send_many
 from bot.services.rituals.due import next_fire, next_reminder
 from bot.services.rituals.messages import (
-    FIRST_TIMERS_SHOWN,
     post_message,
     recap_post,
     reminder_dm,
@@ -271,11 +270,10 @@ async def _recap(
     )
     returning = set((await session.scalars(earlier)).all())
     newcomers = [(member_id, name) for member_id, name in attendees if member_id not in returning]
-    shown = newcomers[:FIRST_TIMERS_SHOWN]
     sharers = func.count(RitualLink.id)
     links = (
-        await session.scalars(
-            select(RitualLink.url)
+        await session.execute(
+            select(RitualLink.url, func.min(RitualLink.member_id))
             .where(RitualLink.occurrence_id == occurrence.id)
             .group_by(RitualLink.url)
             .order_by(sharers.desc(), RitualLink.url)
@@ -289,13 +287,11 @@ async def _recap(
             ritual,
             occurrence.uid,
             attendees=len(attendees),
-            first_timers=[name or "a new member" for _, name in shown],
-            links=links,
+            first_timers=[(member_id, name or "a new member") for member_id, name in newcomers],
+            links=[(member_id, url) for url, member_id in links],
         ),
         key=f"ritual-recap:{occurrence.uid}",
         community_id=ritual.community_id,
-        # The recap names them: erasing one of them removes it.
-        members=[member_id for member_id, _ in shown],
     )
     return True
 
