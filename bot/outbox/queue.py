@@ -177,8 +177,10 @@ class _AddressBook:
             if rows:
                 wanted.append(Destination.id.in_(rows))
 
+            # An empty channel id is one a moderator cleared on purpose.
+            chosen = query.where(or_(*wanted), DestinationChannel.channel_id != "")
             for dest_id, community_id, purpose, platform, channel in await session.execute(
-                query.where(or_(*wanted)).order_by(DestinationChannel.platform)
+                chosen.order_by(DestinationChannel.platform)
             ):
                 book.channels[(community_id, dest_id)].append((platform, channel))
                 if purpose is not None:

@@ -23,6 +23,9 @@ from bot.models import Destination, DestinationChannel
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
 
+# A moderator cleared the channel on purpose: kept as a row, so bot.toml does not put it back.
+CLEARED = ""
+
 
 @dataclass(frozen=True)
 class DestinationView:
@@ -99,7 +102,10 @@ async def channels_of(session: AsyncSession, destination_id: int) -> tuple[Chann
     """Return a destination's channels, by platform."""
     rows = await session.execute(
         select(DestinationChannel.platform, DestinationChannel.channel_id)
-        .where(DestinationChannel.destination_id == destination_id)
+        .where(
+            DestinationChannel.destination_id == destination_id,
+            DestinationChannel.channel_id != CLEARED,
+        )
         .order_by(DestinationChannel.platform)
     )
     return tuple(ChannelRef(platform, channel) for platform, channel in rows)
@@ -136,7 +142,7 @@ async def clear_channel(session: AsyncSession, clock: Clock, actor: Actor, purpo
     purpose = check_purpose(purpose)
     destination = await purpose_destination(session, clock, actor.community_id, purpose)
     had = channel_on(await channels_of(session, destination), actor.caller.platform)
-    await place_channel(session, destination, actor.caller.platform, None)
+    await place_channel(session, destination, actor.caller.platform, CLEARED)
     await audit(session, clock, actor, "channel.clear", f"purpose:{purpose}")
     return had is not None
 
@@ -146,7 +152,11 @@ async def list_channels(session: AsyncSession, community_id: int) -> list[Destin
     rows = await session.execute(
         select(Destination.purpose, DestinationChannel.platform, DestinationChannel.channel_id)
         .join(DestinationChannel, DestinationChannel.destination_id == Destination.id)
-        .where(Destination.community_id == community_id, Destination.purpose.is_not(None))
+        .where(
+            Destination.community_id == community_id,
+            Destination.purpose.is_not(None),
+            DestinationChannel.channel_id != CLEARED,
+        )
         .order_by(DestinationChannel.platform)
     )
     found: dict[str, list[ChannelRef]] = {purpose: [] for purpose in PURPOSES}
@@ -163,11 +173,17 @@ async def apply_configured(
     platform: str,
     channels: Mapping[str, str | int],
 ) -> int:
-    """Set the channels bot.toml names, where no moderator set one; return how many were set."""
+    """Set the channels bot.toml names where no moderator set or cleared one; return how many."""
     applied = 0
     for purpose, channel_id in channels.items():
         destination = await purpose_destination(session, clock, community_id, purpose)
-        if channel_on(await channels_of(session, destination), platform) is None:
+        chosen = await session.scalar(
+            select(DestinationChannel.id).where(
+                DestinationChannel.destination_id == destination,
+                DestinationChannel.platform == platform,
+            )
+        )
+        if chosen is None:
             await place_channel(session, destination, platform, str(channel_id))
             applied += 1
     return applied

@@ -23,6 +23,7 @@ from bot.models import (
 from bot.outbox import registry
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
+from bot.services.channels import apply_configured, clear_channel, list_channels, set_channel
 from bot.services.identities import ErasedPerson, resolve_member
 from bot.services.linking import finish_link, start_link
 from bot.services.privacy import delete_member, export_member
@@ -271,3 +272,23 @@ async def test_linking_moves_ritual_data_so_export_and_erasure_of_the_kept_membe
     await delete_member(session, clock, member_id=kept)
     for model in (RitualCheckin, RitualReminderOptIn):
         assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def test_a_channel_a_moderator_cleared_is_not_put_back_by_bot_toml(session):
+    clock = FakeClock(utc(2026, 1, 5, 9))
+    discord, _ = await make_spaces(session, clock)
+    community_id = discord.community_id
+    mod = await _actor(session, clock, community_id, "mod", Role.MODERATOR)
+    configured = {"rituals": "500"}
+    assert await apply_configured(session, clock, community_id, "discord", configured) == 1
+    assert await clear_channel(session, clock, mod, "rituals")
+    assert await apply_configured(session, clock, community_id, "discord", configured) == 0
+    (rituals_view,) = [
+        v for v in await list_channels(session, community_id) if v.purpose == "rituals"
+    ]
+    assert rituals_view.channels == ()
+    await set_channel(session, clock, mod, "rituals", "600")
+    (rituals_view,) = [
+        v for v in await list_channels(session, community_id) if v.purpose == "rituals"
+    ]
+    assert rituals_view.channel_on("discord") == "600"
