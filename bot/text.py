@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|\[\]()])")
+# < too: <t:0:R>, </command:1> and <:emoji:1> would otherwise render as Discord objects.
+_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|\[\]()<])")
 # Headings, block quotes and list items only start a line (after optional spaces).
 _DISCORD_LINE_START = re.compile(r"(?m)^(\s*)([#>-])")
 _DISCORD_ORDERED = re.compile(r"(?m)^(\s*\d+)\.")

@@ -27,6 +27,10 @@ MARKUP = (
     re.compile(r"(?<![\w*\\])\*[^\s*][^*\n]*\*(?![\w*])"),  # Slack bold / Discord italics
     re.compile(r"<[^<>\s|]+\|[^<>]*>"),  # Slack links
     re.compile(r"<[@#!][^>]*>"),  # mentions written by hand
+    re.compile(r"<https?://[^>]*>|<x>"),  # links in angle brackets
+    re.compile(r"\[[^\]\n]+\]\((https?://[^)\s]*|x)\)"),  # Markdown links
+    re.compile(r"(?<![\w_])_[^\s_][^_\n]*_(?![\w_])"),  # italics with underscores
+    re.compile(r"(?<![\w~])~[^\s~][^~\n]*~(?![\w~])"),  # strike-through
 )
 FRONT_ENDS = ("cogs", "bot/slack", "bot/discord")
 
@@ -74,7 +78,7 @@ def service_offences(source: str, where: str = "<source>") -> list[str]:
                     break
         if isinstance(node, ast.Attribute | ast.Name):
             name = node.attr if isinstance(node, ast.Attribute) else node.id
-            if re.fullmatch(r"(discord|slack)_\w+", name):
+            if re.fullmatch(r"(discord|slack)(_\w+)?", name):
                 offences.append(f"{where}:{node.lineno}: uses {name}")
     return offences
 
@@ -85,6 +89,22 @@ def private_uses(source: str, where: str = "<source>") -> list[str]:
     offences: list[str] = []
     core_modules: set[str] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            paths = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            paths += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for path in paths:
+                if path.startswith("bot") and any(p.startswith("_") for p in path.split(".")):
+                    offences.append(f"{where}:{node.lineno}: imports the private module {path}")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and str(node.args[1].value).startswith("_")
+            and not str(node.args[1].value).startswith("__")
+        ):
+            offences.append(f"{where}:{node.lineno}: reaches {node.args[1].value} by getattr")
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bot"):
             for alias in node.names:
                 if alias.name.startswith("_"):
@@ -186,6 +206,11 @@ def test_every_table_with_member_data_is_exported_and_erased_by_a_feature():
         'shared = f"<{url}|{label}>"\n',
         "ritual.discord_channel_id = channel\n",
         'ping = f"<@{user_id}>"\n',
+        'shown = f"[{label}]({url})"\n',
+        'quiet = f"_{name}_"\n',
+        'gone = f"~{name}~"\n',
+        'raw = f"<{url}>"\n',
+        "where = settings.discord.channels\n",
     ],
 )
 def test_the_service_checker_catches_platform_names_and_markup(source):
@@ -210,6 +235,8 @@ def test_the_service_checker_leaves_neutral_code_alone(source):
     [
         "from bot.services.rituals.views import _ritual\n",
         "from bot.services import rituals\nrituals._schedule_text(x)\n",
+        "from bot.services.rituals._channels import channels_of\n",
+        'helper = getattr(rituals, "_ritual")\n',
     ],
 )
 def test_the_private_use_checker_catches_reaching_into_the_core(source):

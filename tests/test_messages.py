@@ -117,3 +117,10 @@ def test_an_edit_without_buttons_removes_them_on_both_platforms() -> None:
 def test_a_dm_names_its_member_not_a_platform_user() -> None:
     dm = DirectMessage(member_id=3, body=rich("hi"))
     assert load(dump(dm)) == dm and dm.platform is None
+
+
+def test_discord_objects_and_slack_quotes_in_user_text_render_as_text() -> None:
+    text, _ = markdown(rich("<t:0:R> </ritual remind:1> <:party:1>"))
+    # Each < is escaped, so Discord shows the text instead of a timestamp, command or emoji.
+    assert text == "\\<t:0:R> \\</ritual remind:1> \\<:party:1>"
+    assert mrkdwn(rich("> not a quote")).startswith("\u200b&gt;")

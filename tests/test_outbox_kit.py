@@ -14,13 +14,15 @@ from bot.messages import (
     NewThread,
     Post,
     Purpose,
+    RoleChange,
     Subject,
     load,
     rich,
 )
-from bot.models import OutboxMessage, PostRecord
+from bot.models import Identity, OutboxMessage, PostRecord
 from bot.outbox import Dispatcher, Effect, PermanentFailure, Posted, RateLimit, registry, send
 from bot.services.channels import place_channel, purpose_destination
+from bot.services.communities import ensure_space
 from bot.services.identities import resolve_member
 from bot.settings import OutboxSettings
 
@@ -282,3 +284,29 @@ async def test_two_replies_about_one_post_never_wait_for_each_other(
             await send(writing, clock, reply, key=key, community_id=community_id)
     platform = Platform("discord")
     assert await Dispatcher(sessions, clock, OutboxSettings(), [platform]).drain(max_passes=50) == 2
+
+
+async def test_a_role_change_reaches_every_identity_even_two_on_one_platform(
+    session, clock, spaces
+):
+    discord, _ = spaces
+    other_guild = await ensure_space(
+        session, clock, community_id=discord.community_id, platform="discord", external_id="222"
+    )
+    ada = await resolve_member(session, clock, space=discord, user_id="42")
+    session.add(
+        Identity(
+            member_id=ada.member_id,
+            space_id=other_guild.space_id,
+            platform="discord",
+            user_id="42",
+            created_at=clock.now(),
+        )
+    )
+    await session.flush()
+    change = RoleChange(member_id=ada.member_id, access="inner-circle", grant=True)
+    assert await send(session, clock, change, key="grant", community_id=ada.community_id) == 2
+    assert sorted(row.target for row in await _rows(session)) == [
+        "member:111:42",
+        "member:222:42",
+    ]

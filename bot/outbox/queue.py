@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -308,8 +308,12 @@ class _AddressBook:
                 found.append(row(platform, f"user:{user_id}", resolved, message.member_id))
             return found
         if isinstance(message, RoleChange):
+            # One row per identity: a member can be in two guilds of one platform.
             return [
-                row(platform, f"member:{space}:{user_id}", message, message.member_id)
+                replace(
+                    row(platform, f"member:{space}:{user_id}", message, message.member_id),
+                    key=f"{item.key}:{platform}:{space}",
+                )
                 for platform, user_id, space in self.identities.get(message.member_id, ())
             ]
         return [

@@ -25,9 +25,13 @@ ELLIPSIS = "…"
 _MARKS = re.compile(r"([*_~`])")
 
 
+_QUOTE = re.compile(r"(?m)^(\s*)&gt;")
+
+
 def plain(text: str) -> str:
     """Escape user text so Slack shows it literally and it can ping no one."""
-    return _MARKS.sub("\u200b\\1", slack_escape(text))
+    escaped = _QUOTE.sub("\\1\u200b&gt;", slack_escape(text))
+    return _MARKS.sub("\u200b\\1", escaped)
 
 
 def mrkdwn(body: Rich) -> str:
