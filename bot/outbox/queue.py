@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, union
+from sqlalchemy import insert, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -91,9 +91,66 @@ async def send_many(session: AsyncSession, clock: Clock, items: Iterable[Outgoin
     items = list(items)
     if not items:
         return 0
+    if len(items) == 1 and _plain_post(items[0]):
+        return await _post_to_channels(session, clock, items[0])
     book = await _AddressBook.load(session, items)
     rows = [row for item in items for row in book.rows(item)]
     return await enqueue_many(session, clock, rows)
+
+
+def _plain_post(item: Outgoing) -> bool:
+    """Return whether the item is a post whose rows differ only by their channel."""
+    message = item.message
+    return isinstance(message, Post) and not item.members and not message.body.members()
+
+
+async def _post_to_channels(session: AsyncSession, clock: Clock, item: Outgoing) -> int:
+    """Queue a post to each channel of its destination in one INSERT … SELECT.
+
+    The common case (a ritual's post, a reminder) needs no round trip to read the channels
+    first: the rows are made from the destination's channel rows by the database itself.
+    """
+    message = item.message
+    assert isinstance(message, Post)
+    channels = DestinationChannel.__table__.c
+    outbox = OutboxMessage.__table__.c
+    if isinstance(message.to, DestinationRow):
+        where = channels.destination_id == message.to.id
+    else:
+        where = channels.destination_id == (
+            select(Destination.id)
+            .where(
+                Destination.community_id == item.community_id,
+                Destination.purpose == message.to.name,
+            )
+            .scalar_subquery()
+        )
+    now = clock.now()
+    subject = message.about or message.reply_to
+    values = {
+        "key": literal(f"{item.key}:") + channels.platform,
+        "community_id": literal(item.community_id, outbox.community_id.type),
+        "platform": channels.platform,
+        "action": literal("reply" if message.reply_to is not None else "post"),
+        "target": literal("channel:") + channels.channel_id,
+        "payload": literal(dump(message), outbox.payload.type),
+        "subject_kind": literal(subject.kind if subject else None, outbox.subject_kind.type),
+        "subject_id": literal(subject.id if subject else None, outbox.subject_id.type),
+        "status": literal("pending", outbox.status.type),
+        "attempts": literal(0),
+        "not_before": literal(item.not_before or now, outbox.not_before.type),
+        "created_at": literal(now, outbox.created_at.type),
+    }
+    rows = select(*values.values()).where(where, channels.channel_id != "")
+    statement = (
+        dialect_insert(session, OutboxMessage.__table__)
+        .from_select(list(values), rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.id)
+    )
+    inserted = (await session.execute(statement)).all()
+    wake_after_commit(session)
+    return len(inserted)
 
 
 async def enqueue_many(session: AsyncSession, clock: Clock, effects: Iterable[Queued]) -> int:

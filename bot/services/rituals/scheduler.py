@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, union, update
+from sqlalchemy import case, func, literal, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
+from bot.db.base import UTCDateTime
 from bot.ids import new_uid
 from bot.models import (
     Member,
@@ -100,43 +101,52 @@ async def claim_occurrence(
     return occurrence_id
 
 
-async def _advance(
-    session: AsyncSession,
-    ritual_id: int,
-    column: InstrumentedAttribute[datetime | None],
-    now: datetime,
-    following: datetime | None,
-) -> None:
-    """Move a due time that came by ``now`` on to ``following``, only if it is still due.
+@dataclass(frozen=True)
+class _Due:
+    """A due time a pass handled, and the one that follows it."""
 
-    Two schedulers that handled the same due time compute the same following one, and the
-    second finds it no longer due. A pause (NULL), a resume or an edit (a time after its own
-    now) that came in between is not overwritten by a tick that read the older value. The
-    guard is a range, not an equality: no exact timestamp round-trip is needed.
+    following: datetime | None
+
+
+async def _advance(
+    session: AsyncSession, ritual_id: int, now: datetime, fire: _Due | None, remind: _Due | None
+) -> None:
+    """Move the due times that came by ``now`` on to the following ones, if still due.
+
+    One UPDATE for both. Two schedulers that handled the same due time compute the same
+    following one, and the second finds it no longer due. A pause (NULL), a resume or an
+    edit (a time after its own now) that came in between is not overwritten by a tick that
+    read the older value. The guard is a range, not an equality: no exact timestamp
+    round-trip is needed.
     """
-    await session.execute(
-        update(Ritual)
-        .where(Ritual.id == ritual_id, column <= now)
-        .values({column: following})
-        .execution_options(synchronize_session=False)
-    )
+    values: dict[Any, Any] = {}
+    for column, due in ((Ritual.next_fire_at, fire), (Ritual.next_remind_at, remind)):
+        if due is not None:
+            following = literal(due.following, UTCDateTime())
+            values[column] = case((column <= now, following), else_=column)
+    if values:
+        await session.execute(
+            update(Ritual)
+            .where(Ritual.id == ritual_id)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _fire_due(
     session: AsyncSession, clock: Clock, ritual: Ritual, report: TickReport
-) -> None:
+) -> _Due | None:
     seen = ritual.next_fire_at
     now = clock.now()
     if seen is None or seen > now:
-        return
+        return None
     schedule = Schedule.from_json(ritual.schedule)
     # Every fire time since the earliest one not yet handled (after an outage, several).
     since = max(seen, ritual.active_since, now - LOOKBACK)
     due = fire_times(schedule, ritual.timezone, since, now)
     if due:
         await _claim_due(session, clock, ritual, due, report)
-    following = next_fire(schedule, ritual.timezone, now, inclusive=False)
-    await _advance(session, ritual.id, Ritual.next_fire_at, now, following)
+    return _Due(next_fire(schedule, ritual.timezone, now, inclusive=False))
 
 
 async def _claim_due(
@@ -183,11 +193,11 @@ async def _remind(
     ritual: Ritual,
     report: TickReport,
     commands: CommandNames,
-) -> None:
+) -> _Due | None:
     seen = ritual.next_remind_at
     now = clock.now()
     if seen is None or seen > now:
-        return
+        return None
     schedule = Schedule.from_json(ritual.schedule)
     leads = ritual.reminder_minutes
     horizon = now + timedelta(minutes=max(leads, default=0))
@@ -200,8 +210,7 @@ async def _remind(
             ):
                 continue  # not due yet, stale (the bot was down), or due before it was active
             await _queue_reminders(session, clock, ritual, scheduled, lead, report, commands)
-    following = next_reminder(schedule, ritual.timezone, leads, now, inclusive=False)
-    await _advance(session, ritual.id, Ritual.next_remind_at, now, following)
+    return _Due(next_reminder(schedule, ritual.timezone, leads, now, inclusive=False))
 
 
 async def _queue_reminders(
@@ -322,8 +331,9 @@ async def tick(
                 ritual = await session.get(Ritual, ritual_id)
                 if ritual is None or ritual.paused:
                     continue
-                await _fire_due(session, clock, ritual, report)
-                await _remind(session, clock, ritual, report, commands)
+                fire = await _fire_due(session, clock, ritual, report)
+                remind = await _remind(session, clock, ritual, report, commands)
+                await _advance(session, ritual.id, clock.now(), fire, remind)
         except Exception:
             log.exception("ritual %s: scheduling pass failed; the next tick retries", ritual_id)
     async with sessions() as session:
