@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -116,7 +116,6 @@ class Feature:
     anonymous_tables: tuple[str, ...] = ()
     # False for a feature with no commands of its own (no cog, no Slack module).
     has_front_ends: bool = True
-    tags: tuple[str, ...] = field(default=())
 
 
 @cache

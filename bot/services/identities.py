@@ -198,8 +198,3 @@ async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
         last_active_at=member.last_active_at,
         platforms=tuple(sorted(platforms)),
     )
-
-
-def dm_target(user_id: str) -> str:
-    """Return the outbox target of a direct message to a platform user."""
-    return f"user:{user_id}"
