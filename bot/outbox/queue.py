@@ -14,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, literal, or_, select, union
+from sqlalchemy import Table, bindparam, insert, literal, or_, select, union
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -104,51 +105,82 @@ def _plain_post(item: Outgoing) -> bool:
     return isinstance(message, Post) and not item.members and not message.body.members()
 
 
+def _post_statement(dialect: Any, by_purpose: bool) -> Any:
+    """Build (once per dialect and address kind) the INSERT … SELECT that queues a post."""
+    channels = DestinationChannel.__table__.c
+    outbox = OutboxMessage.__table__.c
+    if by_purpose:
+        destination: Any = (
+            select(Destination.id)
+            .where(
+                Destination.community_id == bindparam("community_id"),
+                Destination.purpose == bindparam("purpose"),
+            )
+            .scalar_subquery()
+        )
+    else:
+        destination = bindparam("destination_id")
+    values = {
+        "key": bindparam("key_prefix", type_=outbox.key.type) + channels.platform,
+        "community_id": bindparam("community_id", type_=outbox.community_id.type),
+        "platform": channels.platform,
+        "action": bindparam("action", type_=outbox.action.type),
+        "target": literal("channel:") + channels.channel_id,
+        "payload": bindparam("payload", type_=outbox.payload.type),
+        "subject_kind": bindparam("subject_kind", type_=outbox.subject_kind.type),
+        "subject_id": bindparam("subject_id", type_=outbox.subject_id.type),
+        "status": literal("pending", outbox.status.type),
+        "attempts": literal(0),
+        "not_before": bindparam("not_before", type_=outbox.not_before.type),
+        "created_at": bindparam("created_at", type_=outbox.created_at.type),
+    }
+    rows = select(*values.values()).where(
+        channels.destination_id == destination, channels.channel_id != ""
+    )
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        # The table, not the entity: parameters are this one row's, not an ORM bulk insert.
+        insert_for(cast(Table, OutboxMessage.__table__))
+        .from_select(list(values), rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.id)
+    )
+
+
+_POST_STATEMENTS: dict[tuple[str, bool], Any] = {}
+
+
 async def _post_to_channels(session: AsyncSession, clock: Clock, item: Outgoing) -> int:
     """Queue a post to each channel of its destination in one INSERT … SELECT.
 
     The common case (a ritual's post, a reminder) needs no round trip to read the channels
     first: the rows are made from the destination's channel rows by the database itself.
+    The statement is built once and reused with new parameters.
     """
     message = item.message
     assert isinstance(message, Post)
-    channels = DestinationChannel.__table__.c
-    outbox = OutboxMessage.__table__.c
-    if isinstance(message.to, DestinationRow):
-        where = channels.destination_id == message.to.id
-    else:
-        where = channels.destination_id == (
-            select(Destination.id)
-            .where(
-                Destination.community_id == item.community_id,
-                Destination.purpose == message.to.name,
-            )
-            .scalar_subquery()
-        )
+    by_purpose = isinstance(message.to, Purpose)
+    dialect = session.get_bind().dialect.name
+    statement = _POST_STATEMENTS.get((dialect, by_purpose))
+    if statement is None:
+        statement = _POST_STATEMENTS[dialect, by_purpose] = _post_statement(dialect, by_purpose)
     now = clock.now()
     subject = message.about or message.reply_to
-    values = {
-        "key": literal(f"{item.key}:") + channels.platform,
-        "community_id": literal(item.community_id, outbox.community_id.type),
-        "platform": channels.platform,
-        "action": literal("reply" if message.reply_to is not None else "post"),
-        "target": literal("channel:") + channels.channel_id,
-        "payload": literal(dump(message), outbox.payload.type),
-        "subject_kind": literal(subject.kind if subject else None, outbox.subject_kind.type),
-        "subject_id": literal(subject.id if subject else None, outbox.subject_id.type),
-        "status": literal("pending", outbox.status.type),
-        "attempts": literal(0),
-        "not_before": literal(item.not_before or now, outbox.not_before.type),
-        "created_at": literal(now, outbox.created_at.type),
+    params = {
+        "key_prefix": f"{item.key}:",
+        "community_id": item.community_id,
+        "action": "reply" if message.reply_to is not None else "post",
+        "payload": dump(message),
+        "subject_kind": subject.kind if subject else None,
+        "subject_id": subject.id if subject else None,
+        "not_before": item.not_before or now,
+        "created_at": now,
     }
-    rows = select(*values.values()).where(where, channels.channel_id != "")
-    statement = (
-        dialect_insert(session, OutboxMessage.__table__)
-        .from_select(list(values), rows)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(outbox.id)
-    )
-    inserted = (await session.execute(statement)).all()
+    if isinstance(message.to, Purpose):
+        params["purpose"] = message.to.name
+    else:
+        params["destination_id"] = message.to.id
+    inserted = (await session.execute(statement, params)).all()
     wake_after_commit(session)
     return len(inserted)
 

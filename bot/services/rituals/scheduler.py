@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal, select, union, update
+from sqlalchemy import Boolean, and_, bindparam, case, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -108,6 +108,24 @@ class _Due:
     following: datetime | None
 
 
+def _advance_statement() -> Any:
+    """Build the guarded UPDATE that moves both due times (built once, reused)."""
+    now = bindparam("now", type_=UTCDateTime())
+    values = {}
+    for column, name in ((Ritual.next_fire_at, "fire"), (Ritual.next_remind_at, "remind")):
+        due = and_(bindparam(f"{name}_due", type_=Boolean()), column <= now)
+        values[column] = case((due, bindparam(f"{name}_next", type_=UTCDateTime())), else_=column)
+    return (
+        update(Ritual)
+        .where(Ritual.id == bindparam("ritual_id"))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_ADVANCE = _advance_statement()
+
+
 async def _advance(
     session: AsyncSession, ritual_id: int, now: datetime, fire: _Due | None, remind: _Due | None
 ) -> None:
@@ -119,18 +137,19 @@ async def _advance(
     read the older value. The guard is a range, not an equality: no exact timestamp
     round-trip is needed.
     """
-    values: dict[Any, Any] = {}
-    for column, due in ((Ritual.next_fire_at, fire), (Ritual.next_remind_at, remind)):
-        if due is not None:
-            following = literal(due.following, UTCDateTime())
-            values[column] = case((column <= now, following), else_=column)
-    if values:
-        await session.execute(
-            update(Ritual)
-            .where(Ritual.id == ritual_id)
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
+    if fire is None and remind is None:
+        return
+    await session.execute(
+        _ADVANCE,
+        {
+            "ritual_id": ritual_id,
+            "now": now,
+            "fire_due": fire is not None,
+            "fire_next": fire.following if fire else None,
+            "remind_due": remind is not None,
+            "remind_next": remind.following if remind else None,
+        },
+    )
 
 
 async def _fire_due(
