@@ -60,6 +60,17 @@ def _dispatcher(sessions, clock, *platforms: Platform) -> Dispatcher:
     return Dispatcher(sessions, clock, OutboxSettings(max_attempts=3), platforms)
 
 
+async def _sent_post(sessions, clock, spaces, session, *platforms: Platform) -> int:
+    """Post about ABOUT to the rituals channels and deliver it; return the community id."""
+    community_id = await _community(session, clock, spaces)
+    await session.commit()
+    async with sessions() as writing, writing.begin():
+        post = Post(to=Purpose(name="rituals"), body=rich("v1"), about=ABOUT)
+        await send(writing, clock, post, key="post", community_id=community_id)
+    await _dispatcher(sessions, clock, *platforms).drain()
+    return community_id
+
+
 async def _rows(session) -> list[OutboxMessage]:
     return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
 
@@ -153,21 +164,11 @@ async def test_a_reply_waits_for_its_post_then_goes_into_its_thread(
     assert discord.sent[1].thread is not None and discord.sent[1].thread.thread_id == "discord-1"
 
 
-async def test_an_edit_finds_its_post_and_one_with_nothing_to_edit_is_dead_lettered(
+async def test_an_edit_finds_its_post_and_one_about_nothing_posted_queues_nothing(
     sessions, clock, spaces, session
 ):
-    community_id = await _community(session, clock, spaces)
-    await session.commit()
-    async with sessions() as writing, writing.begin():
-        await send(
-            writing,
-            clock,
-            Post(to=Purpose(name="rituals"), body=rich("v1"), about=ABOUT),
-            key="post",
-            community_id=community_id,
-        )
     discord, slack = Platform("discord"), Platform("slack")
-    await _dispatcher(sessions, clock, discord, slack).drain()
+    community_id = await _sent_post(sessions, clock, spaces, session, discord, slack)
     async with sessions() as writing, writing.begin():
         edit = Edit(subject=ABOUT, body=rich("v2"))
         assert await send(writing, clock, edit, key="edit", community_id=community_id) == 2
@@ -206,17 +207,7 @@ async def test_a_row_whose_effect_cannot_be_read_is_dead_lettered_with_the_reaso
 async def test_sent_rows_are_pruned_after_the_retention_and_the_registry_stays(
     sessions, clock, spaces, session
 ):
-    community_id = await _community(session, clock, spaces)
-    await session.commit()
-    async with sessions() as writing, writing.begin():
-        await send(
-            writing,
-            clock,
-            Post(to=Purpose(name="rituals"), body=rich("x"), about=ABOUT),
-            key="p",
-            community_id=community_id,
-        )
-    await _dispatcher(sessions, clock, Platform("discord"), Platform("slack")).drain()
+    await _sent_post(sessions, clock, spaces, session, Platform("discord"), Platform("slack"))
     clock.advance(timedelta(days=29).total_seconds())
     async with sessions() as writing, writing.begin():
         assert await registry.prune_sent(writing, clock, retention=timedelta(days=30)) == 0

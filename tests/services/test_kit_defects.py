@@ -58,6 +58,21 @@ async def _posts(session, prefix="ritual-post:"):
     ).all()
 
 
+async def _posted_occurrence(sessions):
+    """Create a ritual, fire it at 17:00 on 1 January and pretend its post went out."""
+    clock = FakeClock(utc(2026, 1, 1, 16))
+    async with sessions() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        mod = await _actor(session, clock, discord.community_id, "mod", Role.MODERATOR)
+        await _ritual(session, clock, mod)
+    clock.set(utc(2026, 1, 1, 17, 0, 5))
+    await rituals.tick(sessions, clock)
+    async with sessions() as session, session.begin():
+        await pretend_sent(session, clock, await _posts(session))
+        post = (await _posts(session))[0]
+    return clock, discord, post
+
+
 async def test_a_ritual_created_after_the_newest_was_deleted_still_posts_and_old_buttons_die(
     session,
 ):
@@ -112,17 +127,9 @@ async def test_erasing_a_member_whose_name_is_common_text_touches_nobody_elses_r
 async def test_erasure_removes_every_copy_and_a_passive_signal_does_not_bring_them_back(
     sessions,
 ):
-    clock = FakeClock(utc(2026, 1, 1, 16))
+    clock, discord, post = await _posted_occurrence(sessions)
+    community_id = discord.community_id
     async with sessions() as session, session.begin():
-        discord, _ = await make_spaces(session, clock)
-        community_id = discord.community_id
-        mod = await _actor(session, clock, community_id, "mod", Role.MODERATOR)
-        await _ritual(session, clock, mod)
-    clock.set(utc(2026, 1, 1, 17, 0, 5))
-    await rituals.tick(sessions, clock)
-    async with sessions() as session, session.begin():
-        await pretend_sent(session, clock, await _posts(session))
-        post = (await _posts(session))[0]
         zoe = await _actor(session, clock, community_id, "999", name="Zoë Secret")
         await rituals.checkin_by_reply(
             session,
@@ -203,17 +210,9 @@ async def test_an_occurrence_whose_post_a_pause_cancelled_gets_no_recap(sessions
 async def test_erasing_a_member_takes_theirs_out_of_a_recap_still_to_go_and_keeps_it_for_others(
     sessions,
 ):
-    clock = FakeClock(utc(2026, 1, 1, 16))
+    clock, discord, post = await _posted_occurrence(sessions)
+    community_id = discord.community_id
     async with sessions() as session, session.begin():
-        discord, _ = await make_spaces(session, clock)
-        community_id = discord.community_id
-        mod = await _actor(session, clock, community_id, "mod", Role.MODERATOR)
-        await _ritual(session, clock, mod)
-    clock.set(utc(2026, 1, 1, 17, 0, 5))
-    await rituals.tick(sessions, clock)
-    async with sessions() as session, session.begin():
-        await pretend_sent(session, clock, await _posts(session))
-        post = (await _posts(session))[0]
         people = {}
         for user_id, name, url in (
             ("998", "Ada Keeps", "https://ada.example/ok"),
