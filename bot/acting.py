@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.errors import FlywheelError, Invalid
 from bot.services.callers import Actor, Caller, resolve_actor
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# One line per refused request (bad input, no permission, not found): what owners read to see
+# where members struggle, and what the fuzz harness watches. Never the member's text.
+refusals = logging.getLogger("bot.refusals")
 
 
 def new_error_id() -> str:
@@ -41,6 +45,16 @@ def unexpected_failure(
     error_id = new_error_id()
     (logger or log).error("%s failed (error id %s)", where, error_id, exc_info=error)
     return unexpected_error_text(error_id)
+
+
+def refused(reason: FlywheelError | str, where: str) -> None:
+    """Note that a request was refused: a reason code, never the input itself."""
+    if isinstance(reason, str):
+        code = reason
+    else:
+        code = reason.code if isinstance(reason, Invalid) else type(reason).__name__
+    field = f" ({reason.field})" if isinstance(reason, Invalid) and reason.field else ""
+    refusals.info("refused %s: %s%s", where, code, field, extra={"refusal": code})
 
 
 @asynccontextmanager

@@ -60,17 +60,22 @@ def describe_failure(error: BaseException, context: str = "interaction") -> str:
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, FlywheelError):
+        core.refused(error, f"Discord {context}")
         return discord_escape(error.message)
     if isinstance(error, app_commands.CommandOnCooldown):
+        core.refused("cooldown", f"Discord {context}")
         return f"Slow down: try again in {error.retry_after:.0f} s."
     if isinstance(error, app_commands.MissingPermissions):
+        core.refused("forbidden", f"Discord {context}")
         return f"You need the {_permission_names(error.missing_permissions)} permission to do that."
     if isinstance(error, app_commands.BotMissingPermissions):
         missing = _permission_names(error.missing_permissions)
         return f"I'm missing the {missing} permission here; ask a moderator to grant it."
     if isinstance(error, app_commands.CheckFailure):
+        core.refused("forbidden", f"Discord {context}")
         return NOT_ALLOWED
     if isinstance(error, app_commands.TransformerError):
+        core.refused("option.unreadable", f"Discord {context}")
         return "That value doesn't fit this option; check it and try again."
     if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
         # Discord still shows a command from before the last sync: not the member's fault.

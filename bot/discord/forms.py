@@ -13,6 +13,7 @@ from typing import Any
 
 import discord
 
+from bot.acting import refused
 from bot.discord.bot import Interaction, PrivateView, report_failure, send_ephemeral
 from bot.errors import Invalid
 from bot.text import discord_escape
@@ -38,6 +39,7 @@ async def reprompt(
     interaction: Interaction, error: Invalid, reopen: Callable[[], discord.ui.Modal]
 ) -> None:
     """Tell the member what was wrong, privately, with a button to fix it in the same form."""
+    refused(error, "Discord form")
     await send_ephemeral(
         interaction,
         f"{discord_escape(error.message)}\nPress **{FIX_LABEL}** to change it; "

@@ -12,7 +12,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.acting import unexpected_failure
+from bot.acting import refused, unexpected_failure
 from bot.errors import FlywheelError
 from bot.text import slack_escape
 
@@ -27,6 +27,7 @@ _INTERACTIVE_TYPES = frozenset({"block_actions", "view_submission", "shortcut", 
 def describe_failure(error: BaseException) -> str:
     """Turn a listener's exception into the text to show, logging unexpected ones with an id."""
     if isinstance(error, FlywheelError):
+        refused(error, "Slack request")
         return slack_escape(error.message)
     return unexpected_failure(error, "Slack listener", logger=log)
 

@@ -411,6 +411,8 @@ class SlackFront:
             except Exception as error:
                 errors = field_errors(error, fields)
                 if errors is not None:
+                    assert isinstance(error, Invalid)  # field_errors answers only refusals of input
+                    core.refused(error, "Slack form")
                     await args.ack(response_action="errors", errors=errors)
                     return
                 await args.ack()

@@ -1,0 +1,116 @@
+"""Every Discord command, form and button, fuzzed through the real client (tests/fuzz/).
+
+Two runs: a fixed seed (the same cases every time) and a rotating one, printed on failure
+and replayed with FLYWHEEL_FUZZ_SEED=<seed>. FLYWHEEL_FUZZ=long runs twenty times more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import HealthCheck, given, note, seed, settings
+from hypothesis import strategies as st
+
+from bot.discord.sender import DiscordSender
+from bot.services import rituals
+from bot.services.callers import Caller, Role, resolve_actor
+from tests.discord.conftest import (
+    ALICE_ID,
+    BOB_ID,
+    GENERAL_ID,
+    GUILD_ID,
+    GUILD_OWNER_ID,
+    MANAGER_ROLE_ID,
+    MODERATOR_ID,
+    MODERATOR_ROLE_ID,
+)
+from tests.fuzz import values
+from tests.fuzz.discord_harness import Harness, World, commands_of
+from tests.fuzz.observe import LogWatch
+
+BYSTANDER_ID = 910_000_000_000_000_109  # in the guild; only ever typed, never meant
+STRANGER_ID = 920_000_000_000_000_100  # a member of another server
+OTHER_GUILD_ID = 920_000_000_000_000_001
+OTHER_CHANNEL_ID = 920_000_000_000_000_010
+SECOND_CHANNEL_ID = 910_000_000_000_000_011
+
+
+async def _seed_posted_ritual(runtime, clock) -> None:
+    """Create and post one ritual, so there is a check-in button to click."""
+    caller = Caller("discord", str(GUILD_ID), str(MODERATOR_ID), "moderator", Role.MODERATOR)
+    async with runtime.sessions() as session, session.begin():
+        mod = await resolve_actor(session, clock, community_id=runtime.community_id, caller=caller)
+        spec = rituals.RitualSpec(
+            name="Office Hours",
+            schedule="weekly fri 12:00",
+            timezone="UTC",
+            prompt="Bring a question",
+            channel_id=str(GENERAL_ID),
+        )
+        await rituals.create_ritual(session, clock, mod, spec)
+        await rituals.run_now(session, clock, mod, "Office Hours")
+
+
+@pytest.fixture
+async def harness(runtime, sandbox, start_bot, clock, engine) -> AsyncIterator[Harness]:
+    sandbox.add_member(GUILD_ID, BYSTANDER_ID, "bystander")
+    sandbox.add_channel(GUILD_ID, SECOND_CHANNEL_ID, "showcase")
+    sandbox.add_guild(OTHER_GUILD_ID, "Elsewhere", owner_id=STRANGER_ID)
+    sandbox.add_channel(OTHER_GUILD_ID, OTHER_CHANNEL_ID, "elsewhere")
+    sandbox.add_member(OTHER_GUILD_ID, STRANGER_ID, "stranger")
+    sandbox.interaction_response_deadline = 3.0
+    bot = await start_bot()
+    runtime.dispatcher.register(DiscordSender("sandbox-token", api_base=sandbox.api_base))
+    await _seed_posted_ritual(runtime, clock)
+    await runtime.dispatcher.drain()
+    commands = commands_of(sandbox.state.commands[GUILD_ID])
+    assert len(commands) >= 10, f"only {len(commands)} commands found in the synced tree"
+    watch = LogWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    previous = logging.getLogger("bot.refusals").level
+    logging.getLogger("bot.refusals").setLevel(logging.INFO)
+    world = World(
+        users=[ALICE_ID, BOB_ID, MODERATOR_ID, BYSTANDER_ID, STRANGER_ID, bot.user.id],
+        channels=[GENERAL_ID, SECOND_CHANNEL_ID, OTHER_CHANNEL_ID],
+        roles=[MODERATOR_ROLE_ID, MANAGER_ROLE_ID, GUILD_ID],
+        bystanders={str(BYSTANDER_ID)},
+    )
+    yield Harness(
+        sandbox=sandbox,
+        runtime=runtime,
+        engine=engine,
+        watch=watch,
+        commands=commands,
+        world=world,
+        guild_id=GUILD_ID,
+        channel_id=GENERAL_ID,
+        members=[ALICE_ID, MODERATOR_ID, GUILD_OWNER_ID],
+    )
+    root.removeHandler(watch)
+    logging.getLogger("bot.refusals").setLevel(previous)
+
+
+def _fuzz(seed_value: int, label: str):
+    @settings(
+        max_examples=values.examples(60),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
+    @seed(seed_value)
+    @given(data=st.data())
+    async def test(harness: Harness, data: st.DataObject) -> None:
+        note(f"{label} seed {seed_value}: replay with FLYWHEEL_FUZZ_SEED={seed_value}")
+        await harness.run(data)
+
+    return test
+
+
+test_every_command_survives_adversarial_input_fixed_seed = _fuzz(20261201, "fixed")
+test_every_command_survives_adversarial_input_rotating_seed = _fuzz(
+    values.ROTATING_SEED, "rotating"
+)

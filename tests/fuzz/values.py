@@ -1,0 +1,114 @@
+"""Adversarial values: what members type, moderators paste and clients send.
+
+One strategy per kind of input, shared by the command harnesses (Discord and Slack) and the
+HTTP harness. Each mixes plausible input (so the harness reaches past the first refusal)
+with input that is merely bad: the property under test is that bad input is refused
+politely, never that it is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from hypothesis import strategies as st
+
+# The seed rotates per run (printed on failure); FLYWHEEL_FUZZ_SEED replays one.
+ROTATING_SEED = int(os.environ.get("FLYWHEEL_FUZZ_SEED") or time.time_ns() % 2**32)
+# FLYWHEEL_FUZZ=long runs many more cases (minutes, not the CI minute).
+LONG = os.environ.get("FLYWHEEL_FUZZ", "") == "long"
+
+
+def examples(ci: int) -> int:
+    """Return how many cases a harness runs: ``ci`` in CI, twenty times more when asked."""
+    return ci * 20 if LONG else ci
+
+
+ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e"]
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+CONTROL = ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\r", "\t", "\x0b", "\u2028", "\u2029"]
+CONFUSABLES = ["Оffice Hоurs", "Ｏｆｆｉｃｅ", "ⅰⅱⅲ", "ﬁle", "ǅ", "İstanbul", "ß", "Σίσυφος"]
+OTHER_DIGITS = ["²", "٣", "۴", "७", "１０", "𝟠", "⑤", "Ⅻ", "½", "1e3", "-0", "0x10", "1_000"]
+NON_BMP = ["😀", "𝕬𝖈𝖒𝖊", "👩‍👩‍👧‍👦", "🏳️‍🌈", "𠜎"]
+MARKUP = [
+    "**bold** _it_ ~~s~~ `c` ```block```",
+    "# Heading\n> quote\n- item\n1. one",
+    "*bold* _it_ ~s~ `c` <https://evil.example|click>",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "&amp; &lt; &gt; &#0; &",
+    "[link](https://evil.example)",
+    "||spoiler||",
+    "{{ 7*7 }} ${7*7} %s %(x)s {0}",
+    "'; DROP TABLE rituals; --",
+    "../../etc/passwd",
+]
+MENTIONS = [
+    "@everyone",
+    "@here",
+    "<@&910000000000000200>",
+    "<@910000000000000104>",
+    "<@!910000000000000104>",
+    "<#910000000000000010>",
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U0ADA>",
+    "<!subteam^S0TEAM>",
+    "<#C0GENERAL>",
+    "</ritual list:1>",
+    "<t:0:R>",
+    "<:emoji:1>",
+]
+PLAUSIBLE = [
+    "Office Hours",
+    "Monday Wins",
+    "Feedback Fridays",
+    "every monday at 10:00",
+    "every 2 weeks on friday at 16:00",
+    "every day at 09:30",
+    "2026-03-10 18:00",
+    "Europe/Berlin",
+    "UTC",
+    "15",
+    "60",
+    "1",
+    "https://example.org/post",
+]
+SPECIAL = ["", " ", "   ", "\n", "\t \n", "0", "-1", "99999999999999999999", "None", "null", "true"]
+
+_pieces = st.sampled_from(
+    ZERO_WIDTH + BIDI + CONTROL + CONFUSABLES + OTHER_DIGITS + NON_BMP + MARKUP + MENTIONS
+)
+
+
+def _huge(limit: int) -> st.SearchStrategy[str]:
+    """Text at or just past ``limit``, of one repeated piece (cheap to build, hard to fit)."""
+    return st.tuples(
+        st.sampled_from(["x", "é", "😀", "@everyone ", "\u200b", "9", "*_"]), st.integers(0, 3)
+    ).map(lambda t: (t[0] * (limit // max(len(t[0]), 1) + t[1] + 1))[: limit + t[1]])
+
+
+def text(max_size: int = 6000, *, min_size: int = 0) -> st.SearchStrategy[str]:
+    """Return adversarial text no longer than ``max_size`` (what the client lets through)."""
+    mixed = st.lists(
+        st.one_of(_pieces, st.sampled_from(PLAUSIBLE), st.text(max_size=12)), max_size=6
+    ).map("".join)
+    candidates = st.one_of(
+        st.sampled_from(PLAUSIBLE),
+        st.sampled_from(SPECIAL),
+        _pieces,
+        mixed,
+        st.text(max_size=40),
+        _huge(max_size),
+    )
+    return candidates.map(lambda value: value[:max_size]).filter(lambda v: len(v) >= min_size)
+
+
+def number_text() -> st.SearchStrategy[str]:
+    """Return text that a numeric field might receive."""
+    return st.one_of(
+        st.sampled_from(OTHER_DIGITS + SPECIAL + ["15", "60", "1440", "5" * 5000]),
+        st.integers().map(str),
+        text(40),
+    )
