@@ -60,8 +60,14 @@ def feature_registrars(modules: Sequence[str] | None = None) -> list[FeatureRegi
     return registrars
 
 
-def build_slack_app(runtime: Runtime, *, api_base: str | None = None) -> AsyncApp:
-    """Build the bolt app with every feature's listeners and the one error handler."""
+def build_slack_app(
+    runtime: Runtime, *, api_base: str | None = None
+) -> tuple[AsyncApp, SlackFront]:
+    """Build the bolt app with every feature's listeners and the one error handler.
+
+    The front comes back too: its command router is what the app answers to (the fuzz
+    harness reads the verbs from it).
+    """
     settings = runtime.settings
     token = settings.secrets.SLACK_BOT_TOKEN
     if token is None:
@@ -121,7 +127,7 @@ def build_slack_app(runtime: Runtime, *, api_base: str | None = None) -> AsyncAp
         return None
 
     app.event(re.compile(r".*"))(ignore_event)
-    return app
+    return app, front
 
 
 # -- the platform --------------------------------------------------------------------------------
@@ -135,7 +141,7 @@ class SlackPlatform:
     def __init__(self, runtime: Runtime, *, api_base: str | None = None) -> None:
         self.runtime = runtime
         self.mode = runtime.settings.slack.mode
-        self.app = build_slack_app(runtime, api_base=api_base)
+        self.app, self.front = build_slack_app(runtime, api_base=api_base)
         self._status = "stopped"
         self._stopping = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None

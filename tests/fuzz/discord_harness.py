@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import note
-from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.runtime import Runtime
@@ -95,42 +94,43 @@ class World:
     bystanders: set[str]
 
 
-def option_value(option: Option, world: World) -> st.SearchStrategy[Any]:
-    """Return a strategy for one option's value, within what Discord itself enforces."""
+def option_value(option: Option, world: World, case: values.Case) -> Any:
+    """Return one option's value, within what Discord itself enforces."""
     spec = option.spec
     kind = spec.get("type")
     if spec.get("choices"):
-        return st.sampled_from([choice["value"] for choice in spec["choices"]])
+        return case.pick([choice["value"] for choice in spec["choices"]])
     if kind == STRING:
         low = max(int(spec.get("min_length") or 0), 1 if option.required else 0)
-        return values.text(int(spec.get("max_length") or 6000), min_size=low)
+        return case.text(int(spec.get("max_length") or 6000), min_size=low)
     if kind == INTEGER:
-        return st.integers(int(spec.get("min_value", -(2**53))), int(spec.get("max_value", 2**53)))
+        return case.integer(int(spec.get("min_value", -(2**53))), int(spec.get("max_value", 2**53)))
     if kind == NUMBER:
-        return st.floats(spec.get("min_value", -1e15), spec.get("max_value", 1e15), allow_nan=False)
+        return float(
+            case.integer(int(spec.get("min_value", -1e15)), int(spec.get("max_value", 1e15)))
+        )
     if kind == BOOLEAN:
-        return st.booleans()
+        return case.flag()
     if kind == USER:
-        return st.sampled_from(world.users).map(str)
+        return str(case.pick(world.users))
     if kind == CHANNEL:
-        return st.sampled_from(world.channels).map(str)
+        return str(case.pick(world.channels))
     if kind == ROLE:
-        return st.sampled_from(world.roles).map(str)
+        return str(case.pick(world.roles))
     if kind == MENTIONABLE:
-        return st.sampled_from(world.users + world.roles).map(str)
+        return str(case.pick(world.users + world.roles))
     raise AssertionError(
         f"option {option.name!r} has type {kind}, which tests/fuzz/discord_harness.py cannot "
         "fill yet: teach option_value() to"
     )
 
 
-@st.composite
-def filled_options(draw: st.DrawFn, command: Command, world: World) -> list[dict[str, Any]]:
-    """Draw values for a command's options: every required one, some of the others."""
+def filled_options(command: Command, world: World, case: values.Case) -> list[dict[str, Any]]:
+    """Fill a command's options: every required one, some of the others."""
     filled = []
     for option in command.options:
-        if option.required or draw(st.booleans()):
-            value = draw(option_value(option, world))
+        if option.required or case.flag():
+            value = option_value(option, world, case)
             filled.append({"type": option.spec["type"], "name": option.name, "value": value})
     return filled
 
@@ -144,16 +144,14 @@ def text_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:
     return inputs
 
 
-@st.composite
-def modal_fields(draw: st.DrawFn, modal: dict[str, Any]) -> dict[str, str]:
-    """Draw what a member types into a modal, within the lengths Discord enforces."""
+def modal_fields(modal: dict[str, Any], case: values.Case) -> dict[str, str]:
+    """Fill what a member types into a modal, within the lengths Discord enforces."""
     fields = {}
     for text_input in text_inputs(modal):
-        low = max(
-            int(text_input.get("min_length") or 0), 1 if text_input.get("required", True) else 0
-        )
+        required = text_input.get("required", True)
+        low = max(int(text_input.get("min_length") or 0), 1 if required else 0)
         high = int(text_input.get("max_length") or 4000)
-        fields[str(text_input["custom_id"])] = draw(values.text(high, min_size=low))
+        fields[str(text_input["custom_id"])] = case.text(high, min_size=low)
     return fields
 
 
@@ -169,7 +167,7 @@ def components_on(message: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-@dataclass
+@dataclass(repr=False)
 class Harness:
     """One bot, one sandbox, one database: the state the cases run against, in turn."""
 
@@ -184,27 +182,34 @@ class Harness:
     members: list[int]
     cases: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    tried: set[tuple[str, ...]] = field(default_factory=set)
+    tried_order: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<Discord harness after {self.cases} cases>"
 
     # -- what a case does ------------------------------------------------------------------
 
-    async def run(self, data: st.DataObject) -> None:
+    async def run(self, case: values.Case) -> None:
         """Run one case: a command, an autocomplete or a click, then check every property."""
         before = await snapshot(self.engine)
         self.watch.clear()
         mark = len(self.sandbox.calls)
-        user = data.draw(st.sampled_from(self.members), label="user")
+        user = case.pick(self.members)
         clickable = self._clickable(user)
-        actions = ["command", "command", "autocomplete"] + (["click"] if clickable else [])
-        action = data.draw(st.sampled_from(actions), label="action")
-        if action == "click":
-            message, component = data.draw(st.sampled_from(clickable), label="component")
-            answer = await self._click(data, user, message, component)
+        action = case.pick(["command", "command", "autocomplete", "click"])
+        if action == "click" and clickable:
+            message, component = case.pick(clickable)
+            answer = await self._click(case, user, message, component)
         else:
-            command = data.draw(st.sampled_from(self.commands), label="command")
+            # Round robin, so every command is tried in every run; the case picks the rest.
+            command = self.commands[len(self.tried_order) % len(self.commands)]
+            self.tried_order.append(command.path)
+            self.tried.add(command.path)
             note(f"/{' '.join(command.path)} by {user}")
-            answer = await self._command(data, user, command, autocomplete=action == "autocomplete")
+            answer = await self._command(case, user, command, autocomplete=action == "autocomplete")
         if answer is not None and answer.json and answer.json.get("type") == CALLBACK_MODAL:
-            await self._submit(data, user, answer.json["data"])
+            await self._submit(case, user, answer.json["data"])
         await self._settle(mark)
         await self.runtime.dispatcher.drain()
         await self._settle(mark)
@@ -218,15 +223,15 @@ class Harness:
         self.cases += 1
 
     async def _command(
-        self, data: st.DataObject, user: int, command: Command, *, autocomplete: bool
+        self, case: values.Case, user: int, command: Command, *, autocomplete: bool
     ) -> RecordedCall | None:
-        filled = data.draw(filled_options(command, self.world), label="options")
+        filled = filled_options(command, self.world, case)
         if autocomplete:
             typed = [o for o in command.options if o.spec.get("autocomplete")]
             if not typed:
                 return None
-            option = data.draw(st.sampled_from(typed))
-            partial = data.draw(values.text(100), label="typed")
+            option = case.pick(typed)
+            partial = case.text(100)
             filled = [f for f in filled if f["name"] != option.name]
             filled.append({"type": STRING, "name": option.name, "value": partial, "focused": True})
             send = self.sandbox.send_autocomplete
@@ -243,17 +248,13 @@ class Harness:
         return await self._answered(interaction.callback_path, interaction.token)
 
     async def _click(
-        self, data: st.DataObject, user: int, message: dict[str, Any], component: dict[str, Any]
+        self, case: values.Case, user: int, message: dict[str, Any], component: dict[str, Any]
     ) -> RecordedCall | None:
         kind = int(component["type"])
         chosen: list[str] | None = None
         if kind == 3:
             options = [str(o["value"]) for o in component.get("options") or []]
-            chosen = (
-                data.draw(st.lists(st.sampled_from(options), min_size=1, max_size=1, unique=True))
-                if options
-                else []
-            )
+            chosen = [case.pick(options)] if options else []
         elif kind in (5, 6, 7, 8):
             pool = {
                 5: self.world.users,
@@ -261,7 +262,7 @@ class Harness:
                 7: self.world.users,
                 8: self.world.channels,
             }[kind]
-            chosen = [str(data.draw(st.sampled_from(pool)))]
+            chosen = [str(case.pick(pool))]
         note(f"click {component['custom_id']!r} by {user} values {chosen!r}")
         interaction = await self.sandbox.send_component(
             str(component["custom_id"]),
@@ -272,8 +273,8 @@ class Harness:
         )
         return await self._answered(interaction.callback_path, interaction.token)
 
-    async def _submit(self, data: st.DataObject, user: int, modal: dict[str, Any]) -> None:
-        fields = data.draw(modal_fields(modal), label="form")
+    async def _submit(self, case: values.Case, user: int, modal: dict[str, Any]) -> None:
+        fields = modal_fields(modal, case)
         note(f"form {modal.get('custom_id')!r} {fields!r}")
         interaction = await self.sandbox.send_modal_submit(
             str(modal["custom_id"]), fields, channel_id=self.channel_id, user_id=user

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TypeVar
 
 from hypothesis import strategies as st
 
@@ -111,4 +112,61 @@ def number_text() -> st.SearchStrategy[str]:
         st.sampled_from(OTHER_DIGITS + SPECIAL + ["15", "60", "1440", "5" * 5000]),
         st.integers().map(str),
         text(40),
+    )
+
+
+T = TypeVar("T")
+
+
+class Case:
+    """One case's raw material, drawn up front in a fixed shape, then fitted to the state.
+
+    The harnesses pick commands, buttons and fields from what the bot has sent so far,
+    which changes from case to case; drawing that choice straight from Hypothesis would make
+    generation depend on outside state. Instead each case draws a fixed list of picks,
+    texts and flags, and the harness consumes them in order: Hypothesis still shrinks them.
+    """
+
+    def __init__(self, picks: list[int], texts: list[str], flags: list[bool]) -> None:
+        self.picks, self.texts, self.flags = picks, texts, flags
+        self._pick = self._text = self._flag = 0
+
+    def __repr__(self) -> str:
+        return f"Case(picks={self.picks!r}, texts={[t[:80] for t in self.texts]!r})"
+
+    def pick(self, seq: list[T] | tuple[T, ...]) -> T:
+        """Return one element of a non-empty sequence."""
+        value = self.picks[self._pick % len(self.picks)]
+        self._pick += 1
+        return seq[value % len(seq)]
+
+    def integer(self, low: int, high: int) -> int:
+        """Return an integer in [low, high], the ends and zero more often than not."""
+        edges = [v for v in (low, high, 0, 1, -1) if low <= v <= high]
+        value = self.picks[self._pick % len(self.picks)]
+        self._pick += 1
+        if value % 2 and edges:
+            return edges[value % len(edges)]
+        return low + value % (high - low + 1)
+
+    def flag(self) -> bool:
+        """Return a yes or no."""
+        value = self.flags[self._flag % len(self.flags)]
+        self._flag += 1
+        return value
+
+    def text(self, max_size: int = 6000, *, min_size: int = 0) -> str:
+        """Return the next text, cut to ``max_size`` and padded to ``min_size``."""
+        value = self.texts[self._text % len(self.texts)][:max_size]
+        self._text += 1
+        return value + "x" * (min_size - len(value))
+
+
+def cases() -> st.SearchStrategy[Case]:
+    """Return cases: picks, texts (numbers among them) and flags, always the same shape."""
+    return st.builds(
+        Case,
+        st.lists(st.integers(0, 2**16 - 1), min_size=12, max_size=12),
+        st.lists(st.one_of(text(6000), number_text()), min_size=8, max_size=8),
+        st.lists(st.booleans(), min_size=8, max_size=8),
     )

@@ -1,0 +1,250 @@
+"""The Slack command harness: every verb, modal and button, driven with adversarial input.
+
+It reads the verbs from the command router the app answers to, the modals from what the
+bot opened in the sandbox and the buttons from every message and view it sent, and posts
+signed requests as Slack does to the bot's HTTP endpoint. A verb added later is covered
+without a new test; a modal element the harness cannot fill fails loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import note
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.runtime import Runtime
+from bot.sandbox.slack import SlackEventSender, SlackSandbox
+from bot.sandbox.slack.sender import BotReply
+from bot.slack.front import SlackFront
+from tests.fuzz import values
+from tests.fuzz.observe import UNEXPECTED, LogWatch, changed_tables, slack_pings, snapshot
+
+ACK_DEADLINE = 3.0  # Slack shows an error when the ack takes longer
+SETTLE = 0.05
+PLAIN_TEXT_MAX = 3000  # what Slack lets a plain_text_input hold without a max_length
+MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"}
+
+
+def _input_value(
+    element: dict[str, Any], case: values.Case, world: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Return what Slack sends for one input element of a modal."""
+    kind = element.get("type")
+    if kind in ("plain_text_input", "number_input", "url_text_input", "email_text_input"):
+        low = int(element.get("min_length") or 0)
+        high = int(element.get("max_length") or PLAIN_TEXT_MAX)
+        return {"type": kind, "value": case.text(high, min_size=low)}
+    options = [o for g in element.get("option_groups") or [] for o in g["options"]]
+    options += element.get("options") or []
+    if kind in ("static_select", "radio_buttons"):
+        return {"type": kind, "selected_option": case.pick(options)}
+    if kind in ("checkboxes", "multi_static_select"):
+        chosen = {o["value"]: o for o in options if case.flag()}
+        return {"type": kind, "selected_options": list(chosen.values())}
+    if kind in ("conversations_select", "channels_select", "users_select"):
+        pool = world["users" if kind == "users_select" else "conversations"]
+        key = {
+            "conversations_select": "selected_conversation",
+            "channels_select": "selected_channel",
+        }
+        return {"type": kind, key.get(kind, "selected_user"): case.pick(pool)}
+    if kind in ("multi_conversations_select", "multi_channels_select", "multi_users_select"):
+        pool = world["users" if kind == "multi_users_select" else "conversations"]
+        key = (
+            kind.removeprefix("multi_")
+            .replace("_select", "s")
+            .replace("conversations", "conversations")
+        )
+        return {"type": kind, f"selected_{key}": [v for v in pool if case.flag()]}
+    if kind == "timepicker":
+        return {
+            "type": kind,
+            "selected_time": f"{case.integer(0, 23):02d}:{case.integer(0, 59):02d}",
+        }
+    if kind == "datepicker":
+        day = date(2026, 1, 1) + timedelta(days=case.integer(-400, 800))
+        return {"type": kind, "selected_date": day.isoformat()}
+    raise AssertionError(
+        f"a modal has a {kind!r} input that tests/fuzz/slack_harness.py cannot fill yet: teach it"
+    )
+
+
+def view_state(
+    view: dict[str, Any], case: values.Case, world: dict[str, list[str]]
+) -> dict[str, dict[str, Any]]:
+    """Fill a modal's state: every required input, the optional ones sometimes."""
+    state: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element = block.get("element") or {}
+        if block.get("optional") and not case.flag():
+            continue
+        state[str(block["block_id"])] = {
+            str(element["action_id"]): _input_value(element, case, world)
+        }
+    return state
+
+
+def buttons_in(blocks: Any) -> list[dict[str, Any]]:
+    """Return the buttons (with action_id) among a list of blocks."""
+    found = []
+    for block in blocks or []:
+        for element in block.get("elements") or []:
+            if (
+                element.get("type") == "button"
+                and element.get("action_id")
+                and not element.get("url")
+            ):
+                found.append({**element, "block_id": block.get("block_id")})
+        accessory = block.get("accessory") or {}
+        if (
+            accessory.get("type") == "button"
+            and accessory.get("action_id")
+            and not accessory.get("url")
+        ):
+            found.append({**accessory, "block_id": block.get("block_id")})
+    return found
+
+
+@dataclass(repr=False)
+class Harness:
+    """One Slack app, one sandbox, one database: the state the cases run against, in turn."""
+
+    sandbox: SlackSandbox
+    sender: SlackEventSender
+    front: SlackFront
+    runtime: Runtime
+    engine: AsyncEngine
+    watch: LogWatch
+    members: list[str]
+    channel_id: str
+    bystanders: set[str]
+    cases: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    tried: set[str] = field(default_factory=set)
+    tried_order: list[str] = field(default_factory=list)
+    conversations: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<Slack harness after {self.cases} cases>"
+
+    async def run(self, case: values.Case) -> None:
+        """Run one case: a verb, a click or a form, then check every property."""
+        before = await snapshot(self.engine)
+        self.watch.clear()
+        mark = len(self.sandbox.calls)
+        user = case.pick(self.members)
+        clicks = self._clickable(user)
+        modals = [v for v in self.sandbox.views.values() if v.get("type") == "modal"]
+        action = case.pick(["verb", "verb", "click", "form"])
+        if action == "click" and clicks:
+            where, button = case.pick(clicks)
+            note(f"click {button['action_id']} by {user}")
+            reply = await self.sender.send_block_action(
+                str(button["action_id"]),
+                button.get("value"),
+                user_id=user,
+                block_id=button.get("block_id"),
+                **where,
+            )
+        elif action == "form" and modals:
+            reply = await self._submit(case, user, case.pick(modals))
+        else:
+            reply = await self._verb(case, user)
+        self._check_ack(reply)
+        await self._settle()
+        opened = [c for c in self.sandbox.calls[mark:] if c.method in ("views.open", "views.push")]
+        if opened and opened[-1].ok and case.flag():
+            self._check_ack(await self._submit(case, user, opened[-1].response["view"]))
+            await self._settle()
+        await self.runtime.dispatcher.drain()
+        await self._settle()
+        self._check(mark)
+        refusals = self.watch.refusals()
+        if refusals:
+            changed = changed_tables(before, await snapshot(self.engine))
+            assert not changed, f"refused ({', '.join(refusals)}) yet rows changed: {changed}"
+        key = refusals[0] if refusals else "answered"
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        self.cases += 1
+
+    async def _verb(self, case: values.Case, user: str) -> BotReply:
+        verbs = [verb.name for verb in self.front.commands.verbs]
+        # Round robin, so every verb is tried in every run (and no verb at all, too).
+        verb = [*verbs, ""][len(self.tried_order) % (len(verbs) + 1)]
+        self.tried_order.append(verb)
+        self.tried.add(verb)
+        rest = case.text(400)
+        text = f"{verb} {rest}".strip() if verb else rest
+        note(f"{self.front.commands.command} {text!r} by {user}")
+        return await self.sender.send_slash_command(
+            self.front.commands.command, text, user_id=user, channel_id=self.channel_id
+        )
+
+    async def _submit(self, case: values.Case, user: str, view: dict[str, Any]) -> BotReply:
+        world = {
+            "users": self.members + sorted(self.bystanders),
+            "conversations": self.conversations,
+        }
+        state = view_state(view, case, world)
+        note(f"submit {view.get('callback_id')!r} {state!r}")
+        return await self.sender.send_view_submission(
+            str(view.get("callback_id")),
+            state,
+            user_id=user,
+            private_metadata=str(view.get("private_metadata") or ""),
+            view_id=str(view["id"]),
+        )
+
+    def _clickable(self, user: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for channel, messages in self.sandbox.messages.items():
+            for message in messages:
+                where = {"channel_id": channel, "message_ts": message.get("ts")}
+                found += [(where, b) for b in buttons_in(message.get("blocks"))]
+        for message in self.sandbox.ephemeral_messages:
+            if message.get("recipient") == user and message.get("channel"):
+                where = {"channel_id": message["channel"], "message_ts": message.get("ts")}
+                found += [(where, b) for b in buttons_in(message.get("blocks"))]
+        for view in list(self.sandbox.views.values()) + list(self.sandbox.home_views.values()):
+            found += [({"view": view}, b) for b in buttons_in(view.get("blocks"))]
+        return found
+
+    async def _settle(self) -> None:
+        seen = -1
+        for _ in range(int(ACK_DEADLINE / SETTLE)):
+            if len(self.sandbox.calls) == seen:
+                return
+            seen = len(self.sandbox.calls)
+            await asyncio.sleep(SETTLE)
+
+    # -- the properties --------------------------------------------------------------------
+
+    def _check_ack(self, reply: BotReply) -> None:
+        assert reply.elapsed < ACK_DEADLINE, f"acknowledged after {reply.elapsed:.2f} s"
+        assert reply.status == 200, f"answered {reply.status}: {reply.body[:300]}"
+        answer = reply.json() if reply.body.startswith("{") else None
+        if isinstance(answer, dict) and answer.get("response_action") == "errors":
+            for message in answer.get("errors", {}).values():
+                assert UNEXPECTED not in message
+
+    def _check(self, mark: int) -> None:
+        failures = self.watch.failures()
+        assert not failures, f"our own fault on merely bad input: {failures[:3]}"
+        for call in self.sandbox.calls[mark:]:
+            if call.method not in MESSAGE_METHODS and not call.method.startswith("views."):
+                continue
+            shown = json.dumps(call.args)[:300]
+            assert call.ok, f"Slack refused {call.method}: {call.response.get('error')} {shown}"
+            assert UNEXPECTED not in json.dumps(call.args), f"{call.method}: {shown}"
+            args = call.args.get("view") if call.method.startswith("views.") else call.args
+            if isinstance(args, str):
+                args = json.loads(args)
+            pings = slack_pings(args or {}, self.bystanders)
+            assert not pings, f"{call.method} would notify {pings}: {shown}"

@@ -1,0 +1,81 @@
+"""Every Slack verb, form and button, fuzzed through the real bolt app (tests/fuzz/).
+
+Two runs: a fixed seed (the same cases every time) and a rotating one, printed on failure
+and replayed with FLYWHEEL_FUZZ_SEED=<seed>. FLYWHEEL_FUZZ=long runs twenty times more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, note, seed, settings
+
+from bot.slack.sender import SlackSender
+from tests.fuzz import values
+from tests.fuzz.observe import LogWatch
+from tests.fuzz.slack_harness import Harness
+from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR
+
+BYSTANDER = "U0BYSTAND"  # in the workspace; only ever typed, never meant
+SHOWCASE = "C0SHOWCASE"
+
+
+@pytest.fixture
+async def harness(served, sandbox, engine) -> AsyncIterator[Harness]:
+    sandbox.add_user(BYSTANDER, "bystander", real_name="By Stander")
+    sandbox.add_channel(SHOWCASE, "showcase")
+    served.runtime.dispatcher.register(SlackSender(sandbox.bot_token, api_base=sandbox.api_base))
+    # Each member says hello once, so their first contact is not mistaken for a write.
+    for user in (MEMBER, MODERATOR):
+        await served.sender.send_slash_command(
+            "/flywheel", "help", user_id=user, channel_id=CHANNEL
+        )
+    watch = LogWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    previous = logging.getLogger("bot.refusals").level
+    logging.getLogger("bot.refusals").setLevel(logging.INFO)
+    h = Harness(
+        sandbox=sandbox,
+        sender=served.sender,
+        front=served.platform.front,
+        runtime=served.runtime,
+        engine=engine,
+        watch=watch,
+        members=[MEMBER, MODERATOR],
+        channel_id=CHANNEL,
+        bystanders={BYSTANDER},
+        conversations=[CHANNEL, SHOWCASE, "C0NOSUCH", "D0DIRECT"],
+    )
+    yield h
+    root.removeHandler(watch)
+    logging.getLogger("bot.refusals").setLevel(previous)
+    print(f"fuzzed {h.cases} cases: {h.outcomes}")
+    if h.cases:
+        untried = {v.name for v in h.front.commands.verbs} - h.tried
+        assert not untried, f"never tried: {untried}"
+
+
+def _fuzz(seed_value: int, label: str):
+    @settings(
+        max_examples=values.examples(60),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        # No shrinking: each case runs against the state the earlier ones left, so a
+        # shrunk case would not replay the same; the failing case is shown as it ran.
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @seed(seed_value)
+    @given(case=values.cases())
+    async def test(harness: Harness, case: values.Case) -> None:
+        note(f"{label} seed {seed_value}: replay with FLYWHEEL_FUZZ_SEED={seed_value}")
+        await harness.run(case)
+
+    return test
+
+
+test_every_verb_survives_adversarial_input_fixed_seed = _fuzz(20261201, "fixed")
+test_every_verb_survives_adversarial_input_rotating_seed = _fuzz(values.ROTATING_SEED, "rotating")
