@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.errors import Invalid
+from bot.inputs import UnknownZone, check_zone, shorten
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
@@ -76,10 +77,10 @@ class Schedule:
 def zone(name: str) -> ZoneInfo:
     """Return the IANA zone, or raise Invalid naming the problem."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return check_zone(name)
+    except UnknownZone:
         raise Invalid(
-            f"`{name}` is not a time zone I know; use an IANA name like `Europe/Berlin`."
+            f"`{shorten(name)}` is not a time zone I know; use an IANA name like `Europe/Berlin`."
         ) from None
 
 
