@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.errors import Invalid
+from bot.inputs import ascii_int, shorten
 from bot.services.schedules import Schedule, parse_schedule, zone
 
 T = TypeVar("T")
+LEADS = "Reminders: up to three, each 5 minutes to 7 days before (like `1440, 60`)."
 KINDS = ("office_hours", "feedback_friday", "monday_wins", "monthly_drop", "custom")
 
 
@@ -175,7 +177,7 @@ def validate(spec: RitualSpec, *, has_channel: bool) -> Schedule:
         raise Invalid("Choose a channel to post in.", field="channel_id", code="channel_id.missing")
     if len(spec.reminder_minutes) > 3 or any(not 5 <= m <= 7 * 1440 for m in spec.reminder_minutes):
         raise Invalid(
-            "Reminders: up to three, each 5 minutes to 7 days before (like `1440, 60`).",
+            LEADS,
             field="reminder_minutes",
             code="reminder_minutes.range",
         )
@@ -204,14 +206,17 @@ def parse_minutes(text: str) -> tuple[int, ...]:
     for part in re.split(r"[,\s]+", text.strip().lower()):
         if not part:
             continue
-        match = re.fullmatch(r"(\d+)\s*(m|min|h|d)?", part)
+        match = re.fullmatch(r"([0-9]+)(m|min|h|d)?", part)
         if not match:
             raise Invalid(
-                f"`{part}` is not a lead time; write minutes or hours, like `24h, 1h`.",
+                f"`{shorten(part)}` is not a lead time; write minutes or hours in ASCII digits, "
+                "like `24h, 1h`.",
                 field="reminder_minutes",
                 code="reminder_minutes.unparsable",
             )
-        value, unit = int(match.group(1)), match.group(2) or "m"
+        value, unit = ascii_int(match.group(1)), match.group(2) or "m"
+        if value is None:  # more digits than any lead time in range has
+            raise Invalid(LEADS, field="reminder_minutes", code="reminder_minutes.range")
         leads.append(value * {"m": 1, "min": 1, "h": 60, "d": 1440}[unit])
     return tuple(sorted(set(leads), reverse=True))
 
