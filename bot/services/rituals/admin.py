@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import Invalid
+from bot.inputs import name_key
 from bot.messages import Subject
 from bot.models import (
     Destination,
@@ -40,7 +41,7 @@ async def _refuse_taken_name(
 ) -> None:
     """Refuse a name another ritual of the community has, whatever its capitals."""
     query = select(Ritual.id).where(
-        Ritual.community_id == community_id, func.lower(Ritual.name) == name.strip().lower()
+        Ritual.community_id == community_id, Ritual.name_key == name_key(name)
     )
     if keep is not None:
         query = query.where(Ritual.id != keep)
