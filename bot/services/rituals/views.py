@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.destinations import ChannelRef
 from bot.errors import NotFound
-from bot.inputs import name_key
+from bot.inputs import name_key, shorten
 from bot.models import Member, Ritual, RitualHost
 from bot.services.rituals._channels import channel_of, channels_of
 from bot.services.rituals.specs import RitualSpec, schedule_text
@@ -57,7 +57,7 @@ async def find_ritual(session: AsyncSession, community_id: int, name: str) -> Ri
             await session.scalars(select(Ritual.name).where(Ritual.community_id == community_id))
         ).all()
         known = ", ".join(sorted(names)) or "none yet"
-        raise NotFound(f"There is no ritual called {name!r}. Rituals here: {known}.")
+        raise NotFound(f"There is no ritual called {shorten(name)!r}. Rituals here: {known}.")
     return ritual
 
 
