@@ -34,6 +34,7 @@ from bench.report import Result, Stopwatch, Workload
 from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.db.migrate import upgrade
+from bot.inputs import name_key
 from bot.messages import DirectMessage, dump, rich
 from bot.outbox import Dispatcher, Effect, Posted, Queued, RateLimit, enqueue_many
 from bot.settings import OutboxSettings
@@ -337,6 +338,7 @@ def _ritual_rows(community_id: int, total: int, due_groups: int) -> list[dict[st
             {
                 "community_id": community_id,
                 "name": f"Ritual {index}",
+                "name_key": name_key(f"Ritual {index}"),  # Core inserts skip the model's hook
                 "kind": "custom",
                 "schedule": parse_schedule(text).to_json(),
                 "timezone": "UTC",

@@ -13,7 +13,6 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -21,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.commands import DEFAULT_SLACK_COMMAND
 from bot.destinations import ACCESS_KEY, PURPOSES
 from bot.errors import ConfigError
+from bot.inputs import UnknownZone, check_zone
 
 _T = TypeVar("_T")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///flywheel.db"
@@ -89,10 +89,10 @@ class CommunitySettings(_Section):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+            check_zone(value)
+        except UnknownZone:
             raise ValueError(
-                f"{value!r} is not an IANA time zone; use a name like 'Europe/Berlin' or 'UTC'"
+                f"{value[:40]!r} is not an IANA time zone; use a name like 'Europe/Berlin' or 'UTC'"
             ) from None
         return value
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.clock import FakeClock
@@ -175,3 +176,79 @@ def test_a_rituals_two_channel_columns_become_its_destination_and_it_posts_on_bo
             "SELECT id, discord_channel_id, slack_channel_id FROM rituals ORDER BY id"
         ).fetchall()
     assert back == [(1, "500", "C0WINS"), (2, None, "C0ONLY")]
+
+
+def test_0005_keys_every_ritual_name_and_renames_the_later_of_two_that_now_collide(database_url):
+    """On the test database (SQLite or PostgreSQL): back to 0004, rows, then up again."""
+    created = datetime(2026, 3, 1, tzinfo=UTC)
+
+    async def run(statement: str, rows: list[dict[str, object]] | None = None) -> list[Any]:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), rows or [{}])
+            found = [tuple(row) for row in result] if result.returns_rows else []
+        await engine.dispose()
+        return found
+
+    command.downgrade(alembic_config(database_url), "0004_feature_kit")
+    try:
+        asyncio.run(
+            run(
+                "INSERT INTO communities (id, slug, name, timezone, created_at)"
+                " VALUES (9005, 'keys', 'Keys', 'UTC', :at)",
+                [{"at": created}],
+            )
+        )
+        asyncio.run(
+            run(
+                "INSERT INTO destinations (id, community_id, created_at) VALUES (:id, 9005, :at)",
+                [{"id": 9005 + n, "at": created} for n in range(3)],
+            )
+        )
+        asyncio.run(
+            run(
+                "INSERT INTO rituals (id, uid, community_id, name, kind, schedule, timezone,"
+                " destination_id, prompt, thread_per_occurrence, reminder_minutes,"
+                " checkin_window_minutes, checkin_points, grace_minutes, paused, created_at,"
+                " active_since) VALUES (:id, :uid, 9005, :name, 'custom', :schedule, 'UTC', :id,"
+                " 'Hi', false, '[]', 120, 10, 60, false, :at, :at)",
+                [
+                    {
+                        "id": 9005 + n,
+                        "uid": f"k{n}",
+                        "name": name,
+                        "schedule": SCHEDULE,
+                        "at": created,
+                    }
+                    for n, name in enumerate(("Ödön", "ödön", "Straße  Club"))
+                ],
+            )
+        )
+        asyncio.run(
+            run(
+                "INSERT INTO ritual_occurrences (uid, ritual_id, scheduled_at, status, fired_at,"
+                " closes_at) VALUES ('o1', 9006, :at, 'posted', :at, :at)",
+                [{"at": created}],
+            )
+        )
+
+        upgrade(database_url)
+
+        keyed = asyncio.run(
+            run("SELECT name, name_key FROM rituals WHERE community_id = 9005 ORDER BY id")
+        )
+        kept = asyncio.run(run("SELECT uid FROM ritual_occurrences WHERE ritual_id = 9006"))
+        assert keyed == [
+            ("Ödön", "ödön"),
+            ("ödön (2)", "ödön (2)"),
+            ("Straße  Club", "strasse club"),
+        ]
+        assert kept == [("o1",)]  # the rebuilt table kept its children
+        command.downgrade(alembic_config(database_url), "0004_feature_kit")
+        assert asyncio.run(run("SELECT name FROM rituals WHERE id = 9006")) == [("ödön (2)",)]
+    finally:
+        upgrade(database_url)
+        asyncio.run(run("DELETE FROM ritual_occurrences WHERE ritual_id >= 9005"))
+        asyncio.run(run("DELETE FROM rituals WHERE community_id = 9005"))
+        asyncio.run(run("DELETE FROM destinations WHERE community_id = 9005"))
+        asyncio.run(run("DELETE FROM communities WHERE id = 9005"))

@@ -88,3 +88,17 @@ def test_the_command_line_prints_one_line_and_exits_2_on_a_bad_file(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "community.timezone" in result.stderr and "IANA" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["Europe", "America", "Z" * 300, "../etc", "Europe/Berlin\\u0000", "zone.tab"],
+    ids=["folder", "another-folder", "300-chars", "dot-dot", "nul", "data-file"],
+)
+def test_a_time_zone_that_is_a_folder_or_too_long_is_one_line_naming_the_key(tmp_path, zone):
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f'[community]\ntimezone = "{zone}"\n')
+
+    message = str(caught.value)
+    assert "'community.timezone' is invalid" in message and "IANA time zone" in message
+    assert "\n" not in message and "Traceback" not in message

@@ -7,10 +7,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from bot.db.base import Base, status_enum
 from bot.ids import new_uid
+from bot.inputs import NAME_KEY_LENGTH, name_key
 
 
 class OccurrenceStatus(StrEnum):
@@ -34,13 +35,15 @@ class Ritual(Base):
     """A recurring community moment with a schedule in its own time zone."""
 
     __tablename__ = "rituals"
-    __table_args__ = (UniqueConstraint("community_id", "name"),)
+    __table_args__ = (UniqueConstraint("community_id", "name_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # What leaves the process (outbox keys, audit targets) names the ritual by this.
     uid: Mapped[str] = mapped_column(String(24), unique=True, default=new_uid)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(80))
+    # Set with the name (bot.inputs.name_key): two names are the same ritual by this.
+    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH))
     kind: Mapped[str] = mapped_column(String(32))
     schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
     timezone: Mapped[str] = mapped_column(String(64))
@@ -62,6 +65,11 @@ class Ritual(Base):
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
     # The earliest reminder due time not yet handled; NULL when paused or without reminders.
     next_remind_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    @validates("name")
+    def _key_name(self, _: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
 
 class RitualOccurrence(Base):

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.errors import Invalid
+from bot.inputs import UnknownZone, ascii_int, check_zone, shorten
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
@@ -76,29 +77,62 @@ class Schedule:
 def zone(name: str) -> ZoneInfo:
     """Return the IANA zone, or raise Invalid naming the problem."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return check_zone(name)
+    except UnknownZone:
         raise Invalid(
-            f"`{name}` is not a time zone I know; use an IANA name like `Europe/Berlin`."
+            f"`{shorten(name)}` is not a time zone I know; use an IANA name like `Europe/Berlin`."
         ) from None
 
 
 def _parse_time(text: str) -> time:
-    match = re.fullmatch(r"([01]?\d|2[0-3])[:.h]([0-5]\d)", text)
+    # ASCII digits only: \d would take "１７:３０" and "1٠:00".
+    match = re.fullmatch(r"([01]?[0-9]|2[0-3])[:.h]([0-5][0-9])", text)
     if not match:
-        raise Invalid(f"`{text}` is not a time; write it as 24-hour `HH:MM`, like `17:30`.")
+        raise Invalid(
+            f"`{shorten(text)}` is not a time; write it as 24-hour `HH:MM` in ASCII digits, "
+            "like `17:30`."
+        )
     return time(int(match.group(1)), int(match.group(2)))
+
+
+# Each weekday as people write it; anything else is refused, never cut to three letters
+# ("monwed" or "mon-wed" would otherwise quietly become Monday).
+_DAY_NAMES = {
+    **{day: index for index, day in enumerate(WEEKDAYS)},
+    **{
+        name: index
+        for index, names in enumerate(
+            (
+                ("monday",),
+                ("tues", "tuesday"),
+                ("weds", "wednesday"),
+                ("thur", "thurs", "thursday"),
+                ("friday",),
+                ("saturday",),
+                ("sunday",),
+            )
+        )
+        for name in names
+    },
+}
+
+
+def _weekday(word: str) -> int | None:
+    return _DAY_NAMES.get(word, _DAY_NAMES.get(word.removesuffix("s")))
 
 
 def _parse_weekdays(text: str) -> tuple[int, ...]:
     days = []
-    for part in re.split(r"[,/+ ]+", text.strip().lower()):
-        if not part:
+    for part in re.split(r"[,\s]+", text.strip().lower()):
+        if not part or part in ("and", "&", "+", "/"):
             continue
-        key = part[:3]
-        if key not in WEEKDAYS:
-            raise Invalid(f"`{part}` is not a weekday; use mon, tue, wed, thu, fri, sat or sun.")
-        days.append(WEEKDAYS.index(key))
+        found = [_weekday(word) for word in re.split(r"[+/]", part)]
+        if any(day is None for day in found):
+            raise Invalid(
+                f"`{shorten(part)}` is not a weekday; write each day, like `mon,wed` or "
+                "`mon and wed` (mon, tue, wed, thu, fri, sat, sun)."
+            )
+        days += [day for day in found if day is not None]
     if not days:
         raise Invalid("Name at least one weekday, like `mon` or `mon,thu`.")
     return tuple(sorted(set(days)))
@@ -112,29 +146,40 @@ def parse_schedule(text: str) -> Schedule:
     if words[0] == "weekly" and len(words) >= 3:
         return Schedule("weekly", _parse_time(words[-1]), _parse_weekdays(" ".join(words[1:-1])))
     if words[0] == "every" and len(words) >= 5 and words[2].startswith("week"):
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= 12:
-            raise Invalid("`every N weeks` takes N from 1 to 12.")
+        every = ascii_int(words[1], max_digits=2)
+        if every is None or not 1 <= every <= 12:
+            raise Invalid("`every N weeks` takes N from 1 to 12, in ASCII digits.")
         return Schedule(
             "weekly",
             _parse_time(words[-1]),
             _parse_weekdays(" ".join(words[3:-1])),
-            every_weeks=int(words[1]),
+            every_weeks=every,
         )
-    if words[0] == "monthly" and len(words) == 4:
+    if words[0] == "monthly" and len(words) >= 4:
         if words[1] not in ORDINALS:
             raise Invalid(
                 "Monthly schedules say which weekday: first, second, third, fourth or last."
             )
-        return Schedule(
-            "monthly", _parse_time(words[3]), _parse_weekdays(words[2])[:1], nth=ORDINALS[words[1]]
-        )
+        days = _parse_weekdays(" ".join(words[2:-1]))
+        if len(days) > 1:
+            raise Invalid(
+                "A monthly schedule takes one weekday, like `monthly first mon 18:00`; "
+                "make a ritual for each day."
+            )
+        return Schedule("monthly", _parse_time(words[-1]), days, nth=ORDINALS[words[1]])
     if words[0] == "once" and len(words) == 3:
-        try:
-            day = date.fromisoformat(words[1])
-        except ValueError:
-            raise Invalid(f"`{words[1]}` is not a date; write it as `YYYY-MM-DD`.") from None
+        day = _parse_date(words[1])
         return Schedule("once", _parse_time(words[2]), on=day)
-    raise Invalid(f"I can't read the schedule `{text.strip()}`. Try {FORMS}.")
+    raise Invalid(f"I can't read the schedule `{shorten(text.strip())}`. Try {FORMS}.")
+
+
+def _parse_date(text: str) -> date:
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise Invalid(f"`{shorten(text)}` is not a date; write it as `YYYY-MM-DD`.")
 
 
 def to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:

@@ -352,3 +352,41 @@ async def test_a_refused_form_is_answered_with_a_fix_it_button_that_reopens_it_a
     assert inputs == typed
     async with runtime.sessions() as session:
         assert await rituals.ritual_names(session, runtime.community_id) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("timezone", "Europe", "is not a time zone I know"),
+        ("schedule", "every ² weeks fri 12:00", "ASCII digits"),
+        ("reminders", "٦٠", "is not a lead time"),
+        ("name", "\u200b\u2060\ufeff", "invisible"),
+        ("name", "Demo \u202eyaD", "direction"),
+        ("schedule", "once 2020-01-01 10:00", "in the past"),
+    ],
+    ids=["folder-zone", "superscript", "arabic-indic", "zero-width", "rlo", "past"],
+)
+async def test_bad_input_in_the_form_is_refused_with_what_to_send_instead(
+    bot, runtime, sandbox, slash, field, value, says
+):
+    opened = await slash(
+        "ritual", user_id=MODERATOR_ID, options=[{"type": 1, "name": "create", "options": []}]
+    )
+    assert opened.json["type"] == 9
+    typed = {
+        "name": "Demo Day",
+        "schedule": "weekly fri 12:00",
+        "timezone": "UTC",
+        "prompt": "Show what you built",
+        "reminders": "1h",
+        field: value,
+    }
+    submitted = await sandbox.send_modal_submit(
+        "ritual-form", typed, channel_id=GENERAL_ID, user_id=MODERATOR_ID, guild_id=GUILD_ID
+    )
+    refused = await sandbox.wait_for_call(lambda c: c.path == submitted.callback_path)
+
+    assert says in refused.json["data"]["content"]
+    assert "Something went wrong" not in refused.json["data"]["content"]
+    async with runtime.sessions() as session:
+        assert await rituals.ritual_names(session, runtime.community_id) == []

@@ -306,6 +306,16 @@ async def test_a_template_chosen_in_the_modal_fills_the_blank_fields(
         ("reminders", "soon", "is not a lead time"),
         ("reminders", "30d", "Reminders: up to three"),
         ("name", "", "A ritual name has 1 to 80 characters."),
+        # Issue 9: each of these closed the modal with "Something went wrong".
+        ("timezone", "Europe", "is not a time zone I know"),
+        ("timezone", "Z" * 300, "is not a time zone I know"),
+        ("schedule", "every ² weeks fri 12:00", "ASCII digits"),
+        ("reminders", "9" * 5000, "Reminders: up to three"),
+        ("reminders", "٦٠", "is not a lead time"),
+        ("name", "\u200b\u200d\ufeff", "invisible"),
+        ("name", "\u202eyadiloh", "direction"),
+        ("schedule", "once 2026-01-01 10:00", "in the past"),
+        ("schedule", "monthly first mon,wed 18:00", "one weekday"),
     ],
 )
 async def test_a_bad_field_keeps_the_modal_open_with_the_error_under_that_field(
@@ -326,6 +336,21 @@ async def test_a_bad_field_keeps_the_modal_open_with_the_error_under_that_field(
     assert says in answer["errors"][block_id]
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Ritual)) == 0
+
+
+async def test_the_modals_typed_inputs_have_a_max_length(
+    served: Served, sandbox: SlackSandbox
+) -> None:
+    seen = len(sandbox.calls)
+    await command(served, "ritual create", MODERATOR)
+    opened = await sandbox.wait_for_call("views.open", since=seen)
+
+    limits = {
+        block["block_id"]: block["element"].get("max_length")
+        for block in opened.args["view"]["blocks"]
+        if block["element"]["type"] == "plain_text_input"
+    }
+    assert limits == {"name": 80, "schedule": 60, "timezone": 64, "prompt": 1500, "reminders": 40}
 
 
 async def test_a_taken_name_is_shown_under_the_name_field(

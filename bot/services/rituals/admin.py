@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import Invalid
+from bot.inputs import name_key
 from bot.messages import Subject
 from bot.models import (
     Destination,
@@ -30,8 +31,9 @@ from bot.services.rituals._channels import channels_of, new_destination, set_cha
 from bot.services.rituals.due import schedule_from, unschedule
 from bot.services.rituals.messages import occurrence_subject, ritual_subject
 from bot.services.rituals.scheduler import claim_occurrence
-from bot.services.rituals.specs import RitualChanges, RitualSpec, validate
+from bot.services.rituals.specs import RitualChanges, RitualSpec, check_upcoming, validate
 from bot.services.rituals.views import RitualView, find_ritual, spec_of, view_of
+from bot.services.schedules import Schedule
 
 
 async def _refuse_taken_name(
@@ -39,7 +41,7 @@ async def _refuse_taken_name(
 ) -> None:
     """Refuse a name another ritual of the community has, whatever its capitals."""
     query = select(Ritual.id).where(
-        Ritual.community_id == community_id, func.lower(Ritual.name) == name.strip().lower()
+        Ritual.community_id == community_id, Ritual.name_key == name_key(name)
     )
     if keep is not None:
         query = query.where(Ritual.id != keep)
@@ -74,15 +76,16 @@ async def create_ritual(
 ) -> RitualView:
     """Create a ritual (moderators only), posting in ``spec.channel_id`` on the actor's platform."""
     require(actor, Role.MODERATOR)
-    schedule = validate(spec, has_channel=bool(spec.channel_id))
+    spec, schedule = validate(spec, has_channel=bool(spec.channel_id))
+    check_upcoming(schedule, spec.timezone, clock.now())
     await _refuse_taken_name(session, actor.community_id, spec.name)
     ritual = Ritual(
         community_id=actor.community_id,
-        name=spec.name.strip(),
+        name=spec.name,
         kind=spec.kind,
         schedule=schedule.to_json(),
         timezone=spec.timezone,
-        prompt=spec.prompt.strip(),
+        prompt=spec.prompt,
         thread_per_occurrence=spec.thread_per_occurrence,
         reminder_minutes=list(spec.reminder_minutes),
         checkin_window_minutes=spec.checkin_window_minutes,
@@ -114,12 +117,15 @@ async def edit_ritual(
     current = await spec_of(session, ritual, platform)
     updated = changes.applied_to(current)
     elsewhere = any(c.platform != platform for c in await channels_of(session, ritual))
-    schedule = validate(updated, has_channel=bool(updated.channel_id) or elsewhere)
+    updated, schedule = validate(updated, has_channel=bool(updated.channel_id) or elsewhere)
+    if (schedule, updated.timezone) != (Schedule.from_json(ritual.schedule), ritual.timezone):
+        # A spent one-off can still be edited; moving it into the past cannot.
+        check_upcoming(schedule, updated.timezone, clock.now())
     await _refuse_taken_name(session, actor.community_id, updated.name, keep=ritual.id)
-    ritual.name = updated.name.strip()
+    ritual.name = updated.name
     ritual.schedule = schedule.to_json()
     ritual.timezone = updated.timezone
-    ritual.prompt = updated.prompt.strip()
+    ritual.prompt = updated.prompt
     await set_channel(session, ritual, platform, updated.channel_id)
     ritual.thread_per_occurrence = updated.thread_per_occurrence
     ritual.reminder_minutes = list(updated.reminder_minutes)

@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
 from bot.errors import Invalid, NotFound
+from bot.inputs import name_key
 from bot.models import OccurrenceStatus, Ritual, RitualCheckin, RitualLink, RitualOccurrence
 from bot.outbox.registry import subject_of
 from bot.services.callers import Actor
@@ -141,7 +142,7 @@ async def checkin_current(
         .order_by(RitualOccurrence.scheduled_at.desc())
     )
     if name:
-        query = query.where(func.lower(Ritual.name) == name.strip().lower())
+        query = query.where(Ritual.name_key == name_key(name))
     open_now = (await session.execute(query)).all()
     if not open_now:
         listing = commands.spell(actor.caller.platform, "ritual list")

@@ -7,13 +7,16 @@ about and a stable code, so a form can show it beside that field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TypeVar
 
 from bot.errors import Invalid
-from bot.services.schedules import Schedule, parse_schedule, zone
+from bot.inputs import ascii_int, clean_name, clean_text, shorten
+from bot.services.schedules import Schedule, next_fire_times, parse_schedule, zone
 
 T = TypeVar("T")
+LEADS = "Reminders: up to three, each 5 minutes to 7 days before (like `1440, 60`)."
 KINDS = ("office_hours", "feedback_friday", "monday_wins", "monthly_drop", "custom")
 
 
@@ -152,30 +155,27 @@ def check_schedule(text: str) -> Schedule:
         raise Invalid(error.message, field="schedule", code="schedule.unparsable") from None
 
 
-def validate(spec: RitualSpec, *, has_channel: bool) -> Schedule:
-    """Check every field of a spec; return its parsed schedule.
+def validate(spec: RitualSpec, *, has_channel: bool) -> tuple[RitualSpec, Schedule]:
+    """Check every field of a spec; return it cleaned (name and prompt trimmed) and its schedule.
 
     ``has_channel`` says whether the ritual will post somewhere (the spec's channel, or a
     channel it keeps on another platform).
     """
-    name = spec.name.strip()
-    if not 1 <= len(name) <= 80:
+    if not spec.name.strip():
         raise Invalid("A ritual name has 1 to 80 characters.", field="name", code="name.length")
+    name = clean_name(spec.name, what="A ritual name", max_length=80)
     if spec.kind not in KINDS:
         raise Invalid(f"Kind must be one of {', '.join(KINDS)}.", field="kind", code="kind.unknown")
     check_timezone(spec.timezone)
     schedule = check_schedule(spec.schedule)
-    if not spec.prompt.strip() or len(spec.prompt) > 1500:
-        raise Invalid(
-            "The prompt is the post members see: give 1 to 1,500 characters.",
-            field="prompt",
-            code="prompt.length",
-        )
+    prompt = clean_text(
+        spec.prompt, field="prompt", what="The prompt is the post members see", max_length=1500
+    )
     if not has_channel:
         raise Invalid("Choose a channel to post in.", field="channel_id", code="channel_id.missing")
     if len(spec.reminder_minutes) > 3 or any(not 5 <= m <= 7 * 1440 for m in spec.reminder_minutes):
         raise Invalid(
-            "Reminders: up to three, each 5 minutes to 7 days before (like `1440, 60`).",
+            LEADS,
             field="reminder_minutes",
             code="reminder_minutes.range",
         )
@@ -195,7 +195,19 @@ def validate(spec: RitualSpec, *, has_channel: bool) -> Schedule:
             field="grace_minutes",
             code="grace_minutes.range",
         )
-    return schedule
+    return replace(spec, name=name, prompt=prompt), schedule
+
+
+def check_upcoming(schedule: Schedule, timezone: str, now: datetime) -> None:
+    """Refuse a one-off schedule whose time has passed, about the ``schedule`` field."""
+    if schedule.kind == "once" and not next_fire_times(schedule, timezone, now, 1):
+        local = now.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
+        raise Invalid(
+            f"`{schedule_text(schedule)}` is in the past (it is {local} in {timezone}); "
+            "give a date and time still to come.",
+            field="schedule",
+            code="schedule.past",
+        )
 
 
 def parse_minutes(text: str) -> tuple[int, ...]:
@@ -204,14 +216,17 @@ def parse_minutes(text: str) -> tuple[int, ...]:
     for part in re.split(r"[,\s]+", text.strip().lower()):
         if not part:
             continue
-        match = re.fullmatch(r"(\d+)\s*(m|min|h|d)?", part)
+        match = re.fullmatch(r"([0-9]+)(m|min|h|d)?", part)
         if not match:
             raise Invalid(
-                f"`{part}` is not a lead time; write minutes or hours, like `24h, 1h`.",
+                f"`{shorten(part)}` is not a lead time; write minutes or hours in ASCII digits, "
+                "like `24h, 1h`.",
                 field="reminder_minutes",
                 code="reminder_minutes.unparsable",
             )
-        value, unit = int(match.group(1)), match.group(2) or "m"
+        value, unit = ascii_int(match.group(1)), match.group(2) or "m"
+        if value is None:  # more digits than any lead time in range has
+            raise Invalid(LEADS, field="reminder_minutes", code="reminder_minutes.range")
         leads.append(value * {"m": 1, "min": 1, "h": 60, "d": 1440}[unit])
     return tuple(sorted(set(leads), reverse=True))
 

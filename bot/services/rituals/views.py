@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.destinations import ChannelRef
 from bot.errors import NotFound
+from bot.inputs import name_key, shorten
 from bot.models import Member, Ritual, RitualHost
 from bot.services.rituals._channels import channel_of, channels_of
 from bot.services.rituals.specs import RitualSpec, schedule_text
@@ -49,16 +50,14 @@ class FireTime:
 async def find_ritual(session: AsyncSession, community_id: int, name: str) -> Ritual:
     """Return the community's ritual of that name (any capitals), or raise NotFound."""
     ritual = await session.scalar(
-        select(Ritual).where(
-            Ritual.community_id == community_id, func.lower(Ritual.name) == name.strip().lower()
-        )
+        select(Ritual).where(Ritual.community_id == community_id, Ritual.name_key == name_key(name))
     )
     if ritual is None:
         names = (
             await session.scalars(select(Ritual.name).where(Ritual.community_id == community_id))
         ).all()
         known = ", ".join(sorted(names)) or "none yet"
-        raise NotFound(f"There is no ritual called {name!r}. Rituals here: {known}.")
+        raise NotFound(f"There is no ritual called {shorten(name)!r}. Rituals here: {known}.")
     return ritual
 
 
@@ -126,14 +125,16 @@ async def ritual_names(
     session: AsyncSession, community_id: int, typed: str = "", limit: int = 25
 ) -> list[str]:
     """Return names of the community's rituals containing ``typed`` (any case), A to Z."""
-    # A community has tens of rituals, not thousands: filtering here matches "ö" to "Ö" on
-    # SQLite too, whose lower() knows only ASCII.
-    names = (
-        await session.scalars(select(Ritual.name).where(Ritual.community_id == community_id))
-    ).all()
-    needle = typed.strip().casefold()
-    found = sorted((n for n in names if needle in n.casefold()), key=str.casefold)
-    return found[:limit]
+    names = await session.scalars(
+        select(Ritual.name)
+        .where(
+            Ritual.community_id == community_id,
+            Ritual.name_key.contains(name_key(typed), autoescape=True),
+        )
+        .order_by(Ritual.name_key)
+        .limit(limit)
+    )
+    return list(names)
 
 
 async def preview(

@@ -111,6 +111,7 @@ def ritual_modal(
             placeholder="weekly fri 12:00",
             hint=f"In the time zone below. Write it like {FORMS.replace('`', '')}.",
             optional=True,
+            max_length=60,
         ),
         text_input(
             TIMEZONE,
@@ -118,6 +119,7 @@ def ritual_modal(
             initial=current.timezone if current else timezone,
             placeholder="Europe/Berlin",
             hint="An IANA name, like Europe/Berlin or America/New_York.",
+            max_length=64,
         ),
         input_block(
             CHANNEL, "Channel", channel_element, hint="Invite the app to the channel first."
@@ -139,6 +141,7 @@ def ritual_modal(
             hint=f"How long before each time to remind, like 24h, 1h; none for no reminders; "
             f"{blank}.",
             optional=True,
+            max_length=40,
         ),
     ]
     return modal(
