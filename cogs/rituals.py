@@ -329,13 +329,14 @@ class Rituals(commands.Cog):
             )
             return
         pages = (len(views) + PAGE - 1) // PAGE
+        page = min(page, pages)  # past the end shows the last page, never an empty answer
         shown = views[(page - 1) * PAGE : page * PAGE]
         lines = [
             f"**{discord_escape(v.name)}**: {v.schedule} ({v.timezone}), {_when(v)}" for v in shown
         ]
         if pages > 1:
             lines.append(
-                f"Page {min(page, pages)} of {pages}: `/ritual list page:{min(page + 1, pages)}` for more."
+                f"Page {page} of {pages}: `/ritual list page:{min(page + 1, pages)}` for more."
             )
         await send_ephemeral(interaction, "\n".join(lines))
 

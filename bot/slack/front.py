@@ -410,8 +410,7 @@ class SlackFront:
                 text = await handler(call)
             except Exception as error:
                 errors = field_errors(error, fields)
-                if errors is not None:
-                    assert isinstance(error, Invalid)  # field_errors answers only refusals of input
+                if errors is not None and isinstance(error, Invalid):
                     core.refused(error, "Slack form")
                     await args.ack(response_action="errors", errors=errors)
                     return

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall
 from tests.fuzz import values
-from tests.fuzz.observe import UNEXPECTED, LogWatch, changed_tables, discord_pings, snapshot
+from tests.fuzz.observe import UNEXPECTED, LogWatch, Rows, changed_tables, discord_pings, snapshot
 
 DEADLINE = 3.0  # Discord drops an interaction not answered within 3 s
 FOLLOW_UP = 10.0  # generous: a deferred answer must arrive, but it has 15 minutes
@@ -184,6 +184,7 @@ class Harness:
     outcomes: dict[str, int] = field(default_factory=dict)
     tried: set[tuple[str, ...]] = field(default_factory=set)
     tried_order: list[tuple[str, ...]] = field(default_factory=list)
+    _refusals_seen: int = 0
 
     def __repr__(self) -> str:
         return f"<Discord harness after {self.cases} cases>"
@@ -194,6 +195,7 @@ class Harness:
         """Run one case: a command, an autocomplete or a click, then check every property."""
         before = await snapshot(self.engine)
         self.watch.clear()
+        self._refusals_seen = 0
         mark = len(self.sandbox.calls)
         user = case.pick(self.members)
         clickable = self._clickable(user)
@@ -208,19 +210,29 @@ class Harness:
             self.tried.add(command.path)
             note(f"/{' '.join(command.path)} by {user}")
             answer = await self._command(case, user, command, autocomplete=action == "autocomplete")
-        if answer is not None and answer.json and answer.json.get("type") == CALLBACK_MODAL:
-            await self._submit(case, user, answer.json["data"])
         await self._settle(mark)
+        refusals = await self._unchanged_if_refused(before)
+        if answer is not None and answer.json and answer.json.get("type") == CALLBACK_MODAL:
+            # The form is a request of its own: what opening it wrote is not its to undo.
+            before = await snapshot(self.engine)
+            await self._submit(case, user, answer.json["data"])
+            await self._settle(mark)
+            refusals += await self._unchanged_if_refused(before)
         await self.runtime.dispatcher.drain()
         await self._settle(mark)
         self._check(mark)
-        refusals = self.watch.refusals()
-        if refusals:
-            changed = changed_tables(before, await snapshot(self.engine))
-            assert not changed, f"refused ({', '.join(refusals)}) yet rows changed: {changed}"
         key = refusals[0] if refusals else "answered"
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         self.cases += 1
+
+    async def _unchanged_if_refused(self, before: Rows) -> list[str]:
+        """Check that a refused request changed no row; return the refusals since the last."""
+        refusals = self.watch.refusals()[self._refusals_seen :]
+        self._refusals_seen += len(refusals)
+        if refusals:
+            changed = changed_tables(before, await snapshot(self.engine))
+            assert not changed, f"refused ({', '.join(refusals)}) yet rows changed: {changed}"
+        return refusals
 
     async def _command(
         self, case: values.Case, user: int, command: Command, *, autocomplete: bool
