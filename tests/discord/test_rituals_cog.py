@@ -390,3 +390,14 @@ async def test_bad_input_in_the_form_is_refused_with_what_to_send_instead(
     assert "Something went wrong" not in refused.json["data"]["content"]
     async with runtime.sessions() as session:
         assert await rituals.ritual_names(session, runtime.community_id) == []
+
+
+async def test_a_page_past_the_end_shows_the_last_page(bot, runtime, slash, clock):
+    # Found by the fuzz harness: page 2 of one page was an empty answer, which Discord
+    # refuses (50035), so the member saw "The application did not respond".
+    await _seed(runtime, clock, "Office Hours", "Monday Wins")
+
+    answer = await slash("ritual", options=_sub("list", page=2))
+
+    assert answer.status == 200
+    assert "Office Hours" in answer.json["data"]["content"]
