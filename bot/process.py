@@ -7,6 +7,8 @@ import contextlib
 import logging
 import signal
 
+from aiohttp import web
+
 from bot.db.migrate import current_revision, head_revision
 from bot.errors import ConfigError
 from bot.runtime import Platform, Runtime, bootstrap_community
@@ -33,6 +35,16 @@ async def require_current_schema(runtime: Runtime) -> None:
         )
 
 
+def build_web_app(runtime: Runtime) -> web.Application:
+    """Build the web app the process serves: the core routes and each platform's mounts."""
+    app = create_app(runtime)
+    for platform in runtime.platforms:
+        mount = getattr(platform, "mount", None)
+        if mount is not None:
+            mount(app)  # e.g. Slack in HTTP mode adds POST /slack/events
+    return app
+
+
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -53,11 +65,7 @@ async def serve(
     await require_current_schema(runtime)
     await bootstrap_community(runtime)
     settings = runtime.settings
-    app = create_app(runtime)
-    for platform in runtime.platforms:
-        mount = getattr(platform, "mount", None)
-        if mount is not None:
-            mount(app)  # e.g. Slack in HTTP mode adds POST /slack/events
+    app = build_web_app(runtime)
     runner, port = await start_site(app, settings.web.host, settings.web.port)
     log.info("web server on http://%s:%d", settings.web.host, port)
     if on_ready is not None and not on_ready.done():
