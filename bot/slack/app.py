@@ -20,11 +20,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import (
+    build_normalized_headers,
+    extract_content_type,
+    parse_body,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -41,6 +47,7 @@ from bot.slack.front import (
     VerbCall,
 )
 from bot.slack.manifest import BOT_SCOPES, EVENTS_PATH
+from bot.slack.requests import Refusal, RequestCheck, payload_problem
 from bot.slack.sender import SlackSender
 
 log = logging.getLogger(__name__)
@@ -136,6 +143,8 @@ class SlackPlatform:
         self.runtime = runtime
         self.mode = runtime.settings.slack.mode
         self.app = build_slack_app(runtime, api_base=api_base)
+        secret = runtime.settings.secrets.SLACK_SIGNING_SECRET
+        self._check = RequestCheck(secret.get_secret_value()) if secret is not None else None
         self._status = "stopped"
         self._stopping = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -153,8 +162,30 @@ class SlackPlatform:
         return True
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        """Verify and dispatch one request from Slack through the bolt app."""
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        """Verify one request from Slack on its raw bytes, check its shape, dispatch it through bolt."""
+        body = await request.read()  # past the app's client_max_size: 413
+        if self._check is None:  # mount() serves HTTP mode only, which requires the secret
+            return _refuse(Refusal(401, "SLACK_SIGNING_SECRET is not set"))
+        refusal = self._check.verify(request.headers, body)
+        if refusal is not None:
+            return _refuse(refusal)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refuse(Refusal(400, "the body is not UTF-8"))
+        headers = build_normalized_headers(
+            {name: request.headers.getall(name) for name in request.headers}
+        )
+        try:
+            # Parsed as bolt will parse it; bolt reads fields while it builds the request.
+            parsed = parse_body(text, extract_content_type(headers))
+        except ValueError as exc:  # json.JSONDecodeError, in the body or in payload=
+            return _refuse(Refusal(400, f"the body is not valid JSON ({exc})"))
+        problem = payload_problem(parsed)
+        if problem is not None:
+            return _refuse(Refusal(400, f"the body is not a Slack request: {problem}"))
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def _check_token(self) -> None:
@@ -208,6 +239,12 @@ class SlackPlatform:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         self._status = "stopped"
+
+
+def _refuse(refusal: Refusal) -> web.Response:
+    # Anyone can send these, so they are told why but nothing is logged above INFO.
+    log.info("slack: refused a request (%d): %s", refusal.status, refusal.reason)
+    return web.Response(status=refusal.status, text=refusal.reason + "\n")
 
 
 def attach_slack(runtime: Runtime, *, api_base: str | None = None) -> SlackPlatform:
