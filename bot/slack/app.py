@@ -19,12 +19,14 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import (
     build_normalized_headers,
@@ -34,7 +36,7 @@ from slack_bolt.request.internals import (
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, one_line
 from bot.features import front_end_modules
 from bot.runtime import Runtime
 from bot.slack.directory import UserDirectory
@@ -67,6 +69,21 @@ def feature_registrars(modules: Sequence[str] | None = None) -> list[FeatureRegi
     return registrars
 
 
+class _ClientWins(logging.Filter):
+    """Drop bolt's warning that our client is used over SLACK_BOT_TOKEN, which it reads itself.
+
+    Bolt takes the token from the environment when none is passed and then warns, at every
+    start, that the client we give it (the same token, our API base) wins: not news to anyone.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but that one."""
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_CLIENT_WINS = _ClientWins()
+
+
 def build_slack_app(runtime: Runtime, *, api_base: str | None = None) -> AsyncApp:
     """Build the bolt app with every feature's listeners and the one error handler."""
     settings = runtime.settings
@@ -82,6 +99,7 @@ def build_slack_app(runtime: Runtime, *, api_base: str | None = None) -> AsyncAp
     client = AsyncWebClient(
         token=token.get_secret_value(), base_url=api_base or AsyncWebClient.BASE_URL
     )
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_CLIENT_WINS)
     app = AsyncApp(
         name="flywheel",
         client=client,
@@ -191,6 +209,11 @@ class SlackPlatform:
     async def _check_token(self) -> None:
         try:
             answer = await self.app.client.auth_test()
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise ConfigError(
+                f"slack: cannot reach Slack ({one_line(exc)}); check this host's network, DNS, "
+                "firewall or proxy, then start again"
+            ) from None
         except SlackApiError as exc:
             error = exc.response.get("error")
             raise ConfigError(

@@ -119,7 +119,11 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()  # e.g. the port is in use: leave nothing half set up
+        raise
     # runner.addresses holds each listening socket's getsockname(): (host, port, ...).
     addresses = runner.addresses
     bound = addresses[0][1] if addresses else port
