@@ -6,22 +6,31 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.settings import Settings, load_settings
+from bot.text import redact_urls
 
 log = logging.getLogger("flywheel")
 
 
+class RedactingFormatter(logging.Formatter):
+    """Format log lines with the password of any URL in them (a database URL) replaced by ***."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format the record as usual, then redact it, traceback included."""
+        return redact_urls(super().format(record))
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
-    logging.basicConfig(
-        level=settings.file.logging.level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.file.logging.level, handlers=[handler])
     # Alembic narrates every step at INFO; operators only need its warnings.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
@@ -125,7 +134,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the bot against the local sandboxes."""
     from bot.demo import main as demo_main
 
-    return demo_main(check=args.check)
+    if args.port is None:
+        # The demo has no bot.toml of its own; FLYWHEEL_WEB_PORT is read as `run` reads it.
+        port = load_settings(
+            environ={"FLYWHEEL_WEB_PORT": os.environ.get("FLYWHEEL_WEB_PORT", "")}
+        ).web.port
+    else:
+        port = args.port
+    return demo_main(check=args.check, port=port)
 
 
 def cmd_commands(args: argparse.Namespace) -> int:
@@ -199,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--check", action="store_true", help="run a scripted tour; exit 1 if a step fails"
     )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="web port of the live demo (default: $FLYWHEEL_WEB_PORT, else 8080)",
+    )
     demo.set_defaults(func=cmd_demo)
     commands = verb(
         "commands", "print the Discord command payload or the Slack app manifest as JSON"
@@ -219,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"flywheel: {exc}", file=sys.stderr)
+        print(f"flywheel: {redact_urls(str(exc))}", file=sys.stderr)
         return 2
     except ExceptionGroup as group:
         # A platform that fails at start-up (a rejected token) stops the task group.
@@ -229,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         first: BaseException = found
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
-        print(f"flywheel: {first}", file=sys.stderr)
+        print(f"flywheel: {redact_urls(str(first))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.text import redact_urls
+
 
 class FlywheelError(Exception):
     """Base class of errors a member or moderator can be told about."""
@@ -38,4 +40,15 @@ class LimitReached(FlywheelError):
 
 
 class ConfigError(Exception):
-    """A setting is missing or wrong; the message is one line naming the key and the fix."""
+    """A setting is missing or wrong; the message is one line naming the key and the fix.
+
+    The message is printed as it is, so any password inside a URL in it is replaced by ***.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_urls(message))
+
+
+def one_line(exc: BaseException) -> str:
+    """Return an exception's message on one line (its type's name when it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__

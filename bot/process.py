@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+
+from aiohttp import web
 
 from bot.db.migrate import current_revision, head_revision
 from bot.errors import ConfigError
 from bot.runtime import Platform, Runtime, bootstrap_community
+from bot.settings import Settings
 from bot.web.app import create_app, start_site
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,16 @@ async def require_current_schema(runtime: Runtime) -> None:
         )
 
 
+def build_web_app(runtime: Runtime) -> web.Application:
+    """Build the web app the process serves: the core routes and each platform's mounts."""
+    app = create_app(runtime)
+    for platform in runtime.platforms:
+        mount = getattr(platform, "mount", None)
+        if mount is not None:
+            mount(app)  # e.g. Slack in HTTP mode adds POST /slack/events
+    return app
+
+
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -50,16 +64,15 @@ async def serve(
     """Run until SIGTERM/SIGINT (or ``stop``), then shut down gracefully within 10 seconds."""
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop)
-    await require_current_schema(runtime)
-    await bootstrap_community(runtime)
-    settings = runtime.settings
-    app = create_app(runtime)
-    for platform in runtime.platforms:
-        mount = getattr(platform, "mount", None)
-        if mount is not None:
-            mount(app)  # e.g. Slack in HTTP mode adds POST /slack/events
-    runner, port = await start_site(app, settings.web.host, settings.web.port)
-    log.info("web server on http://%s:%d", settings.web.host, port)
+    try:
+        await require_current_schema(runtime)
+        await bootstrap_community(runtime)
+        app = build_web_app(runtime)
+        runner, port = await _listen(app, runtime.settings)
+    except BaseException:
+        await runtime.close()
+        raise
+    log.info("web server on http://%s:%d", runtime.settings.web.host, port)
     if on_ready is not None and not on_ready.done():
         on_ready.set_result(port)
     try:
@@ -77,6 +90,24 @@ async def serve(
         await runner.cleanup()
         await runtime.close()
         log.info("stopped")
+
+
+async def _listen(app: web.Application, settings: Settings) -> tuple[web.AppRunner, int]:
+    """Start the web server; a port in use or a host not of this machine is one ConfigError line."""
+    host, port = settings.web.host, settings.web.port
+    try:
+        return await start_site(app, host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"web.port: port {port} on {host} is in use; stop what listens there, or set "
+                "another port with FLYWHEEL_WEB_PORT ([web] port in bot.toml, "
+                "`flywheel demo --port N`)"
+            ) from None
+        raise ConfigError(
+            f"web.host: cannot listen on {host}:{port} ({exc.strerror}); set [web] host to an "
+            "address of this machine (127.0.0.1, 0.0.0.0) and [web] port or FLYWHEEL_WEB_PORT"
+        ) from None
 
 
 async def _run_platform(platform: Platform, stop: asyncio.Event) -> None:

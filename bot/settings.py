@@ -312,6 +312,37 @@ def _describe(error: ValidationError, source: str) -> str:
     )
 
 
+def _read_toml(path: Path, source: str) -> dict[str, Any]:
+    """Read bot.toml; every way it can be unreadable is one ConfigError line naming the fix."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{source}: file not found; pass --config with an existing file "
+            "or copy bot.toml.example to bot.toml"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory; pass --config the path of bot.toml") from None
+    except PermissionError:
+        raise ConfigError(
+            f"{source}: permission denied; make it readable by the user running flywheel "
+            f"(e.g. chmod o+r {source}) or pass --config another file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc.strerror}); check the file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise ConfigError(f"{source}: not valid TOML ({detail}); fix the syntax there") from None
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -324,17 +355,7 @@ def load_settings(
     if chosen:
         config_path = Path(chosen)
         source = str(config_path)
-        if not config_path.is_file():
-            raise ConfigError(
-                f"{source}: file not found; pass --config with an existing file "
-                "or copy bot.toml.example to bot.toml"
-            )
-        try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML ({exc}); fix the syntax there") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{source}: not UTF-8 text; save it as UTF-8") from None
+        data = _read_toml(config_path, source)
     secret = _find_secret(data)
     if secret:
         key, variable = secret
@@ -347,6 +368,11 @@ def load_settings(
         if isinstance(data["database"], dict):
             data["database"]["url"] = env["FLYWHEEL_DATABASE_URL"]
             source = f"{source} + FLYWHEEL_DATABASE_URL"
+    if env.get("FLYWHEEL_WEB_PORT"):
+        data.setdefault("web", {})
+        if isinstance(data["web"], dict):
+            data["web"]["port"] = env["FLYWHEEL_WEB_PORT"]
+            source = f"{source} + FLYWHEEL_WEB_PORT"
     try:
         file_settings = FileSettings.model_validate(data)
     except ValidationError as exc:

@@ -34,3 +34,13 @@ def slack_escape(text: str) -> str:
 def html_escape(text: str) -> str:
     """Escape user text for HTML, quotes included."""
     return html.escape(text, quote=True)
+
+
+# scheme://user:password@ — the password runs to the last "@" before the path (an unencoded
+# "@" in a password is common enough in pasted URLs).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s'\"]*:)[^/?#\s'\"]*@")
+
+
+def redact_urls(text: str) -> str:
+    """Replace the password of every URL in ``text`` with ***, so it can be shown or logged."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)

@@ -7,11 +7,14 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 
 import aiohttp
+import pytest
 
 from bot.db.migrate import head_revision
 
@@ -119,3 +122,126 @@ def test_export_writes_members_identities_and_activities(tmp_path):
     assert members[0]["display_name"] == 'Ada, "the" first' and members[0]["points_total"] == 5
     csv_text = (tmp_path / "out-csv" / "members.csv").read_text()
     assert '"Ada, ""the"" first"' in csv_text
+
+
+# -- start-up failures: one line, exit 2, naming the fix -----------------------------------------
+
+QUIET = '[logging]\nlevel = "WARNING"\n'
+
+
+def one_line_exit_2(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert the command failed with exit 2 and exactly one line on stderr; return the line."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("flywheel: "), result.stderr
+    return result.stderr
+
+
+def busy_port() -> socket.socket:
+    """Listen on a free loopback port, as another program would."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("content", "fix"),
+    [
+        (None, "is a directory; pass --config the path of bot.toml"),
+        (b'[community]\nname = "Caf\xe9"\n', "not UTF-8 text (byte 23); save it as UTF-8"),
+        (b"[community\nname = 1\n", "not valid TOML"),
+        pytest.param(
+            b"[web]\nport = 0\n",
+            "permission denied; make it readable by the user running flywheel",
+            marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file"),
+            id="unreadable",
+        ),
+    ],
+    ids=["directory", "not-utf8", "invalid-toml", "unreadable"],
+)
+def test_an_unreadable_bot_toml_is_one_line_and_exit_2(tmp_path, content, fix):
+    config = tmp_path / "bot.toml"
+    if content is None:
+        config.mkdir()
+    else:
+        config.write_bytes(content)
+        config.chmod(0o000 if "permission" in fix else 0o644)
+
+    line = one_line_exit_2(flywheel("run", "--config", "bot.toml", cwd=tmp_path))
+
+    assert fix in line and "Traceback" not in line
+
+
+def test_a_web_port_in_use_is_one_line_naming_the_variable_to_change(tmp_path):
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0
+    (tmp_path / "bot.toml").write_text(QUIET)
+    with busy_port() as listener:
+        port = listener.getsockname()[1]
+        result = flywheel(
+            "web", "--config", "bot.toml", cwd=tmp_path, env={"FLYWHEEL_WEB_PORT": str(port)}
+        )
+
+    line = one_line_exit_2(result)
+    assert f"port {port} on 127.0.0.1 is in use" in line and "FLYWHEEL_WEB_PORT" in line
+
+
+def test_the_demo_with_its_port_in_use_fails_at_once_naming_the_option(tmp_path):
+    with busy_port() as listener:
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        result = flywheel("demo", "--port", str(port), cwd=tmp_path)
+        took = time.monotonic() - started
+
+    line = one_line_exit_2(result)
+    assert f"port {port} on 127.0.0.1 is in use" in line and "flywheel demo --port" in line
+    assert took < 20, f"took {took:.0f} s: the demo waited for a server that could not start"
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    _resolves("discord.com") or _resolves("slack.com"),
+    reason="needs a host where Discord and Slack are unreachable (CI has no network)",
+)
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DISCORD_TOKEN": "x"}, "discord: cannot reach Discord"),
+        ({"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APP_TOKEN": "xapp-x"}, "slack: cannot reach Slack"),
+    ],
+    ids=["discord", "slack"],
+)
+def test_an_unreachable_platform_is_one_line_without_unclosed_sessions(tmp_path, env, named):
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0
+    (tmp_path / "bot.toml").write_text(QUIET + "[web]\nport = 0\n")
+
+    result = flywheel("run", "--config", "bot.toml", cwd=tmp_path, env=env)
+
+    line = one_line_exit_2(result)  # an "Unclosed client session" ERROR would be a second line
+    assert named in line and "check this host's network" in line
+
+
+@pytest.mark.parametrize("verb", ["migrate", "run", "export"])
+def test_a_bad_database_url_is_shown_without_its_password(tmp_path, verb):
+    url = "postgres://bob:hunter2@db.example/flywheel"
+
+    line = one_line_exit_2(
+        flywheel(verb, cwd=tmp_path, env={"FLYWHEEL_DATABASE_URL": url, "DISCORD_TOKEN": "x"})
+    )
+
+    assert "hunter2" not in line
+    assert "postgres://bob:***@db.example/flywheel" in line and "postgresql+asyncpg://" in line
+
+
+def test_an_unreachable_database_is_named_without_its_password(tmp_path):
+    url = "postgresql+asyncpg://bob:p@ss-hunter2@127.0.0.1:1/flywheel"
+
+    line = one_line_exit_2(flywheel("migrate", cwd=tmp_path, env={"FLYWHEEL_DATABASE_URL": url}))
+
+    assert "hunter2" not in line and "FLYWHEEL_DATABASE_URL" in line

@@ -25,6 +25,7 @@ SLACK_KIT = {
     "front",
     "manifest",
     "render",
+    "requests",
     "sender",
 }
 SLACK_MODULES = sorted(

@@ -12,11 +12,11 @@ from bot.demo.live import run_interactive
 from bot.demo.tour import run_check
 
 
-def main(check: bool) -> int:
+def main(check: bool, port: int = 8080) -> int:
     """Entry point of `flywheel demo`."""
     if check:
         return asyncio.run(run_check())
     try:
-        return asyncio.run(run_interactive())
+        return asyncio.run(run_interactive(port=port))
     except KeyboardInterrupt:
         return 0

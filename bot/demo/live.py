@@ -12,11 +12,11 @@ from bot.clock import AcceleratedClock, SystemClock
 from bot.demo.tour import FIRST_NAMES, GUILD, RITUALS, start_demo, stop_demo
 
 
-async def run_interactive(out: Callable[[str], None] = print) -> int:
+async def run_interactive(out: Callable[[str], None] = print, *, port: int = 8080) -> int:
     """Run the demo on an accelerated clock (1 s = 1 simulated minute) until Ctrl-C."""
     with tempfile.TemporaryDirectory(prefix="flywheel-demo-") as workdir:
         clock = AcceleratedClock(SystemClock().now().replace(second=0, microsecond=0), factor=60.0)
-        demo = await start_demo(check=False, workdir=Path(workdir), clock=clock)
+        demo = await start_demo(check=False, workdir=Path(workdir), clock=clock, port=port)
         base = f"http://127.0.0.1:{demo.port}"
         out(
             "Flywheel demo is running against local Discord and Slack sandboxes (1 s = 1 simulated minute)."

@@ -186,13 +186,36 @@ async def _seed_history(runtime: Runtime, clock: Clock) -> list[int]:
     return members
 
 
-async def start_demo(*, check: bool, workdir: Path, clock: Clock) -> Demo:
-    """Start sandboxes, database and bot; return once the bot is connected."""
+async def start_demo(*, check: bool, workdir: Path, clock: Clock, port: int = 8080) -> Demo:
+    """Start sandboxes, database and bot; return once the bot is connected.
+
+    The scripted tour (``check``) serves on a free port; the live demo on ``port``. If the bot
+    cannot start (the port is in use), the sandboxes are stopped and its ConfigError raised.
+    """
     discord = DiscordSandbox(clock=clock.monotonic)
     slack = SlackSandbox(team_id=TEAM)
     _seed_sandboxes(discord, slack)
     await discord.start()
     await slack.start()
+    try:
+        return await _start_bot(
+            check=check, workdir=workdir, clock=clock, port=port, discord=discord, slack=slack
+        )
+    except BaseException:
+        await slack.stop()
+        await discord.stop()
+        raise
+
+
+async def _start_bot(
+    *,
+    check: bool,
+    workdir: Path,
+    clock: Clock,
+    port: int,
+    discord: DiscordSandbox,
+    slack: SlackSandbox,
+) -> Demo:
     point_discord_py_at(discord)
     database_url = f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
     engine = create_engine(database_url)
@@ -202,7 +225,7 @@ async def start_demo(*, check: bool, workdir: Path, clock: Clock) -> Demo:
     config = workdir / "bot.toml"
     config.write_text(
         '[community]\nname = "Acme Makers"\nslug = "acme"\ntimezone = "UTC"\n'
-        f"[web]\nport = {0 if check else 8080}\n"
+        f"[web]\nport = {0 if check else port}\n"
         f"[discord]\nguild_ids = [{GUILD}]\nowner_user_ids = [{OWNER}]\n"
         f'[slack]\nmode = "http"\nowner_user_ids = ["{SLACK_OWNER}"]\n'
         '[logging]\nlevel = "WARNING"\n',
@@ -224,7 +247,17 @@ async def start_demo(*, check: bool, workdir: Path, clock: Clock) -> Demo:
     server = asyncio.create_task(
         serve(runtime, with_platforms=True, stop=stop, on_ready=ready), name="flywheel"
     )
-    port = await asyncio.wait_for(ready, timeout=30)
+    # The server task fails at once when it cannot listen: wait for that as well as for ready.
+    started: set[asyncio.Future[Any]] = {ready, server}
+    await asyncio.wait(started, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        if not server.done():
+            server.cancel()
+            raise TimeoutError("the bot did not start serving within 30 s")
+        server.result()  # raises what stopped it, e.g. a ConfigError: port in use
+        raise RuntimeError("the bot stopped before it served")
+    port = ready.result()
     await discord.wait_until_identified(timeout=30)
     demo = Demo(
         server,

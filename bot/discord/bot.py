@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 import discord.http
 from discord import app_commands
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import acting as core
 from bot.discord.checks import caller_from
 from bot.discord.sender import DiscordSender
-from bot.errors import ConfigError, FlywheelError
+from bot.errors import ConfigError, FlywheelError, one_line
 from bot.features import front_end_modules
 from bot.runtime import Runtime, bootstrap_community
 from bot.services.callers import Actor
@@ -218,6 +219,10 @@ class FlywheelBot(commands.Bot):
     """The discord.py client: slash commands only, no pings, one error handler."""
 
     def __init__(self, runtime: Runtime, *, cog_package: str = COG_PACKAGE, **options: Any) -> None:
+        # The bot never joins voice: discord.py's two start-up warnings about voice libraries
+        # (PyNaCl, davey) are not something an operator should act on.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,  # no prefix commands: slash commands only
             help_command=None,
@@ -342,7 +347,13 @@ class DiscordPlatform:
         """Log in and serve the gateway until stopped; a rejected token is a ConfigError."""
         self._started = True
         try:
-            await self.bot.start(self._token)
+            try:
+                await self.bot.start(self._token)
+            finally:
+                if not self.bot.is_closed():
+                    # discord.py leaves its HTTP session open when login fails
+                    # ("Unclosed client session" at exit); stop() closes it on the normal path.
+                    await self.bot.close()
         except discord.LoginFailure:
             raise ConfigError(
                 "DISCORD_TOKEN: Discord rejected the token; reset it in the Developer Portal "
@@ -353,6 +364,11 @@ class DiscordPlatform:
                 "discord: Discord refused the privileged intents the bot asks for; enable "
                 "Server Members (and Message Content if [discord] message_content_intent is "
                 "true) under Bot → Privileged Gateway Intents in the Developer Portal"
+            ) from None
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise ConfigError(
+                f"discord: cannot reach Discord ({one_line(exc)}); check this host's network, "
+                "DNS, firewall or proxy, then start again"
             ) from None
 
     async def stop(self) -> None:

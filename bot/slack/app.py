@@ -19,16 +19,24 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import (
+    build_normalized_headers,
+    extract_content_type,
+    parse_body,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, one_line
 from bot.features import front_end_modules
 from bot.runtime import Runtime
 from bot.slack.directory import UserDirectory
@@ -41,6 +49,7 @@ from bot.slack.front import (
     VerbCall,
 )
 from bot.slack.manifest import BOT_SCOPES, EVENTS_PATH
+from bot.slack.requests import Refusal, RequestCheck, payload_problem
 from bot.slack.sender import SlackSender
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,21 @@ def feature_registrars(modules: Sequence[str] | None = None) -> list[FeatureRegi
             raise TypeError(f"{name} has no register(app, front): every Slack feature needs one")
         registrars.append(register)
     return registrars
+
+
+class _ClientWins(logging.Filter):
+    """Drop bolt's warning that our client is used over SLACK_BOT_TOKEN, which it reads itself.
+
+    Bolt takes the token from the environment when none is passed and then warns, at every
+    start, that the client we give it (the same token, our API base) wins: not news to anyone.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but that one."""
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_CLIENT_WINS = _ClientWins()
 
 
 def build_slack_app(
@@ -81,6 +105,7 @@ def build_slack_app(
     client = AsyncWebClient(
         token=token.get_secret_value(), base_url=api_base or AsyncWebClient.BASE_URL
     )
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_CLIENT_WINS)
     app = AsyncApp(
         name="flywheel",
         client=client,
@@ -142,6 +167,8 @@ class SlackPlatform:
         self.runtime = runtime
         self.mode = runtime.settings.slack.mode
         self.app, self.front = build_slack_app(runtime, api_base=api_base)
+        secret = runtime.settings.secrets.SLACK_SIGNING_SECRET
+        self._check = RequestCheck(secret.get_secret_value()) if secret is not None else None
         self._status = "stopped"
         self._stopping = asyncio.Event()
         self._socket: AsyncSocketModeHandler | None = None
@@ -159,13 +186,40 @@ class SlackPlatform:
         return True
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        """Verify and dispatch one request from Slack through the bolt app."""
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        """Verify one request from Slack on its raw bytes, check its shape, dispatch it through bolt."""
+        body = await request.read()  # past the app's client_max_size: 413
+        if self._check is None:  # mount() serves HTTP mode only, which requires the secret
+            return _refuse(Refusal(401, "SLACK_SIGNING_SECRET is not set"))
+        refusal = self._check.verify(request.headers, body)
+        if refusal is not None:
+            return _refuse(refusal)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refuse(Refusal(400, "the body is not UTF-8"))
+        headers = build_normalized_headers(
+            {name: request.headers.getall(name) for name in request.headers}
+        )
+        try:
+            # Parsed as bolt will parse it; bolt reads fields while it builds the request.
+            parsed = parse_body(text, extract_content_type(headers))
+        except ValueError as exc:  # json.JSONDecodeError, in the body or in payload=
+            return _refuse(Refusal(400, f"the body is not valid JSON ({exc})"))
+        problem = payload_problem(parsed)
+        if problem is not None:
+            return _refuse(Refusal(400, f"the body is not a Slack request: {problem}"))
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+        response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def _check_token(self) -> None:
         try:
             answer = await self.app.client.auth_test()
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise ConfigError(
+                f"slack: cannot reach Slack ({one_line(exc)}); check this host's network, DNS, "
+                "firewall or proxy, then start again"
+            ) from None
         except SlackApiError as exc:
             error = exc.response.get("error")
             raise ConfigError(
@@ -214,6 +268,12 @@ class SlackPlatform:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         self._status = "stopped"
+
+
+def _refuse(refusal: Refusal) -> web.Response:
+    # Anyone can send these, so they are told why but nothing is logged above INFO.
+    log.info("slack: refused a request (%d): %s", refusal.status, refusal.reason)
+    return web.Response(status=refusal.status, text=refusal.reason + "\n")
 
 
 def attach_slack(runtime: Runtime, *, api_base: str | None = None) -> SlackPlatform:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
@@ -17,6 +18,30 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
 METRICS = web.AppKey("metrics", dict[str, Any])
+# The largest request body any route reads. Slack's biggest payloads (a modal submitted with
+# every field full) stay well under 1 MiB; a larger body is refused with 413 before it is parsed.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class ClientFaults(logging.Filter):
+    """Log a request aiohttp cannot parse as one INFO line, not as an ERROR with a traceback.
+
+    A malformed request line or header is the client's fault (the internet sends plenty);
+    aiohttp still answers it 400, and an error in our logs should mean something of ours broke.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Downgrade records about a 4xx parse failure; pass every other record unchanged."""
+        fault = record.exc_info[1] if record.exc_info else None
+        if isinstance(fault, HttpProcessingError) and 400 <= fault.code < 500:
+            record.msg = f"{record.getMessage()}: {fault.code} {fault.message.splitlines()[0]}"
+            record.args = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+CLIENT_FAULTS = ClientFaults()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -70,7 +95,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def create_app(runtime: Runtime) -> web.Application:
     """Build the aiohttp application for a runtime."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[RUNTIME] = runtime
     registry = CollectorRegistry()
     app[METRICS] = {
@@ -90,10 +115,15 @@ def create_app(runtime: Runtime) -> web.Application:
 
 async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on host:port (0 picks a free port); return the runner and the bound port."""
+    logging.getLogger("aiohttp.server").addFilter(CLIENT_FAULTS)  # once: the same filter object
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()  # e.g. the port is in use: leave nothing half set up
+        raise
     # runner.addresses holds each listening socket's getsockname(): (host, port, ...).
     addresses = runner.addresses
     bound = addresses[0][1] if addresses else port

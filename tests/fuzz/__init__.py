@@ -1,0 +1,1 @@
+"""Fuzz harnesses: every HTTP route (and, later, every command) driven with adversarial input."""

@@ -7,37 +7,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fuzz.snapshot import Snapshot, changed_tables, snapshot
 
-from bot.db import Base
+__all__ = ["changed_tables", "snapshot"]
 
 UNEXPECTED = "Something went wrong"
 
-Rows = dict[str, list[str]]
-
-
-async def snapshot(engine: AsyncEngine) -> Rows:
-    """Return every row of every table, in a stable order, to compare before and after."""
-    rows: Rows = {}
-    async with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            result = await connection.execute(select(table))
-            rows[table.name] = sorted(repr(tuple(row)) for row in result)
-    return rows
-
-
-def changed_tables(before: Rows, after: Rows) -> dict[str, str]:
-    """Return, per table whose rows differ, a short description of what changed."""
-    changes: dict[str, str] = {}
-    for name in sorted(set(before) | set(after)):
-        old, new = set(before.get(name, [])), set(after.get(name, []))
-        if old != new:
-            added, removed = sorted(new - old), sorted(old - new)
-            changes[name] = (
-                f"+{[row[:200] for row in added[:2]]} -{[row[:200] for row in removed[:2]]}"
-            )
-    return changes
+Rows = Snapshot
 
 
 class LogWatch(logging.Handler):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -320,3 +322,82 @@ async def test_start_up_names_the_scopes_an_older_install_lacks(
         (warning,) = warnings
         assert named in warning and "flywheel commands slack" in warning
     await runtime.close()
+
+
+# -- HTTP mode: what is refused before bolt parses anything ------------------------------------
+
+NOT_UTF8 = b"payload=\xff\xfe%7B"
+UNSIGNED_OR_BROKEN = {
+    "malformed JSON": (b'{"type": "event_callback",', "application/json", {}),
+    "a JSON array": (b"[1, 2]", "application/json", {}),
+    "payload= with bad JSON": (b"payload=%7Bnope", "application/x-www-form-urlencoded", {}),
+    "a non-UTF-8 body": (NOT_UTF8, "application/x-www-form-urlencoded", {}),
+    "a non-numeric timestamp": (
+        b'{"type": "url_verification", "challenge": "c"}',
+        "application/json",
+        {"X-Slack-Request-Timestamp": "soon"},
+    ),
+}
+SIGNED_WRONG_SHAPE = {
+    "malformed JSON": (b'{"type": ', "application/json"),
+    "a JSON array": (b"[1, 2]", "application/json"),
+    "a JSON string": (b'"event_callback"', "application/json"),
+    "payload= with bad JSON": (b"payload=%7Bnope", "application/x-www-form-urlencoded"),
+    "payload= holding an array": (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
+    "a non-UTF-8 body": (NOT_UTF8, "application/x-www-form-urlencoded"),
+    "an event that is a string": (b'{"type": "event_callback", "event": "x"}', "application/json"),
+    "a user that is a number": (b'{"type": "block_actions", "user": 5}', "application/json"),
+    "authorizations that are a number": (
+        b'{"type": "event_callback", "event": {"type": "x"}, "authorizations": 3}',
+        "application/json",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSIGNED_OR_BROKEN), ids=str)
+async def test_an_unsigned_or_badly_signed_request_is_refused_with_401_whatever_its_body(
+    served, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    body, content_type, headers = UNSIGNED_OR_BROKEN[case]
+    forged = not headers  # the broken timestamp case is otherwise correctly signed
+
+    with caplog.at_level("INFO"):
+        reply = await served.sender.send_raw(
+            body, content_type, forge=forged, extra_headers=headers
+        )
+
+    assert reply.status == 401, reply.body
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    await served.sender.close()
+
+
+@pytest.mark.parametrize("case", sorted(SIGNED_WRONG_SHAPE), ids=str)
+async def test_a_signed_body_of_the_wrong_shape_is_refused_with_400_naming_the_problem(
+    served, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    body, content_type = SIGNED_WRONG_SHAPE[case]
+
+    with caplog.at_level("INFO"):
+        reply = await served.sender.send_raw(body, content_type)
+
+    assert reply.status == 400, reply.body
+    assert reply.body.startswith(("the body is not", "the body is a")), reply.body
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    await served.sender.close()
+
+
+async def test_a_signed_request_is_answered_once_and_refused_when_replayed(served) -> None:
+    body = b'{"type": "url_verification", "token": "t", "challenge": "c-42"}'
+    timestamp = int(time.time())
+
+    first = await served.sender.send_raw(body, "application/json", timestamp=timestamp)
+    again = await served.sender.send_raw(body, "application/json", timestamp=timestamp)
+    stale = await served.sender.send_raw(body, "application/json", timestamp=timestamp - 301)
+
+    assert (first.status, "c-42" in first.body) == (200, True)
+    assert (again.status, again.body) == (
+        401,
+        "replayed: this signed request was already answered\n",
+    )
+    assert stale.status == 401 and "more than 5 minutes" in stale.body
+    await served.sender.close()
