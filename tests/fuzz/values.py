@@ -71,6 +71,9 @@ PLAUSIBLE = [
     "2026-03-10 18:00",
     "Europe/Berlin",
     "UTC",
+    "Europe",  # a folder of zones, not a zone
+    "America/",
+    "Etc/GMT+5",
     "15",
     "60",
     "1",
