@@ -285,9 +285,11 @@ async def test_a_confirm_that_fails_says_why_and_takes_the_buttons_away(
     refused = await answer(sandbox, late)
     assert "There is no ritual called 'Demo Day'" in refused.json["data"]["content"]
     await sandbox.wait_for_call(
-        lambda c: c.method == "PATCH"
-        and c.path.endswith("/messages/@original")
-        and c.json.get("components") == [],
+        lambda c: (
+            c.method == "PATCH"
+            and c.path.endswith("/messages/@original")
+            and c.json.get("components") == []
+        ),
         since=seen,
     )
     assert not _message(sandbox, prompt["id"]).get("components")
@@ -303,9 +305,11 @@ async def test_an_unanswered_delete_prompt_expires_and_loses_its_buttons(
     await slash("ritual", user_id=MODERATOR_ID, options=_sub("delete", name="Demo Day"))
     prompt = sandbox.messages[GENERAL_ID][-1]
     edited = await sandbox.wait_for_call(
-        lambda c: c.method == "PATCH"
-        and c.path.endswith("/messages/@original")
-        and "expired" in str(c.json.get("content"))
+        lambda c: (
+            c.method == "PATCH"
+            and c.path.endswith("/messages/@original")
+            and "expired" in str(c.json.get("content"))
+        )
     )
 
     assert edited.json["content"] == "This request expired; nothing was deleted."
