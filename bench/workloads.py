@@ -16,6 +16,8 @@
   ratio (big / small time) shows the cost follows what is due, not what exists. The
   rituals are seeded with bulk Core inserts, their due times computed by the service's own
   schedule code; each figure is the median of a few passes, each with 100 fresh due.
+- ``discord_burst``, ``slack_burst``: answer times of 500 simultaneous clicks and slash
+  commands against the 3 s deadline (see :mod:`bench.bursts`).
 """
 
 from __future__ import annotations
@@ -441,10 +443,17 @@ async def ritual_tick_due(scratch: Path, quick: bool) -> list[Result]:
     ]
 
 
+def _bursts() -> dict[str, Workload]:
+    from bench.bursts import discord_burst, slack_burst
+
+    return {"discord_burst": discord_burst, "slack_burst": slack_burst}
+
+
 WORKLOADS: dict[str, Workload] = {
     "outbox_enqueue": outbox_enqueue,
     "outbox_dispatch": outbox_dispatch,
     "slack_dm_fanout": slack_dm_fanout,
     "ritual_tick": ritual_tick,
     "ritual_tick_due": ritual_tick_due,
+    **_bursts(),
 }

@@ -111,12 +111,12 @@ class Members(commands.Cog):
             expired_text="This request expired; nothing was erased.",
             timeout=CONFIRM_SECONDS,
         )
-        await interaction.response.send_message(
+        await send_ephemeral(
+            interaction,
             "**Erase your personal data?** Your name, linked accounts and open link codes are "
             "deleted from this community's Flywheel. Your points stay only as an anonymous "
             "total. This cannot be undone.",
             view=prompt,
-            ephemeral=True,
         )
 
     @app_commands.command(name="about", description="What this bot is and does")

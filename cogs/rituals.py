@@ -12,8 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.acting import acting
-from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
+from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral, send_modal
 from bot.discord.forms import ReopeningModal
+from bot.discord.render import fit_choices, pages
 from bot.errors import FlywheelError
 from bot.services import rituals
 from bot.services.callers import Caller, Role, require, resolve_actor
@@ -25,7 +26,7 @@ TEMPLATE_CHOICES = [
     app_commands.Choice(name=template.name, value=key)
     for key, template in rituals.TEMPLATES.items()
 ]
-PAGE = 10
+PAGE = 10  # at most this many rituals a page, fewer when their lines are long
 CONFIRM_SECONDS = 120.0
 
 
@@ -190,8 +191,10 @@ async def ritual_name_choices(
     runtime = interaction.client.runtime
     async with runtime.sessions() as session:
         names = await rituals.ritual_names(session, runtime.community_id, typed)
-    # Discord caps a choice's name and value at 100 characters; ritual names have 80.
-    return [app_commands.Choice(name=name, value=name) for name in names]
+    return [
+        app_commands.Choice(name=label, value=value)
+        for label, value in fit_choices((name, name) for name in names)
+    ]
 
 
 class Rituals(commands.Cog):
@@ -221,9 +224,9 @@ class Rituals(commands.Cog):
         self, interaction: Interaction, template: app_commands.Choice[str] | None = None
     ) -> None:
         """Open the ritual form, prefilled from a template if one was chosen."""
-        async with self.bot.acting(interaction) as (_, actor):
-            if actor.caller.role < Role.MODERATOR:
-                require(actor, Role.MODERATOR)
+        # The first answer is the modal: no deferral, no transaction (see looking_up).
+        async with self.bot.looking_up(interaction) as (_, caller):
+            require(caller, Role.MODERATOR)
         settings = self.bot.runtime.settings
         channel = str(interaction.channel_id)
         if template:
@@ -240,17 +243,18 @@ class Rituals(commands.Cog):
                 prompt="",
                 channel_id=channel,
             )
-        await interaction.response.send_modal(RitualModal(self.bot, spec=spec, editing=None))
+        await send_modal(interaction, RitualModal(self.bot, spec=spec, editing=None))
 
     @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="edit", description="Edit a ritual (moderators)")
     async def edit(self, interaction: Interaction, name: str) -> None:
         """Open the form with the ritual's current values."""
-        async with self.bot.acting(interaction) as (session, actor):
-            if actor.caller.role < Role.MODERATOR:
-                require(actor, Role.MODERATOR)
-            found = await rituals.ritual_spec(session, actor.community_id, name, platform="discord")
-        await interaction.response.send_modal(RitualModal(self.bot, spec=found, editing=found.name))
+        async with self.bot.looking_up(interaction) as (session, caller):
+            require(caller, Role.MODERATOR)
+            found = await rituals.ritual_spec(
+                session, self.bot.runtime.community_id, name, platform="discord"
+            )
+        await send_modal(interaction, RitualModal(self.bot, spec=found, editing=found.name))
 
     async def _toggle(self, interaction: Interaction, name: str, paused: bool) -> None:
         async with self.bot.acting(interaction) as (session, actor):
@@ -301,11 +305,11 @@ class Rituals(commands.Cog):
             expired_text="This request expired; nothing was deleted.",
             timeout=CONFIRM_SECONDS,
         )
-        await interaction.response.send_message(
+        await send_ephemeral(
+            interaction,
             f"**Delete {escaped}?** Its schedule, past occurrences and check-ins go with it; "
             "points already earned stay. This cannot be undone.",
             view=prompt,
-            ephemeral=True,
         )
 
     @app_commands.autocomplete(name=ritual_name_choices)
@@ -328,17 +332,25 @@ class Rituals(commands.Cog):
                 interaction, "No rituals yet. Moderators create one with `/ritual create`."
             )
             return
-        pages = (len(views) + PAGE - 1) // PAGE
-        page = min(page, pages)  # past the end shows the last page, never an empty answer
-        shown = views[(page - 1) * PAGE : page * PAGE]
         lines = [
-            f"**{discord_escape(v.name)}**: {v.schedule} ({v.timezone}), {_when(v)}" for v in shown
+            f"**{discord_escape(v.name)}**: {v.schedule} ({v.timezone}), {_when(v)}" for v in views
         ]
-        if pages > 1:
-            lines.append(
-                f"Page {page} of {pages}: `/ritual list page:{min(page + 1, pages)}` for more."
+        # Ten a page, and as many fewer as it takes to fit Discord's 2,000 characters.
+        found = [
+            part
+            for start in range(0, len(lines), PAGE)
+            for part in pages(lines[start : start + PAGE])
+        ]
+        shown = min(page, len(found))
+        text = found[shown - 1]
+        if len(found) > 1:
+            following = (
+                f"`/ritual list page:{shown + 1}` for more"
+                if shown < len(found)
+                else "the last page"
             )
-        await send_ephemeral(interaction, "\n".join(lines))
+            text += f"\nPage {shown} of {len(found)}: {following}."
+        await send_ephemeral(interaction, text)
 
     @app_commands.autocomplete(name=ritual_name_choices)
     @ritual.command(name="preview", description="Show a ritual's next five times")

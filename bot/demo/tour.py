@@ -303,9 +303,13 @@ async def _discord_reply(
     interaction = await demo.discord.send_slash_command(
         name, guild_id=GUILD, channel_id=GENERAL, user_id=user, options=options
     )
+    # The answer: a callback carrying a message, or what fills in a deferred one.
     call = await demo.discord.wait_for_call(
         lambda c: (
-            c.path.startswith(f"/interactions/{interaction.id}/")
+            (
+                c.path.startswith(f"/interactions/{interaction.id}/")
+                and (c.json or {}).get("type") in (4, 7)
+            )
             or (c.path.startswith("/webhooks/") and interaction.token in c.path)
         ),
         timeout=STEP_TIMEOUT,

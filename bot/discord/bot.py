@@ -4,6 +4,15 @@ Cogs stay thin: they parse the interaction, run one service inside :meth:`Flywhe
 (or :meth:`FlywheelBot.in_transaction`), and render the result after the commit. Whatever a
 command or a button raises ends in :func:`report_failure`, which answers the member briefly
 and only them.
+
+Two rules hold for every reply, so features need not think of them:
+- **Acknowledge first.** :meth:`FlywheelBot.acting` defers the interaction (ephemeral,
+  "thinking") before it opens the transaction, so no database wait can make Discord's 3 s
+  pass; the answer then fills in the deferred message. A command whose first answer is a
+  modal cannot defer: it uses :meth:`FlywheelBot.looking_up` (no transaction, no write)
+  and :func:`send_modal`.
+- **Everything fits.** :func:`send_ephemeral`, :func:`edit_reply`, :func:`send_modal` and
+  autocomplete answers go through the fitters in :mod:`bot.discord.render`.
 """
 
 from __future__ import annotations
@@ -23,11 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import acting as core
 from bot.discord.checks import caller_from
+from bot.discord.render import fit_content, fit_modal, fit_view
 from bot.discord.sender import DiscordSender
 from bot.errors import ConfigError, FlywheelError, one_line
 from bot.features import front_end_modules
 from bot.runtime import Runtime, bootstrap_community
-from bot.services.callers import Actor
+from bot.services.callers import Actor, Caller
 from bot.settings import DiscordSettings
 from bot.text import discord_escape
 
@@ -85,19 +95,64 @@ def describe_failure(error: BaseException, context: str = "interaction") -> str:
     return core.unexpected_failure(error, f"Discord {context}", logger=log)
 
 
+# Set in Interaction.extras once the deferred ("thinking") message has been filled in.
+_FILLED = "flywheel.deferred_filled"
+
+
+async def acknowledge(interaction: Interaction) -> None:
+    """Tell Discord at once that an answer is coming (ephemeral, "thinking"), if not yet answered.
+
+    Discord forgets an interaction not answered within 3 seconds; under a burst the
+    database alone can take longer, so work that touches it is acknowledged first.
+    """
+    if interaction.response.is_done() or interaction.type is discord.InteractionType.autocomplete:
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 async def send_ephemeral(
     interaction: Interaction, text: str, *, view: discord.ui.View | None = None
 ) -> None:
-    """Answer only the member who interacted, whether or not the interaction was answered yet."""
-    if interaction.response.is_done():
+    """Answer only the member who interacted, fitted to Discord's limits, however it was answered.
+
+    The first answer after :func:`acknowledge` fills in the "thinking" message; later ones
+    are follow-ups.
+    """
+    content = fit_content(text)
+    if view is not None:
+        fit_view(view)
+    response = interaction.response
+    if not response.is_done():
         if view is None:
-            await interaction.followup.send(text, ephemeral=True)
+            await response.send_message(content, ephemeral=True)
         else:
-            await interaction.followup.send(text, ephemeral=True, view=view)
+            await response.send_message(content, ephemeral=True, view=view)
+        return
+    deferred = response.type is discord.InteractionResponseType.deferred_channel_message
+    if deferred and not interaction.extras.get(_FILLED):
+        interaction.extras[_FILLED] = True
+        if view is None:
+            await interaction.edit_original_response(content=content)
+        else:
+            await interaction.edit_original_response(content=content, view=view)
     elif view is None:
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(content, ephemeral=True)
     else:
-        await interaction.response.send_message(text, ephemeral=True, view=view)
+        await interaction.followup.send(content, ephemeral=True, view=view)
+
+
+async def edit_reply(interaction: Interaction, text: str) -> None:
+    """Replace the message whose button was clicked with ``text``, fitted, and no buttons."""
+    content = fit_content(text)
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=content, view=None)
+    else:
+        await interaction.response.edit_message(content=content, view=None)
+
+
+async def send_modal(interaction: Interaction, modal: discord.ui.Modal) -> None:
+    """Answer with a form, fitted to Discord's limits (a modal can never be deferred)."""
+    await interaction.response.send_modal(fit_modal(modal))
 
 
 async def report_failure(interaction: Interaction, error: BaseException) -> None:
@@ -192,12 +247,14 @@ class ConfirmView(PrivateView):
 
     async def _confirm(self, interaction: Interaction) -> None:
         if self.answer_once():
+            # Acknowledged as an update of the prompt, before on_confirm's transaction.
+            await interaction.response.defer()
             text = await self.on_confirm(interaction)
-            await interaction.response.edit_message(content=text, view=None)
+            await edit_reply(interaction, text)
 
     async def _cancel(self, interaction: Interaction) -> None:
         if self.answer_once():
-            await interaction.response.edit_message(content=self.cancelled_text, view=None)
+            await edit_reply(interaction, self.cancelled_text)
 
     async def on_timeout(self) -> None:
         """Take the buttons away so an old prompt cannot be confirmed later."""
@@ -279,10 +336,29 @@ class FlywheelBot(commands.Bot):
 
     @asynccontextmanager
     async def acting(self, interaction: Interaction) -> AsyncIterator[tuple[AsyncSession, Actor]]:
-        """Open a transaction and resolve the interaction's author; commit when the block ends."""
+        """Acknowledge the interaction, open a transaction as its author; commit when the block ends.
+
+        The acknowledgement comes first (see :func:`acknowledge`): whatever the block
+        waits for, Discord has its answer in time, and the reply follows up.
+        """
         caller = caller_from(interaction, self.runtime.settings.discord)
+        await acknowledge(interaction)
         async with core.acting(self.runtime, caller) as (session, actor):
             yield session, actor
+
+    @asynccontextmanager
+    async def looking_up(
+        self, interaction: Interaction
+    ) -> AsyncIterator[tuple[AsyncSession, Caller]]:
+        """Open a read-only session for a command whose first answer is a modal (no deferral).
+
+        No transaction is begun and the author is not resolved to a member: nothing here
+        waits for the write lock, so the modal opens within Discord's 3 s even in a burst.
+        The form's submission runs in :meth:`acting`, which checks everything again.
+        """
+        caller = caller_from(interaction, self.runtime.settings.discord)
+        async with self.runtime.sessions() as session:
+            yield session, caller
 
     async def in_transaction(
         self, interaction: Interaction, service: Callable[[AsyncSession, Actor], Awaitable[T]]

@@ -14,7 +14,7 @@ from typing import Any
 import discord
 
 from bot.acting import refused
-from bot.discord.bot import Interaction, PrivateView, report_failure, send_ephemeral
+from bot.discord.bot import Interaction, PrivateView, report_failure, send_ephemeral, send_modal
 from bot.errors import Invalid
 from bot.text import discord_escape
 
@@ -32,7 +32,7 @@ class FixItView(PrivateView):
     @discord.ui.button(label=FIX_LABEL, style=discord.ButtonStyle.primary)
     async def fix(self, interaction: Interaction, _: discord.ui.Button[Any]) -> None:
         """Open the form again, as the member left it."""
-        await interaction.response.send_modal(self.reopen())
+        await send_modal(interaction, self.reopen())
 
 
 async def reprompt(

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.acting import refused, unexpected_failure
 from bot.errors import FlywheelError
+from bot.slack.render import fit_text
 from bot.text import slack_escape
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ async def tell_user(
     client: AsyncWebClient | None,
 ) -> None:
     """Reply ephemerally where the request came from; fall back to the app's DM for modals."""
+    text = fit_text(text)
     if respond is not None:
         # replace_original=False: an error must not wipe the message whose button was clicked.
         await respond(text=text, response_type="ephemeral", replace_original=False)
@@ -67,6 +69,7 @@ async def tell_author(
     client: AsyncWebClient, user_id: str, channel_id: str | None, text: str
 ) -> None:
     """Answer someone ephemerally in a channel they were in, else in the app's DM; never raise."""
+    text = fit_text(text)
     try:
         if channel_id:
             try:

@@ -10,6 +10,7 @@ commit. Feature modules import this module and :mod:`bot.slack.blocks`, never th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -29,13 +30,14 @@ from bot.services.callers import Actor, Caller, Role, require
 from bot.slack.blocks import Block, view_metadata, view_values
 from bot.slack.directory import UserDirectory, as_dict
 from bot.slack.errors import describe_failure, report_failure, reported, tell_author, tell_user
+from bot.slack.render import fit_blocks, fit_text, fit_view
 from bot.text import slack_escape
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-# A Home tab holds at most 100 blocks.
-MAX_HOME_BLOCKS = 100
+# How long a modal submission may work before its ack (Slack waits 3 s, the network some).
+SUBMISSION_ACK_SECONDS = 2.0
 
 HomeSection = Callable[[AsyncSession, Actor], Awaitable[list[Block]]]
 VerbHandler = Callable[["VerbCall"], Awaitable[None]]
@@ -122,12 +124,13 @@ class SlackCall:
             yield session, actor
 
     async def reply(self, text: str, *, blocks: Sequence[Block] | None = None) -> None:
-        """Answer only the caller (ephemeral), where the request came from."""
+        """Answer only the caller (ephemeral), where the request came from, fitted to Slack."""
+        text = fit_text(text)
         if self.respond is not None:
             # replace_original=False: the message whose button was clicked stays.
             await self.respond(
                 text=text,
-                blocks=list(blocks) if blocks else None,
+                blocks=fit_blocks(blocks) if blocks else None,
                 response_type="ephemeral",
                 replace_original=False,
             )
@@ -135,10 +138,11 @@ class SlackCall:
         await tell_user(self.body, text, respond=None, client=self.client)
 
     async def replace(self, text: str, *, blocks: Sequence[Block] | None = None) -> None:
-        """Replace the message whose button was clicked (its buttons go with it)."""
+        """Replace the message whose button was clicked (its buttons go with it), fitted."""
+        text = fit_text(text)
         if self.respond is not None:
             await self.respond(
-                text=text, blocks=list(blocks) if blocks else None, replace_original=True
+                text=text, blocks=fit_blocks(blocks) if blocks else None, replace_original=True
             )
         elif self.user_id:
             await self.client.chat_postMessage(channel=self.user_id, text=text)
@@ -153,16 +157,18 @@ class VerbCall(SlackCall):
     rest: str = ""
 
     async def reply(self, text: str, *, blocks: Sequence[Block] | None = None) -> None:
-        """Answer only the caller (ephemeral), in the channel the command came from."""
+        """Answer only the caller (ephemeral), in the channel the command came from, fitted."""
         if self.respond is None:
             raise RuntimeError("a slash command always comes with a response_url")
         await self.respond(
-            text=text, blocks=list(blocks) if blocks else None, response_type="ephemeral"
+            text=fit_text(text),
+            blocks=fit_blocks(blocks) if blocks else None,
+            response_type="ephemeral",
         )
 
     async def open_modal(self, view: Block) -> None:
-        """Open a modal for verbs with several fields; call it before slow work (3 s trigger)."""
-        await self.client.views_open(trigger_id=self.body["trigger_id"], view=view)
+        """Open a modal (fitted) for verbs with several fields; call it before slow work (3 s trigger)."""
+        await self.client.views_open(trigger_id=self.body["trigger_id"], view=fit_view(view))
 
 
 @dataclass
@@ -210,7 +216,7 @@ class SubmissionCall(SlackCall):
         """Answer the modal's author where they opened it (metadata ``channel``), else by DM."""
         origin = self.metadata.get("channel")
         await tell_author(
-            self.client, self.user_id, origin if isinstance(origin, str) else None, text
+            self.client, self.user_id, origin if isinstance(origin, str) else None, fit_text(text)
         )
 
 
@@ -376,7 +382,7 @@ class SlackFront:
             for section in self.home_sections:
                 blocks.extend(await section(session, actor))
         await client.views_publish(
-            user_id=caller.user_id, view={"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
+            user_id=caller.user_id, view=fit_view({"type": "home", "blocks": blocks})
         )
 
     # -- the listener decorators ---------------------------------------------------------------
@@ -401,23 +407,34 @@ class SlackFront:
         ``fields`` maps a service's field names (``Invalid.field``) to the modal's block ids:
         a refusal about one of them keeps the modal open with the message under that input;
         any other refusal closes it and is told where the modal was opened. The answer to a
-        submission is the ack itself, so the handler runs before it, inside Slack's 3 seconds.
+        submission is the ack itself, so the handler runs before it; if it has not finished
+        within :data:`SUBMISSION_ACK_SECONDS` (a burst holding the database), the modal is
+        closed by a plain ack in time and the outcome, refusal or not, is told afterwards.
         """
 
         async def listener(args: AsyncArgs) -> None:
             call = SubmissionCall(front=self, client=args.client, respond=None, body=args.body)
+            work = asyncio.ensure_future(handler(call))
+            done, _ = await asyncio.wait({work}, timeout=SUBMISSION_ACK_SECONDS)
+            if not done:
+                await args.ack()  # Slack's 3 seconds would pass: close the modal now.
             try:
-                text = await handler(call)
+                text = await work
             except Exception as error:
                 errors = field_errors(error, fields)
                 if errors is not None and isinstance(error, Invalid):
                     core.refused(error, "Slack form")
-                    await args.ack(response_action="errors", errors=errors)
+                    if done:
+                        await args.ack(response_action="errors", errors=errors)
+                    else:
+                        await call.tell(slack_escape(next(iter(errors.values()))))
                     return
-                await args.ack()
+                if done:
+                    await args.ack()
                 await call.tell(describe_failure(error))
                 return
-            await args.ack()
+            if done:
+                await args.ack()
             await call.tell(text)
 
         return _named(listener, handler)

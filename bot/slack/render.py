@@ -3,11 +3,17 @@
 This is the one place Slack markup is written. Plain text is escaped here (``&``, ``<``
 and ``>`` are Slack's control characters, so ``<!channel>`` typed by a member stays
 text), formatting marks in it are neutralised, and only a mention span pings.
+
+It is also the one place that knows Block Kit's limits: posts are fitted as they are
+rendered, and every reply, modal and Home tab goes through :func:`fit_text`,
+:func:`fit_blocks` and :func:`fit_view`, called by the kit in :mod:`bot.slack.front`.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.messages import Bold, Button, Code, Italic, Link, Mention, Owned, Rich, Text
@@ -21,6 +27,20 @@ MAX_ACTION_ID = 255
 MAX_BUTTON_TEXT = 75
 BUTTON_STYLES = frozenset({"primary", "danger"})
 ELLIPSIS = "…"
+MAX_VIEW_BLOCKS = 100  # a modal or a Home tab
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_BUTTON_VALUE = 2000
+MAX_OPTIONS = 100
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_PLACEHOLDER = 150
+MAX_INPUT_LABEL = 2000
+MAX_HINT = 2000
+MAX_INITIAL_VALUE = 3000
+MAX_VIEW_TITLE = 24  # also the submit and close buttons
 # A zero-width space before a formatting mark keeps Slack from reading it as markup.
 _MARKS = re.compile(r"([*_~`])")
 
@@ -116,3 +136,88 @@ def content(body: Rich, buttons: tuple[Button, ...], *, edit: bool = False) -> d
     elif edit:
         result["blocks"] = sections(text)
     return result
+
+
+# -- fitting what the kit sends -------------------------------------------------------------
+
+
+def fit_text(text: str) -> str:
+    """Fit a message's text (its notification fallback when it has blocks) to 40,000."""
+    return fit(text, MAX_TEXT)
+
+
+def _fit_object(text_object: Any, limit: int) -> None:
+    if isinstance(text_object, dict) and isinstance(text_object.get("text"), str):
+        text_object["text"] = fit(text_object["text"], limit)
+
+
+def _fit_element(element: Any) -> None:
+    if not isinstance(element, dict):
+        return
+    kind = element.get("type")
+    if kind == "button":
+        _fit_object(element.get("text"), MAX_BUTTON_TEXT)
+        if isinstance(element.get("value"), str):
+            element["value"] = element["value"][:MAX_BUTTON_VALUE]
+    if isinstance(element.get("options"), list):
+        options = element["options"][:MAX_OPTIONS]
+        for option in options:
+            if isinstance(option, dict):
+                _fit_object(option.get("text"), MAX_OPTION_TEXT)
+                if isinstance(option.get("value"), str):
+                    option["value"] = option["value"][:MAX_OPTION_VALUE]
+        element["options"] = options
+    if kind == "plain_text_input" and isinstance(element.get("initial_value"), str):
+        element["initial_value"] = fit(element["initial_value"], MAX_INITIAL_VALUE)
+    _fit_object(element.get("placeholder"), MAX_PLACEHOLDER)
+    if isinstance(element.get("action_id"), str):
+        element["action_id"] = element["action_id"][:MAX_ACTION_ID]
+
+
+def _fit_block(block: dict[str, Any]) -> None:
+    kind = block.get("type")
+    if kind == "section":
+        _fit_object(block.get("text"), MAX_SECTION_TEXT)
+        if isinstance(block.get("fields"), list):
+            block["fields"] = block["fields"][:MAX_SECTION_FIELDS]
+            for item in block["fields"]:
+                _fit_object(item, MAX_FIELD_TEXT)
+        _fit_element(block.get("accessory"))
+    elif kind == "header":
+        _fit_object(block.get("text"), MAX_HEADER_TEXT)
+    elif kind == "context" and isinstance(block.get("elements"), list):
+        block["elements"] = block["elements"][:MAX_CONTEXT_ELEMENTS]
+        for item in block["elements"]:
+            _fit_object(item, MAX_SECTION_TEXT)
+    elif kind == "actions" and isinstance(block.get("elements"), list):
+        block["elements"] = block["elements"][:MAX_ACTIONS]
+        for item in block["elements"]:
+            _fit_element(item)
+    elif kind == "input":
+        _fit_object(block.get("label"), MAX_INPUT_LABEL)
+        _fit_object(block.get("hint"), MAX_HINT)
+        _fit_element(block.get("element"))
+
+
+def fit_blocks(
+    blocks: Sequence[dict[str, Any]], *, limit: int = MAX_BLOCKS
+) -> list[dict[str, Any]]:
+    """Return a copy of the blocks fitted to Block Kit: at most ``limit``, each within its limits.
+
+    Text is cut with an ellipsis; a list of blocks too long keeps its first ``limit``.
+    """
+    fitted = copy.deepcopy(list(blocks[:limit]))
+    for block in fitted:
+        _fit_block(block)
+    return fitted
+
+
+def fit_view(view: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a modal or Home tab view fitted to Block Kit's view limits."""
+    fitted = dict(view)
+    fitted["blocks"] = fit_blocks(view.get("blocks") or [], limit=MAX_VIEW_BLOCKS)
+    for key in ("title", "submit", "close"):
+        if isinstance(view.get(key), dict):
+            fitted[key] = dict(view[key])
+            _fit_object(fitted[key], MAX_VIEW_TITLE)
+    return fitted

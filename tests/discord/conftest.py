@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import FakeClock
 from bot.discord.bot import FlywheelBot
 from bot.runtime import Runtime, bootstrap_community, build_runtime
-from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
+from bot.sandbox.discord import DiscordSandbox, Interaction, RecordedCall, point_discord_py_at
 from bot.settings import Settings, load_settings
 
 GUILD_ID = 910_000_000_000_000_001
@@ -34,9 +35,33 @@ MANAGER_ROLE_ID = 910_000_000_000_000_201
 MANAGE_GUILD = 1 << 5
 COMMUNITY_NAME = "Acme *Makers*"
 
+# Callback types: a message, a deferred ("thinking") message, a deferred update, an update.
+CALLBACK_MESSAGE = 4
+CALLBACK_DEFERRED = 5
+CALLBACK_DEFERRED_UPDATE = 6
+CALLBACK_UPDATE = 7
+
 CogFactory = Callable[[FlywheelBot], commands.Cog]
 StartBot = Callable[..., Awaitable[FlywheelBot]]
-Slash = Callable[..., Awaitable[RecordedCall]]
+Slash = Callable[..., Awaitable["Answer"]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a member saw from an interaction, shaped like an immediate callback.
+
+    ``json`` is ``{"type": …, "data": …}``: a deferred reply reads as the message (type 4)
+    or update (type 7) its follow-up made, so tests need not care whether it was deferred.
+    """
+
+    json: dict[str, Any]
+    callback: RecordedCall
+    deferred: bool
+
+    @property
+    def status(self) -> int:
+        """Return the callback's HTTP status."""
+        return self.callback.status
 
 
 def _toml_list(values: list[int]) -> str:
@@ -158,6 +183,45 @@ def slash(sandbox: DiscordSandbox) -> Slash:
         interaction = await sandbox.send_slash_command(
             name, guild_id=guild_id, channel_id=channel_id, user_id=user_id, options=options
         )
-        return await sandbox.wait_for_call(lambda call: call.path == interaction.callback_path)
+        return await answer(sandbox, interaction)
 
     return run
+
+
+async def answer(sandbox: DiscordSandbox, interaction: Interaction) -> Answer:
+    """Wait for what the member saw from an interaction (see :class:`Answer`)."""
+    callback = await sandbox.wait_for_call(
+        lambda call: call.path == interaction.callback_path and call.status < 300
+    )
+    kind = callback.json["type"]
+    if kind not in (CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE):
+        return Answer(callback.json, callback, deferred=False)
+    body = await answer_of(sandbox, interaction)
+    shown = CALLBACK_MESSAGE if kind == CALLBACK_DEFERRED else CALLBACK_UPDATE
+    return Answer({"type": shown, "data": body}, callback, deferred=True)
+
+
+async def answer_of(sandbox: DiscordSandbox, interaction: Interaction) -> dict[str, Any]:
+    """Wait for what the member sees: the callback's message, or the follow-up of a deferral.
+
+    Returns the message body the sandbox accepted (content, flags, components). A refused
+    callback or follow-up is not an answer: the member saw nothing from it.
+    """
+    callback = await sandbox.wait_for_call(
+        lambda call: call.path == interaction.callback_path and call.status < 300
+    )
+    kind = callback.json["type"]
+    if kind in (CALLBACK_MESSAGE, CALLBACK_UPDATE):
+        return dict(callback.json.get("data") or {})
+    if kind not in (CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE):
+        raise AssertionError(f"callback type {kind} carries no message")
+    webhook = f"/webhooks/{sandbox.application_id}/{interaction.token}"
+    followup = await sandbox.wait_for_call(
+        lambda call: (
+            call.path.startswith(webhook) and call.method in ("POST", "PATCH") and call.status < 300
+        )
+    )
+    body = dict(followup.json or {})
+    if kind == CALLBACK_DEFERRED:
+        body.setdefault("flags", callback.json.get("data", {}).get("flags", 0))
+    return body

@@ -25,8 +25,10 @@ from tests.discord.conftest import (
     COMMUNITY_NAME,
     GENERAL_ID,
     GUILD_ID,
+    Answer,
     Slash,
     StartBot,
+    answer,
 )
 
 EPHEMERAL = 64
@@ -162,11 +164,9 @@ async def ask_to_erase(slash: Slash, sandbox: DiscordSandbox) -> tuple[int, dict
     return int(prompt["id"]), {label: b["custom_id"] for label, b in buttons.items()}
 
 
-async def click(
-    sandbox: DiscordSandbox, custom_id: str, message_id: int, user_id: int
-) -> RecordedCall:
+async def click(sandbox: DiscordSandbox, custom_id: str, message_id: int, user_id: int) -> Answer:
     interaction = await sandbox.send_component(custom_id, message_id=message_id, user_id=user_id)
-    return await sandbox.wait_for_call(lambda call: call.path == interaction.callback_path)
+    return await answer(sandbox, interaction)
 
 
 async def test_confirming_privacy_delete_erases_the_member(

@@ -74,12 +74,14 @@ async def create_interaction(
     if message is not None:
         payload["message"] = copy.deepcopy(message)
     public = Interaction(interaction_id, token, type_, channel.id, guild_id, user_id)
-    state.interactions[interaction_id] = InteractionRecord(
+    record = InteractionRecord(
         public,
         time.monotonic(),
         payload,
         source_message_id=int(message["id"]) if message is not None else None,
     )
+    state.interactions[interaction_id] = record
+    state.interactions_by_token[token] = record
     await state.gateway.dispatch("INTERACTION_CREATE", payload, intent=None)
     return public
 

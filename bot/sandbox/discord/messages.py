@@ -19,7 +19,13 @@ from bot.sandbox.discord.protocol import (
     SETTABLE_FLAGS,
 )
 from bot.sandbox.discord.state import Channel, DiscordState, InteractionRecord, User
-from bot.sandbox.discord.wire import ApiError, Upload, check_content_length, emoji_key, invalid_form
+from bot.sandbox.discord.wire import (
+    ApiError,
+    Upload,
+    check_message_limits,
+    emoji_key,
+    invalid_form,
+)
 
 USER_MENTION = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION = re.compile(r"<@&(\d+)>")
@@ -166,7 +172,7 @@ def apply_edit(
     files: tuple[Upload, ...],
 ) -> None:
     """Merge a PATCH body into a stored message; leave it untouched if the result is invalid."""
-    check_content_length(body.get("content"))
+    check_message_limits(body)
     message = copy.deepcopy(stored)
     if "content" in body:
         message["content"] = str(body["content"] or "")

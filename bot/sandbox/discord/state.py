@@ -198,9 +198,15 @@ class DiscordState:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.command_ids: dict[tuple[int | None, str, int], int] = {}
         self.interactions: dict[int, InteractionRecord] = {}
+        # Follow-ups address an interaction by its token: an index, so a burst stays linear.
+        self.interactions_by_token: dict[str, InteractionRecord] = {}
         self.modals: dict[str, dict[str, Any]] = {}
         # Set by the sandbox right after: the gateway reads this state to build its events.
         self.gateway: Gateway
+
+    def interaction_by_token(self, token: str) -> InteractionRecord | None:
+        """Return the interaction a webhook token addresses, if any."""
+        return self.interactions_by_token.get(token)
 
     def iso_now(self) -> str:
         """Return the wall clock as a Discord timestamp."""

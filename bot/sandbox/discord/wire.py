@@ -14,6 +14,28 @@ MAX_CONTENT_LENGTH: Final = 2000
 # Autocomplete answers: at most 25 choices, names of 1 to 100 characters.
 MAX_CHOICES: Final = 25
 MAX_CHOICE_NAME: Final = 100
+# Embeds: ten a message, 6,000 characters in all; each part has its own limit.
+MAX_EMBEDS: Final = 10
+MAX_EMBED_TOTAL: Final = 6000
+MAX_EMBED_FIELDS: Final = 25
+EMBED_TEXT_LIMITS: Final = {"title": 256, "description": 4096}
+EMBED_PART_LIMITS: Final = {"footer": ("text", 2048), "author": ("name", 256)}
+MAX_FIELD_NAME: Final = 256
+MAX_FIELD_VALUE: Final = 1024
+# Components: five action rows, five buttons or one select in a row.
+MAX_ROWS: Final = 5
+MAX_ROW_BUTTONS: Final = 5
+MAX_BUTTON_LABEL: Final = 80
+MAX_CUSTOM_ID: Final = 100
+MAX_SELECT_OPTIONS: Final = 25
+MAX_OPTION_TEXT: Final = 100
+MAX_PLACEHOLDER: Final = 150
+# Modals: a 45-character title, at most five text inputs (labels 45, placeholders 100,
+# values 4,000).
+MAX_MODAL_TITLE: Final = 45
+MAX_INPUT_LABEL: Final = 45
+MAX_INPUT_PLACEHOLDER: Final = 100
+MAX_INPUT_VALUE: Final = 4000
 
 
 @dataclass(frozen=True)
@@ -160,10 +182,181 @@ def check_content_length(content: Any) -> None:
         )
 
 
+def _too_long(where: str, text: Any, limit: int) -> None:
+    if text is not None and len(str(text)) > limit:
+        raise invalid_form(where, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+
+
+def check_embeds(embeds: Any) -> None:
+    """Refuse embeds over Discord's limits (each part, and 6,000 characters in all)."""
+    if embeds is None:
+        return
+    if not isinstance(embeds, list) or len(embeds) > MAX_EMBEDS:
+        raise invalid_form(
+            "embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length."
+        )
+    total = 0
+    for index, embed in enumerate(embeds):
+        if not isinstance(embed, dict):
+            raise invalid_form(
+                f"embeds.{index}",
+                "MODEL_TYPE_CONVERT",
+                "Only dictionaries may be used in a ModelType",
+            )
+        for key, limit in EMBED_TEXT_LIMITS.items():
+            _too_long(f"embeds.{index}.{key}", embed.get(key), limit)
+            total += len(str(embed.get(key) or ""))
+        for key, (inner, limit) in EMBED_PART_LIMITS.items():
+            part = embed.get(key)
+            text = part.get(inner) if isinstance(part, dict) else None
+            _too_long(f"embeds.{index}.{key}.{inner}", text, limit)
+            total += len(str(text or ""))
+        fields = embed.get("fields") or []
+        if not isinstance(fields, list) or len(fields) > MAX_EMBED_FIELDS:
+            raise invalid_form(
+                f"embeds.{index}.fields",
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {MAX_EMBED_FIELDS} or fewer in length.",
+            )
+        for number, item in enumerate(fields):
+            item = item if isinstance(item, dict) else {}
+            _too_long(f"embeds.{index}.fields.{number}.name", item.get("name"), MAX_FIELD_NAME)
+            _too_long(f"embeds.{index}.fields.{number}.value", item.get("value"), MAX_FIELD_VALUE)
+            total += len(str(item.get("name") or "")) + len(str(item.get("value") or ""))
+    if total > MAX_EMBED_TOTAL:
+        raise invalid_form(
+            "embeds",
+            "MAX_EMBED_SIZE_EXCEEDED",
+            f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}",
+        )
+
+
+def _check_component(where: str, component: dict[str, Any]) -> None:
+    kind = component.get("type")
+    custom_id = component.get("custom_id")
+    if custom_id is not None and not 1 <= len(str(custom_id)) <= MAX_CUSTOM_ID:
+        raise invalid_form(
+            f"{where}.custom_id",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_CUSTOM_ID} in length.",
+        )
+    if kind == 2:
+        _too_long(f"{where}.label", component.get("label"), MAX_BUTTON_LABEL)
+    elif kind in (3, 5, 6, 7, 8):
+        _too_long(f"{where}.placeholder", component.get("placeholder"), MAX_PLACEHOLDER)
+        options = component.get("options") or []
+        if not isinstance(options, list) or len(options) > MAX_SELECT_OPTIONS:
+            raise invalid_form(
+                f"{where}.options",
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {MAX_SELECT_OPTIONS} or fewer in length.",
+            )
+        for number, option in enumerate(options):
+            option = option if isinstance(option, dict) else {}
+            for key in ("label", "value", "description"):
+                _too_long(f"{where}.options.{number}.{key}", option.get(key), MAX_OPTION_TEXT)
+
+
+def check_components(components: Any) -> None:
+    """Refuse message components over Discord's limits (rows, buttons, labels, ids, options)."""
+    if components is None:
+        return
+    if not isinstance(components, list) or len(components) > MAX_ROWS:
+        raise invalid_form(
+            "components", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_ROWS} or fewer in length."
+        )
+    for index, row in enumerate(components):
+        if not isinstance(row, dict):
+            raise invalid_form(
+                f"components.{index}",
+                "MODEL_TYPE_CONVERT",
+                "Only dictionaries may be used in a ModelType",
+            )
+        if row.get("type") != 1:
+            _check_component(f"components.{index}", row)
+            continue
+        inner = row.get("components") or []
+        if not isinstance(inner, list) or len(inner) > MAX_ROW_BUTTONS:
+            raise invalid_form(
+                f"components.{index}.components",
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {MAX_ROW_BUTTONS} or fewer in length.",
+            )
+        for number, component in enumerate(inner):
+            if isinstance(component, dict):
+                _check_component(f"components.{index}.components.{number}", component)
+
+
+def check_message_limits(body: dict[str, Any]) -> None:
+    """Refuse content, embeds or components over Discord's limits."""
+    check_content_length(body.get("content"))
+    check_embeds(body.get("embeds"))
+    check_components(body.get("components"))
+
+
+def _check_text_input(where: str, component: dict[str, Any], *, labelled: bool) -> None:
+    if not labelled:
+        _too_long(f"{where}.label", component.get("label"), MAX_INPUT_LABEL)
+    _too_long(f"{where}.placeholder", component.get("placeholder"), MAX_INPUT_PLACEHOLDER)
+    value = component.get("value")
+    _too_long(f"{where}.value", value, MAX_INPUT_VALUE)
+    longest = component.get("max_length")
+    if value is not None and isinstance(longest, int) and len(str(value)) > longest:
+        raise invalid_form(
+            f"{where}.value", "BASE_TYPE_MAX_LENGTH", f"Must be {longest} or fewer in length."
+        )
+    custom_id = component.get("custom_id")
+    if custom_id is not None and not 1 <= len(str(custom_id)) <= MAX_CUSTOM_ID:
+        raise invalid_form(
+            f"{where}.custom_id",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_CUSTOM_ID} in length.",
+        )
+
+
+def validate_modal(data: dict[str, Any]) -> None:
+    """Refuse a modal Discord would refuse: title, custom id, inputs and their texts."""
+    title = data.get("title")
+    if not isinstance(title, str) or not 1 <= len(title) <= MAX_MODAL_TITLE:
+        raise invalid_form(
+            "data.title",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_MODAL_TITLE} in length.",
+        )
+    custom_id = data.get("custom_id")
+    if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= MAX_CUSTOM_ID:
+        raise invalid_form(
+            "data.custom_id",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_CUSTOM_ID} in length.",
+        )
+    components = data.get("components") or []
+    if not isinstance(components, list) or not 1 <= len(components) <= MAX_ROWS:
+        raise invalid_form(
+            "data.components",
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {MAX_ROWS} in length.",
+        )
+    for index, top in enumerate(components):
+        where = f"data.components.{index}"
+        top = top if isinstance(top, dict) else {}
+        if top.get("type") == 1:
+            for number, component in enumerate(top.get("components") or []):
+                if isinstance(component, dict):
+                    _check_text_input(f"{where}.components.{number}", component, labelled=False)
+        elif top.get("type") == 18:
+            # A label component carries the label; its text input has none of its own.
+            _too_long(f"{where}.label", top.get("label"), MAX_INPUT_LABEL)
+            _too_long(f"{where}.description", top.get("description"), MAX_INPUT_PLACEHOLDER)
+            inner = top.get("component")
+            if isinstance(inner, dict):
+                _check_text_input(f"{where}.component", inner, labelled=True)
+
+
 def validate_message_body(body: dict[str, Any], files: tuple[Upload, ...]) -> None:
-    """Refuse a new message Discord would refuse: too long, or empty."""
+    """Refuse a new message Discord would refuse: over a limit, or empty."""
     content = body.get("content")
-    check_content_length(content)
+    check_message_limits(body)
     if not (
         content
         or body.get("embeds")

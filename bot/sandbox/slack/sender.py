@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from bot.sandbox.base import Clock
 from bot.sandbox.slack.wire import JsonObject, sign_slack_request
@@ -307,7 +307,10 @@ class SlackEventSender:
         }
         if self._session is None:
             # Slack gives up on a request URL after 3 s; the sandbox waits longer for slow CI.
-            self._session = ClientSession(timeout=ClientTimeout(total=30))
+            # Slack opens as many connections as it has requests: no client-side queue.
+            self._session = ClientSession(
+                timeout=ClientTimeout(total=30), connector=TCPConnector(limit=0)
+            )
         started = time.monotonic()
         async with self._session.post(self.bot_url, data=body, headers=headers) as response:
             text = await response.text()

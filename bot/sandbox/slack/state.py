@@ -15,6 +15,7 @@ from bot.sandbox.slack.wire import (
     ApiError,
     JsonObject,
     check_blocks,
+    check_view,
 )
 
 
@@ -193,6 +194,7 @@ class SlackState:
         if not isinstance(view, dict) or view.get("type") not in {"modal", "home"}:
             raise ApiError("invalid_arguments")
         check_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS)
+        check_view(view)
         view_id = view_id or self.next_id("V")
         built: JsonObject = {
             "id": view_id,

@@ -21,6 +21,28 @@ TRIGGER_TTL_SECONDS = 3.0
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
+# Block Kit's element limits (characters unless said).
+MAX_SECTION_TEXT = 3000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_BLOCK_ID = 255
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_OPTIONS = 100
+MAX_PLACEHOLDER = 150
+MAX_INPUT_LABEL = 2000
+MAX_HINT = 2000
+MAX_INITIAL_VALUE = 3000
+MAX_VIEW_TITLE = 24
+MAX_VIEW_BUTTON = 24
+MAX_PRIVATE_METADATA = 3000
+MAX_CALLBACK_ID = 255
 # conversations.history and .replies: 100 messages a page unless asked, at most 999.
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
@@ -75,16 +97,101 @@ def json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _text_of(value: Any) -> str:
+    return str(value.get("text", "")) if isinstance(value, dict) else ""
+
+
+def _over(value: Any, limit: int) -> bool:
+    return value is not None and len(str(value)) > limit
+
+
+def _element_fits(element: Any) -> bool:
+    if not isinstance(element, dict):
+        return False
+    if _over(element.get("action_id"), MAX_ACTION_ID):
+        return False
+    kind = element.get("type")
+    if kind == "button":
+        return not (
+            _over(_text_of(element.get("text")), MAX_BUTTON_TEXT)
+            or _over(element.get("value"), MAX_BUTTON_VALUE)
+        )
+    if kind in {"static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes"}:
+        options = element.get("options") or []
+        if not isinstance(options, list) or len(options) > MAX_OPTIONS:
+            return False
+        for option in options:
+            if not isinstance(option, dict):
+                return False
+            if _over(_text_of(option.get("text")), MAX_OPTION_TEXT) or _over(
+                option.get("value"), MAX_OPTION_VALUE
+            ):
+                return False
+    if kind == "plain_text_input" and _over(element.get("initial_value"), MAX_INITIAL_VALUE):
+        return False
+    return not _over(_text_of(element.get("placeholder")), MAX_PLACEHOLDER)
+
+
+def _block_fits(block: Any) -> bool:
+    """Say whether one block is typed and within Block Kit's limits for its kind."""
+    if not isinstance(block, dict) or "type" not in block:
+        return False
+    if _over(block.get("block_id"), MAX_BLOCK_ID):
+        return False
+    kind = block["type"]
+    if kind == "section":
+        fields = block.get("fields") or []
+        if _over(_text_of(block.get("text")), MAX_SECTION_TEXT) or len(fields) > MAX_SECTION_FIELDS:
+            return False
+        if any(_over(_text_of(item), MAX_FIELD_TEXT) for item in fields):
+            return False
+        accessory = block.get("accessory")
+        return accessory is None or _element_fits(accessory)
+    if kind == "header":
+        return not _over(_text_of(block.get("text")), MAX_HEADER_TEXT)
+    if kind == "context":
+        elements = block.get("elements") or []
+        return len(elements) <= MAX_CONTEXT_ELEMENTS and not any(
+            _over(_text_of(item), MAX_SECTION_TEXT) for item in elements
+        )
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return len(elements) <= MAX_ACTIONS_ELEMENTS and all(_element_fits(e) for e in elements)
+    if kind == "input":
+        return not (
+            _over(_text_of(block.get("label")), MAX_INPUT_LABEL)
+            or _over(_text_of(block.get("hint")), MAX_HINT)
+            or not _element_fits(block.get("element"))
+        )
+    return True
+
+
 def check_blocks(blocks: Any, limit: int) -> None:
-    """Refuse blocks that are not a list of typed blocks within the limit."""
+    """Refuse blocks that are not a list of typed blocks within Block Kit's limits."""
     if blocks is None:
         return
-    if (
-        not isinstance(blocks, list)
-        or len(blocks) > limit
-        or not all(isinstance(block, dict) and "type" in block for block in blocks)
-    ):
+    if not isinstance(blocks, list) or len(blocks) > limit:
         raise ApiError("invalid_blocks")
+    if not all(_block_fits(block) for block in blocks):
+        raise ApiError("invalid_blocks")
+
+
+def check_text(text: Any) -> None:
+    """Refuse message text over Slack's 40,000 characters."""
+    if _over(text, MAX_MESSAGE_TEXT):
+        raise ApiError("msg_too_long")
+
+
+def check_view(view: JsonObject) -> None:
+    """Refuse a modal or Home tab over Block Kit's view limits (as ``invalid_arguments``)."""
+    for key in ("title", "submit", "close"):
+        limit = MAX_VIEW_TITLE if key == "title" else MAX_VIEW_BUTTON
+        if _over(_text_of(view.get(key)), limit):
+            raise ApiError("invalid_arguments")
+    if _over(view.get("private_metadata"), MAX_PRIVATE_METADATA) or _over(
+        view.get("callback_id"), MAX_CALLBACK_ID
+    ):
+        raise ApiError("invalid_arguments")
 
 
 def check_metadata(metadata: Any) -> None:

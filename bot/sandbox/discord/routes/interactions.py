@@ -26,9 +26,11 @@ from bot.sandbox.discord.wire import (
     ApiRequest,
     Reply,
     Upload,
+    check_message_limits,
     invalid_form,
     validate_choices,
     validate_message_body,
+    validate_modal,
 )
 
 ROUTES = RouteTable()
@@ -53,8 +55,12 @@ async def callback(state: DiscordState, req: ApiRequest) -> Reply:
         raise invalid_form("type", "INTERACTION_CALLBACK_TYPE_INVALID", "Invalid type.")
     if callback_type == CALLBACK_CHANNEL_MESSAGE:
         validate_message_body(data, req.files)
+    if callback_type == CALLBACK_UPDATE_MESSAGE:
+        check_message_limits(data)
     if callback_type == CALLBACK_AUTOCOMPLETE_RESULT:
         validate_choices(data.get("choices"))
+    if callback_type == CALLBACK_MODAL:
+        validate_modal(data)
     # Marked before the first await so a concurrent second callback gets 40060; a response
     # Discord refuses does not count as the acknowledgement.
     record.acknowledged = True

@@ -17,10 +17,9 @@ ROUTES = RouteTable()
 def _webhook_interaction(state: DiscordState, req: ApiRequest) -> InteractionRecord:
     """Return the acknowledged interaction whose token addresses this webhook."""
     if req.snowflake("webhook_id") == state.application_id:
-        token = req.params["token"]
-        for record in state.interactions.values():
-            if record.public.token == token and record.acknowledged:
-                return record
+        record = state.interaction_by_token(req.params["token"])
+        if record is not None and record.acknowledged:
+            return record
     raise ApiError(404, 10015, "Unknown Webhook")
 
 

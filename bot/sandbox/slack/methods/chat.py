@@ -6,11 +6,11 @@ from bot.sandbox.slack.methods.table import MethodTable
 from bot.sandbox.slack.state import SlackState
 from bot.sandbox.slack.wire import (
     MAX_MESSAGE_BLOCKS,
-    MAX_MESSAGE_TEXT,
     ApiError,
     JsonObject,
     check_blocks,
     check_metadata,
+    check_text,
     truthy,
 )
 
@@ -22,8 +22,7 @@ def chat_post_message(state: SlackState, args: JsonObject) -> JsonObject:
     channel = state.channel_for_post(args.get("channel"))
     if not any(args.get(key) for key in ("text", "blocks", "attachments")):
         raise ApiError("no_text")
-    if len(str(args.get("text", ""))) > MAX_MESSAGE_TEXT:
-        raise ApiError("msg_too_long")
+    check_text(args.get("text"))
     check_blocks(args.get("blocks"), MAX_MESSAGE_BLOCKS)
     check_metadata(args.get("metadata"))
     message = state.new_message(args)
@@ -45,6 +44,7 @@ def chat_post_ephemeral(state: SlackState, args: JsonObject) -> JsonObject:
         raise ApiError("user_not_found")
     if not any(args.get(key) for key in ("text", "blocks", "attachments")):
         raise ApiError("no_text")
+    check_text(args.get("text"))
     check_blocks(args.get("blocks"), MAX_MESSAGE_BLOCKS)
     message = state.new_message(args)
     message.update({"channel": channel, "recipient": user})
@@ -55,6 +55,7 @@ def chat_post_ephemeral(state: SlackState, args: JsonObject) -> JsonObject:
 @METHODS.method("chat.update")
 def chat_update(state: SlackState, args: JsonObject) -> JsonObject:
     channel, message = state.message_for_change(args)
+    check_text(args.get("text"))
     check_blocks(args.get("blocks"), MAX_MESSAGE_BLOCKS)
     message.update(state.message_content(args))
     message["edited"] = {"user": state.bot_user_id, "ts": state.next_ts()}
@@ -76,6 +77,7 @@ def chat_delete(state: SlackState, args: JsonObject) -> JsonObject:
 def apply_response(state: SlackState, origin: JsonObject, args: JsonObject) -> None:
     """Carry out a post to a response URL: a reply in the original context."""
     # Slack treats a response_url post as a reply in the original context.
+    check_text(args.get("text"))
     check_blocks(args.get("blocks"), MAX_MESSAGE_BLOCKS)
     channel = origin["channel"]
     original = None
