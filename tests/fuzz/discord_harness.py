@@ -102,7 +102,8 @@ def option_value(option: Option, world: World, case: values.Case) -> Any:
         return case.pick([choice["value"] for choice in spec["choices"]])
     if kind == STRING:
         low = max(int(spec.get("min_length") or 0), 1 if option.required else 0)
-        return case.text(int(spec.get("max_length") or 6000), min_size=low)
+        high = int(spec.get("max_length") or 6000)
+        return case.text(high, min_size=low, kind=values.field_kind(option.name))
     if kind == INTEGER:
         return case.integer(int(spec.get("min_value", -(2**53))), int(spec.get("max_value", 2**53)))
     if kind == NUMBER:
@@ -151,7 +152,8 @@ def modal_fields(modal: dict[str, Any], case: values.Case) -> dict[str, str]:
         required = text_input.get("required", True)
         low = max(int(text_input.get("min_length") or 0), 1 if required else 0)
         high = int(text_input.get("max_length") or 4000)
-        fields[str(text_input["custom_id"])] = case.text(high, min_size=low)
+        kind = values.field_kind(str(text_input["custom_id"]), str(text_input.get("label", "")))
+        fields[str(text_input["custom_id"])] = case.text(high, min_size=low, kind=kind)
     return fields
 
 
@@ -185,6 +187,7 @@ class Harness:
     tried: set[tuple[str, ...]] = field(default_factory=set)
     tried_order: list[tuple[str, ...]] = field(default_factory=list)
     _refusals_seen: int = 0
+    opened: dict[str, int] = field(default_factory=dict)  # form custom_id -> who opened it
 
     def __repr__(self) -> str:
         return f"<Discord harness after {self.cases} cases>"
@@ -199,8 +202,14 @@ class Harness:
         mark = len(self.sandbox.calls)
         user = case.pick(self.members)
         clickable = self._clickable(user)
-        action = case.pick(["command", "command", "autocomplete", "click"])
-        if action == "click" and clickable:
+        action = case.pick(["command", "command", "autocomplete", "click", "form"])
+        modals = sorted(self.opened)
+        if action == "form" and modals:
+            # A form opened before, opened again by the same member: each submission is new input.
+            custom_id = case.pick(modals)
+            answer = None
+            await self._submit(case, self.opened[custom_id], self.sandbox.state.modals[custom_id])
+        elif action == "click" and clickable:
             message, component = case.pick(clickable)
             answer = await self._click(case, user, message, component)
         else:
@@ -213,6 +222,7 @@ class Harness:
         await self._settle(mark)
         refusals = await self._unchanged_if_refused(before)
         if answer is not None and answer.json and answer.json.get("type") == CALLBACK_MODAL:
+            self.opened[str(answer.json["data"]["custom_id"])] = user
             # The form is a request of its own: what opening it wrote is not its to undo.
             before = await snapshot(self.engine)
             await self._submit(case, user, answer.json["data"])

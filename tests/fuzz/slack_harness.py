@@ -31,14 +31,15 @@ MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update", "res
 
 
 def _input_value(
-    element: dict[str, Any], case: values.Case, world: dict[str, list[str]]
+    element: dict[str, Any], case: values.Case, world: dict[str, list[str]], block_id: str = ""
 ) -> dict[str, Any]:
     """Return what Slack sends for one input element of a modal."""
     kind = element.get("type")
     if kind in ("plain_text_input", "number_input", "url_text_input", "email_text_input"):
         low = int(element.get("min_length") or 0)
         high = int(element.get("max_length") or PLAIN_TEXT_MAX)
-        return {"type": kind, "value": case.text(high, min_size=low)}
+        hint = values.field_kind(block_id, str(element.get("action_id", "")))
+        return {"type": kind, "value": case.text(high, min_size=low, kind=hint)}
     options = [o for g in element.get("option_groups") or [] for o in g["options"]]
     options += element.get("options") or []
     if kind in ("static_select", "radio_buttons"):
@@ -130,6 +131,7 @@ class Harness:
     tried: set[str] = field(default_factory=set)
     tried_order: list[str] = field(default_factory=list)
     _refusals_seen: int = 0
+    opened: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # view -> opener
     conversations: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -143,7 +145,7 @@ class Harness:
         mark = len(self.sandbox.calls)
         user = case.pick(self.members)
         clicks = self._clickable(user)
-        modals = [v for v in self.sandbox.views.values() if v.get("type") == "modal"]
+        modals = sorted(self.opened)
         action = case.pick(["verb", "verb", "click", "form"])
         if action == "click" and clicks:
             where, button = case.pick(clicks)
@@ -156,13 +158,19 @@ class Harness:
                 **where,
             )
         elif action == "form" and modals:
-            reply = await self._submit(case, user, case.pick(modals))
+            # A form opened before, opened again by the same member: each submission is new input.
+            view_id = case.pick(modals)
+            view = self.sandbox.views.get(view_id) or self.opened[view_id][1]
+            reply = await self._submit(case, self.opened[view_id][0], view)
         else:
             reply = await self._verb(case, user)
         self._check_ack(reply)
         await self._settle()
         refusals = await self._unchanged_if_refused(before)
         opened = [c for c in self.sandbox.calls[mark:] if c.method in ("views.open", "views.push")]
+        for call in opened:
+            if call.ok:
+                self.opened[str(call.response["view"]["id"])] = (user, call.response["view"])
         if opened and opened[-1].ok and case.flag():
             # The form is a request of its own: what opening it wrote is not its to undo.
             before = await snapshot(self.engine)
@@ -191,7 +199,8 @@ class Harness:
         verb = [*verbs, ""][len(self.tried_order) % (len(verbs) + 1)]
         self.tried_order.append(verb)
         self.tried.add(verb)
-        rest = case.text(400)
+        # Nothing after the verb, a name (most verbs take one) or anything at all.
+        rest = case.pick(["", case.text(200, kind="name"), case.text(400)])
         text = f"{verb} {rest}".strip() if verb else rest
         note(f"{self.front.commands.command} {text!r} by {user}")
         return await self.sender.send_slash_command(

@@ -81,6 +81,76 @@ PLAUSIBLE = [
 ]
 SPECIAL = ["", " ", "   ", "\n", "\t \n", "0", "-1", "99999999999999999999", "None", "null", "true"]
 
+# What a field of one kind is sent besides anything at all: its plausible values beside its
+# near misses, so a harness reaches each field's own parser, not only its length check.
+FIELD_VALUES = {
+    "zone": [
+        "Europe/Berlin",
+        "UTC",
+        "Europe",
+        "America",
+        "America/Argentina",
+        "Etc",
+        "posixrules",
+        "europe/berlin",
+        "../../etc/passwd",
+        "Europe/Berlin\x00",
+        "😀" * 70,
+        "E" * 300,
+        " UTC ",
+    ],
+    "schedule": [
+        "weekly mon 10:00",
+        "weekly mon,thu 10:00",
+        "every 2 weeks fri 16:00",
+        "every ² weeks fri 16:00",
+        "every ٣ weeks mon 10:00",
+        "every 0 weeks mon 10:00",
+        "every 99999999999999999999 weeks mon 10:00",
+        "once 2020-01-01 10:00",
+        "once 2026-02-30 10:00",
+        "once 9999-12-31 23:59",
+        "monthly 1st mon 10:00",
+        "weekly monwed 10:00",
+        "weekly mon-wed 10:00",
+        "weekly mon&wed 10:00",
+        "weekly mon 25:00",
+        "weekly mon 1０:00",
+        "weekly mon 10:00 " + "x" * 3000,
+    ],
+    "minute": ["15", "0", "-5", "²", "٣٠", "１０", "5" * 5000, "1e3", "15,30", "99999999", " 15 "],
+    "name": [
+        "Office Hours",
+        "OFFICE HOURS",
+        "Ödön",
+        "ÖDÖN",
+        "ΣΟΦΙΑ",
+        "σοφια",
+        "Straße",
+        "STRASSE",
+        "\u200b\u200b",
+        "\u202eshruoH eciffO",
+        "Office\x00Hours",
+        "x" * 200,
+        "@everyone",
+    ],
+}
+_HINTS = {
+    "zone": "zone",
+    "schedule": "schedule",
+    "remind": "minute",
+    "minute": "minute",
+    "name": "name",
+    "title": "name",
+}
+
+
+def field_kind(*names: str) -> str | None:
+    """Return the kind of field (a key of FIELD_VALUES) its id or label suggests, if any."""
+    joined = " ".join(names).lower()
+    return next((kind for hint, kind in _HINTS.items() if hint in joined), None)
+
+
 _pieces = st.sampled_from(
     ZERO_WIDTH + BIDI + CONTROL + CONFUSABLES + OTHER_DIGITS + NON_BMP + MARKUP + MENTIONS
 )
@@ -158,10 +228,16 @@ class Case:
         self._flag += 1
         return value
 
-    def text(self, max_size: int = 6000, *, min_size: int = 0) -> str:
-        """Return the next text, cut to ``max_size`` and padded to ``min_size``."""
-        value = self.texts[self._text % len(self.texts)][:max_size]
-        self._text += 1
+    def text(self, max_size: int = 6000, *, min_size: int = 0, kind: str | None = None) -> str:
+        """Return the next text, cut to ``max_size`` and padded to ``min_size``.
+
+        For a field of a known ``kind``, half the time one of that kind's values instead.
+        """
+        if kind in FIELD_VALUES and self.flag():
+            value = self.pick(FIELD_VALUES[kind])[:max_size]
+        else:
+            value = self.texts[self._text % len(self.texts)][:max_size]
+            self._text += 1
         return value + "x" * (min_size - len(value))
 
 
