@@ -563,6 +563,20 @@ async def test_a_long_list_is_paged_ten_at_a_time_with_a_next_page_button(
     assert "page 2 of 2" in second.args["text"]
 
 
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000])
+async def test_a_page_button_with_a_value_that_is_not_ascii_digits_shows_the_first_page(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime, value: str
+) -> None:
+    # str.isdigit() says yes to these and int() then raises (or refuses 5,000 digits).
+    await create_from_template(served, sandbox)
+    seen = len(sandbox.calls)
+
+    await served.sender.send_block_action(LIST_PAGE, value, user_id=MEMBER, channel_id=CHANNEL)
+
+    shown = await sandbox.wait_for_call("response_url", since=seen)
+    assert "Feedback Friday" in str(shown.args["blocks"])
+
+
 # -- moderating ---------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.errors import Invalid
+from bot.inputs import ascii_int
 from bot.services.rituals import (
     CHECKIN_PREFIX,
     checkin,
@@ -41,7 +42,7 @@ async def checkin_button(call: ActionCall) -> None:
 
 async def list_page(call: ActionCall) -> None:
     """Show another page of the ritual list in place of the one clicked."""
-    page = int(call.value) if call.value.isdigit() else 1
+    page = ascii_int(call.value, max_digits=4) or 1  # a forged value is page 1, not a crash
     async with call.acting() as (session, actor):
         views = await list_rituals(session, call.runtime.clock, actor.community_id)
     text, blocks = list_blocks(views, page, call.front.commands.command)
