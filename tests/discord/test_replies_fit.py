@@ -166,5 +166,5 @@ async def test_a_long_option_value_echoed_in_an_error_is_cut_with_an_ellipsis(
     assert answer["flags"] & 64  # only the member sees it
     assert answer["content"].startswith("There is no ritual called 'no such ritual no such")
     assert len(answer["content"]) <= 2000
-    assert answer["content"].endswith("…")
+    assert "…" in answer["content"] and typed not in answer["content"]  # quoted, cut
     assert "Something went wrong" not in answer["content"]

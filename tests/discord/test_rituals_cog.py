@@ -394,7 +394,7 @@ async def test_bad_input_in_the_form_is_refused_with_what_to_send_instead(
     submitted = await sandbox.send_modal_submit(
         "ritual-form", typed, channel_id=GENERAL_ID, user_id=MODERATOR_ID, guild_id=GUILD_ID
     )
-    refused = await sandbox.wait_for_call(lambda c: c.path == submitted.callback_path)
+    refused = await answer(sandbox, submitted)
 
     assert says in refused.json["data"]["content"]
     assert "Something went wrong" not in refused.json["data"]["content"]
