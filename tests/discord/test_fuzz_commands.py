@@ -6,11 +6,9 @@ and replayed with FLYWHEEL_FUZZ_SEED=<seed>. FLYWHEEL_FUZZ=long runs twenty time
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, seed, settings
 
 from bot.discord.sender import DiscordSender
 from bot.services import rituals
@@ -26,8 +24,8 @@ from tests.discord.conftest import (
     MODERATOR_ROLE_ID,
 )
 from tests.fuzz import values
+from tests.fuzz.cases import report, seeded_runs, watching
 from tests.fuzz.discord_harness import Harness, World, commands_of
-from tests.fuzz.observe import LogWatch
 
 BYSTANDER_ID = 910_000_000_000_000_109  # in the guild; only ever typed, never meant
 STRANGER_ID = 920_000_000_000_000_100  # a member of another server
@@ -66,57 +64,33 @@ async def harness(runtime, sandbox, start_bot, clock, engine) -> AsyncIterator[H
     await runtime.dispatcher.drain()
     commands = commands_of(sandbox.state.commands[GUILD_ID])
     assert len(commands) >= 10, f"only {len(commands)} commands found in the synced tree"
-    watch = LogWatch()
-    root = logging.getLogger()
-    root.addHandler(watch)
-    previous = logging.getLogger("bot.refusals").level
-    logging.getLogger("bot.refusals").setLevel(logging.INFO)
     world = World(
         users=[ALICE_ID, BOB_ID, MODERATOR_ID, BYSTANDER_ID, STRANGER_ID, bot.user.id],
         channels=[GENERAL_ID, SECOND_CHANNEL_ID, OTHER_CHANNEL_ID],
         roles=[MODERATOR_ROLE_ID, MANAGER_ROLE_ID, GUILD_ID],
         bystanders={str(BYSTANDER_ID)},
     )
-    h = Harness(
-        sandbox=sandbox,
-        runtime=runtime,
-        engine=engine,
-        watch=watch,
-        commands=commands,
-        world=world,
-        guild_id=GUILD_ID,
-        channel_id=GENERAL_ID,
-        members=[ALICE_ID, MODERATOR_ID, GUILD_OWNER_ID],
-    )
-    yield h
-    root.removeHandler(watch)
-    logging.getLogger("bot.refusals").setLevel(previous)
-    print(f"fuzzed {h.cases} cases: {h.outcomes}")
-    if h.cases >= values.examples(100):  # a run cut short by a failure tried fewer
-        untried = {c.path for c in h.commands} - h.tried
-        assert not untried, f"never tried: {untried}"
+    with watching() as watch:
+        h = Harness(
+            sandbox=sandbox,
+            runtime=runtime,
+            engine=engine,
+            watch=watch,
+            commands=commands,
+            world=world,
+            guild_id=GUILD_ID,
+            channel_id=GENERAL_ID,
+            members=[ALICE_ID, MODERATOR_ID, GUILD_OWNER_ID],
+        )
+        yield h
+    report(h.cases, h.outcomes, {c.path for c in h.commands} - h.tried)
 
 
-def _fuzz(seed_value: int, label: str):
-    @settings(
-        max_examples=values.examples(100),
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        # No shrinking: each case runs against the state the earlier ones left, so a
-        # shrunk case would not replay the same; the failing case is shown as it ran.
-        phases=[Phase.explicit, Phase.generate],
-    )
-    @seed(seed_value)
-    @given(case=values.cases())
-    async def test(harness: Harness, case: values.Case) -> None:
-        note(f"{label} seed {seed_value}: replay with FLYWHEEL_FUZZ_SEED={seed_value}")
-        await harness.run(case)
-
-    return test
+async def _run(harness: Harness, case: values.Case) -> None:
+    await harness.run(case)
 
 
-test_every_command_survives_adversarial_input_fixed_seed = _fuzz(20261201, "fixed")
-test_every_command_survives_adversarial_input_rotating_seed = _fuzz(
-    values.ROTATING_SEED, "rotating"
-)
+(
+    test_every_command_survives_adversarial_input_fixed_seed,
+    test_every_command_survives_adversarial_input_rotating_seed,
+) = seeded_runs(_run)

@@ -8,7 +8,6 @@ without a new test; an option type the harness cannot fill fails loudly.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall
 from tests.fuzz import values
-from tests.fuzz.observe import UNEXPECTED, LogWatch, Rows, changed_tables, discord_pings, snapshot
+from tests.fuzz.cases import RowCheck, settle
+from tests.fuzz.observe import UNEXPECTED, LogWatch, discord_pings
 
 DEADLINE = 3.0  # Discord drops an interaction not answered within 3 s
 FOLLOW_UP = 10.0  # generous: a deferred answer must arrive, but it has 15 minutes
-SETTLE = 0.05
 
 CHAT_INPUT, SUB_COMMAND, SUB_GROUP = 1, 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
@@ -183,11 +182,14 @@ class Harness:
     channel_id: int
     members: list[int]
     cases: int = 0
+    rows: RowCheck = field(init=False)
     outcomes: dict[str, int] = field(default_factory=dict)
     tried: set[tuple[str, ...]] = field(default_factory=set)
     tried_order: list[tuple[str, ...]] = field(default_factory=list)
-    _refusals_seen: int = 0
     opened: dict[str, int] = field(default_factory=dict)  # form custom_id -> who opened it
+
+    def __post_init__(self) -> None:
+        self.rows = RowCheck(self.engine, self.watch)
 
     def __repr__(self) -> str:
         return f"<Discord harness after {self.cases} cases>"
@@ -196,9 +198,8 @@ class Harness:
 
     async def run(self, case: values.Case) -> None:
         """Run one case: a command, an autocomplete or a click, then check every property."""
-        before = await snapshot(self.engine)
-        self.watch.clear()
-        self._refusals_seen = 0
+        before = await self.rows.before()
+        self.rows.new_case()
         mark = len(self.sandbox.calls)
         user = case.pick(self.members)
         clickable = self._clickable(user)
@@ -219,30 +220,21 @@ class Harness:
             self.tried.add(command.path)
             note(f"/{' '.join(command.path)} by {user}")
             answer = await self._command(case, user, command, autocomplete=action == "autocomplete")
-        await self._settle(mark)
-        refusals = await self._unchanged_if_refused(before)
+        await settle(self.sandbox.calls)
+        refusals = await self.rows.unchanged_if_refused(before)
         if answer is not None and answer.json and answer.json.get("type") == CALLBACK_MODAL:
             self.opened[str(answer.json["data"]["custom_id"])] = user
             # The form is a request of its own: what opening it wrote is not its to undo.
-            before = await snapshot(self.engine)
+            before = await self.rows.before()
             await self._submit(case, user, answer.json["data"])
-            await self._settle(mark)
-            refusals += await self._unchanged_if_refused(before)
+            await settle(self.sandbox.calls)
+            refusals += await self.rows.unchanged_if_refused(before)
         await self.runtime.dispatcher.drain()
-        await self._settle(mark)
+        await settle(self.sandbox.calls)
         self._check(mark)
         key = refusals[0] if refusals else "answered"
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         self.cases += 1
-
-    async def _unchanged_if_refused(self, before: Rows) -> list[str]:
-        """Check that a refused request changed no row; return the refusals since the last."""
-        refusals = self.watch.refusals()[self._refusals_seen :]
-        self._refusals_seen += len(refusals)
-        if refusals:
-            changed = changed_tables(before, await snapshot(self.engine))
-            assert not changed, f"refused ({', '.join(refusals)}) yet rows changed: {changed}"
-        return refusals
 
     async def _command(
         self, case: values.Case, user: int, command: Command, *, autocomplete: bool
@@ -324,15 +316,6 @@ class Harness:
                 f"Discord refused the follow-up: {follow.status} {follow.json!r:.300}"
             )
         return answer
-
-    async def _settle(self, mark: int) -> None:
-        """Wait until the bot has stopped calling Discord for a moment."""
-        seen = -1
-        for _ in range(int(DEADLINE / SETTLE)):
-            if len(self.sandbox.calls) == seen:
-                return
-            seen = len(self.sandbox.calls)
-            await asyncio.sleep(SETTLE)
 
     def _clickable(self, user: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         clickable = []

@@ -47,21 +47,6 @@ class LogWatch(logging.Handler):
         return [str(r.refusal) for r in self.records if hasattr(r, "refusal")]
 
 
-def watching_logs() -> Iterator[LogWatch]:
-    """Attach a LogWatch to the root logger (INFO and up for bot.*, WARNING for libraries)."""
-    watch = LogWatch()
-    root = logging.getLogger()
-    refusals = logging.getLogger("bot.refusals")
-    previous = refusals.level
-    refusals.setLevel(logging.INFO)
-    root.addHandler(watch)
-    try:
-        yield watch
-    finally:
-        root.removeHandler(watch)
-        refusals.setLevel(previous)
-
-
 # -- pings ---------------------------------------------------------------------------------------
 
 _DISCORD_USER = re.compile(r"<@!?(\d+)>")

@@ -8,7 +8,6 @@ without a new test; a modal element the harness cannot fill fails loudly.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,10 +21,10 @@ from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.sandbox.slack.sender import BotReply
 from bot.slack.front import SlackFront
 from tests.fuzz import values
-from tests.fuzz.observe import UNEXPECTED, LogWatch, Rows, changed_tables, slack_pings, snapshot
+from tests.fuzz.cases import RowCheck, settle
+from tests.fuzz.observe import UNEXPECTED, LogWatch, slack_pings
 
 ACK_DEADLINE = 3.0  # Slack shows an error when the ack takes longer
-SETTLE = 0.05
 PLAIN_TEXT_MAX = 3000  # what Slack lets a plain_text_input hold without a max_length
 MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"}
 
@@ -127,21 +126,23 @@ class Harness:
     channel_id: str
     bystanders: set[str]
     cases: int = 0
+    rows: RowCheck = field(init=False)
     outcomes: dict[str, int] = field(default_factory=dict)
     tried: set[str] = field(default_factory=set)
     tried_order: list[str] = field(default_factory=list)
-    _refusals_seen: int = 0
     opened: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # view -> opener
     conversations: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rows = RowCheck(self.engine, self.watch)
 
     def __repr__(self) -> str:
         return f"<Slack harness after {self.cases} cases>"
 
     async def run(self, case: values.Case) -> None:
         """Run one case: a verb, a click or a form, then check every property."""
-        before = await snapshot(self.engine)
-        self.watch.clear()
-        self._refusals_seen = 0
+        before = await self.rows.before()
+        self.rows.new_case()
         mark = len(self.sandbox.calls)
         user = case.pick(self.members)
         clicks = self._clickable(user)
@@ -165,33 +166,24 @@ class Harness:
         else:
             reply = await self._verb(case, user)
         self._check_ack(reply)
-        await self._settle()
-        refusals = await self._unchanged_if_refused(before)
+        await settle(self.sandbox.calls)
+        refusals = await self.rows.unchanged_if_refused(before)
         opened = [c for c in self.sandbox.calls[mark:] if c.method in ("views.open", "views.push")]
         for call in opened:
             if call.ok:
                 self.opened[str(call.response["view"]["id"])] = (user, call.response["view"])
         if opened and opened[-1].ok and case.flag():
             # The form is a request of its own: what opening it wrote is not its to undo.
-            before = await snapshot(self.engine)
+            before = await self.rows.before()
             self._check_ack(await self._submit(case, user, opened[-1].response["view"]))
-            await self._settle()
-            refusals += await self._unchanged_if_refused(before)
+            await settle(self.sandbox.calls)
+            refusals += await self.rows.unchanged_if_refused(before)
         await self.runtime.dispatcher.drain()
-        await self._settle()
+        await settle(self.sandbox.calls)
         self._check(mark)
         key = refusals[0] if refusals else "answered"
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         self.cases += 1
-
-    async def _unchanged_if_refused(self, before: Rows) -> list[str]:
-        """Check that a refused request changed no row; return the refusals since the last."""
-        refusals = self.watch.refusals()[self._refusals_seen :]
-        self._refusals_seen += len(refusals)
-        if refusals:
-            changed = changed_tables(before, await snapshot(self.engine))
-            assert not changed, f"refused ({', '.join(refusals)}) yet rows changed: {changed}"
-        return refusals
 
     async def _verb(self, case: values.Case, user: str) -> BotReply:
         verbs = [verb.name for verb in self.front.commands.verbs]
@@ -235,14 +227,6 @@ class Harness:
         for view in list(self.sandbox.views.values()) + list(self.sandbox.home_views.values()):
             found += [({"view": view}, b) for b in buttons_in(view.get("blocks"))]
         return found
-
-    async def _settle(self) -> None:
-        seen = -1
-        for _ in range(int(ACK_DEADLINE / SETTLE)):
-            if len(self.sandbox.calls) == seen:
-                return
-            seen = len(self.sandbox.calls)
-            await asyncio.sleep(SETTLE)
 
     # -- the properties --------------------------------------------------------------------
 

@@ -6,17 +6,15 @@ and replayed with FLYWHEEL_FUZZ_SEED=<seed>. FLYWHEEL_FUZZ=long runs twenty time
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, seed, settings
 
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.slack.sender import SlackSender
 from tests.fuzz import values
-from tests.fuzz.observe import LogWatch
+from tests.fuzz.cases import report, seeded_runs, watching
 from tests.fuzz.slack_harness import Harness
 from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR
 
@@ -52,50 +50,28 @@ async def harness(served, sandbox, engine) -> AsyncIterator[Harness]:
         await served.sender.send_slash_command(
             "/flywheel", "help", user_id=user, channel_id=CHANNEL
         )
-    watch = LogWatch()
-    root = logging.getLogger()
-    root.addHandler(watch)
-    previous = logging.getLogger("bot.refusals").level
-    logging.getLogger("bot.refusals").setLevel(logging.INFO)
-    h = Harness(
-        sandbox=sandbox,
-        sender=served.sender,
-        front=served.platform.front,
-        runtime=served.runtime,
-        engine=engine,
-        watch=watch,
-        members=[MEMBER, MODERATOR],
-        channel_id=CHANNEL,
-        bystanders={BYSTANDER},
-        conversations=[CHANNEL, SHOWCASE, "C0NOSUCH", "D0DIRECT"],
-    )
-    yield h
-    root.removeHandler(watch)
-    logging.getLogger("bot.refusals").setLevel(previous)
-    print(f"fuzzed {h.cases} cases: {h.outcomes}")
-    if h.cases >= values.examples(100):  # a run cut short by a failure tried fewer
-        untried = {v.name for v in h.front.commands.verbs} - h.tried
-        assert not untried, f"never tried: {untried}"
+    with watching() as watch:
+        h = Harness(
+            sandbox=sandbox,
+            sender=served.sender,
+            front=served.platform.front,
+            runtime=served.runtime,
+            engine=engine,
+            watch=watch,
+            members=[MEMBER, MODERATOR],
+            channel_id=CHANNEL,
+            bystanders={BYSTANDER},
+            conversations=[CHANNEL, SHOWCASE, "C0NOSUCH", "D0DIRECT"],
+        )
+        yield h
+    report(h.cases, h.outcomes, {v.name for v in h.front.commands.verbs} - h.tried)
 
 
-def _fuzz(seed_value: int, label: str):
-    @settings(
-        max_examples=values.examples(100),
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        # No shrinking: each case runs against the state the earlier ones left, so a
-        # shrunk case would not replay the same; the failing case is shown as it ran.
-        phases=[Phase.explicit, Phase.generate],
-    )
-    @seed(seed_value)
-    @given(case=values.cases())
-    async def test(harness: Harness, case: values.Case) -> None:
-        note(f"{label} seed {seed_value}: replay with FLYWHEEL_FUZZ_SEED={seed_value}")
-        await harness.run(case)
-
-    return test
+async def _run(harness: Harness, case: values.Case) -> None:
+    await harness.run(case)
 
 
-test_every_verb_survives_adversarial_input_fixed_seed = _fuzz(20261201, "fixed")
-test_every_verb_survives_adversarial_input_rotating_seed = _fuzz(values.ROTATING_SEED, "rotating")
+(
+    test_every_verb_survives_adversarial_input_fixed_seed,
+    test_every_verb_survives_adversarial_input_rotating_seed,
+) = seeded_runs(_run)

@@ -1,0 +1,106 @@
+"""What both command harnesses share: the two seeded runs, the log watch, the row checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sized
+from contextlib import contextmanager
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, note, seed, settings
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.fuzz import values
+from tests.fuzz.observe import LogWatch, Rows, changed_tables, snapshot
+
+EXAMPLES = 100  # per seed, per platform, in CI
+SETTLE = 0.05  # the bot is done when it has made no call for this long
+SETTLE_AT_MOST = 3.0
+
+
+def seeded_runs(
+    run: Callable[[Any, values.Case], Awaitable[None]],
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Return two tests running ``run(harness, case)``: a fixed seed and a rotating one."""
+
+    def make(seed_value: int, label: str) -> Callable[..., Any]:
+        @settings(
+            max_examples=values.examples(EXAMPLES),
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            # No shrinking: each case runs against the state the earlier ones left, so a
+            # shrunk case would not replay the same; the failing case is shown as it ran.
+            phases=[Phase.explicit, Phase.generate],
+        )
+        @seed(seed_value)
+        @given(case=values.cases())
+        async def test(harness: Any, case: values.Case) -> None:
+            note(f"{label} seed {seed_value}: replay with FLYWHEEL_FUZZ_SEED={seed_value}")
+            await run(harness, case)
+
+        return test
+
+    return make(20261201, "fixed"), make(values.ROTATING_SEED, "rotating")
+
+
+@contextmanager
+def watching() -> Iterator[LogWatch]:
+    """Watch every log record, the refusals the front ends note among them."""
+    watch = LogWatch()
+    root, refusals = logging.getLogger(), logging.getLogger("bot.refusals")
+    previous = refusals.level
+    refusals.setLevel(logging.INFO)
+    root.addHandler(watch)
+    try:
+        yield watch
+    finally:
+        root.removeHandler(watch)
+        refusals.setLevel(previous)
+
+
+def report(cases: int, outcomes: dict[str, int], untried: set[Any]) -> None:
+    """Print what a run did; fail if a full run left a command untried."""
+    print(f"fuzzed {cases} cases: {outcomes}")
+    if cases >= values.examples(EXAMPLES):  # a run cut short by a failure tried fewer
+        assert not untried, f"never tried: {untried}"
+
+
+class RowCheck:
+    """Checks that a refused request changed no row, one request at a time."""
+
+    def __init__(self, engine: AsyncEngine, watch: LogWatch) -> None:
+        self.engine, self.watch = engine, watch
+        self._seen = 0
+
+    async def before(self) -> Rows:
+        """Return the rows before a request."""
+        return await snapshot(self.engine)
+
+    def new_case(self) -> None:
+        """Forget the refusals of earlier cases."""
+        self.watch.clear()
+        self._seen = 0
+
+    async def unchanged_if_refused(self, before: Rows) -> list[str]:
+        """Check that a refused request changed no row; return the refusals since the last."""
+        refusals = self.watch.refusals()[self._seen :]
+        self._seen += len(refusals)
+        if refusals:
+            changed = changed_tables(before, await snapshot(self.engine))
+            assert not changed, f"refused ({', '.join(refusals)}) yet rows changed: {changed}"
+        return refusals
+
+
+async def settle(calls: Sized) -> None:
+    """Wait until the bot has made no call to the sandbox for a moment (at most 3 s).
+
+    Work after an acknowledgement has no event to wait on; a quiet moment is the end of it.
+    """
+    seen = -1
+    for _ in range(int(SETTLE_AT_MOST / SETTLE)):
+        if len(calls) == seen:
+            return
+        seen = len(calls)
+        await asyncio.sleep(SETTLE)
