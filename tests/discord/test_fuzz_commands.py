@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.discord.sender import DiscordSender
-from bot.services import rituals
-from bot.services.callers import Caller, Role, resolve_actor
+from bot.services.callers import Caller, Role
 from tests.discord.conftest import (
     ALICE_ID,
     BOB_ID,
@@ -24,7 +23,7 @@ from tests.discord.conftest import (
     MODERATOR_ROLE_ID,
 )
 from tests.fuzz import values
-from tests.fuzz.cases import report, seeded_runs, watching
+from tests.fuzz.cases import report, seed_posted_ritual, seeded_runs, watching
 from tests.fuzz.discord_harness import Harness, World, commands_of
 
 BYSTANDER_ID = 910_000_000_000_000_109  # in the guild; only ever typed, never meant
@@ -34,24 +33,8 @@ OTHER_CHANNEL_ID = 920_000_000_000_000_010
 SECOND_CHANNEL_ID = 910_000_000_000_000_011
 
 
-async def _seed_posted_ritual(runtime, clock) -> None:
-    """Create and post one ritual, so there is a check-in button to click."""
-    caller = Caller("discord", str(GUILD_ID), str(MODERATOR_ID), "moderator", Role.MODERATOR)
-    async with runtime.sessions() as session, session.begin():
-        mod = await resolve_actor(session, clock, community_id=runtime.community_id, caller=caller)
-        spec = rituals.RitualSpec(
-            name="Office Hours",
-            schedule="weekly fri 12:00",
-            timezone="UTC",
-            prompt="Bring a question",
-            channel_id=str(GENERAL_ID),
-        )
-        await rituals.create_ritual(session, clock, mod, spec)
-        await rituals.run_now(session, clock, mod, "Office Hours")
-
-
 @pytest.fixture
-async def harness(runtime, sandbox, start_bot, clock, engine) -> AsyncIterator[Harness]:
+async def harness(runtime, sandbox, start_bot, engine) -> AsyncIterator[Harness]:
     sandbox.add_member(GUILD_ID, BYSTANDER_ID, "bystander")
     sandbox.add_channel(GUILD_ID, SECOND_CHANNEL_ID, "showcase")
     sandbox.add_guild(OTHER_GUILD_ID, "Elsewhere", owner_id=STRANGER_ID)
@@ -60,8 +43,8 @@ async def harness(runtime, sandbox, start_bot, clock, engine) -> AsyncIterator[H
     sandbox.interaction_response_deadline = 3.0
     bot = await start_bot()
     runtime.dispatcher.register(DiscordSender("sandbox-token", api_base=sandbox.api_base))
-    await _seed_posted_ritual(runtime, clock)
-    await runtime.dispatcher.drain()
+    moderator = Caller("discord", str(GUILD_ID), str(MODERATOR_ID), "moderator", Role.MODERATOR)
+    await seed_posted_ritual(runtime, moderator, str(GENERAL_ID))
     commands = commands_of(sandbox.state.commands[GUILD_ID])
     assert len(commands) >= 10, f"only {len(commands)} commands found in the synced tree"
     world = World(

@@ -11,6 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.runtime import Runtime
+from bot.services import rituals
+from bot.services.callers import Caller, resolve_actor
 from tests.fuzz import values
 from tests.fuzz.observe import LogWatch, Rows, changed_tables, snapshot
 
@@ -104,3 +107,21 @@ async def settle(calls: Sized) -> None:
             return
         seen = len(calls)
         await asyncio.sleep(SETTLE)
+
+
+async def seed_posted_ritual(runtime: Runtime, moderator: Caller, channel_id: str) -> None:
+    """Create and post one ritual, so there is a ritual to name and a button to click."""
+    async with runtime.sessions() as session, session.begin():
+        mod = await resolve_actor(
+            session, runtime.clock, community_id=runtime.community_id, caller=moderator
+        )
+        spec = rituals.RitualSpec(
+            name="Office Hours",
+            schedule="weekly fri 12:00",
+            timezone="UTC",
+            prompt="Bring a question",
+            channel_id=channel_id,
+        )
+        await rituals.create_ritual(session, runtime.clock, mod, spec)
+        await rituals.run_now(session, runtime.clock, mod, "Office Hours")
+    await runtime.dispatcher.drain()

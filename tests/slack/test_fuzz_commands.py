@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services import rituals
-from bot.services.callers import Caller, Role, resolve_actor
 from bot.slack.sender import SlackSender
 from tests.fuzz import values
 from tests.fuzz.cases import report, seeded_runs, watching
@@ -20,24 +18,6 @@ from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR
 
 BYSTANDER = "U0BYSTAND"  # in the workspace; only ever typed, never meant
 SHOWCASE = "C0SHOWCASE"
-
-
-async def _seed_posted_ritual(runtime, team_id: str) -> None:
-    """Create and post one ritual, so there is a ritual to name and a button to click."""
-    caller = Caller("slack", team_id, MODERATOR, "mo", Role.MODERATOR)
-    async with runtime.sessions() as session, session.begin():
-        mod = await resolve_actor(
-            session, runtime.clock, community_id=runtime.community_id, caller=caller
-        )
-        spec = rituals.RitualSpec(
-            name="Office Hours",
-            schedule="weekly fri 12:00",
-            timezone="UTC",
-            prompt="Bring a question",
-            channel_id=CHANNEL,
-        )
-        await rituals.create_ritual(session, runtime.clock, mod, spec)
-        await rituals.run_now(session, runtime.clock, mod, "Office Hours")
 
 
 @pytest.fixture

@@ -174,12 +174,7 @@ async def read_body(request: web.Request) -> tuple[Any, tuple[Upload, ...]]:
 
 def check_content_length(content: Any) -> None:
     """Refuse message content over Discord's 2,000 characters."""
-    if content is not None and len(str(content)) > MAX_CONTENT_LENGTH:
-        raise invalid_form(
-            "content",
-            "BASE_TYPE_MAX_LENGTH",
-            f"Must be {MAX_CONTENT_LENGTH} or fewer in length.",
-        )
+    _too_long("content", content, MAX_CONTENT_LENGTH)
 
 
 def _too_long(where: str, text: Any, limit: int) -> None:
@@ -187,14 +182,18 @@ def _too_long(where: str, text: Any, limit: int) -> None:
         raise invalid_form(where, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
+def _too_many(where: str, items: Any, limit: int) -> list[Any]:
+    """Return ``items`` when it is a list of at most ``limit``; refuse it as Discord does."""
+    if not isinstance(items, list) or len(items) > limit:
+        raise invalid_form(where, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+    return items
+
+
 def check_embeds(embeds: Any) -> None:
     """Refuse embeds over Discord's limits (each part, and 6,000 characters in all)."""
     if embeds is None:
         return
-    if not isinstance(embeds, list) or len(embeds) > MAX_EMBEDS:
-        raise invalid_form(
-            "embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length."
-        )
+    _too_many("embeds", embeds, MAX_EMBEDS)
     total = 0
     for index, embed in enumerate(embeds):
         if not isinstance(embed, dict):
@@ -211,13 +210,7 @@ def check_embeds(embeds: Any) -> None:
             text = part.get(inner) if isinstance(part, dict) else None
             _too_long(f"embeds.{index}.{key}.{inner}", text, limit)
             total += len(str(text or ""))
-        fields = embed.get("fields") or []
-        if not isinstance(fields, list) or len(fields) > MAX_EMBED_FIELDS:
-            raise invalid_form(
-                f"embeds.{index}.fields",
-                "BASE_TYPE_MAX_LENGTH",
-                f"Must be {MAX_EMBED_FIELDS} or fewer in length.",
-            )
+        fields = _too_many(f"embeds.{index}.fields", embed.get("fields") or [], MAX_EMBED_FIELDS)
         for number, item in enumerate(fields):
             item = item if isinstance(item, dict) else {}
             _too_long(f"embeds.{index}.fields.{number}.name", item.get("name"), MAX_FIELD_NAME)
@@ -244,13 +237,7 @@ def _check_component(where: str, component: dict[str, Any]) -> None:
         _too_long(f"{where}.label", component.get("label"), MAX_BUTTON_LABEL)
     elif kind in (3, 5, 6, 7, 8):
         _too_long(f"{where}.placeholder", component.get("placeholder"), MAX_PLACEHOLDER)
-        options = component.get("options") or []
-        if not isinstance(options, list) or len(options) > MAX_SELECT_OPTIONS:
-            raise invalid_form(
-                f"{where}.options",
-                "BASE_TYPE_MAX_LENGTH",
-                f"Must be {MAX_SELECT_OPTIONS} or fewer in length.",
-            )
+        options = _too_many(f"{where}.options", component.get("options") or [], MAX_SELECT_OPTIONS)
         for number, option in enumerate(options):
             option = option if isinstance(option, dict) else {}
             for key in ("label", "value", "description"):
@@ -261,10 +248,7 @@ def check_components(components: Any) -> None:
     """Refuse message components over Discord's limits (rows, buttons, labels, ids, options)."""
     if components is None:
         return
-    if not isinstance(components, list) or len(components) > MAX_ROWS:
-        raise invalid_form(
-            "components", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_ROWS} or fewer in length."
-        )
+    _too_many("components", components, MAX_ROWS)
     for index, row in enumerate(components):
         if not isinstance(row, dict):
             raise invalid_form(
@@ -275,13 +259,9 @@ def check_components(components: Any) -> None:
         if row.get("type") != 1:
             _check_component(f"components.{index}", row)
             continue
-        inner = row.get("components") or []
-        if not isinstance(inner, list) or len(inner) > MAX_ROW_BUTTONS:
-            raise invalid_form(
-                f"components.{index}.components",
-                "BASE_TYPE_MAX_LENGTH",
-                f"Must be {MAX_ROW_BUTTONS} or fewer in length.",
-            )
+        inner = _too_many(
+            f"components.{index}.components", row.get("components") or [], MAX_ROW_BUTTONS
+        )
         for number, component in enumerate(inner):
             if isinstance(component, dict):
                 _check_component(f"components.{index}.components.{number}", component)
@@ -370,9 +350,7 @@ def validate_message_body(body: dict[str, Any], files: tuple[Upload, ...]) -> No
 
 def validate_choices(choices: Any) -> None:
     """Refuse an autocomplete answer Discord would refuse."""
-    if not isinstance(choices, list) or len(choices) > MAX_CHOICES:
-        raise invalid_form("data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
-    for choice in choices:
+    for choice in _too_many("data.choices", choices, MAX_CHOICES):
         name = choice.get("name") if isinstance(choice, dict) else None
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_CHOICE_NAME:
             raise invalid_form(
