@@ -1,4 +1,4 @@
-"""The parts one Flywheel process shares: settings, clock, database, events, outbox, scheduler."""
+"""The parts one Flywheel process shares: settings, clock, database, events, outbox, scheduler, media."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.db import create_engine
 from bot.db.hooks import session_info
 from bot.events import EventBus
 from bot.features import Job, Subscription, discover
+from bot.media import LocalMediaStore, MediaStore
 from bot.outbox import Dispatcher
 from bot.scheduler import Scheduler
 from bot.services.channels import apply_configured
@@ -52,6 +53,8 @@ class Runtime:
     bus: EventBus
     dispatcher: Dispatcher
     scheduler: Scheduler
+    # Members' files (bot.media); tests may swap in a store on a tmp_path.
+    media: MediaStore
     commands: CommandNames = field(default_factory=CommandNames)
     community_id: int = 0
     platforms: list[Platform] = field(default_factory=list)
@@ -105,6 +108,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         bus=bus,
         dispatcher=dispatcher,
         scheduler=Scheduler(),
+        media=LocalMediaStore(settings.media.path, public_url=settings.web.public_url),
         commands=CommandNames(slack_command=settings.slack.command),
     )
     for feature in discover():

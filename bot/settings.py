@@ -181,6 +181,43 @@ class OutboxSettings(_Section):
     retention_days: int = Field(default=30, ge=1, le=3650)
 
 
+MEDIA_MAX_BYTES = 8 * 1024 * 1024
+
+
+class MediaSettings(_Section):
+    """Where members' files (UGC attachments) are kept, and how large they may be."""
+
+    # A folder, relative to the working directory unless absolute; created on first upload.
+    dir: str = "media"
+    max_bytes: int = Field(default=MEDIA_MAX_BYTES, ge=1024, le=100 * 1024 * 1024)
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("dir")
+    @classmethod
+    def _usable_folder(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give a folder, e.g. 'media' or '/var/lib/flywheel/media'")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value) > 1024:
+            raise ValueError("give a folder path on one line, without control characters")
+        # The folder is made on the first upload: what already exists on the way must be
+        # folders, or that upload would fail long after start-up.
+        path = Path(value)
+        for part in (path, *path.parents):
+            try:
+                if part.exists():
+                    if not part.is_dir():
+                        raise ValueError(f"{str(part)[:80]!r} is a file, not a folder")
+                    break
+            except OSError as exc:
+                raise ValueError(f"{str(part)[:80]!r} cannot be reached ({exc.strerror})") from None
+        return value
+
+    @property
+    def path(self) -> Path:
+        """Return the folder as a path."""
+        return Path(self.dir)
+
+
 class LoggingSettings(_Section):
     """Log output."""
 
@@ -196,6 +233,7 @@ class FileSettings(_Section):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 
@@ -264,6 +302,11 @@ class Settings(BaseModel):
     def outbox(self) -> OutboxSettings:
         """Return the [outbox] section."""
         return self.file.outbox
+
+    @property
+    def media(self) -> MediaSettings:
+        """Return the [media] section."""
+        return self.file.media
 
     def configured_channels(self) -> dict[str, dict[str, str]]:
         """Return the channel ids bot.toml names, by platform and purpose."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,13 @@ def test_the_environment_overrides_the_database_url(tmp_path):
         ("[slack]\nsigning_secret = 'x'\n", "set SLACK_SIGNING_SECRET in the environment"),
         ("[database]\nurl = 'mysql://x'\n", "'mysql' is not supported"),
         ("[web\n", "not valid TOML"),
+        (
+            "[media]\nmax_bytes = 500\n",
+            "'media.max_bytes' is invalid: Input should be greater than or equal to 1024",
+        ),
+        ("[media]\nmax_bytes = 1_000_000_000\n", "'media.max_bytes' is invalid"),
+        ("[media]\ndir = ''\n", "'media.dir' is invalid: give a folder"),
+        ("[media]\nfetch_timeout_seconds = 0\n", "'media.fetch_timeout_seconds' is invalid"),
     ],
 )
 def test_a_bad_setting_gives_one_line_naming_the_key_and_the_fix(tmp_path, text, expected):
@@ -102,3 +110,21 @@ def test_a_time_zone_that_is_a_folder_or_too_long_is_one_line_naming_the_key(tmp
     message = str(caught.value)
     assert "'community.timezone' is invalid" in message and "IANA time zone" in message
     assert "\n" not in message and "Traceback" not in message
+
+
+def test_the_media_folder_must_be_a_folder_where_it_already_exists(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+
+    for folder in (tmp_path / "taken", tmp_path / "taken" / "media"):
+        with pytest.raises(ConfigError) as caught:
+            _load(tmp_path, f"[media]\ndir = '{folder}'\n")
+        message = str(caught.value)
+        assert "'media.dir' is invalid" in message and "is a file, not a folder" in message
+        assert "\n" not in message
+
+
+def test_the_media_folder_defaults_to_media_in_the_working_directory(tmp_path):
+    settings = _load(tmp_path, f"[media]\ndir = '{tmp_path / 'files'}'\n")
+
+    assert load_settings(environ={}).media.path == Path("media")
+    assert settings.media.path == tmp_path / "files" and settings.media.max_bytes == 8 * 1024**2
