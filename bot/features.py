@@ -28,6 +28,7 @@ from bot.commands import CommandNames
 
 if TYPE_CHECKING:
     from bot.events import Event
+    from bot.media import MediaStore
     from bot.settings import Settings
 
 SERVICES_PACKAGE = "bot.services"
@@ -51,6 +52,10 @@ class FeatureContext(Protocol):
     @property
     def commands(self) -> CommandNames:
         """Return how members type commands on each platform."""
+
+    @property
+    def media(self) -> MediaStore:
+        """Return the media store (members' files, copied from the platforms)."""
 
 
 @dataclass(frozen=True)

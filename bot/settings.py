@@ -218,6 +218,18 @@ class MediaSettings(_Section):
         return Path(self.dir)
 
 
+class UgcSettings(_Section):
+    """Member submissions (UGC): limits and the points they earn."""
+
+    # Submissions one member may make in 24 hours.
+    daily_limit: int = Field(default=5, ge=1, le=1000)
+    # Files one submission may carry (each at most [media] max_bytes).
+    max_attachments: int = Field(default=4, ge=0, le=10)
+    # Points when a moderator approves a submission, and more when it is featured.
+    approve_points: int = Field(default=25, ge=0, le=10_000)
+    feature_points: int = Field(default=50, ge=0, le=10_000)
+
+
 class LoggingSettings(_Section):
     """Log output."""
 
@@ -234,6 +246,7 @@ class FileSettings(_Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    ugc: UgcSettings = Field(default_factory=UgcSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 
@@ -307,6 +320,11 @@ class Settings(BaseModel):
     def media(self) -> MediaSettings:
         """Return the [media] section."""
         return self.file.media
+
+    @property
+    def ugc(self) -> UgcSettings:
+        """Return the [ugc] section."""
+        return self.file.ugc
 
     def configured_channels(self) -> dict[str, dict[str, str]]:
         """Return the channel ids bot.toml names, by platform and purpose."""

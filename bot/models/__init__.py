@@ -18,12 +18,22 @@ from bot.models.rituals import (
     RitualOccurrence,
     RitualReminderOptIn,
 )
+from bot.models.ugc import (
+    Consent,
+    PromptStatus,
+    SubmissionStatus,
+    UgcAttachment,
+    UgcMediaTrash,
+    UgcPrompt,
+    UgcSubmission,
+)
 
 __all__ = [
     "Activity",
     "AuditEntry",
     "CheckinMethod",
     "Community",
+    "Consent",
     "Destination",
     "DestinationChannel",
     "ErasedIdentity",
@@ -38,10 +48,16 @@ __all__ = [
     "OutboxStatus",
     "PlatformSpace",
     "PostRecord",
+    "PromptStatus",
     "Ritual",
     "RitualCheckin",
     "RitualHost",
     "RitualLink",
     "RitualOccurrence",
     "RitualReminderOptIn",
+    "SubmissionStatus",
+    "UgcAttachment",
+    "UgcMediaTrash",
+    "UgcPrompt",
+    "UgcSubmission",
 ]

@@ -22,6 +22,7 @@ class ActivityKind(StrEnum):
     MESSAGE = "message"
     RITUAL_CHECKIN = "ritual_checkin"
     UGC_APPROVED = "ugc_approved"
+    UGC_FEATURED = "ugc_featured"
     ANSWER_ACCEPTED = "answer_accepted"
     REFERRAL_CONVERTED = "referral_converted"
     PURCHASE = "purchase"

@@ -41,6 +41,7 @@ from bot.services.rituals.scheduler import (
     ON_TIME,
     REMINDER_SLACK,
     TICK_SECONDS,
+    OccurrencePosted,
     TickReport,
     tick,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "Attendance",
     "CheckinResult",
     "FireTime",
+    "OccurrencePosted",
     "RitualChanges",
     "RitualSpec",
     "RitualView",

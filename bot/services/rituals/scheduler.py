@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.commands import CommandNames
 from bot.db import dialect_insert
 from bot.db.base import UTCDateTime
+from bot.events import Event, domain_event, publish
 from bot.ids import new_uid
 from bot.models import (
     Member,
@@ -64,6 +65,16 @@ class TickReport:
     recaps: list[int] = field(default_factory=list)
 
 
+@domain_event("ritual.occurrence_posted")
+@dataclass(frozen=True)
+class OccurrencePosted(Event):
+    """An occurrence was claimed and its post queued (features may add to its thread)."""
+
+    community_id: int
+    ritual_id: int
+    occurrence_uid: str
+
+
 async def claim_occurrence(
     session: AsyncSession,
     clock: Clock,
@@ -97,6 +108,11 @@ async def claim_occurrence(
         post_message(ritual, uid, scheduled, late=status == OccurrenceStatus.LATE),
         key=f"ritual-post:{uid}",
         community_id=ritual.community_id,
+    )
+    await publish(
+        session,
+        clock,
+        OccurrencePosted(community_id=ritual.community_id, ritual_id=ritual.id, occurrence_uid=uid),
     )
     return occurrence_id
 
