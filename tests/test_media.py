@@ -87,6 +87,13 @@ def test_a_file_of_another_kind_is_refused_naming_it_and_what_to_share(kind):
     assert message.startswith(f"“thing.{kind}” is not an image, a video or a PDF; share a PNG")
 
 
+def test_a_file_without_a_visible_name_is_called_the_file():
+    with pytest.raises(Invalid) as refused:
+        check_file(b"", filename="\u202e/", claimed_type=None, max_bytes=LIMIT)
+
+    assert refused.value.message.startswith("The file is empty; choose the file again")
+
+
 def test_an_empty_file_is_refused():
     with pytest.raises(Invalid) as refused:
         check_file(b"", filename="blank.png", claimed_type="image/png", max_bytes=LIMIT)
@@ -316,7 +323,7 @@ async def test_fetch_sends_the_front_ends_auth_header_and_never_logs_it(file_ser
     assert file_server.authorizations == ["Bearer xoxb-secret-token", None]
     assert refused.value.code == "file.fetch" and refused.value.field == "file"
     assert refused.value.message == (
-        "Could not fetch “the file” (the server answered 403); try uploading it again."
+        "Could not fetch the file (the server answered 403); try uploading it again."
     )
     assert "xoxb-secret-token" not in caplog.text and "sig=abc" not in caplog.text
 

@@ -11,8 +11,7 @@ import aiohttp
 from yarl import URL
 
 from bot.errors import Invalid
-from bot.inputs import shorten
-from bot.media.files import too_large
+from bot.media.files import called, too_large
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 64 * 1024
@@ -29,7 +28,7 @@ class FetchedFile:
 
 def _failed(name: str, why: str, code: str) -> Invalid:
     return Invalid(
-        f"Could not fetch “{name}” ({why}); try uploading it again.", field="file", code=code
+        f"Could not fetch {name} ({why}); try uploading it again.", field="file", code=code
     )
 
 
@@ -50,14 +49,14 @@ async def fetch(
     seconds. ``filename`` names the file in those messages. Fetch only the URLs a platform
     gave for an attachment, never a link a member typed: the request comes from this host.
     """
-    name = shorten(filename or "the file")
+    name = called(filename)
     try:
         target = URL(url)
     except ValueError:
         target = URL()
     if target.scheme not in ("http", "https") or not target.host:
         raise Invalid(
-            f"“{name}” has no web address to fetch it from; try uploading it again.",
+            f"{name[:1].upper()}{name[1:]} has no web address to fetch it from; try uploading it again.",
             field="file",
             code="file.url",
         )

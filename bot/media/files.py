@@ -190,8 +190,21 @@ def describe_size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def called(filename: str | None) -> str:
+    """Return how a refusal names a file: its visible name quoted and cut, or "the file"."""
+    visible = _visible_name(filename or "")
+    return f"“{shorten(visible)}”" if visible else "the file"
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def too_large(name: str, size: int | None, max_bytes: int) -> Invalid:
-    """Return the refusal of a file over the limit (``size`` None: only known to be larger)."""
+    """Return the refusal of a file over the limit (``size`` None: only known to be larger).
+
+    ``name`` is how the file is :func:`called`.
+    """
     limit = describe_size(max_bytes)
     if size is None:
         said = f"is larger than the limit of {limit}"
@@ -201,7 +214,7 @@ def too_large(name: str, size: int | None, max_bytes: int) -> Invalid:
             shown, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
         said = f"is {shown}; the limit is {limit}"
     return Invalid(
-        f"“{name}” {said} — share a smaller file or a link.",
+        f"{_upper_first(name)} {said} — share a smaller file or a link.",
         field="file",
         code="file.too_large",
     )
@@ -237,10 +250,10 @@ def check_file(
     video or a PDF (:func:`sniff`). The claimed type never decides: a PNG sent as
     text/plain is a PNG; HTML sent as image/png is refused, and the message says so.
     """
-    name = shorten(_visible_name(filename) or "The file")
+    name = called(filename)
     if not data:
         raise Invalid(
-            f"“{name}” is empty; choose the file again, or another one.",
+            f"{_upper_first(name)} is empty; choose the file again, or another one.",
             field="file",
             code="file.empty",
         )
@@ -251,13 +264,13 @@ def check_file(
     if content_type is None:
         if claimed in EXTENSIONS:
             raise Invalid(
-                f"“{name}” says it is {claimed}, but its contents are not {ALLOWED_KINDS}; "
+                f"{_upper_first(name)} says it is {claimed}, but its contents are not {ALLOWED_KINDS}; "
                 f"{SHARE_INSTEAD}.",
                 field="file",
                 code="file.type_mismatch",
             )
         raise Invalid(
-            f"“{name}” is not {ALLOWED_KINDS}; {SHARE_INSTEAD}.",
+            f"{_upper_first(name)} is not {ALLOWED_KINDS}; {SHARE_INSTEAD}.",
             field="file",
             code="file.type",
         )

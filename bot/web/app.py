@@ -14,6 +14,7 @@ from bot import __version__
 from bot.db.migrate import current_revision, head_revision
 from bot.models import EventRecord, Member, OutboxMessage
 from bot.runtime import Runtime
+from bot.web.media import serve_media
 
 log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -93,6 +94,11 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+async def media(request: web.Request) -> web.StreamResponse:
+    """Serve a member's stored file (GET and HEAD) from the runtime's media store."""
+    return await serve_media(request, request.app[RUNTIME].media)
+
+
 def create_app(runtime: Runtime) -> web.Application:
     """Build the aiohttp application for a runtime."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -110,6 +116,7 @@ def create_app(runtime: Runtime) -> web.Application:
     }
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/media/{key}", media)
     return app
 
 

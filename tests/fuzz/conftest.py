@@ -51,7 +51,8 @@ async def web_under_test(
     slack.add_channel("C0GENERAL", "general")
     await slack.start()
     config = tmp_path / "bot.toml"
-    config.write_text(COMMUNITY_TOML, encoding="utf-8")
+    media = tmp_path / "media"
+    config.write_text(COMMUNITY_TOML + f'[media]\ndir = "{media}"\n', encoding="utf-8")
     settings = load_settings(
         config,
         environ={

@@ -322,6 +322,9 @@ PATHS_NEARBY = [
     "//healthz",
     "/metrics/../healthz",
     "/%2e%2e/",
+    "/media/",
+    "/media/..%2F..%2Fbot.toml",
+    "/media/0123456789abcdef.png.json",
 ]
 method_tokens = st.one_of(
     st.sampled_from(
