@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from bot import __version__
 from bot.db.migrate import current_revision, head_revision
 from bot.models import EventRecord, Member, OutboxMessage
 from bot.runtime import Runtime
+from bot.services import ugc
 from bot.web.media import serve_media
 
 log = logging.getLogger(__name__)
@@ -82,12 +84,19 @@ async def metrics(request: web.Request) -> web.Response:
             select(func.count()).where(Member.erased_at.is_(None), Member.merged_into_id.is_(None))
         )
         events = await session.scalar(select(func.count()).where(EventRecord.done_at.is_(None)))
+        now = runtime.clock.now()
+        pending = await ugc.pending_count(session, runtime.community_id)
+        latency = await ugc.moderation_latency(
+            session, runtime.community_id, since=now - timedelta(days=7), until=now
+        )
     for status in ("pending", "claimed", "sending", "sent", "dead"):
         gauges["outbox"].labels(status=status).set(0)
     for status, count in outbox:
         gauges["outbox"].labels(status=status).set(count)
     gauges["members"].set(members or 0)
     gauges["events"].set(events or 0)
+    gauges["ugc_pending"].set(pending)
+    gauges["ugc_latency"].set(latency.median_seconds or 0)
     registry: CollectorRegistry = gauges["registry"]
     return web.Response(
         body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
@@ -110,6 +119,14 @@ def create_app(runtime: Runtime) -> web.Application:
             "flywheel_outbox_messages", "Outbox rows by status", ["status"], registry=registry
         ),
         "members": Gauge("flywheel_members", "Members (not erased, not merged)", registry=registry),
+        "ugc_pending": Gauge(
+            "flywheel_ugc_pending", "Submissions waiting for a moderator", registry=registry
+        ),
+        "ugc_latency": Gauge(
+            "flywheel_ugc_moderation_median_seconds",
+            "Median time from submission to decision, decisions of the last 7 days",
+            registry=registry,
+        ),
         "events": Gauge(
             "flywheel_events_pending", "Domain events not yet fully delivered", registry=registry
         ),

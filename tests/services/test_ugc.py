@@ -495,6 +495,7 @@ async def test_the_queue_lists_pending_oldest_first_in_pages(session, clock, sto
         member = await actor(session, clock, community_id, f"m{index}")
         await ugc.submit(session, clock, member, draft(f"Post {index}"), store=store, rules=RULES)
         clock.advance(1 * 60)
+    assert await ugc.pending_count(session, community_id) == 12
     first = await ugc.queue(session, mod, page=1)
     assert first.total == 12 and first.pages == 2 and first.items[0].title == "Post 0"
     last = await ugc.queue(session, mod, page=9)

@@ -32,6 +32,7 @@ from bot.services.ugc.moderation import (
     check_reason,
     decide,
     moderation_latency,
+    pending_count,
     queue,
 )
 from bot.services.ugc.prompts import (
@@ -95,6 +96,7 @@ __all__ = [
     "moderation_latency",
     "my_submissions",
     "open_in_ritual_thread",
+    "pending_count",
     "prompt_of_button",
     "prompt_titles",
     "public_page",

@@ -289,6 +289,17 @@ async def queue(
     return QueuePage(items, page, pages, total)
 
 
+async def pending_count(session: AsyncSession, community_id: int) -> int:
+    """Return how many submissions wait for a moderator."""
+    count = await session.scalar(
+        select(func.count()).where(
+            UgcSubmission.community_id == community_id,
+            UgcSubmission.status == SubmissionStatus.PENDING,
+        )
+    )
+    return int(count or 0)
+
+
 @dataclass(frozen=True)
 class Latency:
     """Moderation latency (submitted → decided) over the decisions in a period, in seconds."""
