@@ -39,7 +39,9 @@ from bot.settings import load_settings
 GUILD = 900_000_000_000_000_001
 OWNER = 900_000_000_000_000_010
 GENERAL, RITUALS = 900_000_000_000_000_100, 900_000_000_000_000_101
+REVIEW, SHOWCASE, NEWS = 900_000_000_000_000_102, 900_000_000_000_000_103, 900_000_000_000_000_104
 TEAM, SLACK_GENERAL, SLACK_OWNER = "T0DEMO", "C0GENERAL", "U0OWNER"
+SLACK_REVIEW, SLACK_SHOWCASE = "C0REVIEW", "C0SHOWCASE"
 FIRST_NAMES = [
     "Ada",
     "Bea",
@@ -113,8 +115,13 @@ def _seed_sandboxes(discord: DiscordSandbox, slack: SlackSandbox) -> None:
     discord.add_guild(GUILD, "Acme Makers", owner_id=OWNER)
     discord.add_channel(GUILD, GENERAL, "general")
     discord.add_channel(GUILD, RITUALS, "rituals")
+    discord.add_channel(GUILD, REVIEW, "ugc-review")
+    discord.add_channel(GUILD, SHOWCASE, "showcase")
+    discord.add_channel(GUILD, NEWS, "announcements")
     discord.add_member(GUILD, OWNER, "acme-founder")
     slack.add_channel(SLACK_GENERAL, "general")
+    slack.add_channel(SLACK_REVIEW, "ugc-review")
+    slack.add_channel(SLACK_SHOWCASE, "showcase")
     slack.add_user(SLACK_OWNER, "founder", real_name="Acme Founder", is_owner=True)
     for index, name in enumerate(FIRST_NAMES):
         discord.add_member(GUILD, 900_000_000_000_001_000 + index, name.lower())
@@ -226,8 +233,12 @@ async def _start_bot(
     config.write_text(
         '[community]\nname = "Acme Makers"\nslug = "acme"\ntimezone = "UTC"\n'
         f"[web]\nport = {0 if check else port}\n"
-        f"[discord]\nguild_ids = [{GUILD}]\nowner_user_ids = [{OWNER}]\n"
+        + ("" if check else f'public_url = "http://127.0.0.1:{port}"\n')
+        + f"[discord]\nguild_ids = [{GUILD}]\nowner_user_ids = [{OWNER}]\n"
+        f"channels = {{ ugc-review = {REVIEW}, showcase = {SHOWCASE}, announcements = {NEWS} }}\n"
         f'[slack]\nmode = "http"\nowner_user_ids = ["{SLACK_OWNER}"]\n'
+        f'channels = {{ ugc-review = "{SLACK_REVIEW}", showcase = "{SLACK_SHOWCASE}" }}\n'
+        f'[media]\ndir = "{workdir / "media"}"\n'
         '[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
     )
