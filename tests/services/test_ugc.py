@@ -33,6 +33,7 @@ from tests.media_samples import png_1x1
 
 COMMANDS = CommandNames()
 RULES = ugc.UgcRules(daily_limit=5, max_attachments=4, max_bytes=64 * 1024)
+MANY = ugc.UgcRules(daily_limit=100, max_attachments=4, max_bytes=64 * 1024)
 
 
 def utc(*args: int) -> datetime:
@@ -291,16 +292,22 @@ async def test_two_moderators_at_the_same_instant_leave_one_decision_and_one_dm(
     committed, clock, store
 ):
     async with committed() as session, session.begin():
-        community_id, mod, _member, view = await submitted(session, clock, store)
+        community_id, mod, member, _ = await submitted(session, clock, store)
         other = await actor(session, clock, community_id, "mod2", Role.MODERATOR)
+        uids = []
+        for index in range(6):  # six races: who starts first alternates
+            view = await ugc.submit(
+                session, clock, member, draft(f"Race {index}"), store=store, rules=MANY
+            )
+            uids.append(view.uid)
 
-    async def click(moderator, decision, reason=""):
+    async def click(moderator, uid, decision, reason=""):
         async with committed() as session, session.begin():
             return await ugc.decide(
                 session,
                 clock,
                 moderator,
-                view.uid,
+                uid,
                 decision,
                 reason=reason,
                 rules=RULES,
@@ -308,23 +315,27 @@ async def test_two_moderators_at_the_same_instant_leave_one_decision_and_one_dm(
                 commands=COMMANDS,
             )
 
-    results = await asyncio.gather(
-        click(mod, ugc.Decision.APPROVE), click(other, ugc.Decision.REJECT, "rules")
-    )
-    assert sorted(r.decided_now for r in results) == [False, True]
-    winner = next(r for r in results if r.decided_now)
-    loser = next(r for r in results if not r.decided_now)
-    assert loser.outcome == winner.outcome
-    async with committed() as session:
-        assert len(await rows(session, "ugc-decision:")) == 1
-        assert len(await rows(session, "ugc-decided:")) == 1
-        submission = await session.scalar(select(UgcSubmission))
-        assert (
-            submission.status.value
-            == {"approved": "approved", "rejected": "rejected"}[winner.outcome]
-        )
-        awarded = await session.scalar(select(func.count()).select_from(Activity))
-        assert awarded == (1 if winner.outcome == "approved" else 0)
+    for index, uid in enumerate(uids):
+        clicks = [
+            click(mod, uid, ugc.Decision.APPROVE),
+            click(other, uid, ugc.Decision.REJECT, "rules"),
+        ]
+        results = await asyncio.gather(*(clicks if index % 2 else clicks[::-1]))
+        assert sorted(r.decided_now for r in results) == [False, True]
+        winner = next(r for r in results if r.decided_now)
+        loser = next(r for r in results if not r.decided_now)
+        assert loser.outcome == winner.outcome
+        async with committed() as session:
+            assert len(await rows(session, f"ugc-decision:{uid}")) == 1
+            assert len(await rows(session, f"ugc-decided:{uid}")) == 1
+            submission = await session.scalar(select(UgcSubmission).where(UgcSubmission.uid == uid))
+            assert submission.status.value == winner.outcome
+            awarded = await session.scalar(
+                select(func.count())
+                .select_from(Activity)
+                .where(Activity.source_key == f"ugc-approved:{uid}")
+            )
+            assert awarded == (1 if winner.outcome == "approved" else 0)
 
 
 async def consented(session, clock, store):
