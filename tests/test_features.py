@@ -17,7 +17,12 @@ from tests.conftest import default_settings, make_spaces
 def test_the_declared_features_are_found_in_the_services():
     names = [feature.name for feature in discover()]
     assert names == ["channels", "members", "rituals", "ugc", "upkeep"]
-    assert front_end_modules("cogs") == ["cogs.channels", "cogs.members", "cogs.rituals"]
+    assert front_end_modules("cogs") == [
+        "cogs.channels",
+        "cogs.members",
+        "cogs.rituals",
+        "cogs.ugc",
+    ]
 
 
 def test_flywheel_export_covers_every_ritual_table():

@@ -36,14 +36,21 @@ class FixItView(PrivateView):
 
 
 async def reprompt(
-    interaction: Interaction, error: Invalid, reopen: Callable[[], discord.ui.Modal]
+    interaction: Interaction,
+    error: Invalid,
+    reopen: Callable[[], discord.ui.Modal],
+    *,
+    note: str = "",
 ) -> None:
-    """Tell the member what was wrong, privately, with a button to fix it in the same form."""
+    """Tell the member what was wrong, privately, with a button to fix it in the same form.
+
+    ``note`` adds what the reopened form cannot keep (files uploaded into it, say).
+    """
     refused(error, "Discord form")
     await send_ephemeral(
         interaction,
         f"{discord_escape(error.message)}\nPress **{FIX_LABEL}** to change it; "
-        "what you typed is kept.",
+        f"what you typed is kept.{f' {note}' if note else ''}",
         view=FixItView(interaction.user.id, reopen),
     )
 

@@ -47,6 +47,7 @@ from bot.media.files import (
     describe_size,
     safe_filename,
     sniff,
+    too_large,
 )
 from bot.media.store import (
     KEY_PATTERN,
@@ -75,5 +76,6 @@ __all__ = [
     "prepare",
     "safe_filename",
     "sniff",
+    "too_large",
     "valid_key",
 ]

@@ -80,12 +80,28 @@ def discord_section() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, discord_section: dict[str, Any]) -> Settings:
-    """Return settings with a Discord token, the test database and the [discord] section."""
+def media_section() -> dict[str, Any]:
+    """Return [media] settings besides its folder; parametrize this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path,
+    database_url: str,
+    discord_section: dict[str, Any],
+    media_section: dict[str, Any],
+) -> Settings:
+    """Return settings with a Discord token, the test database and the [discord] section.
+
+    Members' files go to the test's own folder, never the working directory.
+    """
     lines = ["[community]", f'name = "{COMMUNITY_NAME}"', "", "[discord]"]
     for key, value in discord_section.items():
         shown = _toml_list(value) if isinstance(value, list) else str(value).lower()
         lines.append(f"{key} = {shown}")
+    lines += ["", "[media]", f"dir = {str(tmp_path / 'media')!r}"]
+    lines += [f"{key} = {value}" for key, value in media_section.items()]
     config = tmp_path / "bot.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return load_settings(

@@ -173,6 +173,8 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
         "link",
         "privacy",
         "ritual",
+        "share",
+        "ugc",
     }
     assert guild_sync.json == await collect_command_payload(settings)
 

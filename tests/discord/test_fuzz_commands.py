@@ -23,7 +23,7 @@ from tests.discord.conftest import (
     MODERATOR_ROLE_ID,
 )
 from tests.fuzz import values
-from tests.fuzz.cases import report, seed_posted_ritual, seeded_runs, watching
+from tests.fuzz.cases import report, seed_posted_ritual, seed_ugc, seeded_runs, watching
 from tests.fuzz.discord_harness import Harness, World, commands_of
 
 BYSTANDER_ID = 910_000_000_000_000_109  # in the guild; only ever typed, never meant
@@ -45,6 +45,8 @@ async def harness(runtime, sandbox, start_bot, engine) -> AsyncIterator[Harness]
     runtime.dispatcher.register(DiscordSender("sandbox-token", api_base=sandbox.api_base))
     moderator = Caller("discord", str(GUILD_ID), str(MODERATOR_ID), "moderator", Role.MODERATOR)
     await seed_posted_ritual(runtime, moderator, str(GENERAL_ID))
+    member = Caller("discord", str(GUILD_ID), str(ALICE_ID), "alice", Role.MEMBER)
+    await seed_ugc(runtime, moderator, member, str(SECOND_CHANNEL_ID))
     commands = commands_of(sandbox.state.commands[GUILD_ID])
     assert len(commands) >= 10, f"only {len(commands)} commands found in the synced tree"
     world = World(

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.runtime import Runtime
-from bot.services import rituals
+from bot.services import rituals, ugc
 from bot.services.callers import Caller, resolve_actor
+from bot.services.channels import set_channel
 from tests.fuzz import values
 from tests.fuzz.observe import LogWatch, Rows, changed_tables, snapshot
 
@@ -124,4 +125,23 @@ async def seed_posted_ritual(runtime: Runtime, moderator: Caller, channel_id: st
         )
         await rituals.create_ritual(session, runtime.clock, mod, spec)
         await rituals.run_now(session, runtime.clock, mod, "Office Hours")
+    await runtime.dispatcher.drain()
+
+
+async def seed_ugc(runtime: Runtime, moderator: Caller, member: Caller, channel_id: str) -> None:
+    """Post one submission to the review queue and announce one prompt, so their buttons
+    (Approve, Reject, Feature, Share yours) are there to click."""
+    async with runtime.sessions() as session, session.begin():
+        clock = runtime.clock
+        mod = await resolve_actor(
+            session, clock, community_id=runtime.community_id, caller=moderator
+        )
+        who = await resolve_actor(session, clock, community_id=runtime.community_id, caller=member)
+        for purpose in ("ugc-review", "showcase", "announcements"):
+            await set_channel(session, clock, mod, purpose, channel_id)
+        spec = ugc.PromptSpec(title="Show your desk", template="My desk has…")
+        await ugc.create_prompt(session, clock, mod, spec, timezone="UTC")
+        draft = ugc.Draft(title="My desk", story="A cat on it", consent="public_named")
+        rules = ugc.UgcRules.of(runtime.settings)
+        await ugc.submit(session, clock, who, draft, store=runtime.media, rules=rules)
     await runtime.dispatcher.drain()

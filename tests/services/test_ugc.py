@@ -228,6 +228,7 @@ async def test_approval_awards_points_once_dms_once_and_edits_the_queue(session,
         result.decided_now
         and result.outcome == "approved"
         and result.points == RULES.approve_points
+        and result.author == "Ada"
     )
     second = await actor(session, clock, community_id, "mod2", Role.MODERATOR)
     again = await decide(session, clock, second, view.uid, ugc.Decision.APPROVE)

@@ -22,6 +22,7 @@ from bot.services.ugc.messages import (
     showcase_subject,
 )
 from bot.services.ugc.moderation import (
+    REASON_LENGTH,
     REJECT_REASONS,
     Decision,
     DecisionResult,
@@ -36,6 +37,8 @@ from bot.services.ugc.moderation import (
     queue,
 )
 from bot.services.ugc.prompts import (
+    BRIEF_LENGTH,
+    TEMPLATE_LENGTH,
     PromptSpec,
     PromptView,
     close_prompt,
@@ -53,6 +56,10 @@ from bot.services.ugc.public import (
     public_page,
 )
 from bot.services.ugc.submissions import (
+    LINKS_LENGTH,
+    MAX_LINKS,
+    STORY_LENGTH,
+    TITLE_LENGTH,
     Draft,
     IncomingFile,
     SubmissionView,
@@ -65,10 +72,17 @@ from bot.services.ugc.submissions import (
 )
 
 __all__ = [
+    "BRIEF_LENGTH",
     "CONSENT_WORDS",
     "CSV_COLUMNS",
     "FEATURE",
+    "LINKS_LENGTH",
+    "MAX_LINKS",
+    "REASON_LENGTH",
     "REJECT_REASONS",
+    "STORY_LENGTH",
+    "TEMPLATE_LENGTH",
+    "TITLE_LENGTH",
     "Decision",
     "DecisionResult",
     "Draft",

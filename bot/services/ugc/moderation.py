@@ -79,6 +79,7 @@ class DecisionResult:
     decided_by: str | None
     decided_at: datetime | None
     points: int
+    author: str = ""  # the member's display name, so the moderator is told who gains what
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ async def decide(
             community_id=submission.community_id,
             members=(submission.member_id,),
         )
-    return DecisionResult(uid, outcome, True, moderator, now, points)
+    return DecisionResult(uid, outcome, True, moderator, now, points, author=shown.author)
 
 
 async def queue(
