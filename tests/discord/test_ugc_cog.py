@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-import cogs.ugc
+import cogs.ugc._shared
 from bot.discord.sender import DiscordSender
 from bot.models import Activity, Member, SubmissionStatus, UgcSubmission
 from bot.services import ugc
@@ -228,13 +228,13 @@ async def test_a_file_reported_over_the_limit_is_refused_before_it_is_fetched(
     ready, runtime, sandbox, slash, monkeypatch
 ):
     fetched: list[str] = []
-    real_fetch = cogs.ugc.fetch
+    real_fetch = cogs.ugc._shared.fetch
 
     async def spy(url: str, **options: Any) -> Any:
         fetched.append(url)
         return await real_fetch(url, **options)
 
-    monkeypatch.setattr(cogs.ugc, "fetch", spy)
+    monkeypatch.setattr(cogs.ugc._shared, "fetch", spy)
     upload = sandbox.add_upload("huge.png", png_1x1(), "image/png", size=MAX_BYTES + 1)
 
     reply = await _share(sandbox, slash, {"files": [upload], "story": "Big"})
