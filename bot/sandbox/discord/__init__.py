@@ -9,7 +9,8 @@ request, in order) and ``messages`` (what was actually posted, per channel).
 Behaviour kept from the real service because bots depend on it: ``enforce_nonce`` de-duplication,
 403/50007 for users with closed DMs, 404s with Discord's error codes, one acknowledgement per
 interaction, gateway intents (including the MESSAGE_CONTENT redaction), READY → GUILD_CREATE
-ordering, and RESUME with replay of missed events.
+ordering, RESUME with replay of missed events, modal limits (labels, file uploads, radio
+groups) and attachments at signed CDN URLs that expire (``add_upload`` for a member's files).
 
 Not modelled: permission enforcement and channel overwrites, sharding, zlib transport
 compression, voice, and routes a community bot does not use (those answer 404 and are recorded,
@@ -18,8 +19,9 @@ silently (no CHANNEL_CREATE etc.); use the ``send_*`` dispatchers for events a b
 
 Where things live: ``state`` (the world), ``wire`` (framing, limits), ``payloads`` (object
 shapes), ``messages`` (the message model), ``routes/`` (REST, one module per resource),
-``gateway`` (the WebSocket), ``events`` (interactions the control API sends) and ``sandbox``
-(the control API tests call).
+``gateway`` (the WebSocket), ``events`` (interactions the control API sends), ``modals``
+(modal limits and submissions), ``cdn`` (signed attachment URLs) and ``sandbox`` (the control
+API tests call).
 """
 
 from __future__ import annotations

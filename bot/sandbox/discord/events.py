@@ -1,4 +1,4 @@
-"""What the control API sends a bot: interactions, with their resolved options and modal answers."""
+"""What the control API sends a bot: interactions with their resolved options, member uploads."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import secrets
 import time
 from typing import Any
 
+from bot.sandbox.discord.cdn import image_size
 from bot.sandbox.discord.payloads import channel_payload, member_payload, role_payload, user_payload
 from bot.sandbox.discord.protocol import (
     ALL_PERMISSIONS,
     ATTACHMENT_SIZE_LIMIT,
+    CONTROL_CHARACTERS,
     DEFAULT_EVERYONE_PERMISSIONS,
+    OPTION_ATTACHMENT,
 )
 from bot.sandbox.discord.state import DiscordState, Interaction, InteractionRecord
 
@@ -99,8 +102,8 @@ def command_data(
     command_id = int(command["id"]) if command else state.command_id(command_guild, name, 1)
     data: dict[str, Any] = {"id": str(command_id), "name": name, "type": 1}
     if options:
-        data["options"] = copy.deepcopy(options)
-        resolved = resolve_options(state, guild_id, options)
+        data["options"] = _attachment_ids(copy.deepcopy(options))
+        resolved = resolve_options(state, guild_id, data["options"])
         if resolved:
             data["resolved"] = resolved
     if command_guild is not None:
@@ -119,10 +122,20 @@ def command_scope(
     return None
 
 
+def _attachment_ids(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Let an attachment option's value be the object add_upload returned: Discord sends its id."""
+    for option in options:
+        _attachment_ids(option.get("options") or [])
+        value = option.get("value")
+        if option.get("type") == OPTION_ATTACHMENT and isinstance(value, dict):
+            option["value"] = str(value["id"])
+    return options
+
+
 def resolve_options(
     state: DiscordState, guild_id: int | None, options: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Build the ``resolved`` map for user, channel, role and mentionable option values."""
+    """Build the ``resolved`` map for user, channel, role, mentionable and attachment values."""
     resolved: dict[str, dict[str, Any]] = {}
     guild = state.guilds.get(guild_id) if guild_id is not None else None
     stack = list(options)
@@ -130,6 +143,12 @@ def resolve_options(
         option = stack.pop()
         stack.extend(option.get("options") or [])
         kind, value = option.get("type"), option.get("value")
+        if value is not None and kind == OPTION_ATTACHMENT:
+            upload = state.uploads.get(str(value))
+            if upload is None:
+                raise ValueError(f"unknown attachment {value!r}: upload it with add_upload()")
+            resolved.setdefault("attachments", {})[str(value)] = copy.deepcopy(upload)
+            continue
         if value is None or kind not in (6, 7, 8, 9):
             continue
         snowflake = int(value)
@@ -153,23 +172,39 @@ def resolve_options(
     return resolved
 
 
-def modal_answer(
-    state: DiscordState, modal: dict[str, Any], fields: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Mirror the layout of a modal the bot sent, filling its text inputs from fields."""
+def member_upload(
+    state: DiscordState,
+    filename: str,
+    data: bytes,
+    content_type: str | None,
+    *,
+    size: int | None,
+) -> dict[str, Any]:
+    """Store a file a member uploads and return its attachment object, as Discord resolves it.
 
-    def answer(component: dict[str, Any]) -> dict[str, Any] | None:
-        custom_id = component.get("custom_id")
-        if component.get("type") == 4 and custom_id is not None:
-            return {"type": 4, "custom_id": custom_id, "value": fields.get(custom_id, "")}
-        return None
-
-    components: list[dict[str, Any]] = []
-    for top in modal.get("components") or []:
-        if top.get("type") == 1:
-            inner = [a for c in top.get("components") or [] if (a := answer(c)) is not None]
-            if inner:
-                components.append({"type": 1, "components": inner})
-        elif top.get("type") == 18 and (a := answer(top.get("component") or {})):
-            components.append({"type": 18, "component": a})
-    return components
+    The file lands on the CDN under ``ephemeral-attachments`` at a signed, expiring URL. The
+    object reports ``size`` when given (Discord reports a size; only the bytes are the truth)
+    and the declared content type as it is; width and height come from the bytes, as Discord
+    probes them.
+    """
+    if content_type is not None and CONTROL_CHARACTERS.search(content_type):
+        raise ValueError("a content type cannot hold control characters (it is an HTTP header)")
+    attachment_id = state.ids.next()
+    state.cdn.store(attachment_id, data, content_type)
+    url = state.cdn.url("ephemeral-attachments", state.application_id, attachment_id, filename)
+    dimensions = image_size(data)
+    attachment: dict[str, Any] = {
+        "id": str(attachment_id),
+        "filename": filename,
+        "size": len(data) if size is None else size,
+        "url": url,
+        "proxy_url": url,
+        "height": dimensions[1] if dimensions else None,
+        "width": dimensions[0] if dimensions else None,
+        "ephemeral": True,
+        "flags": 0,
+    }
+    if content_type is not None:
+        attachment["content_type"] = content_type
+    state.uploads[str(attachment_id)] = attachment
+    return copy.deepcopy(attachment)

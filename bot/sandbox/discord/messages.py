@@ -55,8 +55,8 @@ def attachments(
     attachments = []
     for index, upload in enumerate(files):
         attachment_id = state.ids.next()
-        state.attachments[attachment_id] = upload.data
-        url = f"{state.base_url()}/attachments/{channel.id}/{attachment_id}/{upload.filename}"
+        state.cdn.store(attachment_id, upload.data, upload.content_type)
+        url = state.cdn.url("attachments", channel.id, attachment_id, upload.filename)
         description = next(
             (a.get("description") for a in described if str(a.get("id")) == str(index)), None
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 API_PREFIX: Final = "/api/v10"
@@ -17,6 +18,11 @@ NONCE_WINDOW_SECONDS: Final = 300.0
 HEARTBEAT_INTERVAL_MS: Final = 41_250
 ATTACHMENT_SIZE_LIMIT: Final = 10 * 1024 * 1024
 BACKLOG_SIZE: Final = 1000
+
+# Application command option types the sandbox resolves beyond users, channels and roles.
+OPTION_ATTACHMENT: Final = 11
+# What an HTTP header (a declared content type) cannot hold.
+CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 # Gateway opcodes.
 OP_DISPATCH: Final = 0

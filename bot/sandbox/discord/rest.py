@@ -85,10 +85,3 @@ class RestApi:
             )
         )
         return response
-
-    async def attachment(self, request: web.Request) -> web.StreamResponse:
-        """Serve an uploaded file's bytes, as the CDN would."""
-        data = self.state.attachments.get(int(request.match_info["attachment_id"]))
-        if data is None:
-            raise web.HTTPNotFound()
-        return web.Response(body=data)

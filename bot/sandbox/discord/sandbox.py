@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import yarl
@@ -14,11 +14,12 @@ from bot.sandbox.base import Injected, Sandbox
 from bot.sandbox.discord.events import (
     command_data,
     create_interaction,
-    modal_answer,
+    member_upload,
     resolve_options,
 )
 from bot.sandbox.discord.gateway import Gateway
 from bot.sandbox.discord.messages import add_reaction, build_message, store_message
+from bot.sandbox.discord.modals import FieldValue, modal_answer, plain_answer
 from bot.sandbox.discord.payloads import member_payload
 from bot.sandbox.discord.protocol import (
     API_PREFIX,
@@ -94,6 +95,15 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         return self.state.attachments
 
     @property
+    def cdn_ttl(self) -> float:
+        """Return how long a signed CDN URL works, in seconds of the wall clock (a day)."""
+        return self.state.cdn.ttl
+
+    @cdn_ttl.setter
+    def cdn_ttl(self, seconds: float) -> None:
+        self.state.cdn.ttl = seconds
+
+    @property
     def identifies(self) -> list[dict[str, Any]]:
         """Return the IDENTIFY payloads received, token removed."""
         return self.gateway.identifies
@@ -119,11 +129,11 @@ class DiscordSandbox(Sandbox[RecordedCall]):
     # ------------------------------------------------------------------ lifecycle
 
     def add_routes(self, app: web.Application) -> None:
-        """Serve the gateway, the attachments and REST under /api/v10."""
+        """Serve the gateway, the CDN's attachment URLs and REST under /api/v10."""
         app.router.add_get(GATEWAY_PATH, self.gateway.serve)
-        app.router.add_get(
-            "/attachments/{channel_id}/{attachment_id}/{filename}", self.rest.attachment
-        )
+        cdn = self.state.cdn.serve
+        app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename:.+}", cdn)
+        app.router.add_get("/ephemeral-attachments/{app_id}/{attachment_id}/{filename:.+}", cdn)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self.rest.serve)
 
     async def stop(self) -> None:
@@ -219,6 +229,24 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         """Return the id of the bot's DM channel with a user, creating it if needed."""
         return self.state.dm_channel(self.state.user(user_id)).id
 
+    def add_upload(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """Store a file a member uploads and return its attachment object.
+
+        Pass the object (or its ``id``) as an attachment option's value in
+        ``send_slash_command`` or in a file upload's field of ``send_modal_submit``. Its
+        ``url`` is signed and expires after ``cdn_ttl`` on the wall clock. ``content_type`` is
+        kept as declared (None: Discord did not know it) and ``size`` may claim another size
+        than the bytes have, as a test of the bot's own checks.
+        """
+        return member_upload(self.state, filename, data, content_type, size=size)
+
     # ------------------------------------------------------------------ recording and waiting
 
     def describe(self, call: RecordedCall) -> str:
@@ -289,6 +317,9 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         locale: str = "en-US",
     ) -> Interaction:
         """Dispatch a chat-input command; options may nest subcommands (type 1) and groups (2).
+
+        An attachment option (type 11) takes the object ``add_upload`` returned (or its id) as
+        its value; Discord sends the id and the attachment in ``data.resolved.attachments``.
 
         Whether ``data.guild_id`` is set (discord.py looks guild commands up by it) follows
         what the bot synced; for unsynced commands it is set only when guild_command is True.
@@ -389,29 +420,33 @@ class DiscordSandbox(Sandbox[RecordedCall]):
     async def send_modal_submit(
         self,
         custom_id: str,
-        fields: dict[str, str],
+        fields: Mapping[str, FieldValue],
         *,
         channel_id: int,
         user_id: int,
         guild_id: int | None = None,
     ) -> Interaction:
-        """Dispatch a modal submission; fields maps text-input custom_ids to values.
+        """Dispatch a modal submission; fields maps custom_ids to what the member entered.
 
-        When the bot opened this modal through the sandbox, the submission mirrors its layout
-        (action rows or labels), as Discord does.
+        A text input or a radio group takes a str (a radio group's value must be one it lists,
+        or None when it is optional); a file upload takes a list of attachments, each the
+        object ``add_upload`` returned or its id, within the upload's min and max. When the
+        bot opened this modal through the sandbox, the submission mirrors its layout (action
+        rows or labels, with component ids), as Discord does, and the attachments go in
+        ``data.resolved.attachments``.
         """
         channel = self.state.channel(channel_id)
         modal = self.state.modals.get(custom_id)
-        components = modal_answer(self.state, modal, fields) if modal else []
+        components, attachments = modal_answer(self.state, modal, fields) if modal else ([], {})
         if not components:
-            components = [
-                {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
-                for key, value in fields.items()
-            ]
+            components, attachments = plain_answer(self.state, fields)
+        data: dict[str, Any] = {"custom_id": custom_id, "components": components}
+        if attachments:
+            data["resolved"] = {"attachments": attachments}
         return await create_interaction(
             self.state,
             INTERACTION_MODAL_SUBMIT,
-            {"custom_id": custom_id, "components": components},
+            data,
             guild_id=guild_id if guild_id is not None else channel.guild_id,
             channel_id=channel.id,
             user_id=user_id,

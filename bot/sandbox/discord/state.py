@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.sandbox.discord.cdn import Cdn
 from bot.sandbox.discord.protocol import (
     ALL_PERMISSIONS,
     APP_OWNER_ID,
@@ -192,7 +193,11 @@ class DiscordState:
         self.closed_dms: set[int] = set()
         self.messages: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
         self.messages_by_id: dict[int, dict[str, Any]] = {}
-        self.attachments: dict[int, bytes] = {}
+        # Attachment bytes behind signed, expiring CDN URLs; ``attachments`` is their bytes by id.
+        self.cdn = Cdn(wall_clock=wall_clock, base_url=base_url)
+        self.attachments: dict[int, bytes] = self.cdn.data
+        # Files members uploaded (add_upload), by attachment id: what options and modals resolve.
+        self.uploads: dict[str, dict[str, Any]] = {}
         self.reactors: dict[tuple[int, str], set[int]] = {}
         self.nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}

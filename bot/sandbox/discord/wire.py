@@ -30,12 +30,6 @@ MAX_CUSTOM_ID: Final = 100
 MAX_SELECT_OPTIONS: Final = 25
 MAX_OPTION_TEXT: Final = 100
 MAX_PLACEHOLDER: Final = 150
-# Modals: a 45-character title, at most five text inputs (labels 45, placeholders 100,
-# values 4,000).
-MAX_MODAL_TITLE: Final = 45
-MAX_INPUT_LABEL: Final = 45
-MAX_INPUT_PLACEHOLDER: Final = 100
-MAX_INPUT_VALUE: Final = 4000
 
 
 @dataclass(frozen=True)
@@ -174,15 +168,16 @@ async def read_body(request: web.Request) -> tuple[Any, tuple[Upload, ...]]:
 
 def check_content_length(content: Any) -> None:
     """Refuse message content over Discord's 2,000 characters."""
-    _too_long("content", content, MAX_CONTENT_LENGTH)
+    too_long("content", content, MAX_CONTENT_LENGTH)
 
 
-def _too_long(where: str, text: Any, limit: int) -> None:
+def too_long(where: str, text: Any, limit: int) -> None:
+    """Refuse a text over ``limit`` characters as Discord does (nothing to say when absent)."""
     if text is not None and len(str(text)) > limit:
         raise invalid_form(where, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
-def _too_many(where: str, items: Any, limit: int) -> list[Any]:
+def too_many(where: str, items: Any, limit: int) -> list[Any]:
     """Return ``items`` when it is a list of at most ``limit``; refuse it as Discord does."""
     if not isinstance(items, list) or len(items) > limit:
         raise invalid_form(where, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
@@ -193,7 +188,7 @@ def check_embeds(embeds: Any) -> None:
     """Refuse embeds over Discord's limits (each part, and 6,000 characters in all)."""
     if embeds is None:
         return
-    _too_many("embeds", embeds, MAX_EMBEDS)
+    too_many("embeds", embeds, MAX_EMBEDS)
     total = 0
     for index, embed in enumerate(embeds):
         if not isinstance(embed, dict):
@@ -203,18 +198,18 @@ def check_embeds(embeds: Any) -> None:
                 "Only dictionaries may be used in a ModelType",
             )
         for key, limit in EMBED_TEXT_LIMITS.items():
-            _too_long(f"embeds.{index}.{key}", embed.get(key), limit)
+            too_long(f"embeds.{index}.{key}", embed.get(key), limit)
             total += len(str(embed.get(key) or ""))
         for key, (inner, limit) in EMBED_PART_LIMITS.items():
             part = embed.get(key)
             text = part.get(inner) if isinstance(part, dict) else None
-            _too_long(f"embeds.{index}.{key}.{inner}", text, limit)
+            too_long(f"embeds.{index}.{key}.{inner}", text, limit)
             total += len(str(text or ""))
-        fields = _too_many(f"embeds.{index}.fields", embed.get("fields") or [], MAX_EMBED_FIELDS)
+        fields = too_many(f"embeds.{index}.fields", embed.get("fields") or [], MAX_EMBED_FIELDS)
         for number, item in enumerate(fields):
             item = item if isinstance(item, dict) else {}
-            _too_long(f"embeds.{index}.fields.{number}.name", item.get("name"), MAX_FIELD_NAME)
-            _too_long(f"embeds.{index}.fields.{number}.value", item.get("value"), MAX_FIELD_VALUE)
+            too_long(f"embeds.{index}.fields.{number}.name", item.get("name"), MAX_FIELD_NAME)
+            too_long(f"embeds.{index}.fields.{number}.value", item.get("value"), MAX_FIELD_VALUE)
             total += len(str(item.get("name") or "")) + len(str(item.get("value") or ""))
     if total > MAX_EMBED_TOTAL:
         raise invalid_form(
@@ -224,7 +219,8 @@ def check_embeds(embeds: Any) -> None:
         )
 
 
-def _check_component(where: str, component: dict[str, Any]) -> None:
+def check_component(where: str, component: dict[str, Any]) -> None:
+    """Refuse a button or select over Discord's limits (custom id, label, options)."""
     kind = component.get("type")
     custom_id = component.get("custom_id")
     if custom_id is not None and not 1 <= len(str(custom_id)) <= MAX_CUSTOM_ID:
@@ -234,21 +230,21 @@ def _check_component(where: str, component: dict[str, Any]) -> None:
             f"Must be between 1 and {MAX_CUSTOM_ID} in length.",
         )
     if kind == 2:
-        _too_long(f"{where}.label", component.get("label"), MAX_BUTTON_LABEL)
+        too_long(f"{where}.label", component.get("label"), MAX_BUTTON_LABEL)
     elif kind in (3, 5, 6, 7, 8):
-        _too_long(f"{where}.placeholder", component.get("placeholder"), MAX_PLACEHOLDER)
-        options = _too_many(f"{where}.options", component.get("options") or [], MAX_SELECT_OPTIONS)
+        too_long(f"{where}.placeholder", component.get("placeholder"), MAX_PLACEHOLDER)
+        options = too_many(f"{where}.options", component.get("options") or [], MAX_SELECT_OPTIONS)
         for number, option in enumerate(options):
             option = option if isinstance(option, dict) else {}
             for key in ("label", "value", "description"):
-                _too_long(f"{where}.options.{number}.{key}", option.get(key), MAX_OPTION_TEXT)
+                too_long(f"{where}.options.{number}.{key}", option.get(key), MAX_OPTION_TEXT)
 
 
 def check_components(components: Any) -> None:
     """Refuse message components over Discord's limits (rows, buttons, labels, ids, options)."""
     if components is None:
         return
-    _too_many("components", components, MAX_ROWS)
+    too_many("components", components, MAX_ROWS)
     for index, row in enumerate(components):
         if not isinstance(row, dict):
             raise invalid_form(
@@ -257,14 +253,14 @@ def check_components(components: Any) -> None:
                 "Only dictionaries may be used in a ModelType",
             )
         if row.get("type") != 1:
-            _check_component(f"components.{index}", row)
+            check_component(f"components.{index}", row)
             continue
-        inner = _too_many(
+        inner = too_many(
             f"components.{index}.components", row.get("components") or [], MAX_ROW_BUTTONS
         )
         for number, component in enumerate(inner):
             if isinstance(component, dict):
-                _check_component(f"components.{index}.components.{number}", component)
+                check_component(f"components.{index}.components.{number}", component)
 
 
 def check_message_limits(body: dict[str, Any]) -> None:
@@ -272,65 +268,6 @@ def check_message_limits(body: dict[str, Any]) -> None:
     check_content_length(body.get("content"))
     check_embeds(body.get("embeds"))
     check_components(body.get("components"))
-
-
-def _check_text_input(where: str, component: dict[str, Any], *, labelled: bool) -> None:
-    if not labelled:
-        _too_long(f"{where}.label", component.get("label"), MAX_INPUT_LABEL)
-    _too_long(f"{where}.placeholder", component.get("placeholder"), MAX_INPUT_PLACEHOLDER)
-    value = component.get("value")
-    _too_long(f"{where}.value", value, MAX_INPUT_VALUE)
-    longest = component.get("max_length")
-    if value is not None and isinstance(longest, int) and len(str(value)) > longest:
-        raise invalid_form(
-            f"{where}.value", "BASE_TYPE_MAX_LENGTH", f"Must be {longest} or fewer in length."
-        )
-    custom_id = component.get("custom_id")
-    if custom_id is not None and not 1 <= len(str(custom_id)) <= MAX_CUSTOM_ID:
-        raise invalid_form(
-            f"{where}.custom_id",
-            "BASE_TYPE_BAD_LENGTH",
-            f"Must be between 1 and {MAX_CUSTOM_ID} in length.",
-        )
-
-
-def validate_modal(data: dict[str, Any]) -> None:
-    """Refuse a modal Discord would refuse: title, custom id, inputs and their texts."""
-    title = data.get("title")
-    if not isinstance(title, str) or not 1 <= len(title) <= MAX_MODAL_TITLE:
-        raise invalid_form(
-            "data.title",
-            "BASE_TYPE_BAD_LENGTH",
-            f"Must be between 1 and {MAX_MODAL_TITLE} in length.",
-        )
-    custom_id = data.get("custom_id")
-    if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= MAX_CUSTOM_ID:
-        raise invalid_form(
-            "data.custom_id",
-            "BASE_TYPE_BAD_LENGTH",
-            f"Must be between 1 and {MAX_CUSTOM_ID} in length.",
-        )
-    components = data.get("components") or []
-    if not isinstance(components, list) or not 1 <= len(components) <= MAX_ROWS:
-        raise invalid_form(
-            "data.components",
-            "BASE_TYPE_BAD_LENGTH",
-            f"Must be between 1 and {MAX_ROWS} in length.",
-        )
-    for index, top in enumerate(components):
-        where = f"data.components.{index}"
-        top = top if isinstance(top, dict) else {}
-        if top.get("type") == 1:
-            for number, component in enumerate(top.get("components") or []):
-                if isinstance(component, dict):
-                    _check_text_input(f"{where}.components.{number}", component, labelled=False)
-        elif top.get("type") == 18:
-            # A label component carries the label; its text input has none of its own.
-            _too_long(f"{where}.label", top.get("label"), MAX_INPUT_LABEL)
-            _too_long(f"{where}.description", top.get("description"), MAX_INPUT_PLACEHOLDER)
-            inner = top.get("component")
-            if isinstance(inner, dict):
-                _check_text_input(f"{where}.component", inner, labelled=True)
 
 
 def validate_message_body(body: dict[str, Any], files: tuple[Upload, ...]) -> None:
@@ -350,7 +287,7 @@ def validate_message_body(body: dict[str, Any], files: tuple[Upload, ...]) -> No
 
 def validate_choices(choices: Any) -> None:
     """Refuse an autocomplete answer Discord would refuse."""
-    for choice in _too_many("data.choices", choices, MAX_CHOICES):
+    for choice in too_many("data.choices", choices, MAX_CHOICES):
         name = choice.get("name") if isinstance(choice, dict) else None
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_CHOICE_NAME:
             raise invalid_form(

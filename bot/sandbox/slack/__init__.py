@@ -22,6 +22,13 @@ Fidelity notes (what a bot sees here, as on Slack):
 - Files go up as `files_upload_v2` sends them: `files.getUploadURLExternal`, a POST of the bytes to
   the returned upload URL (recorded as "upload_url"), then `files.completeUploadExternal`, which
   shares the file in the conversation with the initial comment as the message text.
+- Files members pick in a modal's `file_input` are seeded with `add_user_file(user, name, data,
+  mimetype)`, described by `files.info` and served at `url_private` / `url_private_download` only
+  with `Authorization: Bearer <bot token>`; without it the answer is a 302 to an HTML sign-in page
+  (recorded as "file_download" calls). The declared mimetype and size are kept, never corrected.
+- Views: a `file_input` (only in an input block; `max_files` 1-10, `filetypes` a list of
+  extensions) and `radio_buttons` / `checkboxes` (1-10 options) outside their limits make
+  `invalid_blocks`.
 - `chat.postMessage` keeps `metadata` (`{"event_type", "event_payload"}`, else
   `invalid_metadata_format`); `conversations.history` (newest first, top-level messages only) and
   `conversations.replies` (parent first) return it only with `include_all_metadata`, and page with

@@ -7,13 +7,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.sandbox.base import Clock, Injected, Sandbox
 from bot.sandbox.slack.methods import METHODS
 from bot.sandbox.slack.methods.chat import apply_response
-from bot.sandbox.slack.methods.files import receive_upload
+from bot.sandbox.slack.methods.files import add_user_file, receive_upload
 from bot.sandbox.slack.sender import SlackEventSender
 from bot.sandbox.slack.socket_mode import SocketMode
 from bot.sandbox.slack.state import SlackState
@@ -166,10 +167,12 @@ class SlackSandbox(Sandbox[RecordedCall]):
     # -- lifecycle -------------------------------------------------------------------------
 
     def add_routes(self, app: web.Application) -> None:
-        """Serve the Web API, response URLs, upload URLs and Socket Mode."""
+        """Serve the Web API, response URLs, upload URLs, private file URLs and Socket Mode."""
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_response_url)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/files-pri/{team_file}/{name:.+}", self._handle_file)
+        app.router.add_get("/signin", self._handle_signin)
         app.router.add_get("/socket", self.socket_mode.serve)
 
     async def stop(self) -> None:
@@ -286,6 +289,28 @@ class SlackSandbox(Sandbox[RecordedCall]):
             "users": list(users or []),
             "user_count": len(users or []),
         }
+
+    def add_user_file(
+        self,
+        user_id: str,
+        name: str,
+        data: bytes,
+        mimetype: str | None = None,
+        *,
+        filetype: str | None = None,
+        size: int | None = None,
+        title: str | None = None,
+    ) -> JsonObject:
+        """Store a file a member uploaded (as into a file_input) and return its file object.
+
+        Put the object (or its ID) in a file_input's value for ``send_view_submission``. The
+        mimetype is kept as declared, ``size`` may claim another size than the bytes have, and
+        ``filetype`` defaults to the name's extension. The bytes are at ``url_private`` for a
+        request bearing the bot token; without it Slack redirects to its sign-in page.
+        """
+        return add_user_file(
+            self.state, user_id, name, data, mimetype, filetype=filetype, size=size, title=title
+        )
 
     def close_dms(self, user_id: str) -> None:
         """Deactivate a member, so the bot can no longer DM them (see the package notes)."""
@@ -497,6 +522,30 @@ class SlackSandbox(Sandbox[RecordedCall]):
             "upload_url", {"file_id": file_id, "bytes": len(body)}, 200, {"ok": True}
         )
         return web.Response(text=f"OK - {len(body)}")
+
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        team, _, file_id = request.match_info["team_file"].partition("-")
+        found = self.state.files.get(file_id) if team == self.state.team_id else None
+        authorized = bearer_token(request) == self.bot_token
+        args = {"file_id": file_id, "authorized": authorized}
+        if found is None or found["content"] is None:
+            await self._record("file_download", args, 404, {"ok": False})
+            return web.Response(status=404, text="file_not_found")
+        if not authorized:
+            # As Slack does: no token, no file; the browser's way in is the sign-in page.
+            await self._record("file_download", args, 302, {"ok": False})
+            raise web.HTTPFound(f"/signin?redir={quote(request.path_qs, safe='')}")
+        await self._record("file_download", args, 200, {"ok": True})
+        headers = {"Content-Type": str(found.get("mimetype") or "application/octet-stream")}
+        if request.match_info["name"].startswith("download/"):
+            headers["Content-Disposition"] = "attachment"
+        return web.Response(body=found["content"], headers=headers)
+
+    async def _handle_signin(self, request: web.Request) -> web.Response:
+        page = (
+            "<!DOCTYPE html><html><head><title>Sign in | Slack</title></head><body></body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def socket_send(
         self, kind: str, payload: JsonObject, *, accepts_response_payload: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -14,10 +14,25 @@ from urllib.parse import urlencode
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from bot.sandbox.base import Clock
+from bot.sandbox.slack.methods.files import public_file
 from bot.sandbox.slack.wire import JsonObject, sign_slack_request
 
 if TYPE_CHECKING:
     from bot.sandbox.slack.sandbox import SlackSandbox
+
+# One input's submitted value: Slack's own state entry, a text or chosen option's value, or a
+# file_input's files (file objects or IDs).
+SubmittedValue = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
+
+
+def _elements(view: JsonObject | None) -> dict[tuple[str, str], JsonObject]:
+    """Return a view's input elements by (block_id, action_id)."""
+    found: dict[tuple[str, str], JsonObject] = {}
+    for block in (view or {}).get("blocks") or []:
+        element = block.get("element") if isinstance(block, dict) else None
+        if block.get("type") == "input" and isinstance(element, dict):
+            found[(str(block.get("block_id")), str(element.get("action_id")))] = element
+    return found
 
 
 @dataclass(frozen=True)
@@ -165,7 +180,7 @@ class SlackEventSender:
     async def send_view_submission(
         self,
         callback_id: str,
-        values: Mapping[str, Mapping[str, str | Mapping[str, Any]]],
+        values: Mapping[str, Mapping[str, SubmittedValue]],
         *,
         user_id: str,
         private_metadata: str = "",
@@ -173,19 +188,22 @@ class SlackEventSender:
         forge: bool = False,
         timestamp: int | None = None,
     ) -> BotReply:
-        """Post a modal submission; a str value stands for a plain_text_input's text."""
+        """Post a modal submission: ``values[block_id][action_id]`` is what the member entered.
+
+        A mapping is sent as it is (``{"type": ..., ...}``, Slack's own state shape). A str is
+        a plain_text_input's text, or the chosen option's value of a radio_buttons or
+        static_select when the view (``view_id``) declares one there. A list is a file_input's
+        files: file objects (``add_user_file``) or their IDs.
+        """
+        stored = self.sandbox.find_view(view_id) if view_id else None
+        elements = _elements(stored)
         state = {
             block_id: {
-                action_id: (
-                    {"type": "plain_text_input", "value": value}
-                    if isinstance(value, str)
-                    else dict(value)
-                )
+                action_id: self._state_value(value, elements.get((block_id, action_id)))
                 for action_id, value in actions.items()
             }
             for block_id, actions in values.items()
         }
-        stored = self.sandbox.find_view(view_id) if view_id else None
         view: JsonObject = dict(stored) if stored else {}
         new_id = view_id or self.sandbox.state.next_id("V")
         view.setdefault("id", new_id)
@@ -208,6 +226,34 @@ class SlackEventSender:
         payload["view"] = view
         payload["response_urls"] = []
         return await self._send_payload(payload, forge=forge, timestamp=timestamp)
+
+    def _state_value(self, value: SubmittedValue, element: JsonObject | None) -> JsonObject:
+        """Return one input's entry in view.state.values, in the shape Slack sends."""
+        if isinstance(value, Mapping):
+            return dict(value)
+        declared = element or {}
+        kind = declared.get("type")
+        if isinstance(value, str):
+            if kind in ("radio_buttons", "static_select"):
+                groups = declared.get("option_groups") or []
+                options = [o for g in groups for o in g["options"]]
+                options += declared.get("options") or []
+                chosen = next((o for o in options if o.get("value") == value), None)
+                if chosen is None:
+                    listed = [o.get("value") for o in options]
+                    raise ValueError(f"the {kind} lists {listed}, not {value!r}")
+                return {"type": kind, "selected_option": dict(chosen)}
+            return {"type": "plain_text_input", "value": value}
+        files = []
+        for item in value:
+            if isinstance(item, Mapping):
+                files.append(dict(item))
+                continue
+            found = self.sandbox.files.get(item)
+            if found is None:
+                raise ValueError(f"unknown file {item!r}: seed it with add_user_file()")
+            files.append(public_file(self.sandbox.state, found))
+        return {"type": "file_input", "files": files}
 
     async def send_event(
         self,

@@ -35,6 +35,9 @@ MAX_BLOCK_ID = 255
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 100
+# Radio buttons and checkboxes list at most 10 options; a file_input takes 1 to 10 files.
+MAX_CHOICE_OPTIONS = 10
+MAX_FILES = 10
 MAX_PLACEHOLDER = 150
 MAX_INPUT_LABEL = 2000
 MAX_HINT = 2000
@@ -105,12 +108,32 @@ def _over(value: Any, limit: int) -> bool:
     return value is not None and len(str(value)) > limit
 
 
-def _element_fits(element: Any) -> bool:
+def _file_input_fits(element: JsonObject) -> bool:
+    """Say whether a file_input's max_files (1-10) and filetypes (extensions) are well formed."""
+    most = element.get("max_files")
+    if most is not None and (
+        not isinstance(most, int) or isinstance(most, bool) or not 1 <= most <= MAX_FILES
+    ):
+        return False
+    kinds = element.get("filetypes")
+    return kinds is None or (
+        isinstance(kinds, list) and all(isinstance(k, str) and k for k in kinds)
+    )
+
+
+def _element_fits(element: Any, *, in_input: bool = False) -> bool:
     if not isinstance(element, dict):
         return False
     if _over(element.get("action_id"), MAX_ACTION_ID):
         return False
     kind = element.get("type")
+    if kind == "file_input":
+        # Files are taken in a modal's input block only.
+        return in_input and _file_input_fits(element)
+    if kind in {"radio_buttons", "checkboxes"}:
+        options = element.get("options")
+        if not isinstance(options, list) or not 1 <= len(options) <= MAX_CHOICE_OPTIONS:
+            return False
     if kind == "button":
         return not (
             _over(_text_of(element.get("text")), MAX_BUTTON_TEXT)
@@ -161,7 +184,7 @@ def _block_fits(block: Any) -> bool:
         return not (
             _over(_text_of(block.get("label")), MAX_INPUT_LABEL)
             or _over(_text_of(block.get("hint")), MAX_HINT)
-            or not _element_fits(block.get("element"))
+            or not _element_fits(block.get("element"), in_input=True)
         )
     return True
 

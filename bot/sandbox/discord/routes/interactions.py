@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from bot.sandbox.discord.messages import apply_edit, build_message, store_message
+from bot.sandbox.discord.modals import validate_modal
 from bot.sandbox.discord.protocol import (
     CALLBACK_AUTOCOMPLETE_RESULT,
     CALLBACK_CHANNEL_MESSAGE,
@@ -30,7 +31,6 @@ from bot.sandbox.discord.wire import (
     invalid_form,
     validate_choices,
     validate_message_body,
-    validate_modal,
 )
 
 ROUTES = RouteTable()

@@ -1,8 +1,17 @@
-"""Web API: files.* as files_upload_v2 uses them (the upload URL itself is in `upload`)."""
+"""Web API: files.* as files_upload_v2 and file_input use them (bytes are served by the sandbox).
+
+A file the bot uploads arrives through files.getUploadURLExternal, the upload URL and
+files.completeUploadExternal; a file a member picks in a modal's file_input is seeded with
+`add_user_file`. Either is described by files.info and served at its ``url_private`` (and
+``url_private_download``) only to a request bearing the bot token.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
+from urllib.parse import quote
 
 from bot.sandbox.slack.methods.table import MethodTable
 from bot.sandbox.slack.state import SlackState
@@ -65,6 +74,96 @@ def files_complete_upload_external(state: SlackState, args: JsonObject) -> JsonO
         for found in files:
             found["shares"].setdefault(channel, []).append(message["ts"])
     return {"files": [{"id": f["id"], "title": f["title"]} for f in files]}
+
+
+@METHODS.method("files.info")
+def files_info(state: SlackState, args: JsonObject) -> JsonObject:
+    found = state.files.get(str(args.get("file") or ""))
+    if found is None or found["content"] is None:
+        raise ApiError("file_not_found")
+    return {
+        "file": public_file(state, found),
+        "comments": [],
+        "response_metadata": {"next_cursor": ""},
+    }
+
+
+EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,10})$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def add_user_file(
+    state: SlackState,
+    user_id: str,
+    name: str,
+    data: bytes,
+    mimetype: str | None,
+    *,
+    filetype: str | None = None,
+    size: int | None = None,
+    title: str | None = None,
+) -> JsonObject:
+    """Store a file a member uploaded and return it as Slack describes it (files.info)."""
+    if user_id not in state.users:
+        raise KeyError(f"unknown user {user_id}: seed it with add_user()")
+    if mimetype is not None and CONTROL.search(mimetype):
+        raise ValueError("a mimetype cannot hold control characters (it is an HTTP header)")
+    file_id = state.next_id("F")
+    extension = EXTENSION.search(name)
+    state.files[file_id] = {
+        "id": file_id,
+        "name": name,
+        "title": name if title is None else title,
+        "length": len(data),
+        "content": data,
+        "created": int(state.clock()),
+        "user": user_id,
+        "shares": {},
+        "mimetype": mimetype or "application/octet-stream",
+        "filetype": filetype or (extension.group(1).lower() if extension else "binary"),
+        "size": len(data) if size is None else size,
+    }
+    return public_file(state, state.files[file_id])
+
+
+def file_url(state: SlackState, found: JsonObject, *, download: bool = False) -> str:
+    """Return a file's url_private (or url_private_download): readable with the bot token only."""
+    folder = "download/" if download else ""
+    name = quote(str(found["name"]), safe="")
+    return f"{state.base_url()}/files-pri/{state.team_id}-{found['id']}/{folder}{name}"
+
+
+def public_file(state: SlackState, found: JsonObject) -> JsonObject:
+    """Return a stored file as a file object: what files.info and a file_input's state show."""
+    filetype = str(found.get("filetype") or "binary")
+    described: dict[str, Any] = {
+        "id": found["id"],
+        "created": found["created"],
+        "timestamp": found["created"],
+        "name": found["name"],
+        "title": found["title"],
+        "mimetype": found.get("mimetype") or "application/octet-stream",
+        "filetype": filetype,
+        "pretty_type": filetype.upper(),
+        "user": found["user"],
+        "user_team": state.team_id,
+        "editable": False,
+        "size": found.get("size", found["length"]),
+        "mode": "hosted",
+        "is_external": False,
+        "external_type": "",
+        "is_public": bool(found["shares"]),
+        "public_url_shared": False,
+        "display_as_bot": False,
+        "username": "",
+        "url_private": file_url(state, found),
+        "url_private_download": file_url(state, found, download=True),
+        "permalink": f"https://{state.team_domain}.slack.com/files/{found['user']}/{found['id']}",
+        "file_access": "visible",
+    }
+    if found["shares"]:
+        described["channels"] = sorted(found["shares"])
+    return described
 
 
 def receive_upload(state: SlackState, file_id: str, content: bytes) -> bool:
