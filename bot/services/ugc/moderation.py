@@ -79,6 +79,7 @@ class DecisionResult:
     decided_by: str | None
     decided_at: datetime | None
     points: int
+    author: str = ""  # the submitter's display name, for the moderator's answer
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,9 @@ async def decide(
     )
     if submission is None:
         raise NotFound("That submission is no longer there: its author deleted it.")
+    author = await session.scalar(
+        select(Member.display_name).where(Member.id == submission.member_id)
+    )
     if decided_id is None:
         by = None
         if submission.decided_by is not None:
@@ -173,7 +177,7 @@ async def decide(
                 select(Member.display_name).where(Member.id == submission.decided_by)
             )
         return DecisionResult(
-            uid, _outcome_of(submission), False, by, submission.decided_at, points=0
+            uid, _outcome_of(submission), False, by, submission.decided_at, 0, author or ""
         )
     outcome = OUTCOME[decision]
     points = 0
@@ -253,7 +257,7 @@ async def decide(
             community_id=submission.community_id,
             members=(submission.member_id,),
         )
-    return DecisionResult(uid, outcome, True, moderator, now, points)
+    return DecisionResult(uid, outcome, True, moderator, now, points, author or "")
 
 
 async def queue(
