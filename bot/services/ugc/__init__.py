@@ -22,6 +22,7 @@ from bot.services.ugc.messages import (
     showcase_subject,
 )
 from bot.services.ugc.moderation import (
+    REASON_LENGTH,
     REJECT_REASONS,
     Decision,
     DecisionResult,
@@ -35,6 +36,8 @@ from bot.services.ugc.moderation import (
     queue,
 )
 from bot.services.ugc.prompts import (
+    BRIEF_LENGTH,
+    TEMPLATE_LENGTH,
     PromptSpec,
     PromptView,
     close_prompt,
@@ -52,6 +55,9 @@ from bot.services.ugc.public import (
     public_page,
 )
 from bot.services.ugc.submissions import (
+    LINKS_LENGTH,
+    STORY_LENGTH,
+    TITLE_LENGTH,
     Draft,
     IncomingFile,
     SubmissionView,
@@ -65,10 +71,16 @@ from bot.services.ugc.submissions import (
 )
 
 __all__ = [
+    "BRIEF_LENGTH",
     "CONSENT_WORDS",
     "CSV_COLUMNS",
     "FEATURE",
+    "LINKS_LENGTH",
+    "REASON_LENGTH",
     "REJECT_REASONS",
+    "STORY_LENGTH",
+    "TEMPLATE_LENGTH",
+    "TITLE_LENGTH",
     "Decision",
     "DecisionResult",
     "Draft",
