@@ -3,11 +3,13 @@
 It reads what the bot synced to the sandbox (every slash command, subcommand and option with
 its type, choices and limits), the modals it opens and the components on the messages it
 sent, and drives them through the real discord.py client. A command added later is covered
-without a new test; an option type the harness cannot fill fails loudly.
+without a new test; an option type or modal component the harness cannot fill fails loudly.
+Attachment options and file uploads get adversarial files (``values.file_sample``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +28,12 @@ FOLLOW_UP = 10.0  # generous: a deferred answer must arrive, but it has 15 minut
 CHAT_INPUT, SUB_COMMAND, SUB_GROUP = 1, 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_MODAL, CALLBACK_AUTOCOMPLETE = 4, 5, 9, 8
+ATTACHMENT = 11
 TEXT_INPUT, LABEL, ACTION_ROW, BUTTON, LINK_STYLE = 4, 18, 1, 2, 5
+TEXT_DISPLAY, FILE_UPLOAD, RADIO_GROUP = 10, 19, 21
+
+# Stores a member's upload in the sandbox and returns its attachment id.
+Uploader = Callable[[values.FileSample], str]
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ class World:
     bystanders: set[str]
 
 
-def option_value(option: Option, world: World, case: values.Case) -> Any:
+def option_value(option: Option, world: World, case: values.Case, upload: Uploader) -> Any:
     """Return one option's value, within what Discord itself enforces."""
     spec = option.spec
     kind = spec.get("type")
@@ -119,40 +126,77 @@ def option_value(option: Option, world: World, case: values.Case) -> Any:
         return str(case.pick(world.roles))
     if kind == MENTIONABLE:
         return str(case.pick(world.users + world.roles))
+    if kind == ATTACHMENT:
+        return upload(values.file_sample(case))
     raise AssertionError(
         f"option {option.name!r} has type {kind}, which tests/fuzz/discord_harness.py cannot "
         "fill yet: teach option_value() to"
     )
 
 
-def filled_options(command: Command, world: World, case: values.Case) -> list[dict[str, Any]]:
+def filled_options(
+    command: Command, world: World, case: values.Case, upload: Uploader
+) -> list[dict[str, Any]]:
     """Fill a command's options: every required one, some of the others."""
     filled = []
     for option in command.options:
         if option.required or case.flag():
-            value = option_value(option, world, case)
+            value = option_value(option, world, case, upload)
             filled.append({"type": option.spec["type"], "name": option.name, "value": value})
     return filled
 
 
-def text_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the text inputs of a modal the bot opened, in action rows or labels."""
+def modal_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the inputs of a modal the bot opened, in action rows or labels; fail on new kinds."""
     inputs = []
     for top in modal.get("components") or []:
+        if top.get("type") == TEXT_DISPLAY:
+            continue  # text to read, nothing to fill
         inner = top.get("components") or [top.get("component") or {}]
-        inputs += [c for c in inner if c.get("type") == TEXT_INPUT]
+        for component in inner:
+            if component.get("type") not in (TEXT_INPUT, FILE_UPLOAD, RADIO_GROUP):
+                raise AssertionError(
+                    f"a modal has a component of type {component.get('type')} that "
+                    "tests/fuzz/discord_harness.py cannot fill yet: teach modal_fields() to"
+                )
+            inputs.append(component)
     return inputs
 
 
-def modal_fields(modal: dict[str, Any], case: values.Case) -> dict[str, str]:
-    """Fill what a member types into a modal, within the lengths Discord enforces."""
-    fields = {}
-    for text_input in text_inputs(modal):
-        required = text_input.get("required", True)
-        low = max(int(text_input.get("min_length") or 0), 1 if required else 0)
-        high = int(text_input.get("max_length") or 4000)
-        kind = values.field_kind(str(text_input["custom_id"]), str(text_input.get("label", "")))
-        fields[str(text_input["custom_id"])] = case.text(high, min_size=low, kind=kind)
+def _files(component: dict[str, Any], case: values.Case, upload: Uploader) -> list[str]:
+    """Upload what a member picks for a file upload: none if optional, else min to max files."""
+    low = component.get("min_values")
+    high = component.get("max_values")
+    low, high = (1 if low is None else int(low)), (1 if high is None else int(high))
+    if not component.get("required", True) and case.flag():
+        return []
+    count = case.integer(max(low, 1), max(high, 1))
+    return [upload(values.file_sample(case)) for _ in range(count)]
+
+
+def modal_fields(
+    modal: dict[str, Any], case: values.Case, upload: Uploader
+) -> dict[str, str | list[str] | None]:
+    """Fill what a member enters into a modal, within what Discord's client enforces.
+
+    Text within its lengths; a radio group's listed value (Discord sends nothing else), or
+    none when optional; a file upload's adversarial files (values.file_sample).
+    """
+    fields: dict[str, str | list[str] | None] = {}
+    for component in modal_inputs(modal):
+        custom_id = str(component["custom_id"])
+        required = component.get("required", True)
+        if component["type"] == FILE_UPLOAD:
+            fields[custom_id] = _files(component, case, upload)
+        elif component["type"] == RADIO_GROUP:
+            listed = [str(o["value"]) for o in component.get("options") or []]
+            optional = not required and case.flag()
+            fields[custom_id] = None if optional or not listed else case.pick(listed)
+        else:
+            low = max(int(component.get("min_length") or 0), 1 if required else 0)
+            high = int(component.get("max_length") or 4000)
+            kind = values.field_kind(custom_id, str(component.get("label", "")))
+            fields[custom_id] = case.text(high, min_size=low, kind=kind)
     return fields
 
 
@@ -239,7 +283,7 @@ class Harness:
     async def _command(
         self, case: values.Case, user: int, command: Command, *, autocomplete: bool
     ) -> RecordedCall | None:
-        filled = filled_options(command, self.world, case)
+        filled = filled_options(command, self.world, case, self._upload)
         if autocomplete:
             typed = [o for o in command.options if o.spec.get("autocomplete")]
             if not typed:
@@ -288,12 +332,18 @@ class Harness:
         return await self._answered(interaction.callback_path, interaction.token)
 
     async def _submit(self, case: values.Case, user: int, modal: dict[str, Any]) -> None:
-        fields = modal_fields(modal, case)
+        fields = modal_fields(modal, case, self._upload)
         note(f"form {modal.get('custom_id')!r} {fields!r}")
         interaction = await self.sandbox.send_modal_submit(
             str(modal["custom_id"]), fields, channel_id=self.channel_id, user_id=user
         )
         await self._answered(interaction.callback_path, interaction.token)
+
+    def _upload(self, sample: values.FileSample) -> str:
+        attachment = self.sandbox.add_upload(
+            sample.name, sample.data, sample.content_type, size=sample.size
+        )
+        return str(attachment["id"])
 
     async def _answered(self, callback_path: str, token: str) -> RecordedCall:
         """Wait for the interaction's first answer (3 s), and its follow-up when deferred."""

@@ -3,12 +3,14 @@
 It reads the verbs from the command router the app answers to, the modals from what the
 bot opened in the sandbox and the buttons from every message and view it sent, and posts
 signed requests as Slack does to the bot's HTTP endpoint. A verb added later is covered
-without a new test; a modal element the harness cannot fill fails loudly.
+without a new test; a modal element the harness cannot fill fails loudly. A file_input gets
+adversarial files (``values.file_sample``) uploaded by the submitting member.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -27,13 +29,32 @@ from tests.fuzz.observe import UNEXPECTED, LogWatch, slack_pings
 ACK_DEADLINE = 3.0  # Slack shows an error when the ack takes longer
 PLAIN_TEXT_MAX = 3000  # what Slack lets a plain_text_input hold without a max_length
 MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"}
+MAX_FILES = 10  # a file_input without max_files takes up to ten
+
+# Stores a member's file in the sandbox and returns its file object.
+Uploader = Callable[[values.FileSample], dict[str, Any]]
+
+
+def _no_upload(sample: values.FileSample) -> dict[str, Any]:
+    raise AssertionError("a modal has a file_input, but the harness was given no uploader")
 
 
 def _input_value(
-    element: dict[str, Any], case: values.Case, world: dict[str, list[str]], block_id: str = ""
+    element: dict[str, Any],
+    case: values.Case,
+    world: dict[str, list[str]],
+    block_id: str = "",
+    upload: Uploader = _no_upload,
 ) -> dict[str, Any]:
     """Return what Slack sends for one input element of a modal."""
     kind = element.get("type")
+    if kind == "file_input":
+        # An input block holds at least one file unless optional (then view_state may skip it);
+        # Slack's picker offers only the listed extensions, so each name ends in one.
+        count = case.integer(1, int(element.get("max_files") or MAX_FILES))
+        extensions = [str(e) for e in element.get("filetypes") or []]
+        files = [upload(values.file_sample(case, extensions=extensions)) for _ in range(count)]
+        return {"type": kind, "files": files}
     if kind in ("plain_text_input", "number_input", "url_text_input", "email_text_input"):
         low = int(element.get("min_length") or 0)
         high = int(element.get("max_length") or PLAIN_TEXT_MAX)
@@ -75,7 +96,10 @@ def _input_value(
 
 
 def view_state(
-    view: dict[str, Any], case: values.Case, world: dict[str, list[str]]
+    view: dict[str, Any],
+    case: values.Case,
+    world: dict[str, list[str]],
+    upload: Uploader = _no_upload,
 ) -> dict[str, dict[str, Any]]:
     """Fill a modal's state: every required input, the optional ones sometimes."""
     state: dict[str, dict[str, Any]] = {}
@@ -86,7 +110,7 @@ def view_state(
         if block.get("optional") and not case.flag():
             continue
         state[str(block["block_id"])] = {
-            str(element["action_id"]): _input_value(element, case, world)
+            str(element["action_id"]): _input_value(element, case, world, upload=upload)
         }
     return state
 
@@ -204,7 +228,13 @@ class Harness:
             "users": self.members + sorted(self.bystanders),
             "conversations": self.conversations,
         }
-        state = view_state(view, case, world)
+
+        def upload(sample: values.FileSample) -> dict[str, Any]:
+            return self.sandbox.add_user_file(
+                user, sample.name, sample.data, sample.content_type, size=sample.size
+            )
+
+        state = view_state(view, case, world, upload)
         note(f"submit {view.get('callback_id')!r} {state!r}")
         return await self.sender.send_view_submission(
             str(view.get("callback_id")),

@@ -9,7 +9,10 @@ politely, never that it is accepted.
 from __future__ import annotations
 
 import os
+import struct
 import time
+import zlib
+from dataclasses import dataclass
 from typing import TypeVar
 
 from hypothesis import strategies as st
@@ -188,6 +191,62 @@ def number_text() -> st.SearchStrategy[str]:
     )
 
 
+def _png(width: int, height: int) -> bytes:
+    """Return a real (tiny, blank) PNG, built here so no binary file is checked in."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x00\x00\x00\x00" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@dataclass(frozen=True)
+class FileSample:
+    """A file a member uploads: its name, bytes, declared type and the size the platform reports."""
+
+    name: str
+    data: bytes
+    content_type: str | None
+    size: int
+
+
+TINY_PNG = _png(2, 2)
+# What members name files: plausible, path traversal, a right-to-left override hiding ".exe",
+# 300 characters, reserved device names, other scripts, markup.
+FILE_NAMES = [
+    "entry.png",
+    "../../etc/passwd",
+    "..\\..\\windows\\win.ini",
+    "/etc/shadow",
+    "photo\u202egnp.exe",
+    "x" * 296 + ".png",
+    "CON.png",
+    ".htaccess",
+    "résumé 😀 final (2).png",
+    "<img src=x onerror=alert(1)>.png",
+    "@everyone.png",
+]
+# (bytes, declared content type, reported size): a real PNG, a type that lies about the bytes,
+# a reported size far over any limit, an empty file, no declared type, an executable as JPEG.
+FILE_BODIES: list[tuple[bytes, str | None, int | None]] = [
+    (TINY_PNG, "image/png", None),
+    (b"<script>alert(1)</script>", "image/png", None),
+    (TINY_PNG, "image/png", 2**31),
+    (b"", "image/png", None),
+    (b"\x00\x01\x02binary", None, None),
+    (b"MZ\x90\x00\x03\x00\x00\x00PE\x00\x00", "image/jpeg", None),
+    (b"%PDF-1.7\n" + b"A" * 64, "text/plain", 1),
+]
+
+
 T = TypeVar("T")
 
 
@@ -249,3 +308,12 @@ def cases() -> st.SearchStrategy[Case]:
         st.lists(st.one_of(text(6000), number_text()), min_size=8, max_size=8),
         st.lists(st.booleans(), min_size=8, max_size=8),
     )
+
+
+def file_sample(case: Case, *, extensions: list[str] | None = None) -> FileSample:
+    """Return an adversarial upload; with ``extensions`` (a picker's filter) its name ends in one."""
+    name = case.pick(FILE_NAMES)
+    data, content_type, size = case.pick(FILE_BODIES)
+    if extensions and not any(name.lower().endswith(f".{e.lower()}") for e in extensions):
+        name = f"{name}.{case.pick(extensions)}"
+    return FileSample(name, data, content_type, len(data) if size is None else size)

@@ -244,11 +244,12 @@ class _Answer:
         return given
 
     def files(self, component: dict[str, Any], given: FieldValue) -> list[str]:
-        items: Sequence[str | Mapping[str, Any]] = (
-            [] if given is None or isinstance(given, str) else given
-        )
-        if isinstance(given, str):
+        if given is None:
+            items: Sequence[str | Mapping[str, Any]] = []
+        elif isinstance(given, str):
             items = [given]
+        else:
+            items = given
         ids = []
         for item in items:
             if isinstance(item, Mapping):
