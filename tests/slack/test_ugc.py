@@ -235,6 +235,9 @@ async def test_a_member_shares_a_file_and_a_link_and_one_approval_pays_and_dms_o
         "community",
     ]
     assert share.PROMPT not in inputs  # no prompt is open
+    titled = await open_form(served, sandbox, "share Q&amp;A &lt;night&gt;")
+    (title,) = [b for b in titled.args["view"]["blocks"] if b["block_id"] == share.TITLE]
+    assert title["element"]["initial_value"] == "Q&A <night>"  # Slack escaped what was typed
     seen = len(sandbox.calls)
 
     reply = await submit_form(served, opened, filled(sandbox))

@@ -28,6 +28,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.front import ActionCall, SlackCall, SubmissionCall, VerbCall
 from bot.slack.render import fit_view, plain
+from bot.slack.rituals.verbs import unescape
 from bot.slack.ugc.render import thanks_text
 
 MODAL = "ugc_share"
@@ -158,7 +159,7 @@ async def open_share(call: SlackCall, *, prompt_uid: str | None = None, title: s
 
 async def share_verb(call: VerbCall) -> None:
     """Open the share form; words after `share` start its title."""
-    await open_share(call, title=call.rest)
+    await open_share(call, title=unescape(call.rest).strip())
 
 
 async def share_button(call: ActionCall) -> None:
