@@ -21,12 +21,12 @@ EVENTS_PATH = "/slack/events"
 MAX_NAME = 35
 MAX_DESCRIPTION = 140
 COMMAND_DESCRIPTION = (
-    "Rituals and check-ins, linking your accounts, getting or erasing your data, and more. "
-    "Try “help”."
+    "Rituals and check-ins, sharing your work, linking your accounts, getting or erasing your "
+    "data, and more. Try “help”."
 )
 COMMAND_USAGE_HINT = (
-    "help | ritual list | ritual checkin [name] | link [code] | privacy export | privacy delete "
-    "| about"
+    "help | ritual list | ritual checkin [name] | share | share mine | link [code] "
+    "| privacy export | privacy delete | about"
 )
 
 # Each scope with what needs it; ask for nothing more.
@@ -35,6 +35,7 @@ BOT_SCOPES: dict[str, str] = {
     "chat:write": "posts, replies, ephemeral answers and DMs",
     "im:write": "opening a DM (conversations.open) for exports and notices",
     "files:write": "sending a member their data export as a file",
+    "files:read": "copying the files members attach when they share (url_private)",
     "users:read": "users.info, to decide who is an owner or admin",
     "usergroups:read": "reading a user group before changing it",
     "usergroups:write": "adding and removing members of user groups",

@@ -233,6 +233,7 @@ async def test_approval_awards_points_once_dms_once_and_edits_the_queue(session,
     second = await actor(session, clock, community_id, "mod2", Role.MODERATOR)
     again = await decide(session, clock, second, view.uid, ugc.Decision.APPROVE)
     assert not again.decided_now and again.outcome == "approved" and again.decided_by == "Mod"
+    assert result.author == again.author == "Ada"  # whom the moderator's answer names
     rejected = await decide(session, clock, second, view.uid, ugc.Decision.REJECT, reason="rules")
     assert not rejected.decided_now and rejected.outcome == "approved"
     points = await session.scalar(
@@ -415,6 +416,18 @@ async def test_withdrawal_takes_it_out_of_every_surface_at_once(session, clock, 
         )
         == 0
     )
+
+
+async def test_a_member_finds_their_own_submission_by_title_or_id_and_no_one_elses(
+    session, clock, store
+):
+    community_id, _, member, view = await submitted(session, clock, store)
+    by_title = await ugc.find_mine(session, member, "  my CAKE ")
+    by_id = await ugc.find_mine(session, member, view.uid)
+    assert by_title == by_id and (by_id.uid, by_id.title, by_id.files) == (view.uid, "My cake", 1)
+    bob = await actor(session, clock, community_id, "bob")
+    with pytest.raises(NotFound):
+        await ugc.find_mine(session, bob, view.uid)
 
 
 async def test_a_pending_withdrawal_closes_its_queue_post(session, clock, store):

@@ -55,7 +55,8 @@ async def runtime(
 ) -> AsyncIterator[Runtime]:
     """Build a runtime for the Acme Makers community (Europe/Berlin) on the FakeClock."""
     config = tmp_path / "bot.toml"
-    config.write_text(COMMUNITY_TOML, encoding="utf-8")
+    # Members' files go to the test's folder, never the working directory's media/.
+    config.write_text(COMMUNITY_TOML + f'[media]\ndir = "{tmp_path / "media"}"\n', encoding="utf-8")
     settings = load_settings(
         config,
         environ={

@@ -133,6 +133,7 @@ def test_every_subscribed_event_has_the_scope_slack_requires_for_it(tmp_path: Pa
         assert needs[event] <= scopes, event
     # What the sender and the listeners call.
     assert {"commands", "chat:write", "im:write", "files:write", "users:read"} <= scopes
+    assert "files:read" in scopes  # url_private of the files members share needs it
     assert {"usergroups:read", "usergroups:write"} <= scopes
     # The sender reads back a conversation before re-sending a retried post or DM.
     assert {"channels:history", "groups:history", "im:history"} <= scopes

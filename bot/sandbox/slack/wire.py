@@ -55,7 +55,7 @@ EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")
 JSON_ENCODED_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
 DEFAULT_SCOPES = (
     "commands,chat:write,im:write,users:read,users:read.email,channels:read,"
-    "reactions:read,reactions:write,usergroups:read,usergroups:write,files:write,"
+    "reactions:read,reactions:write,usergroups:read,usergroups:write,files:write,files:read,"
     "channels:history,groups:history,im:history"
 )
 

@@ -167,6 +167,9 @@ async def decide(
     )
     if submission is None:
         raise NotFound("That submission is no longer there: its author deleted it.")
+    author = await session.scalar(
+        select(Member.display_name).where(Member.id == submission.member_id)
+    )
     if decided_id is None:
         by = None
         if submission.decided_by is not None:
@@ -174,7 +177,7 @@ async def decide(
                 select(Member.display_name).where(Member.id == submission.decided_by)
             )
         return DecisionResult(
-            uid, _outcome_of(submission), False, by, submission.decided_at, points=0
+            uid, _outcome_of(submission), False, by, submission.decided_at, 0, author or ""
         )
     outcome = OUTCOME[decision]
     points = 0

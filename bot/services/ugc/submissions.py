@@ -379,21 +379,8 @@ async def my_submissions(
     return views[:limit]
 
 
-async def withdraw(
-    session: AsyncSession,
-    clock: Clock,
-    actor: Actor,
-    reference: str,
-    *,
-    delete: bool,
-    store: MediaStore,
-) -> SubmissionView:
-    """Withdraw consent for (or delete) one of the caller's own submissions.
-
-    It leaves every public surface at once (``/proof.json``, the CSV, future showcase
-    posts): the stored files are deleted, anything about it still queued is cancelled,
-    and the posts already made are edited to say the member withdrew it.
-    """
+async def _mine(session: AsyncSession, actor: Actor, reference: str) -> UgcSubmission:
+    """Return the caller's own submission by public id or title, or raise NotFound."""
     cleaned = reference.strip()
     submission = await session.scalar(
         select(UgcSubmission).where(
@@ -410,6 +397,39 @@ async def withdraw(
         raise NotFound(
             f"You have no submission called {shorten(cleaned)!r}; pick one from the list."
         )
+    return submission
+
+
+async def find_mine(session: AsyncSession, actor: Actor, reference: str) -> SubmissionView:
+    """Return one of the caller's own submissions by public id or title (before asking to delete)."""
+    submission = await _mine(session, actor, reference)
+    files = await session.scalar(
+        select(func.count(UgcAttachment.id)).where(UgcAttachment.submission_id == submission.id)
+    )
+    prompt = None
+    if submission.prompt_id is not None:
+        prompt = await session.scalar(
+            select(UgcPrompt.title).where(UgcPrompt.id == submission.prompt_id)
+        )
+    return _view(submission, prompt, int(files or 0))
+
+
+async def withdraw(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    reference: str,
+    *,
+    delete: bool,
+    store: MediaStore,
+) -> SubmissionView:
+    """Withdraw consent for (or delete) one of the caller's own submissions.
+
+    It leaves every public surface at once (``/proof.json``, the CSV, future showcase
+    posts): the stored files are deleted, anything about it still queued is cancelled,
+    and the posts already made are edited to say the member withdrew it.
+    """
+    submission = await _mine(session, actor, reference)
     await retract(session, clock, submission, store=store)
     view = _view(submission, None, 0)
     if delete:
@@ -475,6 +495,7 @@ __all__ = [
     "check_consent",
     "check_links",
     "content_key",
+    "find_mine",
     "my_submissions",
     "retract",
     "review_subject",
