@@ -46,9 +46,12 @@ from bot.services.ugc.prompts import (
 )
 from bot.services.ugc.public import (
     CSV_COLUMNS,
+    DEFAULT_PAGE,
+    MAX_PAGE,
     PublicItem,
     PublicPage,
     csv_rows,
+    decode_cursor,
     public_page,
 )
 from bot.services.ugc.submissions import (
@@ -66,7 +69,9 @@ from bot.services.ugc.submissions import (
 __all__ = [
     "CONSENT_WORDS",
     "CSV_COLUMNS",
+    "DEFAULT_PAGE",
     "FEATURE",
+    "MAX_PAGE",
     "REJECT_REASONS",
     "Decision",
     "DecisionResult",
@@ -90,6 +95,7 @@ __all__ = [
     "csv_rows",
     "decide",
     "decision_of_button",
+    "decode_cursor",
     "find_prompt",
     "list_prompts",
     "moderation_latency",
