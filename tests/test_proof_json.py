@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import event
 from yarl import URL
 
 from bot.clock import FakeClock
 from bot.commands import CommandNames
+from bot.media import LocalMediaStore
 from bot.process import build_web_app
 from bot.runtime import Runtime, bootstrap_community, build_runtime
 from bot.services import ugc
 from bot.services.callers import Actor, Role
 from bot.services.channels import set_channel
+from bot.services.ugc.public import encode_cursor
 from bot.settings import load_settings
 from bot.web.app import start_site
 from bot.web.proof import etag_matches
@@ -277,3 +281,36 @@ def test_if_none_match_is_compared_weakly_over_a_list():
     assert etag_matches("*", '"a"')
     assert not etag_matches("", '"a"')
     assert not etag_matches('"ab"', '"a"')
+
+
+async def test_a_deep_page_is_a_range_of_the_public_index_not_a_scan(
+    session, engine, backend, tmp_path
+):
+    if backend != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    seen: list[tuple[str, Any]] = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many):
+        if "FROM ugc_submissions" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        cursor = encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), 5)
+        store = LocalMediaStore(tmp_path, public_url="https://proof.example")
+        await ugc.public_page(session, 1, store=store, before=cursor)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+
+    ((statement, parameters),) = seen
+    connection = await session.connection()
+    plan = [
+        row[-1]
+        for row in await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+    ]
+    # Bounded on both sides by the cursor: a page 9,000 deep does not read the 9,000 above it.
+    assert (
+        "USING INDEX ix_ugc_submissions_public (community_id=? AND public_at>? AND public_at<?)"
+        in plan[0]
+    )
+    assert not any("TEMP B-TREE" in step for step in plan)
