@@ -67,7 +67,7 @@ def render_table(results: list[Result]) -> str:
     """Return the figures as an aligned text table."""
     rows = [("workload", "metric", "value", "baseline", "ratio")]
     for r in results:
-        baseline = f"{r.baseline} {r.baseline_value:,.0f}" if r.baseline_value else "-"
+        baseline = f"{r.baseline} {r.baseline_value:,.1f}" if r.baseline_value else "-"
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
         rows.append((r.workload, r.metric, f"{r.value:,.1f} {r.unit}", baseline, ratio))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

@@ -18,6 +18,9 @@
   schedule code; each figure is the median of a few passes, each with 100 fresh due.
 - ``discord_burst``, ``slack_burst``: answer times of 500 simultaneous clicks and slash
   commands against the 3 s deadline (see :mod:`bench.bursts`).
+- ``proof_json``: ``GET /proof.json`` over 10,000 approved public submissions (2,000 with
+  ``--quick``), first page and a deep page, against the same SELECTs in raw ``sqlite3``
+  (see :mod:`bench.proof`).
 """
 
 from __future__ import annotations
@@ -449,6 +452,12 @@ def _bursts() -> dict[str, Workload]:
     return {"discord_burst": discord_burst, "slack_burst": slack_burst}
 
 
+def _proof() -> dict[str, Workload]:
+    from bench.proof import proof_json
+
+    return {"proof_json": proof_json}
+
+
 WORKLOADS: dict[str, Workload] = {
     "outbox_enqueue": outbox_enqueue,
     "outbox_dispatch": outbox_dispatch,
@@ -456,4 +465,5 @@ WORKLOADS: dict[str, Workload] = {
     "ritual_tick": ritual_tick,
     "ritual_tick_due": ritual_tick_due,
     **_bursts(),
+    **_proof(),
 }

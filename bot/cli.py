@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
 import json
 import logging
 import os
@@ -106,7 +108,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write the community's data to a directory."""
+    """Write the community's data to a directory (or, with --ugc-csv, its public UGC to a file)."""
+    if args.ugc_csv is not None:
+        return _export_ugc_csv(args, Path(args.ugc_csv))
     settings = _settings(args)
     from bot.process import require_current_schema
     from bot.runtime import bootstrap_community, build_runtime
@@ -127,6 +131,50 @@ def cmd_export(args: argparse.Namespace) -> int:
     counts = asyncio.run(main())
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
     print(f"exported {summary} to {args.out}/ as {args.format}")
+    return 0
+
+
+def _export_ugc_csv(args: argparse.Namespace, target: Path) -> int:
+    """Write the approved public submissions, with their consent, as CSV (UTF-8, header row)."""
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"--ugc-csv: the folder {str(folder)!r} does not exist; create it first or give a "
+            "file in an existing folder"
+        )
+    if target.is_dir():
+        raise ConfigError(f"--ugc-csv: {str(target)!r} is a folder; give the path of a file")
+    settings = _settings(args)
+    from bot.db import read_sessions
+    from bot.process import require_current_schema
+    from bot.runtime import bootstrap_community, build_runtime
+    from bot.services.ugc import csv_rows
+
+    async def main() -> list[list[str]]:
+        runtime = build_runtime(settings)
+        try:
+            await require_current_schema(runtime)
+            community_id = await bootstrap_community(runtime)
+            # One read transaction: every page from the same snapshot, without the write lock.
+            async with read_sessions(runtime.engine)() as session:
+                return await csv_rows(session, community_id, store=runtime.media)
+        finally:
+            await runtime.close()
+
+    rows = asyncio.run(main())
+    # Written beside the target and renamed over it: a reader never sees half a file.
+    partial = folder / f".{target.name}.partial"
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows)
+        partial.replace(target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise ConfigError(
+            f"--ugc-csv: cannot write {str(target)!r} ({exc.strerror}); give a file you may write"
+        ) from None
+    print(f"wrote {len(rows) - 1} public submissions to {target}")
     return 0
 
 
@@ -209,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--out", default="export", metavar="DIR", help="directory to write (default ./export)"
+    )
+    export.add_argument(
+        "--ugc-csv",
+        default=None,
+        metavar="FILE",
+        help="instead, write the approved public submissions (with their consent) to FILE as CSV",
     )
     export.set_defaults(func=cmd_export)
     demo = verb("demo", "run the whole bot against local Discord and Slack sandboxes (no accounts)")

@@ -49,3 +49,18 @@ def test_the_table_shows_ratios_and_a_dash_without_a_baseline():
     first, second = table.splitlines()[1:]
     assert first.split()[-1] == "0.50"
     assert second.split()[-1] == "-"
+
+
+def test_proof_json_reports_both_pages_against_the_raw_queries(tmp_path):
+    result = flywheel("bench", "--quick", "--json", "--workload", "proof_json", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["metric"] for row in rows] == [
+        f"{page}_{figure}"
+        for page in ("first_page", "deep_page")
+        for figure in ("p50_ms", "p99_ms", "requests_per_s")
+    ]
+    for row in rows:
+        assert row["workload"] == "proof_json" and row["value"] > 0
+        assert row["baseline"] == "sqlite3 page+files SELECTs" and row["baseline_value"] > 0

@@ -1,8 +1,9 @@
-"""The command line: verbs, migrate, run's refusals, web serving /healthz, export."""
+"""The command line: verbs, migrate, run's refusals, web serving /healthz, export, UGC CSV."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -19,6 +21,10 @@ import pytest
 from bot.db.migrate import head_revision
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+# Run the code under test, not whatever `bot` the interpreter would find (a git worktree
+# tested with PYTHONPATH=$PWD against another checkout's virtualenv).
+if "PYTHONPATH" in os.environ:
+    ENV["PYTHONPATH"] = os.environ["PYTHONPATH"]
 
 
 def flywheel(*args: str, cwd, env=None) -> subprocess.CompletedProcess[str]:
@@ -247,3 +253,119 @@ def test_an_unreachable_database_is_named_without_its_password(tmp_path):
     line = one_line_exit_2(flywheel("migrate", cwd=tmp_path, env={"FLYWHEEL_DATABASE_URL": url}))
 
     assert "hunter2" not in line and "FLYWHEEL_DATABASE_URL" in line
+
+
+# -- UGC in the export, and the public CSV -------------------------------------------------------
+
+UGC_TOML = (
+    '[community]\nname = "Acme Makers"\nslug = "acme"\ntimezone = "Europe/Berlin"\n'
+    '[web]\npublic_url = "https://proof.example"\n[logging]\nlevel = "WARNING"\n'
+)
+
+
+def seed_ugc(tmp_path) -> dict[str, str]:
+    """Migrate, then share and approve one submission per consent choice and one withdrawn.
+
+    Return the public ids by consent (and "withdrawn").
+    """
+    from bot.clock import FakeClock
+    from bot.commands import CommandNames
+    from bot.db import create_engine, create_sessionmaker
+    from bot.media import LocalMediaStore
+    from bot.services import ugc
+    from bot.services.callers import Role
+    from tests.conftest import make_spaces
+    from tests.services.test_ugc import RULES, actor, draft, picture
+
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0
+    (tmp_path / "bot.toml").write_text(
+        UGC_TOML + f'[media]\ndir = "{tmp_path / "media"}"\n', encoding="utf-8"
+    )
+
+    async def seed() -> dict[str, str]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'flywheel.db'}")
+        store = LocalMediaStore(tmp_path / "media", public_url="https://proof.example")
+        clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+        uids: dict[str, str] = {}
+        async with create_sessionmaker(engine)() as session, session.begin():
+            discord, _ = await make_spaces(session, clock)
+            mod = await actor(session, clock, discord.community_id, "mod", Role.MODERATOR)
+            for user, consent, title in (
+                ("ada", "public_named", "=HYPERLINK(1)"),
+                ("bob", "public_anonymous", 'A cake, with "quotes"'),
+                ("cy", "community", "Members only"),
+                ("dee", "public_named", "Taken back"),
+            ):
+                member = await actor(session, clock, discord.community_id, user)
+                view = await ugc.submit(
+                    session,
+                    clock,
+                    member,
+                    draft(title, consent=consent),
+                    (picture(),),
+                    store=store,
+                    rules=RULES,
+                )
+                await ugc.decide(
+                    session,
+                    clock,
+                    mod,
+                    view.uid,
+                    ugc.Decision.APPROVE,
+                    rules=RULES,
+                    store=store,
+                    commands=CommandNames(),
+                )
+                clock.advance(60)
+                uids["withdrawn" if user == "dee" else consent] = view.uid
+            dee = await actor(session, clock, discord.community_id, "dee")
+            await ugc.withdraw(session, clock, dee, uids["withdrawn"], delete=False, store=store)
+        await engine.dispose()
+        return uids
+
+    return asyncio.run(seed())
+
+
+def test_ugc_csv_holds_only_public_items_a_name_only_with_consent(tmp_path):
+    uids = seed_ugc(tmp_path)
+
+    result = flywheel("export", "--config", "bot.toml", "--ugc-csv", "proof.csv", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wrote 2 public submissions to proof.csv"
+    with (tmp_path / "proof.csv").open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    assert header[:3] == ["id", "approved_at", "title"] and "consent" in header
+    by_id = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    assert list(by_id) == [uids["public_anonymous"], uids["public_named"]]  # newest first
+    named, anonymous = by_id[uids["public_named"]], by_id[uids["public_anonymous"]]
+    assert named["author"] == "Ada" and named["consent"] == "public_named"
+    assert named["title"] == "'=HYPERLINK(1)"  # never read as a formula
+    assert named["media"].startswith("https://proof.example/media/")
+    assert anonymous["author"] == "" and anonymous["title"] == 'A cake, with "quotes"'
+    text = (tmp_path / "proof.csv").read_text(encoding="utf-8")
+    assert "Bob" not in text and "Members only" not in text  # "community only" never leaves
+    assert uids["withdrawn"] not in text and "Taken back" not in text and "Dee" not in text
+
+
+def test_ugc_csv_in_a_missing_folder_is_one_line_naming_the_option(tmp_path):
+    result = flywheel("export", "--ugc-csv", "nowhere/proof.csv", cwd=tmp_path)
+
+    line = one_line_exit_2(result)
+    assert "--ugc-csv" in line and "nowhere" in line and "does not exist" in line
+    assert not (tmp_path / "flywheel.db").exists()  # refused before touching anything
+
+
+def test_the_whole_export_includes_the_ugc_tables(tmp_path):
+    uids = seed_ugc(tmp_path)
+
+    result = flywheel("export", "--config", "bot.toml", "--out", "out", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "0 ugc_prompts, 4 ugc_submissions, 4 ugc_attachments" in result.stdout
+    submissions = json.loads((tmp_path / "out" / "ugc_submissions.json").read_text())
+    by_uid = {row["uid"]: row for row in submissions}
+    assert set(by_uid) == {*uids.values()}
+    assert by_uid[uids["community"]]["consent"] == "community"
+    assert by_uid[uids["withdrawn"]]["withdrawn_at"] is not None
+    assert json.loads((tmp_path / "out" / "ugc_prompts.json").read_text()) == []

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An execution option: transactions on an engine carrying it only read (see ``read_sessions``).
+READ_ONLY = "flywheel_read_only"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -49,6 +51,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            # A reader never needs the write lock: under WAL a deferred transaction reads
+            # one snapshot and neither waits for writers nor makes them wait.
+            connection.exec_driver_sql("BEGIN")
+            return
         # Under WAL a deferred transaction that reads and then writes fails at once with
         # "database is locked" if another writer got in first, whatever the busy timeout.
         # Taking the write lock up front makes concurrent writers queue instead.
@@ -58,6 +65,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Return the session factory; objects stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return a session factory for reads only (a public page, a lookup).
+
+    Every other transaction on SQLite begins IMMEDIATE, so a session that only reads would
+    still queue behind a burst of writers (and hold them up). These sessions begin a deferred
+    transaction instead: one consistent snapshot, no write lock. A write in one fails on
+    SQLite with "database is locked" rather than waiting: do not write in it.
+    """
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:

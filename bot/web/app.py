@@ -17,6 +17,7 @@ from bot.models import EventRecord, Member, OutboxMessage
 from bot.runtime import Runtime
 from bot.services import ugc
 from bot.web.media import serve_media
+from bot.web.proof import add_proof_routes
 
 log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -134,6 +135,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{key}", media)
+    add_proof_routes(app, runtime)
     return app
 
 

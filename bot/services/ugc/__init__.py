@@ -50,9 +50,12 @@ from bot.services.ugc.prompts import (
 )
 from bot.services.ugc.public import (
     CSV_COLUMNS,
+    DEFAULT_PAGE,
+    MAX_PAGE,
     PublicItem,
     PublicPage,
     csv_rows,
+    decode_cursor,
     public_page,
 )
 from bot.services.ugc.submissions import (
@@ -76,9 +79,11 @@ __all__ = [
     "BRIEF_LENGTH",
     "CONSENT_WORDS",
     "CSV_COLUMNS",
+    "DEFAULT_PAGE",
     "FEATURE",
     "LINKS_LENGTH",
     "MAX_LINKS",
+    "MAX_PAGE",
     "REASON_LENGTH",
     "REJECT_REASONS",
     "STORY_LENGTH",
@@ -106,6 +111,7 @@ __all__ = [
     "csv_rows",
     "decide",
     "decision_of_button",
+    "decode_cursor",
     "find_mine",
     "find_prompt",
     "list_prompts",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import Invalid
@@ -139,12 +139,10 @@ async def public_page(
         query = query.where(UgcSubmission.featured.is_(True))
     if before:
         at, row_id = decode_cursor(before)
-        query = query.where(
-            or_(
-                UgcSubmission.public_at < at,
-                and_(UgcSubmission.public_at == at, UgcSubmission.id < row_id),
-            )
-        )
+        # A row-value comparison, not ``public_at < at OR (public_at = at AND id < row_id)``:
+        # with bound parameters SQLite cannot bound the index range by that OR, so a page
+        # 9,000 items deep read the 9,000 newer rows first; (a, b) < (x, y) is a range.
+        query = query.where(tuple_(UgcSubmission.public_at, UgcSubmission.id) < (at, row_id))
     rows = (await session.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
