@@ -20,4 +20,7 @@ def test_the_demo_tour_passes_every_step(tmp_path):
     )
     steps = [line for line in result.stdout.splitlines() if line[:1] in ("✓", "✗")]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert len(steps) >= 8 and all(line.startswith("✓") for line in steps), steps
+    assert len(steps) >= 12, steps
+    assert all(line.startswith("✓") for line in steps), steps
+    names = {line[2:].split(":")[0] for line in steps}
+    assert {"ugc share", "ugc approve", "ugc feature", "ugc proof.json"} <= names, steps

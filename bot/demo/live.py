@@ -9,7 +9,40 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.clock import AcceleratedClock, SystemClock
-from bot.demo.tour import FIRST_NAMES, GUILD, RITUALS, start_demo, stop_demo
+from bot.demo.community import FIRST_NAMES, GUILD, RITUALS, Demo, start_demo, stop_demo
+from bot.demo.ugc import (
+    decide_on_discord,
+    decide_on_slack,
+    share_on_discord,
+    share_on_slack,
+    showcased,
+)
+
+# What happens in the live demo's UGC scene, and when (seconds after the start).
+UGC_SCENE = (5, 15)
+
+
+async def _ugc_scene(demo: Demo, act: int, out: Callable[[str], None]) -> None:
+    """Act one part of the UGC scene: a Discord member's post approved, a Slack one's featured."""
+    now = demo.runtime.clock.now()
+    if act == 0:
+        shared = await share_on_discord(
+            demo, 900_000_000_000_001_007, "My first cake with the kit", "public_named"
+        )
+        out(
+            f"[{now:%a %H:%M}] Hana shared “{shared.title}” with /share submit: it is in #ugc-review"
+        )
+        await decide_on_discord(demo, shared, "approve")
+        await showcased(demo, shared.title, featured=False)
+        out(
+            f"[{now:%a %H:%M}]   the founder approved it: Hana got a DM and 25 points; #showcase has it"
+        )
+    else:
+        shared = await share_on_slack(demo, "U0M009", "Thirty days later", "public_anonymous")
+        out(f"[{now:%a %H:%M}] Jun shared “{shared.title}” from Slack (publicly, without the name)")
+        await decide_on_slack(demo, shared, "feature")
+        await showcased(demo, shared.title, featured=True)
+        out(f"[{now:%a %H:%M}]   the founder featured it: ⭐ in #showcase, and on /proof.json")
 
 
 async def run_interactive(out: Callable[[str], None] = print, *, port: int = 8080) -> int:
@@ -23,6 +56,7 @@ async def run_interactive(out: Callable[[str], None] = print, *, port: int = 808
         )
         out(f"  health:   {base}/healthz")
         out(f"  metrics:  {base}/metrics")
+        out(f"  proof:    {base}/proof.json  (the approved, public member posts)")
         out(
             f"  Discord sandbox API: {demo.discord.api_base}   Slack sandbox API: {demo.slack.api_base}"
         )
@@ -32,9 +66,16 @@ async def run_interactive(out: Callable[[str], None] = print, *, port: int = 808
         out("Press Ctrl-C to stop.")
         rng = random.Random(11)
         seen: set[str] = set()
+        elapsed = 0
         try:
             while not demo.stop.is_set():
                 await asyncio.sleep(1)
+                elapsed += 1
+                if elapsed in UGC_SCENE:
+                    try:
+                        await _ugc_scene(demo, UGC_SCENE.index(elapsed), out)
+                    except Exception as exc:  # the demo goes on; say what did not happen
+                        out(f"  (the UGC scene stopped: {type(exc).__name__}: {exc})")
                 for message in list(demo.discord.messages[RITUALS]):
                     if message["id"] in seen:
                         continue
