@@ -86,8 +86,8 @@ class Subscription:
 Exporter = Callable[[AsyncSession, int], Awaitable[dict[str, Any] | list[Any]]]
 # (session, member id, clock) -> erase what belongs to the member, found by reference
 Eraser = Callable[[AsyncSession, int, Clock], Awaitable[None]]
-# (session, old member id, new member id) -> move the member's rows (linking two accounts)
-Merger = Callable[[AsyncSession, int, int], Awaitable[None]]
+# (session, old member id, new member id, clock) -> move the member's rows (linking accounts)
+Merger = Callable[[AsyncSession, int, int, Clock], Awaitable[None]]
 
 
 @dataclass(frozen=True)

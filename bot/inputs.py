@@ -80,9 +80,9 @@ def _refuse_controls(text: str, *, field: str, what: str, allow: str = "") -> No
             )
         category = unicodedata.category(char)
         if (category == "Cc" and char not in allow) or category == "Cs":
+            how = "as plain text" if "\n" in allow else "on one line, as plain text"
             raise Invalid(
-                f"{what} can't contain control characters (U+{ord(char):04X}); "
-                "type it on one line, as plain text.",
+                f"{what} can't contain control characters (U+{ord(char):04X}); type it {how}.",
                 field=field,
                 code=f"{field}.control",
             )

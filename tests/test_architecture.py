@@ -87,3 +87,27 @@ def test_the_sandbox_import_check_resolves_relative_imports():
     source = "from ..settings import load_settings\nfrom . import wire\nimport bot.clock\n"
     imports = _bot_imports(source, "bot.sandbox.slack.state")
     assert imports == ["bot.sandbox.settings", "bot.sandbox.slack", "bot.clock"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_no_tracked_file_holds_a_merge_conflict_marker() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    found = []
+    for name in tracked:
+        path = ROOT / name
+        if (
+            path.suffix not in (".py", ".md", ".toml", ".example", ".ini", ".cfg", "")
+            or not path.is_file()
+        ):
+            continue
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
+            if line.startswith(markers) or line == "=======":
+                found.append(f"{name}:{number}")
+    assert found == []

@@ -76,7 +76,7 @@ async def test_an_image_is_served_inline_with_its_sniffed_type_and_no_way_to_run
     assert headers["Content-Disposition"] == (
         "inline; filename=\"sunset.png\"; filename*=UTF-8''sunset.png"
     )
-    assert headers["Cache-Control"] == "public, max-age=86400"
+    assert headers["Cache-Control"] == "public, max-age=300"
     assert headers["ETag"] == f'"{hashlib.sha256(PNG).hexdigest()}"'
     assert headers["Accept-Ranges"] == "bytes" and headers["Content-Length"] == str(len(PNG))
 

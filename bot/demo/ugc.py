@@ -29,7 +29,7 @@ from bot.demo.community import (
 )
 from bot.sandbox.discord import RecordedCall
 
-SUBMIT_FORM = "ugc-submit"  # the Discord form's custom id (cogs/ugc)
+SUBMIT_FORM = "ugc-submit"  # the Discord form's name (cogs/ugc); each opening adds a suffix
 
 
 def picture(rgb: tuple[int, int, int] = (230, 120, 40)) -> bytes:
@@ -109,7 +109,7 @@ async def share_on_discord(demo: Demo, user_id: int, title: str, consent: str) -
     )
     upload = demo.discord.add_upload("my-setup.png", picture(), "image/png")
     submitted = await demo.discord.send_modal_submit(
-        SUBMIT_FORM,
+        demo.discord.opened_form(SUBMIT_FORM, user_id=user_id),
         {
             "title": title,
             "story": "Week three with the kit: the new mixer made it in half the time.",

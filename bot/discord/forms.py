@@ -8,6 +8,7 @@ with what they typed. Nothing is validated here: the service says what is wrong.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.errors import Invalid
 from bot.text import discord_escape
 
 FIX_SECONDS = 600.0
+FORM_SECONDS = 3600.0  # an open form waits this long for its submission
 FIX_LABEL = "Fix it"
 
 
@@ -59,7 +61,19 @@ class ReopeningModal(discord.ui.Modal):
     """A form that answers a refusal with :func:`reprompt`, and any other failure as usual.
 
     Subclasses implement :meth:`reopened`: a new form prefilled with what was typed.
+
+    Each opening gets a custom id of its own (``<name>:<random>``): discord.py keeps open
+    forms by custom id alone, so two people with the same form open at once would otherwise
+    share one instance — the second opening replaces the first, the first submission is
+    handled with the second's state (another submission to reject, another prompt), and
+    the second submission is then answered by nobody. An unsubmitted form is forgotten
+    after :data:`FORM_SECONDS`.
     """
+
+    def __init__(self, *, title: str, custom_id: str) -> None:
+        super().__init__(
+            title=title, custom_id=f"{custom_id}:{secrets.token_hex(6)}", timeout=FORM_SECONDS
+        )
 
     def reopened(self) -> discord.ui.Modal:
         """Return a copy of this form holding what the member typed."""

@@ -20,6 +20,7 @@ from bot.messages import Bold, Button, Code, Italic, Link, Mention, Owned, Rich,
 from bot.text import discord_escape
 
 MAX_CONTENT = 2000
+_URL_ESCAPES = {char: f"%{ord(char):02X}" for char in '<>()[]`"\\| '}
 MAX_BUTTONS_PER_ROW = 5
 MAX_ROWS = 5
 MAX_LABEL = 80
@@ -68,9 +69,12 @@ def _span(span: Any, pinged: list[str]) -> str:
         # A backtick would end the code span early; a look-alike keeps the text readable.
         return f"`{span.text.replace('`', 'ˋ')}`"
     if isinstance(span, Link):
+        # Discord ends <…> at the first ">" and a masked link at ")": encoded, what follows
+        # in the URL can never become markdown, a masked link or a mention of its own.
+        url = "".join(_URL_ESCAPES.get(char, char) for char in span.url)
         if span.label:
-            return f"[{discord_escape(span.label)}](<{span.url}>)"
-        return f"<{span.url}>"
+            return f"[{discord_escape(span.label)}](<{url}>)"
+        return f"<{url}>"
     if isinstance(span, Mention):
         if span.user_id:
             pinged.append(span.user_id)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.errors import Invalid
 from bot.inputs import shorten
+from bot.media.metadata import MetadataError, strip_metadata
 
 # The kinds Flywheel keeps, by content type: the extension a stored copy gets, and the
 # extensions a member's file name may already carry for that type.
@@ -274,6 +275,15 @@ def check_file(
             field="file",
             code="file.type",
         )
+    try:
+        data = strip_metadata(data, content_type)
+    except MetadataError:
+        raise Invalid(
+            f"{_upper_first(name)} looks damaged ({content_type} that cannot be read through); "
+            "save or export it again and share that copy.",
+            field="file",
+            code="file.damaged",
+        ) from None
     return CheckedFile(
         data=data,
         content_type=content_type,

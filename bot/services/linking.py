@@ -131,7 +131,7 @@ async def finish_link(
     await reassign(session, AuditEntry, "about_member_id", merged.id, kept.id)
     for feature in discover():
         if feature.merger is not None:
-            await feature.merger(session, merged.id, kept.id)
+            await feature.merger(session, merged.id, kept.id, clock)
     totals = (
         await session.execute(
             select(func.coalesce(func.sum(Activity.points), 0), func.count(Activity.id)).where(

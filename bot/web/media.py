@@ -15,7 +15,8 @@ from aiohttp import web
 from bot.media import MediaStore, StoredMedia, valid_key
 
 CHUNK_BYTES = 256 * 1024
-CACHE_CONTROL = "public, max-age=86400"
+# Short: a withdrawn or erased file must leave caches soon after it leaves the store.
+CACHE_CONTROL = "public, max-age=300"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",

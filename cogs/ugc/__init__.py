@@ -100,8 +100,8 @@ class Ugc(commands.Cog):
                 )
             await send_ephemeral(
                 interaction,
-                f"“{echo(view.title)}” is withdrawn: it is off the proof page and the showcase "
-                "post says so.",
+                f"“{echo(view.title)}” is withdrawn: it is shown nowhere public any more, and "
+                "any post of it now says you withdrew it.",
             )
             return
         async with self.bot.acting(interaction) as (session, actor):
@@ -116,8 +116,8 @@ class Ugc(commands.Cog):
                 ),
             )
             return (
-                f"Deleted “{echo(view.title)}”: its files are gone, it is off the proof page "
-                "and the showcase post says it was withdrawn."
+                f"Deleted “{echo(view.title)}”: it and its files are gone, and any post of it "
+                "now says you withdrew it."
             )
 
         confirm = ConfirmView(

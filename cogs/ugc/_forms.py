@@ -235,7 +235,9 @@ async def prompt_choices(interaction: Interaction, typed: str) -> list[app_comma
     """Offer the open prompts whose titles contain what is typed."""
     runtime = interaction.client.runtime
     async with runtime.sessions() as session:
-        titles = await ugc.prompt_titles(session, runtime.community_id, typed)
+        titles = await ugc.prompt_titles(
+            session, runtime.community_id, typed, now=runtime.clock.now()
+        )
     return [
         app_commands.Choice(name=name, value=value)
         for name, value in fit_choices((title, title) for title in titles)

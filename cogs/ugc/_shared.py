@@ -75,7 +75,9 @@ class PromptChoice:
 
 
 async def open_prompt(bot: FlywheelBot, session: Any, reference: str) -> PromptChoice:
-    found = await ugc.find_prompt(session, bot.runtime.community_id, reference, open_only=True)
+    found = await ugc.find_prompt(
+        session, bot.runtime.community_id, reference, open_only=True, now=bot.runtime.clock.now()
+    )
     return PromptChoice(found.uid, found.title, found.template)
 
 

@@ -42,7 +42,7 @@ async def _create_with_modal(sandbox, slash) -> None:
     )
     assert opened.json["type"] == 9  # a modal
     await sandbox.send_modal_submit(
-        "ritual-form",
+        sandbox.opened_form("ritual-form"),
         {
             "name": "Demo Day",
             "schedule": "weekly fri 12:00",
@@ -333,7 +333,11 @@ async def test_a_refused_form_is_answered_with_a_fix_it_button_that_reopens_it_a
         "reminders": "1h",
     }
     submitted = await sandbox.send_modal_submit(
-        "ritual-form", typed, channel_id=GENERAL_ID, user_id=MODERATOR_ID, guild_id=GUILD_ID
+        sandbox.opened_form("ritual-form"),
+        typed,
+        channel_id=GENERAL_ID,
+        user_id=MODERATOR_ID,
+        guild_id=GUILD_ID,
     )
     refused = await answer(sandbox, submitted)
 
@@ -392,7 +396,11 @@ async def test_bad_input_in_the_form_is_refused_with_what_to_send_instead(
         field: value,
     }
     submitted = await sandbox.send_modal_submit(
-        "ritual-form", typed, channel_id=GENERAL_ID, user_id=MODERATOR_ID, guild_id=GUILD_ID
+        sandbox.opened_form("ritual-form"),
+        typed,
+        channel_id=GENERAL_ID,
+        user_id=MODERATOR_ID,
+        guild_id=GUILD_ID,
     )
     refused = await answer(sandbox, submitted)
 

@@ -85,7 +85,11 @@ async def _open_share(slash, *, user_id=ALICE_ID, options=None):
 async def _submit(sandbox, fields: dict[str, Any], *, user_id=ALICE_ID):
     fields = {"title": "My cake", "story": "", "link": "", "consent": "public_named", **fields}
     submitted = await sandbox.send_modal_submit(
-        "ugc-submit", fields, channel_id=GENERAL_ID, user_id=user_id, guild_id=GUILD_ID
+        sandbox.opened_form("ugc-submit", user_id=user_id),
+        fields,
+        channel_id=GENERAL_ID,
+        user_id=user_id,
+        guild_id=GUILD_ID,
     )
     return (await answer(sandbox, submitted)).json["data"]
 
@@ -304,7 +308,7 @@ async def test_reject_asks_why_with_listed_reasons_or_free_text(ready, runtime, 
     reasons = _labelled(asked.json["data"])["reason"]["options"]
     assert [o["value"] for o in reasons] == list(ugc.REJECT_REASONS)
     done = await sandbox.send_modal_submit(
-        "ugc-reject-form",
+        sandbox.opened_form("ugc-reject-form"),
         {"reason": "off-topic", "own": ""},
         channel_id=REVIEW_ID,
         user_id=MODERATOR_ID,
@@ -316,7 +320,7 @@ async def test_reject_asks_why_with_listed_reasons_or_free_text(ready, runtime, 
 
     await _click(sandbox, second, _button(second, "Reject"), MODERATOR_ID)
     empty = await sandbox.send_modal_submit(
-        "ugc-reject-form",
+        sandbox.opened_form("ugc-reject-form"),
         {"reason": None, "own": " "},
         channel_id=REVIEW_ID,
         user_id=MODERATOR_ID,
@@ -325,7 +329,7 @@ async def test_reject_asks_why_with_listed_reasons_or_free_text(ready, runtime, 
     assert (await answer(sandbox, empty)).json["data"]["content"].startswith("Reason: ")
     await _click(sandbox, second, _button(second, "Reject"), MODERATOR_ID)
     own = await sandbox.send_modal_submit(
-        "ugc-reject-form",
+        sandbox.opened_form("ugc-reject-form"),
         {"reason": "rules", "own": "Please crop the faces"},
         channel_id=REVIEW_ID,
         user_id=MODERATOR_ID,
@@ -385,7 +389,8 @@ async def test_withdraw_offers_my_submissions_and_takes_one_off_the_showcase(
     await runtime.dispatcher.drain()
 
     assert reply.json["data"]["content"] == (
-        "“Cake” is withdrawn: it is off the proof page and the showcase post says so."
+        "“Cake” is withdrawn: it is shown nowhere public any more, and any post of it now says "
+        "you withdrew it."
     )
     (showcased,) = sandbox.messages[SHOWCASE_ID]
     assert (
@@ -449,7 +454,7 @@ async def test_a_prompt_is_announced_and_its_share_button_opens_the_form_with_it
     )
     assert opened.json["type"] == MODAL
     created = await sandbox.send_modal_submit(
-        "ugc-prompt-form",
+        sandbox.opened_form("ugc-prompt-form"),
         {
             "title": "Show your desk",
             "brief": "A photo of where you work",
@@ -506,3 +511,109 @@ async def test_a_prompt_is_announced_and_its_share_button_opens_the_form_with_it
     async with runtime.sessions() as session:
         statuses = (await session.scalars(select(UgcSubmission.status))).all()
     assert statuses == [SubmissionStatus.PENDING]
+
+
+# ----------------------------------------------------------------------------- review findings
+# discord.py keeps open forms by custom id alone: with one fixed id per form, a second opening
+# replaced the first, the first submission was handled with the second's state (another
+# submission rejected), and the second was answered by nobody.
+
+
+async def _status(runtime, title):
+    async with runtime.sessions() as session:
+        return await session.scalar(
+            select(UgcSubmission.status).where(UgcSubmission.title == title)
+        )
+
+
+async def test_two_moderators_rejecting_two_submissions_at_once_each_reject_their_own(
+    ready, runtime, sandbox, slash
+):
+    await _share(sandbox, slash, {"title": "One", "story": "a"})
+    await _share(sandbox, slash, {"title": "Two", "story": "b"})
+    await runtime.dispatcher.drain()
+    first, second = _queue_posts(sandbox)
+    await _click(sandbox, first, _button(first, "Reject"), MODERATOR_ID)
+    await _click(sandbox, second, _button(second, "Reject"), MANAGER_ID)
+    mine = sandbox.opened_form("ugc-reject-form", user_id=MODERATOR_ID)
+    theirs = sandbox.opened_form("ugc-reject-form", user_id=MANAGER_ID)
+    assert mine != theirs
+
+    done = await sandbox.send_modal_submit(
+        mine,
+        {"reason": "off-topic", "own": ""},
+        channel_id=REVIEW_ID,
+        user_id=MODERATOR_ID,
+        guild_id=GUILD_ID,
+    )
+    assert (await answer(sandbox, done)).json["data"]["content"].startswith("Rejected")
+    assert await _status(runtime, "One") == SubmissionStatus.REJECTED
+    assert await _status(runtime, "Two") == SubmissionStatus.PENDING
+
+    done = await sandbox.send_modal_submit(
+        theirs,
+        {"reason": "rules", "own": ""},
+        channel_id=REVIEW_ID,
+        user_id=MANAGER_ID,
+        guild_id=GUILD_ID,
+    )
+    assert (await answer(sandbox, done)).json["data"]["content"].startswith("Rejected")
+    assert await _status(runtime, "Two") == SubmissionStatus.REJECTED
+
+
+async def test_two_members_sharing_at_once_each_get_their_own_answer(
+    ready, runtime, sandbox, slash
+):
+    await _open_share(slash, user_id=ALICE_ID)
+    await _open_share(slash, user_id=BOB_ID)
+    alice = await _submit(sandbox, {"title": "Alice's", "story": "a"}, user_id=ALICE_ID)
+    bob = await _submit(sandbox, {"title": "Bob's", "story": "b"}, user_id=BOB_ID)
+    assert alice["content"].startswith("Thanks!") and "Alice" in alice["content"]
+    assert bob["content"].startswith("Thanks!") and "Bob" in bob["content"]
+
+
+async def test_share_yours_under_a_prompt_past_its_deadline_says_so_before_the_form(
+    ready, runtime, sandbox, slash, clock
+):
+    await slash(
+        "ugc",
+        user_id=MODERATOR_ID,
+        options=[{"type": 2, "name": "prompt", "options": _sub("create")}],
+    )
+    created = await sandbox.send_modal_submit(
+        sandbox.opened_form("ugc-prompt-form"),
+        {
+            "title": "Show your desk",
+            "brief": "",
+            "template": "",
+            "deadline": "2026-03-03",
+            "ritual": "",
+        },
+        channel_id=GENERAL_ID,
+        user_id=MODERATOR_ID,
+        guild_id=GUILD_ID,
+    )
+    assert "Created the prompt" in (await answer(sandbox, created)).json["data"]["content"]
+    await runtime.dispatcher.drain()
+    (announced,) = sandbox.messages[ANNOUNCE_ID]
+    clock.advance(3 * 24 * 3600)  # past the deadline; the prompt is still open
+    shared = await _click(sandbox, announced, _button(announced, "Share yours"), ALICE_ID)
+    assert shared.json["type"] != MODAL, "the form opened for a prompt past its deadline"
+    assert "deadline" in shared.json["data"]["content"]
+
+
+async def test_a_link_cannot_inject_markdown_into_the_queue_and_showcase_posts(
+    ready, runtime, sandbox, slash
+):
+    await _open_share(slash)
+    tricky = "https://ok.example/>[Claim-your-prize](https://evil.example)<@&910000000000000099>"
+    reply = await _submit(sandbox, {"link": tricky, "story": "Look"})
+    assert reply["content"].startswith("Thanks!"), reply
+    await runtime.dispatcher.drain()
+    (post,) = _queue_posts(sandbox)
+    await _click(sandbox, post, _button(post, "Approve"), MODERATOR_ID)
+    await runtime.dispatcher.drain()
+    for message in (post, *sandbox.messages[SHOWCASE_ID]):
+        content = message["content"]
+        assert "](https://evil.example)" not in content, content
+        assert "<@&" not in content, content

@@ -417,6 +417,18 @@ class DiscordSandbox(Sandbox[RecordedCall]):
             message=message,
         )
 
+    def opened_form(self, prefix: str, *, user_id: int | None = None) -> str:
+        """Return the custom id of the modal last opened whose id is ``prefix`` or starts
+        with ``prefix:`` (forms carry a per-opening suffix), for ``user_id`` if given."""
+        for custom_id in reversed(list(self.state.modals)):
+            if custom_id != prefix and not custom_id.startswith(f"{prefix}:"):
+                continue
+            if user_id is None or self.state.modal_openers.get(custom_id) == user_id:
+                return custom_id
+        raise LookupError(
+            f"no modal {prefix!r} was opened" + (f" for {user_id}" if user_id else "")
+        )
+
     async def send_modal_submit(
         self,
         custom_id: str,

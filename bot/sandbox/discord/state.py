@@ -206,6 +206,7 @@ class DiscordState:
         # Follow-ups address an interaction by its token: an index, so a burst stays linear.
         self.interactions_by_token: dict[str, InteractionRecord] = {}
         self.modals: dict[str, dict[str, Any]] = {}
+        self.modal_openers: dict[str, int] = {}  # who each modal was opened for
         # Set by the sandbox right after: the gateway reads this state to build its events.
         self.gateway: Gateway
 

@@ -78,7 +78,7 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
     }
 
 
-async def merge_members(session: AsyncSession, old: int, new: int) -> None:
+async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock) -> None:
     """Move a linked member's check-ins, opt-ins, hosting, links and rituals to the kept one."""
     await reassign(session, RitualCheckin, "member_id", old, new, unique_with=("occurrence_id",))
     await reassign(session, RitualReminderOptIn, "member_id", old, new, unique_with=("ritual_id",))

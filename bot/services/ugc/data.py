@@ -74,8 +74,22 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
     }
 
 
-async def merge_members(session: AsyncSession, old: int, new: int) -> None:
-    """Move a linked member's submissions and prompts to the kept member."""
+async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock) -> None:
+    """Move a linked member's submissions and prompts to the kept member.
+
+    Where both accounts shared the same thing, the old account's copy is retracted (its
+    files trashed, its posts edited) and dropped: the kept member has it.
+    """
+    kept = select(UgcSubmission.content_key).where(UgcSubmission.member_id == new)
+    twins = await session.scalars(
+        select(UgcSubmission)
+        .where(UgcSubmission.member_id == old, UgcSubmission.content_key.in_(kept))
+        .with_for_update()
+    )
+    for twin in twins.all():
+        await retract(session, clock, twin, store=None)
+        await session.delete(twin)
+    await session.flush()
     await reassign(session, UgcSubmission, "member_id", old, new, unique_with=("content_key",))
     await reassign(session, UgcSubmission, "decided_by", old, new)
     await reassign(session, UgcPrompt, "created_by", old, new)
@@ -89,10 +103,13 @@ async def erase_member(session: AsyncSession, member_id: int, clock: Clock) -> N
     and with them every public surface, go.
     """
     submissions = await session.scalars(
-        select(UgcSubmission).where(UgcSubmission.member_id == member_id)
+        select(UgcSubmission)
+        .where(UgcSubmission.member_id == member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     for submission in submissions.all():
-        await retract(session, clock, submission, store=None)
+        await retract(session, clock, submission, store=None, erasing=True)
         await session.delete(submission)
     await session.flush()
     await session.execute(

@@ -147,13 +147,13 @@ def decided_edit(
     return Edit(subject=review_subject(shown.uid), body=lines(*parts), buttons=())
 
 
-def withdrawn_review_edit(uid: str) -> Edit:
-    """Return the queue post once the member withdrew the submission before a decision."""
-    return Edit(
-        subject=review_subject(uid),
-        body=rich(bold("Withdrawn by the member"), " before a decision; nothing to review."),
-        buttons=(),
-    )
+def withdrawn_review_edit(uid: str, *, decided: bool = False) -> Edit:
+    """Return the queue post once the member withdrew the submission (or had their data erased)."""
+    if decided:
+        body = rich(bold("Removed at the member's request"), "; what they shared is gone.")
+    else:
+        body = rich(bold("Withdrawn by the member"), " before a decision; nothing to review.")
+    return Edit(subject=review_subject(uid), body=body, buttons=())
 
 
 def showcase_post(shown: Shown) -> Post:

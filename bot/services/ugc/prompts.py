@@ -176,9 +176,18 @@ async def create_prompt(
 
 
 async def find_prompt(
-    session: AsyncSession, community_id: int, reference: str, *, open_only: bool = False
+    session: AsyncSession,
+    community_id: int,
+    reference: str,
+    *,
+    open_only: bool = False,
+    now: datetime | None = None,
 ) -> UgcPrompt:
-    """Return a prompt by its public id or its title, or raise NotFound."""
+    """Return a prompt by its public id or its title, or raise NotFound.
+
+    With ``open_only`` a closed prompt is refused, and so is one whose deadline is before
+    ``now`` (a prompt stays open past its deadline until a moderator closes it).
+    """
     cleaned = reference.strip()
     prompt = await session.scalar(
         select(UgcPrompt).where(
@@ -191,6 +200,12 @@ async def find_prompt(
     if open_only and prompt.status != PromptStatus.OPEN:
         raise Invalid(
             f"Prompt: {shorten(prompt.title)!r} is closed; pick an open one or none.",
+            field="prompt",
+            code="prompt.closed",
+        )
+    if open_only and now is not None and prompt.deadline is not None and prompt.deadline <= now:
+        raise Invalid(
+            f"Prompt: {shorten(prompt.title)!r} closed at its deadline; pick an open one or none.",
             field="prompt",
             code="prompt.closed",
         )
@@ -226,15 +241,20 @@ async def list_prompts(
     return [v for v in views if include_closed or v.deadline is None or v.deadline > now]
 
 
-async def prompt_titles(session: AsyncSession, community_id: int, typed: str) -> list[str]:
-    """Return open prompts' titles matching what is typed (autocomplete)."""
+async def prompt_titles(
+    session: AsyncSession, community_id: int, typed: str, *, now: datetime | None = None
+) -> list[str]:
+    """Return open prompts' titles matching what is typed (autocomplete), none past its deadline."""
     key = name_key(typed)
-    titles = await session.scalars(
+    query = (
         select(UgcPrompt.title)
         .where(UgcPrompt.community_id == community_id, UgcPrompt.status == PromptStatus.OPEN)
         .order_by(UgcPrompt.created_at.desc())
         .limit(100)
     )
+    if now is not None:
+        query = query.where(or_(UgcPrompt.deadline.is_(None), UgcPrompt.deadline > now))
+    titles = await session.scalars(query)
     return [title for title in titles if key in name_key(title)][:25]
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import Invalid, LimitReached, NotFound
 from bot.inputs import clean_name, clean_text, name_key, shorten
-from bot.media import MediaStore, StoredMedia, check_file
+from bot.media import EXTENSIONS, MediaStore, StoredMedia, check_file
 from bot.models import (
     Consent,
     Member,
@@ -160,15 +160,30 @@ def check_links(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _normalised(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+def _link_key(url: str) -> str:
+    return url.lower().rstrip("/")
 
 
 def content_key(title: str, story: str, links: tuple[str, ...], digests: list[str]) -> str:
-    """Return the digest two submissions with the same content share."""
-    content = [name_key(title), _normalised(story), sorted(link.lower() for link in links)]
+    """Return the digest two submissions with the same content share.
+
+    Title and story compare as names do (any script's capitals and widths, invisible
+    characters and runs of spaces ignored), links without case or a trailing slash.
+    """
+    content = [name_key(title), name_key(story), sorted(_link_key(link) for link in links)]
     content.append(sorted(digests))
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+
+def neutral_filename(content_type: str, position: int) -> str:
+    """Return a file name that says nothing about its author ("image-1.jpg")."""
+    kind = content_type.split("/", 1)[0] if content_type != "application/pdf" else "document"
+    return f"{kind}-{position}.{EXTENSIONS[content_type]}"
+
+
+def _retired_key(key: str, uid: str) -> str:
+    """Return the content key of a withdrawn submission: it no longer blocks sharing again."""
+    return hashlib.sha256(f"{key}:withdrawn:{uid}".encode()).hexdigest()
 
 
 async def _refuse_over_limit(
@@ -212,13 +227,9 @@ async def submit(
     consent = check_consent(draft.consent)
     prompt: UgcPrompt | None = None
     if draft.prompt.strip():
-        prompt = await find_prompt(session, actor.community_id, draft.prompt, open_only=True)
-        if prompt.deadline is not None and prompt.deadline <= clock.now():
-            raise Invalid(
-                f"Prompt: {shorten(prompt.title)!r} closed at its deadline; pick another.",
-                field="prompt",
-                code="prompt.closed",
-            )
+        prompt = await find_prompt(
+            session, actor.community_id, draft.prompt, open_only=True, now=clock.now()
+        )
     if len(files) > rules.max_attachments:
         raise Invalid(
             f"File: attach at most {rules.max_attachments} files.",
@@ -256,11 +267,15 @@ async def submit(
         )
     stored: list[StoredMedia] = []
     try:
-        for incoming, check in zip(files, checked, strict=True):
+        for position, check in enumerate(checked, start=1):
+            # "Publicly, without my name": a file's own name often is one; it is not kept.
+            filename = (
+                neutral_filename(check.content_type, position)
+                if consent == Consent.PUBLIC_ANONYMOUS
+                else check.filename
+            )
             stored.append(
-                await store.put(
-                    incoming.data, content_type=check.content_type, filename=check.filename
-                )
+                await store.put(check.data, content_type=check.content_type, filename=filename)
             )
         submission = UgcSubmission(
             community_id=actor.community_id,
@@ -274,8 +289,17 @@ async def submit(
             consent=consent,
             submitted_at=clock.now(),
         )
-        session.add(submission)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(submission)
+                await session.flush()
+        except IntegrityError:
+            # The same form sent twice at once: the other request's row won the unique key.
+            raise Invalid(
+                "Title: you shared this just now; it is in the review queue.",
+                field="title",
+                code="duplicate",
+            ) from None
         for position, (incoming, media) in enumerate(zip(files, stored, strict=True)):
             session.add(
                 UgcAttachment(
@@ -314,7 +338,7 @@ def _view(submission: UgcSubmission, prompt: str | None, files: int) -> Submissi
         title=submission.title,
         status=submission.status,
         consent=submission.consent,
-        featured=submission.featured,
+        featured=submission.featured and submission.status == SubmissionStatus.APPROVED,
         prompt=prompt,
         submitted_at=submission.submitted_at,
         files=files,
@@ -379,20 +403,34 @@ async def my_submissions(
     return views[:limit]
 
 
-async def _mine(session: AsyncSession, actor: Actor, reference: str) -> UgcSubmission:
-    """Return the caller's own submission by public id or title, or raise NotFound."""
+async def _mine(
+    session: AsyncSession, actor: Actor, reference: str, *, lock: bool = False
+) -> UgcSubmission:
+    """Return the caller's own submission by public id or title, or raise NotFound.
+
+    With ``lock`` the row is read afresh and held (``FOR UPDATE`` on PostgreSQL; SQLite's
+    write transaction holds everything): a decision committed meanwhile is seen, and none
+    can slip in before this transaction ends.
+    """
     cleaned = reference.strip()
-    submission = await session.scalar(
-        select(UgcSubmission).where(
+    uid = await session.scalar(
+        select(UgcSubmission.uid).where(
             UgcSubmission.member_id == actor.member_id, UgcSubmission.uid == cleaned
         )
     )
-    if submission is None:
+    if uid is None:
         mine = await my_submissions(session, actor, typed=cleaned, limit=2)
-        if len(mine) == 1:
-            submission = await session.scalar(
-                select(UgcSubmission).where(UgcSubmission.uid == mine[0].uid)
+        if len(mine) > 1:
+            raise Invalid(
+                f"Several of your submissions match {shorten(cleaned)!r}; pick one from the list.",
+                field="submission",
+                code="submission.ambiguous",
             )
+        uid = mine[0].uid if mine else None
+    query = select(UgcSubmission).where(UgcSubmission.uid == uid)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    submission = await session.scalar(query) if uid is not None else None
     if submission is None:
         raise NotFound(
             f"You have no submission called {shorten(cleaned)!r}; pick one from the list."
@@ -429,7 +467,7 @@ async def withdraw(
     posts): the stored files are deleted, anything about it still queued is cancelled,
     and the posts already made are edited to say the member withdrew it.
     """
-    submission = await _mine(session, actor, reference)
+    submission = await _mine(session, actor, reference, lock=True)
     await retract(session, clock, submission, store=store)
     view = _view(submission, None, 0)
     if delete:
@@ -439,17 +477,26 @@ async def withdraw(
 
 
 async def retract(
-    session: AsyncSession, clock: Clock, submission: UgcSubmission, *, store: MediaStore | None
+    session: AsyncSession,
+    clock: Clock,
+    submission: UgcSubmission,
+    *,
+    store: MediaStore | None,
+    erasing: bool = False,
 ) -> None:
     """Take a submission off every surface: files, queued posts, sent posts, the public list.
 
+    The caller read ``submission`` under a lock (a decision cannot slip in between).
     Without a store (erasure runs where none is at hand) the files go to the trash, which
-    the feature's job empties within a minute.
+    the feature's job empties within a minute. ``erasing`` also empties the moderators'
+    queue post of a decided submission (withdrawing consent leaves that one as it was).
     """
     was = submission.status
     submission.status = SubmissionStatus.WITHDRAWN
     submission.public_at = None
     submission.withdrawn_at = submission.withdrawn_at or clock.now()
+    if was != SubmissionStatus.WITHDRAWN:
+        submission.content_key = _retired_key(submission.content_key, submission.uid)
     attachments = await session.scalars(
         select(UgcAttachment).where(UgcAttachment.submission_id == submission.id)
     )
@@ -470,11 +517,11 @@ async def retract(
     await cancel_about(session, queued)
     await session.flush()
     # The edits go only where a post about it exists or is queued (the outbox looks).
-    if was == SubmissionStatus.PENDING:
+    if was == SubmissionStatus.PENDING or erasing:
         await send(
             session,
             clock,
-            withdrawn_review_edit(submission.uid),
+            withdrawn_review_edit(submission.uid, decided=was != SubmissionStatus.PENDING),
             key=f"ugc-withdrawn-review:{submission.uid}",
             community_id=submission.community_id,
         )
@@ -497,6 +544,7 @@ __all__ = [
     "content_key",
     "find_mine",
     "my_submissions",
+    "neutral_filename",
     "retract",
     "review_subject",
     "shown_of",

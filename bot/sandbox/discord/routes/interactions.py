@@ -109,7 +109,10 @@ async def _respond(
             await state.gateway.dispatch_message("MESSAGE_UPDATE", channel, message)
             return message
     if callback_type == CALLBACK_MODAL:
-        state.modals[str(data.get("custom_id"))] = copy.deepcopy(data)
+        custom_id = str(data.get("custom_id"))
+        state.modals[custom_id] = copy.deepcopy(data)
+        opener = record.payload.get("member", {}).get("user") or record.payload.get("user") or {}
+        state.modal_openers[custom_id] = int(opener.get("id") or 0)
     return None
 
 
