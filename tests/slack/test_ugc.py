@@ -22,7 +22,7 @@ from bot.services.callers import Caller, Role, resolve_actor
 from bot.settings import load_settings
 from bot.slack.sender import SlackSender
 from bot.slack.ugc import mine, prompts, review, share
-from bot.slack.ugc.render import QUEUE_PAGE, QUEUE_PER_PAGE, WITHDRAW_ASK
+from bot.slack.ugc.render import MINE_PAGE, MINE_PER_PAGE, QUEUE_PAGE, QUEUE_PER_PAGE, WITHDRAW_ASK
 from tests.fuzz.observe import slack_pings
 from tests.media_samples import png_1x1
 from tests.slack.conftest import CHANNEL, COMMUNITY_TOML, MEMBER, MODERATOR, Served
@@ -496,6 +496,36 @@ async def test_deleting_asks_first_and_the_confirm_button_deletes(
     assert done.args["text"] == "Deleted “My cake” and its files."
     assert done.args["replace_original"] is True
     assert await count(runtime, UgcSubmission) == 0
+
+
+async def test_share_mine_pages_ten_at_a_time_with_next_and_previous_buttons(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
+) -> None:
+    rules = ugc.UgcRules(daily_limit=100, max_bytes=MAX_BYTES)
+    async with runtime.sessions() as session, session.begin():
+        member = await resolve_actor(
+            session,
+            runtime.clock,
+            community_id=runtime.community_id,
+            caller=Caller("slack", sandbox.team_id, MEMBER, "ada", Role.MEMBER),
+        )
+        for number in range(MINE_PER_PAGE + 3):
+            draft = ugc.Draft(title=f"Post {number:02d}", story="hi", consent="community")
+            await ugc.submit(session, clock, member, draft, store=runtime.media, rules=rules)
+            clock.advance(60)
+
+    first = await ask(served, sandbox, "share mine")
+    assert first.args["text"] == "Your submissions (13), newest first, page 1 of 2"
+    shown = json.dumps(first.args["blocks"])
+    assert "Post 12" in shown and "Post 03" in shown and "Post 02" not in shown
+    assert buttons(first)[MINE_PAGE] == "2"
+    second = await click(served, sandbox, MINE_PAGE, MEMBER, CHANNEL, value="2")
+    assert second.args["replace_original"] is True
+    shown = json.dumps(second.args["blocks"])
+    assert "Post 02" in shown and "Post 00" in shown and "Post 03" not in shown
+    assert buttons(second)[f"{MINE_PAGE}_prev"] == "1"
+    past = await ask(served, sandbox, "share mine 9")
+    assert "page 2 of 2" in past.args["text"]
 
 
 # -- the queue and prompts ----------------------------------------------------------------------

@@ -382,7 +382,7 @@ async def shown_of(
 
 
 async def my_submissions(
-    session: AsyncSession, actor: Actor, *, typed: str = "", limit: int = 25
+    session: AsyncSession, actor: Actor, *, typed: str = "", limit: int = 25, offset: int = 0
 ) -> list[SubmissionView]:
     """Return the caller's own submissions, newest first (autocomplete and listing)."""
     query = (
@@ -393,6 +393,7 @@ async def my_submissions(
         .group_by(UgcSubmission.id, UgcPrompt.title)
         .order_by(UgcSubmission.submitted_at.desc(), UgcSubmission.id.desc())
         .limit(max(limit * 4, 100) if typed else limit)
+        .offset(0 if typed else offset)
     )
     key = name_key(typed)
     views = [
@@ -401,6 +402,31 @@ async def my_submissions(
         if not key or key in name_key(submission.title) or typed.strip() == submission.uid
     ]
     return views[:limit]
+
+
+@dataclass(frozen=True)
+class MinePage:
+    """One page of a member's own submissions, newest first."""
+
+    items: tuple[SubmissionView, ...]
+    page: int
+    pages: int
+    total: int
+
+
+async def my_page(
+    session: AsyncSession, actor: Actor, *, page: int = 1, per_page: int = 10
+) -> MinePage:
+    """Return a page of the caller's own submissions, newest first (a page past the end is
+    the last one)."""
+    total = int(
+        await session.scalar(select(func.count()).where(UgcSubmission.member_id == actor.member_id))
+        or 0
+    )
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    views = await my_submissions(session, actor, limit=per_page, offset=(page - 1) * per_page)
+    return MinePage(tuple(views), page, pages, total)
 
 
 async def _mine(
@@ -537,12 +563,14 @@ async def retract(
 __all__ = [
     "Draft",
     "IncomingFile",
+    "MinePage",
     "SubmissionView",
     "UgcRules",
     "check_consent",
     "check_links",
     "content_key",
     "find_mine",
+    "my_page",
     "my_submissions",
     "neutral_filename",
     "retract",

@@ -20,7 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.services.callers import Role
 from bot.slack.front import SlackFront
 from bot.slack.ugc import mine, prompts, review, share
-from bot.slack.ugc.render import QUEUE_PAGE, WITHDRAW_ASK
+from bot.slack.ugc.render import MINE_PAGE, QUEUE_PAGE, WITHDRAW_ASK
 
 __all__ = ["register"]
 
@@ -31,7 +31,12 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     withdraw = mine.withdraw_prompt()
     add = front.commands.add
     add("share", share.share_verb, usage="[title]", summary="Share your work: opens a form.")
-    add("share mine", mine.mine, summary="What you shared and where each one is.")
+    add(
+        "share mine",
+        mine.mine,
+        usage="[page]",
+        summary="What you shared and where each one is.",
+    )
     add(
         "share withdraw",
         mine.withdraw_verb(withdraw),
@@ -76,3 +81,4 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     app.action(re.compile(r"^ugc-share:"))(front.action(share.share_button))
     app.action(re.compile(rf"^{QUEUE_PAGE}(_prev)?$"))(front.action(review.queue_page))
     app.action(WITHDRAW_ASK)(front.action(mine.withdraw_button(withdraw)))
+    app.action(re.compile(rf"^{MINE_PAGE}(_prev)?$"))(front.action(mine.mine_page))

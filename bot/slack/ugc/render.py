@@ -12,6 +12,7 @@ from bot.models import SubmissionStatus
 from bot.services.ugc import (
     CONSENT_WORDS,
     DecisionResult,
+    MinePage,
     PromptView,
     QueuePage,
     SubmissionView,
@@ -20,6 +21,8 @@ from bot.slack.blocks import Block, actions_block, button, context_block, mrkdwn
 from bot.slack.render import plain
 
 QUEUE_PAGE = "ugc_queue_page"
+MINE_PAGE = "ugc_mine_page"
+MINE_PER_PAGE = 10
 WITHDRAW_ASK = "ugc_withdraw_ask"
 SHARE_PREFIX = "ugc-share:"
 QUEUE_PER_PAGE = 10
@@ -77,14 +80,17 @@ def withdrawn_text(view: SubmissionView, *, deleted: bool) -> str:
     )
 
 
-def mine_blocks(views: list[SubmissionView], command: str) -> tuple[str, list[Block]]:
-    """List a member's own submissions, newest first, each with a Withdraw button."""
+def mine_blocks(mine: MinePage, command: str) -> tuple[str, list[Block]]:
+    """List a page of a member's own submissions, newest first, each with a Withdraw button."""
+    views = mine.items
     if not views:
         text = f"You have not shared anything yet. `{command} share` opens the form."
         return text, [mrkdwn_section(text)]
-    text = f"Your submissions ({len(views)}), newest first"
+    text = f"Your submissions ({mine.total}), newest first" + (
+        f", page {mine.page} of {mine.pages}" if mine.pages > 1 else ""
+    )
     blocks: list[Block] = [mrkdwn_section(f"*{text}*")]
-    for view in views[:LIST_MOST]:
+    for view in views:
         status = "featured" if view.featured else STATUS_WORDS[view.status]
         prompt = f" · for {quoted(view.prompt)}" if view.prompt else ""
         block = mrkdwn_section(
@@ -93,6 +99,13 @@ def mine_blocks(views: list[SubmissionView], command: str) -> tuple[str, list[Bl
         if view.status != SubmissionStatus.WITHDRAWN:
             block["accessory"] = button("Withdraw", WITHDRAW_ASK, view.uid)
         blocks.append(block)
+    if mine.pages > 1:
+        pager: list[Block] = []
+        if mine.page > 1:
+            pager.append(button("Previous page", f"{MINE_PAGE}_prev", str(mine.page - 1)))
+        if mine.page < mine.pages:
+            pager.append(button("Next page", MINE_PAGE, str(mine.page + 1)))
+        blocks.append(actions_block("ugc_mine_pages", pager))
     blocks.append(context_block(f"`{command} share withdraw <title> delete` deletes one for good."))
     return text, blocks
 
