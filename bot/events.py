@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -105,12 +105,18 @@ def decode(name: str, payload: dict[str, Any]) -> Event:
     return cls(**{k: v for k, v in payload.items() if k in fields})
 
 
+_PUBLISH = insert(EventRecord)
+
+
 async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
     """Record an event in the caller's transaction; subscribers see it after commit."""
     if not event.name:
         raise TypeError(f"{type(event).__name__} is not registered with @domain_event")
-    session.add(
-        EventRecord(name=event.name, payload=dataclasses.asdict(event), created_at=clock.now())
+    # A Core INSERT, not an ORM add: a tick firing hundreds of rituals publishes one event
+    # each, and the unit of work's bookkeeping per object cost it about a tenth of its rate.
+    await session.execute(
+        _PUBLISH,
+        {"name": event.name, "payload": dataclasses.asdict(event), "created_at": clock.now()},
     )
     wake_after_commit(session)
 
