@@ -24,6 +24,7 @@ SLACK_KIT = {
     "errors",
     "front",
     "manifest",
+    "paging",
     "render",
     "requests",
     "sender",

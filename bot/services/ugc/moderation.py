@@ -181,28 +181,21 @@ async def decide(
         )
     outcome = OUTCOME[decision]
     points = 0
-    if approving:
-        approved = await record_activity(
-            session,
-            clock,
-            member_id=submission.member_id,
-            kind=ActivityKind.UGC_APPROVED,
-            points=rules.approve_points,
-            source_key=f"ugc-approved:{uid}",
-            source_ref=f"ugc:{uid}",
-        )
-        points += approved.points if approved.counted else 0
+    awards = [(ActivityKind.UGC_APPROVED, rules.approve_points, "approved")] if approving else []
     if decision == Decision.FEATURE:
-        featured = await record_activity(
+        awards.append((ActivityKind.UGC_FEATURED, rules.feature_points, "featured"))
+    for kind, amount, what in awards:  # each once per submission, by its source key
+        recorded = await record_activity(
             session,
             clock,
             member_id=submission.member_id,
-            kind=ActivityKind.UGC_FEATURED,
-            points=rules.feature_points,
-            source_key=f"ugc-featured:{uid}",
+            kind=kind,
+            points=amount,
+            source_key=f"ugc-{what}:{uid}",
             source_ref=f"ugc:{uid}",
         )
-        points += featured.points if featured.counted else 0
+        points += recorded.points if recorded.counted else 0
+    if decision == Decision.FEATURE:
         await publish(
             session,
             clock,

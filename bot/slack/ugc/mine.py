@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.errors import Invalid
-from bot.inputs import ascii_int
 from bot.services import ugc
 from bot.slack.blocks import Block
 from bot.slack.confirm import ConfirmPrompt
 from bot.slack.front import ActionCall, SlackCall, VerbCall, VerbHandler
+from bot.slack.paging import paging
 from bot.slack.rituals.verbs import unescape
 from bot.slack.ugc.render import MINE_PER_PAGE, mine_blocks, quoted, withdrawn_text
 
@@ -28,18 +28,8 @@ async def _page(call: SlackCall, page: int) -> tuple[str, list[Block]]:
     return mine_blocks(found, call.front.commands.command)
 
 
-async def mine(call: VerbCall) -> None:
-    """List a page of the caller's own submissions with their status."""
-    page = (ascii_int(call.args[0], max_digits=4) if call.args else None) or 1
-    text, blocks = await _page(call, page)
-    await call.reply(text, blocks=blocks)
-
-
-async def mine_page(call: ActionCall) -> None:
-    """Show another page of one's submissions in place of the one clicked."""
-    page = ascii_int(call.value, max_digits=4) or 1  # a forged value is page 1, not a crash
-    text, blocks = await _page(call, page)
-    await call.replace(text, blocks=blocks)
+# `share mine [page]` and its Next/Previous buttons.
+mine, mine_page = paging(_page)
 
 
 async def _withdraw(call: SlackCall, reference: str, *, delete: bool) -> str:

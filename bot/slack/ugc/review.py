@@ -9,12 +9,12 @@ decided first.
 from __future__ import annotations
 
 from bot.errors import Invalid
-from bot.inputs import ascii_int
 from bot.services import ugc
 from bot.services.callers import Role, require
 from bot.services.ugc import REJECT_REASONS, Decision, DecisionResult, UgcRules
 from bot.slack.blocks import Block, input_block, modal, option, selected_value, text_input
-from bot.slack.front import ActionCall, SlackCall, SubmissionCall, VerbCall
+from bot.slack.front import ActionCall, SlackCall, SubmissionCall
+from bot.slack.paging import paging
 from bot.slack.render import fit_view
 from bot.slack.ugc.render import QUEUE_PER_PAGE, decision_text, queue_blocks
 
@@ -110,15 +110,5 @@ async def _page(call: SlackCall, page: int) -> tuple[str, list[Block]]:
     return queue_blocks(found, call.front.commands.command)
 
 
-async def queue_verb(call: VerbCall) -> None:
-    """Show a page of what waits for review, oldest first."""
-    page = (ascii_int(call.args[0], max_digits=4) if call.args else None) or 1
-    text, blocks = await _page(call, page)
-    await call.reply(text, blocks=blocks)
-
-
-async def queue_page(call: ActionCall) -> None:
-    """Show another page of the queue in place of the one clicked."""
-    page = ascii_int(call.value, max_digits=4) or 1  # a forged value is page 1, not a crash
-    text, blocks = await _page(call, page)
-    await call.replace(text, blocks=blocks)
+# `ugc queue [page]` (moderators: the service checks) and its Next/Previous buttons.
+queue_verb, queue_page = paging(_page)
