@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.db.migrate import upgrade_connection
 from bot.platforms import attach_platforms
 from bot.process import serve
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.discord import DiscordSandbox, point_discord_py_at
+from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
 from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
@@ -283,3 +284,13 @@ async def stop_demo(demo: Demo) -> None:
         await asyncio.wait_for(demo.server, timeout=15)
     await demo.slack.stop()
     await demo.discord.stop()
+
+
+def answered(interaction: Any) -> Callable[[RecordedCall], bool]:
+    """Match an interaction's answer: a callback carrying a message, or what fills in a
+    deferred one (the bot acknowledges first and answers once its transaction committed)."""
+    prefix = f"/interactions/{interaction.id}/"
+    return lambda call: (
+        (call.path.startswith(prefix) and (call.json or {}).get("type") in (4, 7))
+        or (call.path.startswith("/webhooks/") and interaction.token in call.path)
+    )

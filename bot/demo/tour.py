@@ -25,6 +25,7 @@ from bot.demo.community import (
     SLACK_GENERAL,
     STEP_TIMEOUT,
     Demo,
+    answered,
     start_demo,
     stop_demo,
 )
@@ -40,12 +41,6 @@ from bot.services.callers import Actor, Caller, Role, resolve_actor
 Step = Callable[[Demo, dict[str, Any]], Awaitable[str]]
 
 
-def _answer_to(interaction_id: int) -> Callable[[RecordedCall], bool]:
-    """Match the callback of one interaction."""
-    prefix = f"/interactions/{interaction_id}/"
-    return lambda call: call.path.startswith(prefix)
-
-
 def _content(call: RecordedCall) -> str:
     body = call.json or {}
     return str((body.get("data") or body).get("content") or "")
@@ -57,17 +52,7 @@ async def _discord_reply(
     interaction = await demo.discord.send_slash_command(
         name, guild_id=GUILD, channel_id=GENERAL, user_id=user, options=options
     )
-    # The answer: a callback carrying a message, or what fills in a deferred one.
-    call = await demo.discord.wait_for_call(
-        lambda c: (
-            (
-                c.path.startswith(f"/interactions/{interaction.id}/")
-                and (c.json or {}).get("type") in (4, 7)
-            )
-            or (c.path.startswith("/webhooks/") and interaction.token in c.path)
-        ),
-        timeout=STEP_TIMEOUT,
-    )
+    call = await demo.discord.wait_for_call(answered(interaction), timeout=STEP_TIMEOUT)
     return _content(call)
 
 
@@ -193,7 +178,7 @@ async def step_checkin(demo: Demo, state: dict[str, Any]) -> str:
             guild_id=GUILD,
             channel_id=RITUALS,
         )
-        await demo.discord.wait_for_call(_answer_to(interaction.id), timeout=STEP_TIMEOUT)
+        await demo.discord.wait_for_call(answered(interaction), timeout=STEP_TIMEOUT)
     await demo.slack_sender.send_block_action(
         custom_id, custom_id, user_id="U0M006", channel_id=SLACK_GENERAL
     )

@@ -26,6 +26,7 @@ from bot.demo.community import (
     SLACK_REVIEW,
     STEP_TIMEOUT,
     Demo,
+    answered,
 )
 from bot.sandbox.discord import RecordedCall
 
@@ -58,17 +59,6 @@ class Shared:
 def _content(call: RecordedCall) -> str:
     body = call.json or {}
     return str((body.get("data") or body).get("content") or "")
-
-
-def _answered(interaction_id: int, token: str) -> Any:
-    """Match the answer of an interaction: a callback with a message, or its follow-up."""
-    return lambda c: (
-        (
-            c.path.startswith(f"/interactions/{interaction_id}/")
-            and (c.json or {}).get("type") in (4, 7)
-        )
-        or (c.path.startswith("/webhooks/") and token in c.path)
-    )
 
 
 async def _queue_post(demo: Demo, title: str, since: int) -> Shared:
@@ -121,9 +111,7 @@ async def share_on_discord(demo: Demo, user_id: int, title: str, consent: str) -
         user_id=user_id,
         guild_id=GUILD,
     )
-    answer = await demo.discord.wait_for_call(
-        _answered(submitted.id, submitted.token), timeout=STEP_TIMEOUT
-    )
+    answer = await demo.discord.wait_for_call(answered(submitted), timeout=STEP_TIMEOUT)
     assert "review queue" in _content(answer), _content(answer)
     return await _queue_post(demo, title, since)
 
@@ -165,9 +153,7 @@ async def decide_on_discord(demo: Demo, shared: Shared, decision: str) -> str:
         guild_id=GUILD,
         channel_id=REVIEW,
     )
-    answer = await demo.discord.wait_for_call(
-        _answered(clicked.id, clicked.token), timeout=STEP_TIMEOUT
-    )
+    answer = await demo.discord.wait_for_call(answered(clicked), timeout=STEP_TIMEOUT)
     return _content(answer)
 
 
