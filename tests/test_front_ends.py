@@ -22,6 +22,7 @@ SLACK_KIT = {
     "confirm",
     "directory",
     "errors",
+    "events",
     "front",
     "manifest",
     "paging",

@@ -4,6 +4,7 @@ The features plug in on their own: every declared feature with front ends
 (:func:`bot.features.front_end_modules`) has a module or package ``bot/slack/<name>`` with
 ``register(app, front)``, which adds its verbs and listeners through the kit in
 :mod:`bot.slack.front` (who is calling, the router, the listener decorators),
+:mod:`bot.slack.events` (the one listener per event type features subscribe to),
 :mod:`bot.slack.blocks` and :mod:`bot.slack.confirm`. Feature modules never import this
 module, so there is no import loop. Everything a member types arrives through one
 configurable slash command, ``/flywheel <verb> …``.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,6 +41,7 @@ from bot.features import front_end_modules
 from bot.runtime import Runtime
 from bot.slack.directory import UserDirectory
 from bot.slack.errors import install_error_handler, reported
+from bot.slack.events import GuardedApp
 from bot.slack.front import (
     PLATFORM,
     CommandRouter,
@@ -106,7 +107,7 @@ def build_slack_app(
         token=token.get_secret_value(), base_url=api_base or AsyncWebClient.BASE_URL
     )
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_CLIENT_WINS)
-    app = AsyncApp(
+    app = GuardedApp(
         name="flywheel",
         client=client,
         # Socket Mode needs no signature; a random secret makes any HTTP request fail verification.
@@ -144,14 +145,9 @@ def build_slack_app(
         if call.event.get("tab", "home") == "home":
             await front.publish_home(call.client, await call.caller())
 
-    app.event("app_home_opened")(front.event(home_opened))
-
-    async def ignore_event() -> None:
-        # Events no feature listens to are still acknowledged, so Slack neither retries them
-        # nor disables the subscription. Registered last: bolt runs the first match only.
-        return None
-
-    app.event(re.compile(r".*"))(ignore_event)
+    front.events.on("app_home_opened", home_opened)
+    # Last: one bolt listener per event type, plus one that acknowledges every other event.
+    front.events.install(app, front)
     return app, front
 
 

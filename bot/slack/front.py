@@ -1,9 +1,10 @@
 """The Slack front end's kit: who is calling, the `/flywheel` router, and the listener decorators.
 
 A feature module (``bot/slack/<feature>``) has ``register(app, front)``; it adds verbs to
-``front.commands`` and wraps its bolt listeners with :meth:`SlackFront.action`,
-:meth:`SlackFront.submission` or :meth:`SlackFront.event`, which ack, describe the caller
-and answer failures in one place. A handler only parses the payload, runs one service
+``front.commands``, wraps its bolt listeners with :meth:`SlackFront.action` or
+:meth:`SlackFront.submission`, which ack, describe the caller and answer failures in one
+place, and subscribes to Slack events with ``front.events.on`` (:mod:`bot.slack.events`:
+one bolt listener per event type hands each event to every feature that asked for it). A handler only parses the payload, runs one service
 inside ``async with call.acting() as (session, actor)`` and renders the result after the
 commit. Feature modules import this module and :mod:`bot.slack.blocks`, never the app.
 """
@@ -11,7 +12,6 @@ commit. Feature modules import this module and :mod:`bot.slack.blocks`, never th
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -24,16 +24,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import acting as core
-from bot.errors import FlywheelError, Invalid
+from bot.errors import Invalid
 from bot.runtime import Runtime
 from bot.services.callers import Actor, Caller, Role, require
 from bot.slack.blocks import Block, view_metadata, view_values
 from bot.slack.directory import UserDirectory, as_dict
-from bot.slack.errors import describe_failure, report_failure, reported, tell_author, tell_user
+from bot.slack.errors import describe_failure, reported, tell_author, tell_user
+from bot.slack.events import EventDispatcher
 from bot.slack.render import fit_blocks, fit_text, fit_view
 from bot.text import slack_escape
-
-log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 # How long a modal submission may work before its ack (Slack waits 3 s, the network some).
@@ -225,6 +224,8 @@ class EventCall(SlackCall):
     """An event (a reaction, a message) nobody is waiting for an answer to."""
 
     explicit: ClassVar[bool] = False
+    # The app's own user id: a handler's filter leaves out what the bot itself did.
+    bot_user_id: str | None = None
 
     @property
     def event(self) -> dict[str, Any]:
@@ -336,6 +337,7 @@ class SlackFront:
     runtime: Runtime
     directory: UserDirectory
     commands: CommandRouter
+    events: EventDispatcher = field(default_factory=EventDispatcher)
     home_sections: list[HomeSection] = field(default_factory=list)
 
     async def caller(
@@ -439,24 +441,15 @@ class SlackFront:
 
         return _named(listener, handler)
 
-    def event(self, handler: Callable[[EventCall], Awaitable[None]]) -> Listener:
-        """Wrap an event handler: nobody waits for an answer, so failures are only logged."""
-
-        async def listener(args: AsyncArgs) -> None:
-            call = EventCall(front=self, client=args.client, respond=None, body=args.body)
-            try:
-                await handler(call)
-            except FlywheelError as error:
-                log.info(
-                    "%s by %s not taken: %s",
-                    call.event.get("type", "event"),
-                    call.user_id,
-                    error.message,
-                )
-            except Exception as error:
-                await report_failure(error, args.body, respond=None, client=args.client)
-
-        return _named(listener, handler)
+    def event_call(self, args: AsyncArgs) -> EventCall:
+        """Describe one event for a handler the dispatcher runs (:mod:`bot.slack.events`)."""
+        return EventCall(
+            front=self,
+            client=args.client,
+            respond=None,
+            body=args.body,
+            bot_user_id=args.context.bot_user_id,
+        )
 
 
 def field_errors(error: BaseException, fields: Mapping[str, str]) -> dict[str, str] | None:

@@ -41,4 +41,4 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     app.view(MODAL)(front.submission(submit, fields=FIELDS))
     app.action(CHECKIN_ACTION)(front.action(checkin_button))
     app.action(re.compile(rf"^{LIST_PAGE}(_prev)?$"))(front.action(list_page))
-    register_events(app, front)
+    register_events(front)

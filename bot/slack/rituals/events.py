@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
-
 from bot.runtime import Runtime
 from bot.services.rituals import checkin, checkin_by_reply, occurrence_for_post
 from bot.slack.front import PLATFORM, EventCall, SlackFront
@@ -16,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class RitualPosts:
-    """Matchers that let only events about ritual posts through, so other features see the rest."""
+    """Filters that let only events about ritual posts through to the check-in handlers."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -28,17 +25,19 @@ class RitualPosts:
             found = await occurrence_for_post(session, platform=PLATFORM, message_id=str(ts))
         return found is not None
 
-    async def is_reaction(self, event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    async def is_reaction(self, call: EventCall) -> bool:
         """Match a person's reaction to a ritual post."""
+        event = call.event
         item = event.get("item")
         if not isinstance(item, dict) or item.get("type") != "message":
             return False
-        if not event.get("user") or event.get("user") == context.bot_user_id:
+        if not event.get("user") or event.get("user") == call.bot_user_id:
             return False
         return await self._is_ritual_post(item.get("ts"))
 
-    async def is_reply(self, event: dict[str, Any]) -> bool:
+    async def is_reply(self, call: EventCall) -> bool:
         """Match a person's reply in a ritual post's thread."""
+        event = call.event
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == event.get("ts") or not event.get("user"):
             return False
@@ -92,8 +91,8 @@ async def thread_reply(call: EventCall) -> None:
     )
 
 
-def register_events(app: AsyncApp, front: SlackFront) -> None:
-    """Listen for reactions on and replies to ritual posts."""
+def register_events(front: SlackFront) -> None:
+    """Subscribe to reactions on and replies to ritual posts."""
     posts = RitualPosts(front.runtime)
-    app.event("reaction_added", matchers=[posts.is_reaction])(front.event(reaction_added))
-    app.event("message", matchers=[posts.is_reply])(front.event(thread_reply))
+    front.events.on("reaction_added", reaction_added, when=posts.is_reaction)
+    front.events.on("message", thread_reply, when=posts.is_reply)
