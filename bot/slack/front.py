@@ -4,9 +4,9 @@ A feature module (``bot/slack/<feature>``) has ``register(app, front)``; it adds
 ``front.commands``, wraps its bolt listeners with :meth:`SlackFront.action` or
 :meth:`SlackFront.submission`, which ack, describe the caller and answer failures in one
 place, and subscribes to Slack events with ``front.events.on`` (:mod:`bot.slack.events`:
-one bolt listener per event type hands each event to every feature that asked for it). A handler only parses the payload, runs one service
-inside ``async with call.acting() as (session, actor)`` and renders the result after the
-commit. Feature modules import this module and :mod:`bot.slack.blocks`, never the app.
+one bolt listener per event type hands each event to every feature that asked for it).
+A handler only parses the payload, runs one service inside
+``async with call.acting() as (session, actor)`` and renders the result after the commit. Feature modules import this module and :mod:`bot.slack.blocks`, never the app.
 """
 
 from __future__ import annotations
