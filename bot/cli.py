@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from bot.errors import ConfigError
 from bot.settings import Settings, load_settings
@@ -178,6 +179,131 @@ def _export_ugc_csv(args: argparse.Namespace, target: Path) -> int:
     return 0
 
 
+IMPORT_BATCH = 500  # rows per transaction
+SKIPPED_SHOWN = 50
+
+
+class Progress:
+    """A progress bar on stderr when it is a terminal; nothing otherwise (logs stay clean)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self._total = max(total, 1)
+        self._stream = stream or sys.stderr
+        self._shown = self._stream.isatty()
+        self._done = 0
+
+    def advance(self, count: int) -> None:
+        """Count rows done and redraw the bar."""
+        self._done += count
+        if self._shown:
+            filled = 30 * self._done // self._total
+            self._stream.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self._done:,}/{self._total:,} rows"
+            )
+            self._stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a roster (CSV or MEE6 leaderboard JSON) as imported activity, idempotently."""
+    from bot.roster_formats import FORMATS, RosterFileError, read_roster
+
+    if args.format not in FORMATS:
+        raise ConfigError(
+            f"import: unknown format {args.format!r}; use one of {', '.join(FORMATS)}"
+        )
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"import: cannot read {args.file!r} ({exc.strerror})") from None
+    settings = _settings(args)
+    from bot.clock import SystemClock
+    from bot.process import require_current_schema
+    from bot.runtime import Runtime, bootstrap_community, build_runtime
+    from bot.services.communities import SpaceRef, ensure_space
+    from bot.services.roster import BatchOutcome, Skipped, connected_space, import_batch
+
+    clock = SystemClock()
+    try:
+        roster = read_roster(args.format, data, today=clock.now().date())
+    except RosterFileError as exc:
+        raise ConfigError(f"import: {args.file}: {exc}") from None
+
+    async def spaces_for(runtime: Runtime, community_id: int) -> dict[str, SpaceRef]:
+        spaces: dict[str, SpaceRef] = {}
+        wanted = {row.platform for row in roster.rows}
+        async with runtime.sessions() as session, session.begin():
+            if "discord" in wanted:
+                if not settings.discord.guild_ids:
+                    raise ConfigError(
+                        "import: [discord] guild_ids is empty; set the guild these members "
+                        "belong to (the first id is used) in bot.toml"
+                    )
+                spaces["discord"] = await ensure_space(
+                    session,
+                    clock,
+                    community_id=community_id,
+                    platform="discord",
+                    external_id=str(settings.discord.guild_ids[0]),
+                )
+            if "slack" in wanted:
+                space = await connected_space(session, community_id=community_id, platform="slack")
+                if space is None:
+                    raise ConfigError(
+                        "import: no Slack workspace is connected to this community yet; run "
+                        "flywheel with SLACK_BOT_TOKEN once (any command binds it), then import"
+                    )
+                spaces["slack"] = space
+        return spaces
+
+    async def main() -> list[BatchOutcome]:
+        runtime = build_runtime(settings, clock)
+        progress = Progress(roster.size)
+        try:
+            await require_current_schema(runtime)
+            community_id = await bootstrap_community(runtime)
+            spaces = await spaces_for(runtime, community_id)
+            progress.advance(len(roster.skipped))
+            outcomes = []
+            rows = roster.rows
+            for start in range(0, len(rows), IMPORT_BATCH):
+                batch = rows[start : start + IMPORT_BATCH]
+                async with runtime.sessions() as session, session.begin():
+                    outcomes.append(
+                        await import_batch(
+                            session, clock, source=args.format, spaces=spaces, rows=batch
+                        )
+                    )
+                progress.advance(len(batch))
+            return outcomes
+        finally:
+            progress.close()
+            await runtime.close()
+
+    outcomes = asyncio.run(main())
+    imported = sum(outcome.imported for outcome in outcomes)
+    created = sum(outcome.created for outcome in outcomes)
+    unchanged = sum(outcome.unchanged for outcome in outcomes)
+    skipped: list[Skipped] = [*roster.skipped]
+    for outcome in outcomes:
+        skipped.extend(outcome.skipped)
+    print(
+        f"imported {imported:,} ({created:,} new members), unchanged {unchanged:,}, "
+        f"skipped {len(skipped):,}"
+    )
+    for entry in skipped[:SKIPPED_SHOWN]:
+        print(f"  {entry.where}: {entry.reason}")
+    if len(skipped) > SKIPPED_SHOWN:
+        print(f"  …and {len(skipped) - SKIPPED_SHOWN:,} more")
+    return 0 if imported or unchanged else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the bot against the local sandboxes."""
     from bot.demo import main as demo_main
@@ -265,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead, write the approved public submissions (with their consent) to FILE as CSV",
     )
     export.set_defaults(func=cmd_export)
+    importer = verb(
+        "import", "bring in a roster (csv, or a MEE6 leaderboard's JSON) as imported points"
+    )
+    importer.add_argument("format", metavar="FORMAT", help="csv or mee6")
+    importer.add_argument("file", metavar="FILE", help="the file to import")
+    importer.set_defaults(func=cmd_import)
     demo = verb("demo", "run the whole bot against local Discord and Slack sandboxes (no accounts)")
     demo.add_argument(
         "--check", action="store_true", help="run a scripted tour; exit 1 if a step fails"

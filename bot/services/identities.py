@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.errors import FlywheelError, NotFound
-from bot.events import MemberCreated, publish
+from bot.events import MemberCreated, publish, publish_many
 from bot.messages import DirectMessage, rich
 from bot.models import ErasedIdentity, Identity, Member
 from bot.outbox import send
@@ -174,6 +174,97 @@ async def resolve_member(
             community_id=space.community_id,
         )
     return ResolvedMember(member_id, space.community_id, created=True, returning=erased is not None)
+
+
+async def resolve_passive_members(
+    session: AsyncSession, clock: Clock, *, space: SpaceRef, users: Sequence[tuple[str, str]]
+) -> dict[str, ResolvedMember]:
+    """Return members for many (user id, display name) pairs, creating the missing ones.
+
+    The batch form of :func:`resolve_member` for a passive source (an import): someone who
+    asked to be erased is left out of the result, never brought back. A user another
+    transaction creates meanwhile keeps that member (the identity's unique key decides);
+    the member this call made for them is removed again.
+    """
+    found: dict[str, ResolvedMember] = {}
+    wanted = {user_id: name for user_id, name in users}
+    if not wanted:
+        return found
+    rows = await session.execute(
+        select(Identity.user_id, Identity.member_id).where(
+            Identity.platform == space.platform,
+            Identity.space_id == space.space_id,
+            Identity.user_id.in_(wanted),
+        )
+    )
+    for user_id, member_id in rows:
+        found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
+    digests = {_digest(space.platform, space.space_id, u): u for u in wanted if u not in found}
+    erased = await session.scalars(
+        select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(digests))
+    )
+    for digest in erased:
+        del digests[digest]
+    new = list(digests.values())
+    if not new:
+        return found
+    now = clock.now()
+    created = await session.scalars(
+        dialect_insert(session, Member).returning(Member.id, sort_by_parameter_order=True),
+        [
+            {
+                "community_id": space.community_id,
+                "display_name": wanted[user_id],
+                "points_total": 0,
+                "activity_count": 0,
+                "joined_at": now,
+            }
+            for user_id in new
+        ],
+    )
+    members = dict(zip(new, created.all(), strict=True))
+    claimed = await session.execute(
+        dialect_insert(session, Identity)
+        .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])
+        .returning(Identity.user_id, Identity.member_id),
+        [
+            {
+                "member_id": members[user_id],
+                "space_id": space.space_id,
+                "platform": space.platform,
+                "user_id": user_id,
+                "username": wanted[user_id],
+                "created_at": now,
+            }
+            for user_id in new
+        ],
+    )
+    mine = dict(claimed.all())
+    lost = [user_id for user_id in new if user_id not in mine]
+    if lost:
+        await session.execute(delete(Member).where(Member.id.in_([members[u] for u in lost])))
+        winners = await session.execute(
+            select(Identity.user_id, Identity.member_id).where(
+                Identity.platform == space.platform,
+                Identity.space_id == space.space_id,
+                Identity.user_id.in_(lost),
+            )
+        )
+        for user_id, member_id in winners:
+            found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
+    for user_id, member_id in mine.items():
+        found[user_id] = ResolvedMember(member_id, space.community_id, created=True)
+    await publish_many(
+        session,
+        clock,
+        [
+            MemberCreated(
+                community_id=space.community_id, member_id=member_id, platform=space.platform
+            )
+            for member_id in mine.values()
+        ],
+    )
+    return found
 
 
 async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
