@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -176,6 +176,20 @@ async def resolve_member(
     return ResolvedMember(member_id, space.community_id, created=True, returning=erased is not None)
 
 
+async def _known(
+    session: AsyncSession, space: SpaceRef, user_ids: Iterable[str]
+) -> list[tuple[str, int]]:
+    """Return (user id, member id) of the users of ``space`` that already have an identity."""
+    rows = await session.execute(
+        select(Identity.user_id, Identity.member_id).where(
+            Identity.platform == space.platform,
+            Identity.space_id == space.space_id,
+            Identity.user_id.in_(list(user_ids)),
+        )
+    )
+    return [(user_id, member_id) for user_id, member_id in rows]
+
+
 async def resolve_passive_members(
     session: AsyncSession, clock: Clock, *, space: SpaceRef, users: Sequence[tuple[str, str]]
 ) -> dict[str, ResolvedMember]:
@@ -190,14 +204,7 @@ async def resolve_passive_members(
     wanted = {user_id: name for user_id, name in users}
     if not wanted:
         return found
-    rows = await session.execute(
-        select(Identity.user_id, Identity.member_id).where(
-            Identity.platform == space.platform,
-            Identity.space_id == space.space_id,
-            Identity.user_id.in_(wanted),
-        )
-    )
-    for user_id, member_id in rows:
+    for user_id, member_id in await _known(session, space, wanted):
         found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
     digests = {_digest(space.platform, space.space_id, u): u for u in wanted if u not in found}
     erased = await session.scalars(
@@ -243,14 +250,7 @@ async def resolve_passive_members(
     lost = [user_id for user_id in new if user_id not in mine]
     if lost:
         await session.execute(delete(Member).where(Member.id.in_([members[u] for u in lost])))
-        winners = await session.execute(
-            select(Identity.user_id, Identity.member_id).where(
-                Identity.platform == space.platform,
-                Identity.space_id == space.space_id,
-                Identity.user_id.in_(lost),
-            )
-        )
-        for user_id, member_id in winners:
+        for user_id, member_id in await _known(session, space, lost):
             found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
     for user_id, member_id in mine.items():
         found[user_id] = ResolvedMember(member_id, space.community_id, created=True)
