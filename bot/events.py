@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
@@ -117,6 +117,24 @@ async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
     await session.execute(
         _PUBLISH,
         {"name": event.name, "payload": dataclasses.asdict(event), "created_at": clock.now()},
+    )
+    wake_after_commit(session)
+
+
+async def publish_many(session: AsyncSession, clock: Clock, events: Sequence[Event]) -> None:
+    """Record several events in one statement (a batch that created many members)."""
+    if not events:
+        return
+    for event in events:
+        if not event.name:
+            raise TypeError(f"{type(event).__name__} is not registered with @domain_event")
+    now = clock.now()
+    await session.execute(
+        _PUBLISH,
+        [
+            {"name": event.name, "payload": dataclasses.asdict(event), "created_at": now}
+            for event in events
+        ],
     )
     wake_after_commit(session)
 

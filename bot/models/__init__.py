@@ -8,6 +8,7 @@ from bot.models.events import EventDelivery, EventRecord
 from bot.models.member import ErasedIdentity, Identity, LinkCode, Member
 from bot.models.outbox import OutboxMember, OutboxMessage, OutboxStatus
 from bot.models.posts import PostRecord
+from bot.models.recognition import LeaderboardOptOut, MemberScore, MessageState
 from bot.models.rituals import (
     CheckinMethod,
     OccurrenceStatus,
@@ -40,8 +41,11 @@ __all__ = [
     "EventDelivery",
     "EventRecord",
     "Identity",
+    "LeaderboardOptOut",
     "LinkCode",
     "Member",
+    "MemberScore",
+    "MessageState",
     "OccurrenceStatus",
     "OutboxMember",
     "OutboxMessage",
