@@ -94,5 +94,4 @@ EXPORT_TABLES = (
         MemberScore,
         ("id", "board", "period", "period_start", "member_id", "score", "updated_at"),
     ),
-    ExportTable("leaderboard_optouts", LeaderboardOptOut, ("member_id", "since")),
 )
