@@ -12,7 +12,8 @@
   migrated database, in batches of the same size, in the same run.
 - ``leaderboard``: 1,000,000 members and 10,000,000 ledger rows over eight weeks (50,000 and
   500,000 with ``--quick``), seeded with raw ``sqlite3`` into a file migrated by Alembic, the
-  score rows summed from the ledger by SQL, 1 % of members hidden from boards. Reported:
+  score rows and per-score counts summed from the ledger by SQL, 1 % of members hidden
+  from boards. Reported:
   :func:`~bot.services.recognition.top` (10) and
   :func:`~bot.services.recognition.rank_of` (random members) on the all-time points board
   through the async engine, p50 and p99 in ms, beside the same board computed by a
@@ -243,6 +244,13 @@ def _seed(path: Path, community_id: int, members: int, ledger: int, seed: int = 
     connection.executemany(
         "INSERT INTO leaderboard_optouts (member_id, community_id, since) VALUES (?, ?, ?)",
         ((m, community_id, recorded) for m in range(1, members + 1) if m % 100 == 37),
+    )
+    connection.execute(
+        "INSERT INTO board_score_counts (community_id, board, period, period_start, score, "
+        "members) SELECT community_id, board, period, period_start, score, count(*) "
+        "FROM member_scores WHERE score > 0 AND member_id NOT IN "
+        "(SELECT member_id FROM leaderboard_optouts) "
+        "GROUP BY community_id, board, period, period_start, score"
     )
     connection.execute("COMMIT")
     connection.execute("ANALYZE")

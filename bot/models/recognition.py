@@ -71,3 +71,22 @@ class LeaderboardOptOut(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), index=True
     )
     since: Mapped[datetime]
+
+
+class BoardScoreCount(Base):
+    """How many public members have exactly ``score`` on a board in a period (scores above 0).
+
+    A rank is 1 + the members with a higher score: summed here over the distinct scores
+    above, a few hundred rows, instead of counting up to a million score rows.
+    """
+
+    __tablename__ = "board_score_counts"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    board: Mapped[str] = mapped_column(String(16), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    score: Mapped[int] = mapped_column(primary_key=True)
+    members: Mapped[int] = mapped_column(default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import FakeClock
 from bot.errors import ConfigError
 from bot.events import ActivityRecorded, EventBus
-from bot.models import Activity, EventRecord, Identity, Member, MemberScore
+from bot.models import Activity, BoardScoreCount, EventRecord, Identity, Member, MemberScore
 from bot.services.communities import SpaceRef
 from bot.services.engagement import ActivityKind, record_activity
 from bot.services.identities import resolve_member
@@ -257,15 +258,17 @@ async def test_opted_out_members_never_appear_in_top_and_still_see_their_own_ran
     assert (await rank_of(session, community, "points", "all", T0, cy.id)).rank == 3
 
 
-async def test_ties_rank_by_member_id(session, spaces, clock):
+async def test_tied_members_share_a_rank_and_are_listed_by_member_id(session, spaces, clock):
     discord, _ = spaces
     ada = await chat(session, clock, discord, "ada", 2)
     bob = await chat(session, clock, discord, "bob", 2)
+    cy = await chat(session, clock, discord, "cy", 1)
 
     board = await top(session, discord.community_id, "points", "all", T0)
 
-    assert [(e.rank, e.member_id) for e in board.entries] == [(1, ada.id), (2, bob.id)]
-    assert (await rank_of(session, discord.community_id, "points", "all", T0, bob.id)).rank == 2
+    assert [(e.rank, e.member_id) for e in board.entries] == [(1, ada.id), (1, bob.id), (3, cy.id)]
+    assert (await rank_of(session, discord.community_id, "points", "all", T0, bob.id)).rank == 1
+    assert (await rank_of(session, discord.community_id, "points", "all", T0, cy.id)).rank == 3
 
 
 async def test_a_full_queue_makes_the_producer_wait_and_is_counted(sessions, spaces, clock):
@@ -371,6 +374,19 @@ async def test_the_period_rows_equal_what_the_ledger_says(session, spaces, clock
 
     assert rows == await ledger_scores(session, community)
     assert len({key[3] for key in rows if key[2] == "week"}) == 6
+    # The per-score counts that ranks read agree with the rows (one member hidden).
+    await set_leaderboard_public(session, clock, ada.id, False)
+    expected: Counter[tuple[str, str, datetime, int]] = Counter(
+        (board, period, start, score)
+        for (member, board, period, start), score in rows.items()
+        if member != ada.id and score > 0
+    )
+    counts = {
+        (c.board, c.period, c.period_start, c.score): c.members
+        for c in await session.scalars(select(BoardScoreCount))
+        if c.members
+    }
+    assert counts == dict(expected)
 
 
 async def test_erasure_takes_a_member_off_every_board(session, spaces, clock):
@@ -381,6 +397,7 @@ async def test_erasure_takes_a_member_off_every_board(session, spaces, clock):
 
     assert await session.scalar(select(func.count()).select_from(MemberScore)) == 0
     assert (await top(session, discord.community_id, "points", "all", T0)).entries == ()
+    assert await session.scalar(select(func.sum(BoardScoreCount.members))) == 0
 
 
 def test_recognition_settings_are_checked_with_one_line_errors(tmp_path):

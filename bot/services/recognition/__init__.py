@@ -72,6 +72,7 @@ FEATURE = Feature(
     merger=data.merge_members,
     export_tables=data.EXPORT_TABLES,
     member_tables=data.MEMBER_TABLES,
+    anonymous_tables=data.ANONYMOUS_TABLES,
     # Commands (/rank, /leaderboard), badges and images come later.
     has_front_ends=False,
 )

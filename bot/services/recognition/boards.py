@@ -1,8 +1,10 @@
 """Reading boards: the top of a board and a member's own rank, from the score rows alone.
 
 ``top`` walks the index ``ix_member_scores_board`` in its order (highest score first, ties
-by member id) and stops after ``limit``; ``rank_of`` counts two index ranges. Neither reads
-the ledger.
+by member id) and stops after ``limit``. A rank is 1 + the public members with a higher
+score (tied members share it, listed by member id): summed from ``board_score_counts`` (how
+many public members have each score), kept with the score rows, so it costs the number of
+distinct scores above, not of members. Neither reads the ledger.
 
 Members who opted out of public boards (:func:`set_leaderboard_public`) are left out of
 ``top`` and are *not counted* in anyone else's rank: counting them would let others infer
@@ -15,15 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import and_, bindparam, case, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db import dialect_insert
+from bot.db import UTCDateTime, dialect_insert
 from bot.errors import Invalid, NotFound
-from bot.models import LeaderboardOptOut, Member, MemberScore
-from bot.services.recognition.periods import board_of, period_of, period_start
-from bot.services.recognition.scores import community_zone
+from bot.models import BoardScoreCount, LeaderboardOptOut, Member, MemberScore
+from bot.services.recognition.periods import (
+    ALL_TIME_START,
+    Period,
+    board_of,
+    period_of,
+    period_start,
+)
+from bot.services.recognition.scores import community_zone, count_member
 
 MAX_LIMIT = 100
 
@@ -61,13 +69,66 @@ class OwnRank:
     public: bool
 
 
-def _on_board(community_id: int, board: str, period: str, start: datetime) -> Any:
-    return and_(
-        MemberScore.community_id == community_id,
-        MemberScore.board == board,
-        MemberScore.period == period,
-        MemberScore.period_start == start,
+# Built once with named parameters: a board is read on every /rank and /leaderboard, and
+# building and keying the statement each time cost more than running it.
+_START = bindparam("start", type_=UTCDateTime())
+_ON_BOARD = and_(
+    MemberScore.community_id == bindparam("community"),
+    MemberScore.board == bindparam("board"),
+    MemberScore.period == bindparam("period"),
+    MemberScore.period_start == _START,
+)
+
+
+def _ahead(score: Any) -> Any:
+    """Return a scalar subquery: public members on the board with a score above ``score``."""
+    return (
+        select(func.coalesce(func.sum(BoardScoreCount.members), 0))
+        .where(
+            BoardScoreCount.community_id == bindparam("community"),
+            BoardScoreCount.board == bindparam("board"),
+            BoardScoreCount.period == bindparam("period"),
+            BoardScoreCount.period_start == _START,
+            BoardScoreCount.score > score,
+        )
+        .scalar_subquery()
     )
+
+
+_TOP = (
+    select(
+        MemberScore.member_id,
+        MemberScore.score,
+        Member.display_name,
+        _ahead(MemberScore.score),
+    )
+    .join(Member, Member.id == MemberScore.member_id)
+    .where(
+        _ON_BOARD,
+        MemberScore.score > 0,
+        ~exists().where(LeaderboardOptOut.member_id == MemberScore.member_id),
+    )
+    .order_by(MemberScore.score.desc(), MemberScore.member_id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_OWN = (
+    select(MemberScore.score)
+    .where(_ON_BOARD, MemberScore.member_id == bindparam("member"))
+    .scalar_subquery()
+)
+_RANK = select(
+    func.coalesce(_OWN, 0),
+    _ahead(case((func.coalesce(_OWN, 0) > 0, _OWN), else_=0)),
+    exists().where(LeaderboardOptOut.member_id == bindparam("member")),
+)
+
+
+async def _start(session: AsyncSession, community_id: int, span: Period, at: datetime) -> datetime:
+    # All-time has one fixed start: no need to ask for the community's time zone.
+    if span is Period.ALL:
+        return ALL_TIME_START
+    return period_start(span, at, await community_zone(session, community_id))
 
 
 async def top(
@@ -83,22 +144,11 @@ async def top(
     chosen, span = board_of(board), period_of(period)
     if not 1 <= limit <= MAX_LIMIT or offset < 0:
         raise Invalid(f"A page holds 1 to {MAX_LIMIT} members.", field="limit")
-    start = period_start(span, at, await community_zone(session, community_id))
-    rows = await session.execute(
-        select(MemberScore.member_id, MemberScore.score, Member.display_name)
-        .join(Member, Member.id == MemberScore.member_id)
-        .where(
-            _on_board(community_id, chosen.value, span.value, start),
-            MemberScore.score > 0,
-            ~exists().where(LeaderboardOptOut.member_id == MemberScore.member_id),
-        )
-        .order_by(MemberScore.score.desc(), MemberScore.member_id)
-        .limit(limit)
-        .offset(offset)
-    )
+    start = await _start(session, community_id, span, at)
+    where = {"community": community_id, "board": chosen.value, "period": span.value}
+    rows = await session.execute(_TOP, {**where, "start": start, "limit": limit, "offset": offset})
     entries = tuple(
-        BoardEntry(offset + index + 1, row.member_id, row.display_name, row.score)
-        for index, row in enumerate(rows)
+        BoardEntry(1 + int(ahead), member_id, name, score) for member_id, score, name, ahead in rows
     )
     return BoardPage(chosen.value, span.value, start, entries)
 
@@ -111,44 +161,20 @@ async def rank_of(
     at: datetime,
     member_id: int,
 ) -> OwnRank:
-    """Return a member's score and rank: 1 + the public members ahead (more, or equal and older)."""
+    """Return a member's score and rank: 1 + the public members with a higher score."""
     chosen, span = board_of(board), period_of(period)
-    start = period_start(span, at, await community_zone(session, community_id))
-    on_board = _on_board(community_id, chosen.value, span.value, start)
-    score = await session.scalar(
-        select(MemberScore.score).where(on_board, MemberScore.member_id == member_id)
-    )
-    score = score or 0
-    ahead = or_(
-        MemberScore.score > score,
-        and_(MemberScore.score == score, MemberScore.member_id < member_id),
-    )
-    # Two clean index ranges rather than one OR, which SQLite would not bound.
-    counted = await session.execute(
-        select(
-            select(func.count()).where(on_board, MemberScore.score > score).scalar_subquery(),
-            select(func.count())
-            .where(on_board, MemberScore.score == score, MemberScore.member_id < member_id)
-            .scalar_subquery(),
-            select(func.count())
-            .select_from(LeaderboardOptOut)
-            .join(
-                MemberScore,
-                and_(MemberScore.member_id == LeaderboardOptOut.member_id, on_board),
-            )
-            .where(LeaderboardOptOut.community_id == community_id, ahead)
-            .scalar_subquery(),
-            exists().where(LeaderboardOptOut.member_id == member_id),
-        )
-    )
-    more, equal_older, hidden_ahead, hidden = counted.one()
+    start = await _start(session, community_id, span, at)
+    where = {"community": community_id, "board": chosen.value, "period": span.value}
+    score, ahead, hidden = (
+        await session.execute(_RANK, {**where, "start": start, "member": member_id})
+    ).one()
     return OwnRank(
         chosen.value,
         span.value,
         start,
         member_id,
         int(score),
-        1 + int(more) + int(equal_older) - int(hidden_ahead),
+        1 + int(ahead),
         public=not hidden,
     )
 
@@ -161,15 +187,19 @@ async def set_leaderboard_public(
     if member is None or member.erased_at is not None:
         raise NotFound("That member is not known here.")
     if on:
-        await session.execute(
+        shown = await session.execute(
             delete(LeaderboardOptOut).where(LeaderboardOptOut.member_id == member_id)
         )
+        changed = shown.rowcount == 1  # type: ignore[attr-defined]
     else:
-        await session.execute(
+        hid = await session.execute(
             dialect_insert(session, LeaderboardOptOut)
             .values(member_id=member_id, community_id=member.community_id, since=clock.now())
             .on_conflict_do_nothing(index_elements=["member_id"])
         )
+        changed = hid.rowcount == 1  # type: ignore[attr-defined]
+    if changed:
+        await count_member(session, member.community_id, member_id, 1 if on else -1)
     return on
 
 

@@ -11,9 +11,10 @@ from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.features import ExportTable
 from bot.models import LeaderboardOptOut, Member, MemberScore, MessageState
-from bot.services.recognition.scores import rebuild_member_scores
+from bot.services.recognition.scores import rebuild_member_scores, remove_member_scores
 
 MEMBER_TABLES = ("member_scores", "recognition_message_state", "leaderboard_optouts")
+ANONYMOUS_TABLES = ("board_score_counts",)
 
 
 async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]:
@@ -49,7 +50,10 @@ async def erase_member(session: AsyncSession, member_id: int, clock: Clock) -> N
 
     Their ledger rows stay, anonymous (the privacy service), so community totals hold.
     """
-    for model in (MemberScore, MessageState, LeaderboardOptOut):
+    community_id = await session.scalar(select(Member.community_id).where(Member.id == member_id))
+    assert community_id is not None
+    await remove_member_scores(session, community_id, member_id)
+    for model in (MessageState, LeaderboardOptOut):
         await session.execute(delete(model).where(model.member_id == member_id))
 
 
@@ -60,8 +64,9 @@ async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock)
     """
     community_id = await session.scalar(select(Member.community_id).where(Member.id == new))
     assert community_id is not None
-    await session.execute(delete(MemberScore).where(MemberScore.member_id == old))
-    await rebuild_member_scores(session, clock, community_id, new)
+    await remove_member_scores(session, community_id, old)
+    # Rows leave the public counts under the status they had, and come back under the new one.
+    await remove_member_scores(session, community_id, new)
     hidden = await session.get(LeaderboardOptOut, old)
     if hidden is not None:
         await session.execute(
@@ -69,6 +74,7 @@ async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock)
             .values(member_id=new, community_id=community_id, since=hidden.since)
             .on_conflict_do_nothing(index_elements=["member_id"])
         )
+    await rebuild_member_scores(session, clock, community_id, new)
     states = {
         s.member_id: s
         for s in await session.scalars(

@@ -37,7 +37,7 @@ from bot.models import Activity, Community, ErasedIdentity, Identity, Member, Me
 from bot.services.communities import SpaceRef
 from bot.services.engagement import ActivityKind
 from bot.services.identities import identity_digest
-from bot.services.recognition.scores import ScoreKey, add_to, apply_scores
+from bot.services.recognition.scores import ScoreKey, add_to, apply_scores, hidden_among
 from bot.settings import RecognitionSettings
 
 log = logging.getLogger(__name__)
@@ -366,8 +366,9 @@ async def ingest_batch(
                 for m, p in points.items()
             ],
         )
+    hidden = await hidden_among(session, points.keys())
     for community_id, rows in totals.items():
-        await apply_scores(session, clock, community_id, rows)
+        await apply_scores(session, clock, community_id, rows, hidden)
     insert_state = dialect_insert(session, STATE)
     await session.execute(
         insert_state.on_conflict_do_update(

@@ -11,7 +11,7 @@ transaction, so an activity is added once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -21,11 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.events import ActivityRecorded
-from bot.models import Activity, Community, MemberScore
+from bot.models import Activity, BoardScoreCount, Community, LeaderboardOptOut, MemberScore
 from bot.services.engagement import ActivityKind
 from bot.services.recognition.periods import Board, period_starts
 
 SCORES = cast(Table, MemberScore.__table__)
+COUNTS = cast(Table, BoardScoreCount.__table__)
+# (board, period, period start, score) -> members to add
+CountKey = tuple[str, str, datetime, int]
 # (member id, board, period, period start) -> points to add
 ScoreKey = tuple[int, str, str, datetime]
 
@@ -50,18 +53,29 @@ def add_to(
 
 
 async def apply_scores(
-    session: AsyncSession, clock: Clock, community_id: int, totals: Mapping[ScoreKey, int]
+    session: AsyncSession,
+    clock: Clock,
+    community_id: int,
+    totals: Mapping[ScoreKey, int],
+    hidden: Collection[int] = (),
 ) -> None:
-    """Add ``totals`` to the score rows, creating the ones that do not exist yet (one statement)."""
-    if not totals:
+    """Add ``totals`` to the score rows (one statement) and move public members' counts.
+
+    ``hidden`` holds the members among them who opted out of public boards: their rows
+    change, the per-score counts that public ranks read do not.
+    """
+    rows = [(key, amount) for key, amount in sorted(totals.items()) if amount]
+    if not rows:
         return
     now = clock.now()
     insert = dialect_insert(session, SCORES)
     upsert = insert.on_conflict_do_update(
         index_elements=["community_id", "board", "period", "period_start", "member_id"],
         set_={"score": SCORES.c.score + insert.excluded.score, "updated_at": now},
+    ).returning(
+        SCORES.c.member_id, SCORES.c.board, SCORES.c.period, SCORES.c.period_start, SCORES.c.score
     )
-    await session.execute(
+    result = await session.execute(
         upsert,
         [
             {
@@ -73,10 +87,80 @@ async def apply_scores(
                 "score": amount,
                 "updated_at": now,
             }
-            for (member_id, board, period, start), amount in totals.items()
-            if amount
+            for (member_id, board, period, start), amount in rows
         ],
     )
+    moves: dict[CountKey, int] = defaultdict(int)
+    for row in result:
+        if row.member_id in hidden:
+            continue
+        amount = totals[row.member_id, row.board, row.period, row.period_start]
+        _move(moves, (row.board, row.period, row.period_start), row.score - amount, row.score)
+    await apply_counts(session, community_id, moves)
+
+
+def _move(moves: dict[CountKey, int], board: tuple[str, str, datetime], old: int, new: int) -> None:
+    if old > 0:
+        moves[(*board, old)] -= 1
+    if new > 0:
+        moves[(*board, new)] += 1
+
+
+async def apply_counts(
+    session: AsyncSession, community_id: int, moves: Mapping[CountKey, int]
+) -> None:
+    """Add ``moves`` to the per-score member counts (in key order: no lock-order deadlocks)."""
+    rows = [(key, delta) for key, delta in sorted(moves.items()) if delta]
+    if not rows:
+        return
+    insert = dialect_insert(session, COUNTS)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["community_id", "board", "period", "period_start", "score"],
+            set_={"members": COUNTS.c.members + insert.excluded.members},
+        ),
+        [
+            {
+                "community_id": community_id,
+                "board": board,
+                "period": period,
+                "period_start": start,
+                "score": score,
+                "members": delta,
+            }
+            for (board, period, start, score), delta in rows
+        ],
+    )
+
+
+async def hidden_among(session: AsyncSession, member_ids: Collection[int]) -> set[int]:
+    """Return which of these members opted out of public boards."""
+    if not member_ids:
+        return set()
+    found = await session.scalars(
+        select(LeaderboardOptOut.member_id).where(LeaderboardOptOut.member_id.in_(member_ids))
+    )
+    return set(found)
+
+
+async def count_member(session: AsyncSession, community_id: int, member_id: int, sign: int) -> None:
+    """Add (+1) or take (-1) the member's positive score rows to or from the public counts."""
+    moves: dict[CountKey, int] = defaultdict(int)
+    rows = await session.execute(
+        select(
+            MemberScore.board, MemberScore.period, MemberScore.period_start, MemberScore.score
+        ).where(MemberScore.member_id == member_id, MemberScore.score > 0)
+    )
+    for row in rows:
+        moves[row.board, row.period, row.period_start, row.score] += sign
+    await apply_counts(session, community_id, moves)
+
+
+async def remove_member_scores(session: AsyncSession, community_id: int, member_id: int) -> None:
+    """Delete the member's score rows, taking them out of the public counts first."""
+    if not await hidden_among(session, [member_id]):
+        await count_member(session, community_id, member_id, -1)
+    await session.execute(delete(MemberScore).where(MemberScore.member_id == member_id))
 
 
 async def community_zone(session: AsyncSession, community_id: int) -> str:
@@ -101,7 +185,8 @@ async def on_activity_recorded(
     totals: dict[ScoreKey, int] = defaultdict(int)
     zone = await community_zone(session, event.community_id)
     add_to(totals, row.member_id, row.kind, row.points, row.occurred_at, zone)
-    await apply_scores(session, clock, event.community_id, totals)
+    hidden = await hidden_among(session, [row.member_id])
+    await apply_scores(session, clock, event.community_id, totals, hidden)
 
 
 async def ledger_scores(
@@ -124,7 +209,7 @@ async def rebuild_member_scores(
     session: AsyncSession, clock: Clock, community_id: int, member_id: int
 ) -> None:
     """Recompute one member's score rows from their ledger rows (after linking accounts)."""
-    await session.execute(delete(MemberScore).where(MemberScore.member_id == member_id))
-    await apply_scores(
-        session, clock, community_id, await ledger_scores(session, community_id, [member_id])
-    )
+    await remove_member_scores(session, community_id, member_id)
+    totals = await ledger_scores(session, community_id, [member_id])
+    hidden = await hidden_among(session, [member_id])
+    await apply_scores(session, clock, community_id, totals, hidden)
