@@ -91,6 +91,11 @@ async def serve(
             await asyncio.wait_for(runner.shutdown(), timeout=SHUTDOWN_SECONDS / 2)
     finally:
         await runner.cleanup()
+        # Front ends may have queued chat while they stopped, after the loop's last flush.
+        try:
+            await asyncio.wait_for(runtime.ingest.flush(), timeout=SHUTDOWN_SECONDS / 2)
+        except Exception:
+            log.exception("chat points still queued at shutdown were not written")
         await runtime.close()
         log.info("stopped")
 

@@ -183,7 +183,9 @@ async def set_leaderboard_public(
     session: AsyncSession, clock: Clock, member_id: int, on: bool
 ) -> bool:
     """Show (``on``) or hide the member on public boards; return the new setting."""
-    member = await session.get(Member, member_id)
+    # The member row's lock orders this against a batch adding to their scores (it updates
+    # the row before it reads who is hidden), so the public counts never miss a move.
+    member = await session.get(Member, member_id, with_for_update=True)
     if member is None or member.erased_at is not None:
         raise NotFound("That member is not known here.")
     if on:

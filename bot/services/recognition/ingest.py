@@ -362,8 +362,9 @@ async def ingest_batch(
         await session.execute(
             _MEMBER_TOTALS,
             [
+                # In id order, as every writer locks them: no deadlock between processes.
                 {"member": m, "points": p, "count": counts[m], "at": latest[m]}
-                for m, p in points.items()
+                for m, p in sorted(points.items())
             ],
         )
     hidden = await hidden_among(session, points.keys())
@@ -380,7 +381,7 @@ async def ingest_batch(
         ),
         [
             {"member_id": m, "last_counted_at": state[m][0], "last_digest": state[m][1]}
-            for m in touched
+            for m in sorted(touched)
         ],
     )
     return BatchResult(len(events), len(inserted), dict(skipped), created)

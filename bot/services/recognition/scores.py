@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.events import ActivityRecorded
-from bot.models import Activity, BoardScoreCount, Community, LeaderboardOptOut, MemberScore
+from bot.models import (
+    Activity,
+    BoardScoreCount,
+    Community,
+    LeaderboardOptOut,
+    Member,
+    MemberScore,
+)
 from bot.services.engagement import ActivityKind
 from bot.services.recognition.periods import Board, period_starts
 
@@ -185,6 +192,8 @@ async def on_activity_recorded(
     totals: dict[ScoreKey, int] = defaultdict(int)
     zone = await community_zone(session, event.community_id)
     add_to(totals, row.member_id, row.kind, row.points, row.occurred_at, zone)
+    # Lock the member row first, as set_leaderboard_public does: hidden or not is then settled.
+    await session.execute(select(Member.id).where(Member.id == row.member_id).with_for_update())
     hidden = await hidden_among(session, [row.member_id])
     await apply_scores(session, clock, event.community_id, totals, hidden)
 
