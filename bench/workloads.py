@@ -21,6 +21,9 @@
 - ``proof_json``: ``GET /proof.json`` over 10,000 approved public submissions (2,000 with
   ``--quick``), first page and a deep page, against the same SELECTs in raw ``sqlite3``
   (see :mod:`bench.proof`).
+- ``ingest``, ``leaderboard``: chat points through the recognition pipeline against raw
+  ``executemany`` of its ledger rows, and top-10 / own-rank latency over 1,000,000 members and
+  10,000,000 ledger rows against a ``GROUP BY`` over the ledger (see :mod:`bench.recognition`).
 """
 
 from __future__ import annotations
@@ -458,6 +461,12 @@ def _proof() -> dict[str, Workload]:
     return {"proof_json": proof_json}
 
 
+def _recognition() -> dict[str, Workload]:
+    from bench.recognition import ingest, leaderboard
+
+    return {"ingest": ingest, "leaderboard": leaderboard}
+
+
 WORKLOADS: dict[str, Workload] = {
     "outbox_enqueue": outbox_enqueue,
     "outbox_dispatch": outbox_dispatch,
@@ -466,4 +475,5 @@ WORKLOADS: dict[str, Workload] = {
     "ritual_tick_due": ritual_tick_due,
     **_bursts(),
     **_proof(),
+    **_recognition(),
 }

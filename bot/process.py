@@ -80,6 +80,9 @@ async def serve(
             group.create_task(runtime.bus.run(stop), name="events")
             group.create_task(runtime.dispatcher.run(stop), name="outbox")
             group.create_task(runtime.scheduler.run(stop), name="scheduler")
+            # Writes queued chat points every [recognition] flush_seconds; on stop it writes
+            # what is still queued before it returns.
+            group.create_task(runtime.ingest.run(stop), name="ingest")
             if with_platforms:
                 for platform in runtime.platforms:
                     group.create_task(_run_platform(platform, stop), name=platform.name)
@@ -88,6 +91,11 @@ async def serve(
             await asyncio.wait_for(runner.shutdown(), timeout=SHUTDOWN_SECONDS / 2)
     finally:
         await runner.cleanup()
+        # Front ends may have queued chat while they stopped, after the loop's last flush.
+        try:
+            await asyncio.wait_for(runtime.ingest.flush(), timeout=SHUTDOWN_SECONDS / 2)
+        except Exception:
+            log.exception("chat points still queued at shutdown were not written")
         await runtime.close()
         log.info("stopped")
 

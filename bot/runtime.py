@@ -20,6 +20,7 @@ from bot.outbox import Dispatcher
 from bot.scheduler import Scheduler
 from bot.services.channels import apply_configured
 from bot.services.communities import ensure_community
+from bot.services.recognition import IngestPipeline
 from bot.settings import Settings
 from bot.webhooks import WebhookSender
 
@@ -55,6 +56,8 @@ class Runtime:
     scheduler: Scheduler
     # Members' files (bot.media); tests may swap in a store on a tmp_path.
     media: MediaStore
+    # Chat points: the bounded queue front ends submit messages to, written in batches.
+    ingest: IngestPipeline
     commands: CommandNames = field(default_factory=CommandNames)
     community_id: int = 0
     platforms: list[Platform] = field(default_factory=list)
@@ -110,6 +113,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         scheduler=Scheduler(),
         media=LocalMediaStore(settings.media.path, public_url=settings.web.public_url),
         commands=CommandNames(slack_command=settings.slack.command),
+        ingest=IngestPipeline(sessions, clock, settings.recognition),
     )
     for feature in discover():
         for job in feature.jobs:

@@ -230,6 +230,33 @@ class UgcSettings(_Section):
     feature_points: int = Field(default=50, ge=0, le=10_000)
 
 
+class RecognitionSettings(_Section):
+    """Points from chat: the rules and the ingest queue (see docs/architecture.md)."""
+
+    # Points a counted message earns (MEE6, for reference, gives 15-25 at most once a minute).
+    message_points: int = Field(default=5, ge=0, le=1000)
+    # A member's messages earn points at most once per this many seconds.
+    cooldown_seconds: int = Field(default=60, ge=0, le=86_400)
+    # Messages shorter than this many characters earn nothing.
+    min_length: int = Field(default=5, ge=0, le=4000)
+    # Channel ids (either platform's) whose messages earn nothing.
+    ignored_channels: tuple[str, ...] = ()
+    # Messages waiting to be written; a full queue makes the front end wait (back-pressure).
+    queue_size: int = Field(default=20_000, ge=10, le=1_000_000)
+    # Messages written in one transaction at most.
+    batch_size: int = Field(default=2_000, ge=1, le=5_000)
+    # The queue is written at least this often; a hard kill loses at most this much chat.
+    flush_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("ignored_channels")
+    @classmethod
+    def _channel_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not channel or len(channel) > 64 or not channel.isascii() or " " in channel:
+                raise ValueError(f"{channel[:60]!r} is not a channel id")
+        return value
+
+
 class LoggingSettings(_Section):
     """Log output."""
 
@@ -247,6 +274,7 @@ class FileSettings(_Section):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     ugc: UgcSettings = Field(default_factory=UgcSettings)
+    recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 
@@ -325,6 +353,11 @@ class Settings(BaseModel):
     def ugc(self) -> UgcSettings:
         """Return the [ugc] section."""
         return self.file.ugc
+
+    @property
+    def recognition(self) -> RecognitionSettings:
+        """Return the [recognition] section."""
+        return self.file.recognition
 
     def configured_channels(self) -> dict[str, dict[str, str]]:
         """Return the channel ids bot.toml names, by platform and purpose."""

@@ -64,3 +64,27 @@ def test_proof_json_reports_both_pages_against_the_raw_queries(tmp_path):
     for row in rows:
         assert row["workload"] == "proof_json" and row["value"] > 0
         assert row["baseline"] == "sqlite3 page+files SELECTs" and row["baseline_value"] > 0
+
+
+def test_ingest_reports_its_rates_against_raw_executemany_of_its_ledger_rows(tmp_path):
+    result = flywheel("bench", "--quick", "--json", "--workload", "ingest", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["metric"] for row in rows] == ["events_per_s", "counted_events_per_s"]
+    for row in rows:
+        assert row["workload"] == "ingest" and row["value"] > 0
+        assert row["baseline"] == "sqlite3.executemany ledger rows" and row["baseline_value"] > 0
+
+
+def test_leaderboard_reports_top_and_own_rank_latency_beside_a_group_by(tmp_path):
+    result = flywheel("bench", "--quick", "--json", "--workload", "leaderboard", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["metric"] for row in rows] == [
+        f"{figure}_{share}_ms" for figure in ("top10", "own_rank") for share in ("p50", "p99")
+    ]
+    for row in rows:
+        assert row["workload"] == "leaderboard" and row["value"] > 0
+        assert row["baseline"] == "GROUP BY over the ledger" and row["baseline_value"] > 0

@@ -8,6 +8,12 @@ from bot.models.events import EventDelivery, EventRecord
 from bot.models.member import ErasedIdentity, Identity, LinkCode, Member
 from bot.models.outbox import OutboxMember, OutboxMessage, OutboxStatus
 from bot.models.posts import PostRecord
+from bot.models.recognition import (
+    BoardScoreCount,
+    LeaderboardOptOut,
+    MemberScore,
+    MessageState,
+)
 from bot.models.rituals import (
     CheckinMethod,
     OccurrenceStatus,
@@ -31,6 +37,7 @@ from bot.models.ugc import (
 __all__ = [
     "Activity",
     "AuditEntry",
+    "BoardScoreCount",
     "CheckinMethod",
     "Community",
     "Consent",
@@ -40,8 +47,11 @@ __all__ = [
     "EventDelivery",
     "EventRecord",
     "Identity",
+    "LeaderboardOptOut",
     "LinkCode",
     "Member",
+    "MemberScore",
+    "MessageState",
     "OccurrenceStatus",
     "OutboxMember",
     "OutboxMessage",

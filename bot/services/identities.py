@@ -38,7 +38,8 @@ class ErasedPerson(FlywheelError):
     """A passive signal (a reaction, a reply) from someone who asked to be erased."""
 
 
-def _digest(platform: str, space_id: int, user_id: str) -> str:
+def identity_digest(platform: str, space_id: int, user_id: str) -> str:
+    """Return the one-way digest an erased identity is remembered by."""
     return hashlib.sha256(f"{platform}:{space_id}:{user_id}".encode()).hexdigest()
 
 
@@ -49,7 +50,7 @@ async def forget_identities(
     if not identities:
         return
     digests = [
-        {"digest": _digest(i.platform, i.space_id, i.user_id), "erased_at": clock.now()}
+        {"digest": identity_digest(i.platform, i.space_id, i.user_id), "erased_at": clock.now()}
         for i in identities
     ]
     await session.execute(
@@ -108,7 +109,7 @@ async def resolve_member(
     existing = await _find(session, space, user_id)
     if existing is not None:
         return ResolvedMember(existing, space.community_id, created=False)
-    digest = _digest(space.platform, space.space_id, user_id)
+    digest = identity_digest(space.platform, space.space_id, user_id)
     erased = await session.scalar(select(ErasedIdentity.id).where(ErasedIdentity.digest == digest))
     if erased is not None and not explicit:
         raise ErasedPerson(
@@ -206,7 +207,9 @@ async def resolve_passive_members(
         return found
     for user_id, member_id in await _known(session, space, wanted):
         found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
-    digests = {_digest(space.platform, space.space_id, u): u for u in wanted if u not in found}
+    digests = {
+        identity_digest(space.platform, space.space_id, u): u for u in wanted if u not in found
+    }
     erased = await session.scalars(
         select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(digests))
     )

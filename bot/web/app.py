@@ -8,7 +8,13 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 from sqlalchemy import func, select, text
 
 from bot import __version__
@@ -98,6 +104,11 @@ async def metrics(request: web.Request) -> web.Response:
     gauges["events"].set(events or 0)
     gauges["ugc_pending"].set(pending)
     gauges["ugc_latency"].set(latency.median_seconds or 0)
+    gauges["ingest_depth"].set(runtime.ingest.depth)
+    # A counter only goes up: add what the pipeline counted since the last scrape.
+    waited = runtime.ingest.stats.backpressure
+    gauges["ingest_backpressure"].inc(waited - gauges["ingest_backpressure_seen"])
+    gauges["ingest_backpressure_seen"] = waited
     registry: CollectorRegistry = gauges["registry"]
     return web.Response(
         body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
@@ -131,6 +142,15 @@ def create_app(runtime: Runtime) -> web.Application:
         "events": Gauge(
             "flywheel_events_pending", "Domain events not yet fully delivered", registry=registry
         ),
+        "ingest_depth": Gauge(
+            "flywheel_ingest_queue_depth", "Chat messages waiting to be written", registry=registry
+        ),
+        "ingest_backpressure": Counter(
+            "flywheel_ingest_backpressure",
+            "Times a front end waited because the chat queue was full",
+            registry=registry,
+        ),
+        "ingest_backpressure_seen": 0,
     }
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -1,0 +1,78 @@
+"""Recognition: points from chat, per-period score rows, and the boards read from them.
+
+Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.periods`
+(boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
+added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out)
+and :mod:`.data` (privacy and export). Front ends use only what this module exports.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import ActivityRecorded
+from bot.features import Feature, FeatureContext, Subscription
+from bot.services.recognition import data
+from bot.services.recognition.boards import (
+    BoardEntry,
+    BoardPage,
+    OwnRank,
+    is_leaderboard_public,
+    rank_of,
+    set_leaderboard_public,
+    top,
+)
+from bot.services.recognition.ingest import (
+    BatchResult,
+    ChatRules,
+    IngestPipeline,
+    IngestStats,
+    MessageSeen,
+    ingest_batch,
+    text_digest,
+)
+from bot.services.recognition.periods import Board, Period, period_start
+from bot.services.recognition.scores import ledger_scores, on_activity_recorded
+
+__all__ = [
+    "FEATURE",
+    "BatchResult",
+    "Board",
+    "BoardEntry",
+    "BoardPage",
+    "ChatRules",
+    "IngestPipeline",
+    "IngestStats",
+    "MessageSeen",
+    "OwnRank",
+    "Period",
+    "ingest_batch",
+    "is_leaderboard_public",
+    "ledger_scores",
+    "period_start",
+    "rank_of",
+    "set_leaderboard_public",
+    "text_digest",
+    "top",
+]
+
+
+async def _score_activity(
+    context: FeatureContext, session: AsyncSession, event: ActivityRecorded
+) -> None:
+    await on_activity_recorded(session, context.clock, event)
+
+
+FEATURE = Feature(
+    name="recognition",
+    summary="Recognition: points from chat and per-period leaderboards.",
+    subscriptions=(Subscription("recognition.period-scores", ActivityRecorded, _score_activity),),
+    exporter=data.export_member,
+    eraser=data.erase_member,
+    merger=data.merge_members,
+    export_tables=data.EXPORT_TABLES,
+    member_tables=data.MEMBER_TABLES,
+    anonymous_tables=data.ANONYMOUS_TABLES,
+    # Commands (/rank, /leaderboard), badges and images come later.
+    has_front_ends=False,
+)

@@ -1,0 +1,497 @@
+"""Points from chat: a bounded queue of neutral message events, written in batches.
+
+A front end turns each message it sees into a :class:`MessageSeen` (no text, only its
+length and digest) and awaits :meth:`IngestPipeline.submit`. The pipeline's loop writes the
+queue every ``flush_seconds``, or as soon as a batch is full, one transaction per batch
+(:func:`ingest_batch`): members resolved (the missing ones created together), the chat
+rules applied, the ledger rows inserted with one executemany (``ON CONFLICT DO NOTHING`` on
+their source key), and the members' totals, the per-period score rows and the rules' state
+updated with them. No domain event is written per message.
+
+A full queue makes ``submit`` wait (back-pressure, counted for ``/metrics``). A graceful
+stop writes what is queued. A hard kill loses at most ``flush_seconds`` of chat points:
+purchases, rewards and decisions never go through this queue, they are written at once.
+The rules' memory (each member's last counted message: when, and its text's digest) is a
+table written in the same transaction, so the cooldown and the repeated-text rule hold
+across batches and restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, case, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.db import UTCDateTime, dialect_insert
+from bot.events import MemberCreated, publish_many
+from bot.models import Activity, Community, ErasedIdentity, Identity, Member, MessageState
+from bot.services.communities import SpaceRef
+from bot.services.engagement import ActivityKind
+from bot.services.identities import identity_digest
+from bot.services.recognition.scores import ScoreKey, add_to, apply_scores, hidden_among
+from bot.settings import RecognitionSettings
+
+log = logging.getLogger(__name__)
+
+ACTIVITIES = cast(Table, Activity.__table__)
+MEMBERS = cast(Table, Member.__table__)
+STATE = cast(Table, MessageState.__table__)
+IDENTITIES = cast(Table, Identity.__table__)
+MESSAGE = ActivityKind.MESSAGE.value
+MAX_ATTEMPTS = 5
+
+
+def text_digest(text: str) -> str:
+    """Return the digest the repeated-text rule compares (case and spacing do not matter)."""
+    return hashlib.sha256(" ".join(text.casefold().split()).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class MessageSeen:
+    """A chat message a front end saw, in neutral terms; its text is not kept.
+
+    ``message_id`` is unique within its channel (a Discord snowflake, a Slack ``ts``);
+    ``text_digest`` is :func:`text_digest` of the text. ``community_id``, when given, must
+    be the community the space belongs to (otherwise the message is skipped).
+    """
+
+    platform: str
+    space_id: str
+    user_id: str
+    channel_id: str
+    message_id: str
+    text_length: int
+    text_digest: str
+    at: datetime
+    display_name: str | None = None
+    is_bot: bool = False
+    community_id: int | None = None
+
+    @property
+    def source_key(self) -> str:
+        """Return the ledger's key for this message (one row per message, ever)."""
+        return f"msg:{self.platform}:{self.channel_id}:{self.message_id}"
+
+
+@dataclass(frozen=True)
+class ChatRules:
+    """What a chat message must be to earn points."""
+
+    message_points: int = 5
+    cooldown_seconds: int = 60
+    min_length: int = 5
+    ignored_channels: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: RecognitionSettings) -> ChatRules:
+        """Return the rules ``[recognition]`` sets."""
+        return cls(
+            message_points=settings.message_points,
+            cooldown_seconds=settings.cooldown_seconds,
+            min_length=settings.min_length,
+            ignored_channels=frozenset(settings.ignored_channels),
+        )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one batch did: messages seen, counted, and skipped by reason."""
+
+    seen: int
+    counted: int
+    skipped: dict[str, int]
+    members_created: int
+
+
+def _checked(event: MessageSeen) -> str | None:
+    """Return why an event cannot be written at all (bad lengths), or None."""
+    if len(event.source_key) > 200 or len(event.user_id) > 64 or len(event.space_id) > 64:
+        return "malformed"
+    if event.at.tzinfo is None:
+        return "malformed"
+    return None
+
+
+async def _spaces(
+    session: AsyncSession, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], SpaceRef]:
+    from bot.models import PlatformSpace
+
+    found: dict[tuple[str, str], SpaceRef] = {}
+    for platform, external in wanted:
+        row = (
+            await session.execute(
+                select(PlatformSpace.id, PlatformSpace.community_id).where(
+                    PlatformSpace.platform == platform, PlatformSpace.external_id == external
+                )
+            )
+        ).one_or_none()
+        if row is not None:
+            found[platform, external] = SpaceRef(row.id, row.community_id, platform, external)
+    return found
+
+
+async def _known(session: AsyncSession, space: SpaceRef, users: Sequence[str]) -> dict[str, int]:
+    rows = await session.execute(
+        select(Identity.user_id, Identity.member_id).where(
+            Identity.space_id == space.space_id, Identity.user_id.in_(users)
+        )
+    )
+    return {row.user_id: row.member_id for row in rows}
+
+
+async def _create_members(
+    session: AsyncSession, clock: Clock, space: SpaceRef, people: dict[str, str | None]
+) -> tuple[dict[str, int], set[str]]:
+    """Create members for first-seen users; return them and the users who asked to be erased.
+
+    A chat message is a passive signal: someone who asked to be erased is not brought back
+    by one (only their own explicit action starts a new member, see ``resolve_member``).
+    """
+    digests = {identity_digest(space.platform, space.space_id, u): u for u in people}
+    erased_digests = await session.scalars(
+        select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(list(digests)))
+    )
+    erased = {digests[d] for d in erased_digests}
+    users = [u for u in people if u not in erased]
+    if not users:
+        return {}, erased
+    now = clock.now()
+    created = (
+        await session.execute(
+            dialect_insert(session, MEMBERS).returning(MEMBERS.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "community_id": space.community_id,
+                    "display_name": (people[u] or None) and str(people[u])[:100],
+                    "points_total": 0,
+                    "activity_count": 0,
+                    "joined_at": now,
+                }
+                for u in users
+            ],
+        )
+    ).all()
+    new_ids = [row.id for row in created]
+    await session.execute(
+        dialect_insert(session, IDENTITIES).on_conflict_do_nothing(
+            index_elements=["platform", "space_id", "user_id"]
+        ),
+        [
+            {
+                "member_id": member_id,
+                "space_id": space.space_id,
+                "platform": space.platform,
+                "user_id": user,
+                "username": (people[user] or None) and str(people[user])[:100],
+                "created_at": now,
+            }
+            for user, member_id in zip(users, new_ids, strict=True)
+        ],
+    )
+    # Another transaction may have made some of them members meanwhile (PostgreSQL): its
+    # identity won; drop the member rows we made for nothing.
+    owners = await _known(session, space, users)
+    losers = [m for u, m in zip(users, new_ids, strict=True) if owners.get(u) != m]
+    if losers:
+        await session.execute(delete(Member).where(Member.id.in_(losers)))
+    winners = {u: m for u, m in zip(users, new_ids, strict=True) if owners.get(u) == m}
+    await publish_many(
+        session,
+        clock,
+        [
+            MemberCreated(community_id=space.community_id, member_id=m, platform=space.platform)
+            for m in winners.values()
+        ],
+    )
+    return owners, erased
+
+
+_MEMBER_TOTALS = (
+    update(MEMBERS)
+    .where(MEMBERS.c.id == bindparam("member"))
+    .values(
+        points_total=MEMBERS.c.points_total + bindparam("points"),
+        activity_count=MEMBERS.c.activity_count + bindparam("count"),
+        last_active_at=case(
+            (MEMBERS.c.last_active_at.is_(None), bindparam("at", type_=UTCDateTime())),
+            (
+                MEMBERS.c.last_active_at < bindparam("at", type_=UTCDateTime()),
+                bindparam("at", type_=UTCDateTime()),
+            ),
+            else_=MEMBERS.c.last_active_at,
+        ),
+    )
+)
+
+
+async def ingest_batch(
+    session: AsyncSession, clock: Clock, rules: ChatRules, events: Sequence[MessageSeen]
+) -> BatchResult:
+    """Apply the chat rules to a batch and write its points, in the caller's transaction."""
+    skipped: Counter[str] = Counter()
+    candidates: list[MessageSeen] = []
+    for event in events:
+        if event.is_bot:
+            skipped["bot"] += 1
+        elif event.channel_id in rules.ignored_channels:
+            skipped["ignored_channel"] += 1
+        elif event.text_length < rules.min_length:
+            skipped["short"] += 1
+        elif _checked(event):
+            skipped["malformed"] += 1
+        else:
+            candidates.append(event)
+    spaces = await _spaces(session, {(e.platform, e.space_id) for e in candidates})
+    by_space: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
+    for event in candidates:
+        by_space[event.platform, event.space_id].setdefault(event.user_id, event.display_name)
+    owners: dict[tuple[str, str, str], int] = {}
+    erased: set[tuple[str, str, str]] = set()
+    created = 0
+    for key, people in by_space.items():
+        space = spaces.get(key)
+        if space is None:
+            continue
+        known = await _known(session, space, list(people))
+        missing = {u: n for u, n in people.items() if u not in known}
+        if missing:
+            made, gone = await _create_members(session, clock, space, missing)
+            created += len(made)
+            known.update(made)
+            erased.update((*key, u) for u in gone)
+        owners.update({(*key, u): m for u, m in known.items()})
+    communities = {s.community_id for s in spaces.values()}
+    zones = {
+        row.id: row.timezone
+        for row in await session.execute(
+            select(Community.id, Community.timezone).where(Community.id.in_(communities))
+        )
+    }
+    member_ids = set(owners.values())
+    state_rows = await session.execute(
+        select(MessageState.member_id, MessageState.last_counted_at, MessageState.last_digest)
+        .where(MessageState.member_id.in_(member_ids))
+        .with_for_update()
+    )
+    state = {row.member_id: (row.last_counted_at, row.last_digest) for row in state_rows}
+    cooldown = timedelta(seconds=rules.cooldown_seconds)
+    now = clock.now()
+    ledger: list[dict[str, object]] = []
+    touched: set[int] = set()
+    for event in sorted(candidates, key=lambda e: e.at):
+        space = spaces.get((event.platform, event.space_id))
+        if space is None or event.community_id not in (None, space.community_id):
+            skipped["unknown_space"] += 1
+            continue
+        member_id = owners.get((event.platform, event.space_id, event.user_id))
+        if member_id is None:
+            skipped[
+                "erased"
+                if (event.platform, event.space_id, event.user_id) in erased
+                else "unknown_member"
+            ] += 1
+            continue
+        last = state.get(member_id)
+        if last is not None:
+            if event.text_digest == last[1]:
+                skipped["repeated"] += 1
+                continue
+            if event.at < last[0] + cooldown:
+                skipped["cooldown"] += 1
+                continue
+        state[member_id] = (event.at, event.text_digest)
+        touched.add(member_id)
+        ledger.append(
+            {
+                "community_id": space.community_id,
+                "member_id": member_id,
+                "kind": MESSAGE,
+                "points": rules.message_points,
+                "occurred_at": event.at,
+                "recorded_at": now,
+                "source_key": event.source_key,
+                "source_ref": None,
+                "imported": False,
+            }
+        )
+    if not ledger:
+        return BatchResult(len(events), 0, dict(skipped), created)
+    # RETURNING says which rows were new: a message seen twice is counted once, exactly.
+    inserted = (
+        await session.execute(
+            dialect_insert(session, ACTIVITIES)
+            .on_conflict_do_nothing(index_elements=["community_id", "source_key"])
+            .returning(
+                ACTIVITIES.c.community_id,
+                ACTIVITIES.c.member_id,
+                ACTIVITIES.c.points,
+                ACTIVITIES.c.occurred_at,
+            ),
+            ledger,
+        )
+    ).all()
+    if len(inserted) < len(ledger):
+        skipped["duplicate"] += len(ledger) - len(inserted)
+    points: dict[int, int] = defaultdict(int)
+    counts: dict[int, int] = defaultdict(int)
+    latest: dict[int, datetime] = {}
+    totals: dict[int, dict[ScoreKey, int]] = defaultdict(lambda: defaultdict(int))
+    for row in inserted:
+        points[row.member_id] += row.points
+        counts[row.member_id] += 1
+        latest[row.member_id] = max(latest.get(row.member_id, row.occurred_at), row.occurred_at)
+        add_to(
+            totals[row.community_id],
+            row.member_id,
+            MESSAGE,
+            row.points,
+            row.occurred_at,
+            zones.get(row.community_id, "UTC"),
+        )
+    if points:
+        await session.execute(
+            _MEMBER_TOTALS,
+            [
+                # In id order, as every writer locks them: no deadlock between processes.
+                {"member": m, "points": p, "count": counts[m], "at": latest[m]}
+                for m, p in sorted(points.items())
+            ],
+        )
+    hidden = await hidden_among(session, points.keys())
+    for community_id, rows in totals.items():
+        await apply_scores(session, clock, community_id, rows, hidden)
+    insert_state = dialect_insert(session, STATE)
+    await session.execute(
+        insert_state.on_conflict_do_update(
+            index_elements=["member_id"],
+            set_={
+                "last_counted_at": insert_state.excluded.last_counted_at,
+                "last_digest": insert_state.excluded.last_digest,
+            },
+        ),
+        [
+            {"member_id": m, "last_counted_at": state[m][0], "last_digest": state[m][1]}
+            for m in sorted(touched)
+        ],
+    )
+    return BatchResult(len(events), len(inserted), dict(skipped), created)
+
+
+@dataclass
+class IngestStats:
+    """Running totals of one pipeline (read by ``/metrics``)."""
+
+    received: int = 0
+    counted: int = 0
+    batches: int = 0
+    backpressure: int = 0
+    dropped: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class IngestPipeline:
+    """The bounded queue between the front ends and the ledger, and its flusher loop."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: RecognitionSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._settings = settings
+        self.rules = ChatRules.from_settings(settings)
+        self._queue: asyncio.Queue[MessageSeen] = asyncio.Queue(maxsize=settings.queue_size)
+        self._full = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._written = asyncio.Condition()
+        self.stats = IngestStats()
+
+    @property
+    def depth(self) -> int:
+        """Return how many messages wait to be written."""
+        return self._queue.qsize()
+
+    async def submit(self, event: MessageSeen) -> None:
+        """Queue a message; wait while the queue is full (back-pressure)."""
+        if self._queue.full():
+            self.stats.backpressure += 1
+            self._full.set()
+        await self._queue.put(event)
+        self.stats.received += 1
+        if self._queue.qsize() >= self._settings.batch_size:
+            self._full.set()
+
+    def _take(self) -> list[MessageSeen]:
+        batch: list[MessageSeen] = []
+        while len(batch) < self._settings.batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    async def _write(self, batch: list[MessageSeen]) -> None:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self._sessions() as session, session.begin():
+                    result = await ingest_batch(session, self._clock, self.rules, batch)
+            except Exception:
+                if attempt == MAX_ATTEMPTS:
+                    log.exception("chat points: dropping a batch of %d messages", len(batch))
+                    self.stats.dropped += len(batch)
+                    return
+                log.exception("chat points: writing a batch failed; retrying")
+                await asyncio.sleep(min(0.1 * 2**attempt, self._settings.flush_seconds))
+                continue
+            self.stats.batches += 1
+            self.stats.counted += result.counted
+            self.stats.skipped.update(result.skipped)
+            async with self._written:
+                self._written.notify_all()
+            return
+
+    async def wait_written(self, batches: int) -> None:
+        """Return once this many batches have been written (for tests and the demo's check)."""
+        async with self._written:
+            await self._written.wait_for(lambda: self.stats.batches >= batches)
+
+    async def flush(self) -> int:
+        """Write everything queued now, batch by batch; return how many messages were taken."""
+        taken = 0
+        async with self._write_lock:
+            while batch := self._take():
+                taken += len(batch)
+                await self._write(batch)
+        return taken
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Write the queue every ``flush_seconds`` or when a batch is full; flush on stop."""
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            deadline = loop.time() + self._settings.flush_seconds
+            while self._queue.qsize() < self._settings.batch_size and not stop.is_set():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                self._full.clear()
+                full = asyncio.ensure_future(self._full.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {full, stopper}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                full.cancel()
+                stopper.cancel()
+            await self.flush()
+        await self.flush()

@@ -1,0 +1,224 @@
+"""Per-period score rows: added to in the ledger's transaction, rebuilt from the ledger.
+
+Two writers feed them, and never the same ledger row: the chat ingest (:mod:`.ingest`,
+which writes its ledger rows itself and publishes no event per message) and the
+``activity.recorded`` subscriber below, for everything that goes through
+:func:`bot.services.engagement.record_activity` (ritual check-ins, UGC, answers, imports).
+The bus hands each event to a subscriber once, recording the delivery in the subscriber's
+transaction, so an activity is added once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import dialect_insert
+from bot.events import ActivityRecorded
+from bot.models import (
+    Activity,
+    BoardScoreCount,
+    Community,
+    LeaderboardOptOut,
+    Member,
+    MemberScore,
+)
+from bot.services.engagement import ActivityKind
+from bot.services.recognition.periods import Board, period_starts
+
+SCORES = cast(Table, MemberScore.__table__)
+COUNTS = cast(Table, BoardScoreCount.__table__)
+# (board, period, period start, score) -> members to add
+CountKey = tuple[str, str, datetime, int]
+# (member id, board, period, period start) -> points to add
+ScoreKey = tuple[int, str, str, datetime]
+
+
+def boards_of(kind: str, points: int) -> Iterable[tuple[Board, int]]:
+    """Return what one ledger row adds to each board."""
+    if points:
+        yield Board.POINTS, points
+    if kind == ActivityKind.RITUAL_CHECKIN:
+        yield Board.RITUALS, 1
+    elif kind == ActivityKind.ANSWER_ACCEPTED:
+        yield Board.HELPERS, 1
+
+
+def add_to(
+    totals: dict[ScoreKey, int], member_id: int, kind: str, points: int, at: datetime, zone: str
+) -> None:
+    """Add one ledger row to ``totals`` on every board and period it counts for."""
+    for board, amount in boards_of(kind, points):
+        for period, start in period_starts(at, zone):
+            totals[member_id, board.value, period.value, start] += amount
+
+
+async def apply_scores(
+    session: AsyncSession,
+    clock: Clock,
+    community_id: int,
+    totals: Mapping[ScoreKey, int],
+    hidden: Collection[int] = (),
+) -> None:
+    """Add ``totals`` to the score rows (one statement) and move public members' counts.
+
+    ``hidden`` holds the members among them who opted out of public boards: their rows
+    change, the per-score counts that public ranks read do not.
+    """
+    rows = [(key, amount) for key, amount in sorted(totals.items()) if amount]
+    if not rows:
+        return
+    now = clock.now()
+    insert = dialect_insert(session, SCORES)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["community_id", "board", "period", "period_start", "member_id"],
+        set_={"score": SCORES.c.score + insert.excluded.score, "updated_at": now},
+    ).returning(
+        SCORES.c.member_id, SCORES.c.board, SCORES.c.period, SCORES.c.period_start, SCORES.c.score
+    )
+    result = await session.execute(
+        upsert,
+        [
+            {
+                "community_id": community_id,
+                "board": board,
+                "period": period,
+                "period_start": start,
+                "member_id": member_id,
+                "score": amount,
+                "updated_at": now,
+            }
+            for (member_id, board, period, start), amount in rows
+        ],
+    )
+    moves: dict[CountKey, int] = defaultdict(int)
+    for row in result:
+        if row.member_id in hidden:
+            continue
+        amount = totals[row.member_id, row.board, row.period, row.period_start]
+        _move(moves, (row.board, row.period, row.period_start), row.score - amount, row.score)
+    await apply_counts(session, community_id, moves)
+
+
+def _move(moves: dict[CountKey, int], board: tuple[str, str, datetime], old: int, new: int) -> None:
+    if old > 0:
+        moves[(*board, old)] -= 1
+    if new > 0:
+        moves[(*board, new)] += 1
+
+
+async def apply_counts(
+    session: AsyncSession, community_id: int, moves: Mapping[CountKey, int]
+) -> None:
+    """Add ``moves`` to the per-score member counts (in key order: no lock-order deadlocks)."""
+    rows = [(key, delta) for key, delta in sorted(moves.items()) if delta]
+    if not rows:
+        return
+    insert = dialect_insert(session, COUNTS)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["community_id", "board", "period", "period_start", "score"],
+            set_={"members": COUNTS.c.members + insert.excluded.members},
+        ),
+        [
+            {
+                "community_id": community_id,
+                "board": board,
+                "period": period,
+                "period_start": start,
+                "score": score,
+                "members": delta,
+            }
+            for (board, period, start, score), delta in rows
+        ],
+    )
+
+
+async def hidden_among(session: AsyncSession, member_ids: Collection[int]) -> set[int]:
+    """Return which of these members opted out of public boards."""
+    if not member_ids:
+        return set()
+    found = await session.scalars(
+        select(LeaderboardOptOut.member_id).where(LeaderboardOptOut.member_id.in_(member_ids))
+    )
+    return set(found)
+
+
+async def count_member(session: AsyncSession, community_id: int, member_id: int, sign: int) -> None:
+    """Add (+1) or take (-1) the member's positive score rows to or from the public counts."""
+    moves: dict[CountKey, int] = defaultdict(int)
+    rows = await session.execute(
+        select(
+            MemberScore.board, MemberScore.period, MemberScore.period_start, MemberScore.score
+        ).where(MemberScore.member_id == member_id, MemberScore.score > 0)
+    )
+    for row in rows:
+        moves[row.board, row.period, row.period_start, row.score] += sign
+    await apply_counts(session, community_id, moves)
+
+
+async def remove_member_scores(session: AsyncSession, community_id: int, member_id: int) -> None:
+    """Delete the member's score rows, taking them out of the public counts first."""
+    if not await hidden_among(session, [member_id]):
+        await count_member(session, community_id, member_id, -1)
+    await session.execute(delete(MemberScore).where(MemberScore.member_id == member_id))
+
+
+async def community_zone(session: AsyncSession, community_id: int) -> str:
+    """Return the community's time zone (its periods' clock)."""
+    zone = await session.scalar(select(Community.timezone).where(Community.id == community_id))
+    return zone or "UTC"
+
+
+async def on_activity_recorded(
+    session: AsyncSession, clock: Clock, event: ActivityRecorded
+) -> None:
+    """Add an activity recorded through the ledger service to the member's period rows."""
+    row = (
+        await session.execute(
+            select(Activity.member_id, Activity.kind, Activity.points, Activity.occurred_at).where(
+                Activity.id == event.activity_id
+            )
+        )
+    ).one_or_none()
+    if row is None:  # pragma: no cover - the ledger is append-only
+        return
+    totals: dict[ScoreKey, int] = defaultdict(int)
+    zone = await community_zone(session, event.community_id)
+    add_to(totals, row.member_id, row.kind, row.points, row.occurred_at, zone)
+    # Lock the member row first, as set_leaderboard_public does: hidden or not is then settled.
+    await session.execute(select(Member.id).where(Member.id == row.member_id).with_for_update())
+    hidden = await hidden_among(session, [row.member_id])
+    await apply_scores(session, clock, event.community_id, totals, hidden)
+
+
+async def ledger_scores(
+    session: AsyncSession, community_id: int, member_ids: Iterable[int] | None = None
+) -> dict[ScoreKey, int]:
+    """Return the score rows as the ledger sums them (for one set of members, or everyone)."""
+    zone = await community_zone(session, community_id)
+    query: Any = select(
+        Activity.member_id, Activity.kind, Activity.points, Activity.occurred_at
+    ).where(Activity.community_id == community_id)
+    if member_ids is not None:
+        query = query.where(Activity.member_id.in_(list(member_ids)))
+    totals: dict[ScoreKey, int] = defaultdict(int)
+    for row in await session.execute(query):
+        add_to(totals, row.member_id, row.kind, row.points, row.occurred_at, zone)
+    return {key: amount for key, amount in totals.items() if amount}
+
+
+async def rebuild_member_scores(
+    session: AsyncSession, clock: Clock, community_id: int, member_id: int
+) -> None:
+    """Recompute one member's score rows from their ledger rows (after linking accounts)."""
+    await remove_member_scores(session, community_id, member_id)
+    totals = await ledger_scores(session, community_id, [member_id])
+    hidden = await hidden_among(session, [member_id])
+    await apply_scores(session, clock, community_id, totals, hidden)
