@@ -250,10 +250,13 @@ class Harness:
         action = case.pick(["command", "command", "autocomplete", "click", "form"])
         modals = sorted(self.opened)
         if action == "form" and modals:
-            # A form opened before, opened again by the same member: each submission is new input.
+            # A form opened earlier (perhaps several cases ago), submitted by whoever opened it.
+            # Discord closes a form when it is submitted, whatever the answer, and every opening
+            # has its own custom id: each is submitted at most once.
             custom_id = case.pick(modals)
             answer = None
-            await self._submit(case, self.opened[custom_id], self.sandbox.state.modals[custom_id])
+            opener = self.opened.pop(custom_id)
+            await self._submit(case, opener, self.sandbox.state.modals[custom_id])
         elif action == "click" and clickable:
             message, component = case.pick(clickable)
             answer = await self._click(case, user, message, component)
@@ -267,12 +270,16 @@ class Harness:
         await settle(self.sandbox.calls)
         refusals = await self.rows.unchanged_if_refused(before)
         if answer is not None and answer.json and answer.json.get("type") == CALLBACK_MODAL:
-            self.opened[str(answer.json["data"]["custom_id"])] = user
-            # The form is a request of its own: what opening it wrote is not its to undo.
-            before = await self.rows.before()
-            await self._submit(case, user, answer.json["data"])
-            await settle(self.sandbox.calls)
-            refusals += await self.rows.unchanged_if_refused(before)
+            if case.pick([True, True, False]):
+                # The form is a request of its own: what opening it wrote is not its to undo.
+                before = await self.rows.before()
+                await self._submit(case, user, answer.json["data"])
+                await settle(self.sandbox.calls)
+                refusals += await self.rows.unchanged_if_refused(before)
+            else:
+                # Left open while other cases run (a ritual deleted meanwhile, say); submitted
+                # by its opener in a later "form" case.
+                self.opened[str(answer.json["data"]["custom_id"])] = user
         await self.runtime.dispatcher.drain()
         await settle(self.sandbox.calls)
         self._check(mark)
