@@ -192,17 +192,21 @@ async def _known(
 
 
 async def resolve_passive_members(
-    session: AsyncSession, clock: Clock, *, space: SpaceRef, users: Sequence[tuple[str, str]]
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    space: SpaceRef,
+    users: Sequence[tuple[str, str | None]],
 ) -> dict[str, ResolvedMember]:
     """Return members for many (user id, display name) pairs, creating the missing ones.
 
-    The batch form of :func:`resolve_member` for a passive source (an import): someone who
+    The batch form of :func:`resolve_member` for a passive source (an import, chat): someone who
     asked to be erased is left out of the result, never brought back. A user another
     transaction creates meanwhile keeps that member (the identity's unique key decides);
     the member this call made for them is removed again.
     """
     found: dict[str, ResolvedMember] = {}
-    wanted = {user_id: name for user_id, name in users}
+    wanted = {user_id: name[:100] if name else None for user_id, name in users}
     if not wanted:
         return found
     for user_id, member_id in await _known(session, space, wanted):

@@ -11,10 +11,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.inputs import ascii_int
-from bot.slack.blocks import Block
+from bot.slack.blocks import Block, actions_block, button
 from bot.slack.front import ActionCall, SlackCall, VerbCall
 
 PageView = Callable[[SlackCall, int], Awaitable[tuple[str, list[Block]]]]
+
+
+def pager(action_id: str, page: int, pages: int) -> Block | None:
+    """Return the Previous/Next buttons of page ``page`` of ``pages`` (None on a single page);
+    Previous carries ``<action_id>_prev``, and each button's value is the page it shows."""
+    if pages <= 1:
+        return None
+    turns: list[Block] = []
+    if page > 1:
+        turns.append(button("Previous page", f"{action_id}_prev", str(page - 1)))
+    if page < pages:
+        turns.append(button("Next page", action_id, str(page + 1)))
+    return actions_block(f"{action_id}s", turns)
 
 
 def paging(

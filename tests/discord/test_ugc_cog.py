@@ -526,6 +526,18 @@ async def _status(runtime, title):
         )
 
 
+async def _reject(sandbox, form: str, reason: str, user_id: int) -> str:
+    """Submit a reject form with a listed reason; return the answer's text."""
+    done = await sandbox.send_modal_submit(
+        form,
+        {"reason": reason, "own": ""},
+        channel_id=REVIEW_ID,
+        user_id=user_id,
+        guild_id=GUILD_ID,
+    )
+    return str((await answer(sandbox, done)).json["data"]["content"])
+
+
 async def test_two_moderators_rejecting_two_submissions_at_once_each_reject_their_own(
     ready, runtime, sandbox, slash
 ):
@@ -539,25 +551,11 @@ async def test_two_moderators_rejecting_two_submissions_at_once_each_reject_thei
     theirs = sandbox.opened_form("ugc-reject-form", user_id=MANAGER_ID)
     assert mine != theirs
 
-    done = await sandbox.send_modal_submit(
-        mine,
-        {"reason": "off-topic", "own": ""},
-        channel_id=REVIEW_ID,
-        user_id=MODERATOR_ID,
-        guild_id=GUILD_ID,
-    )
-    assert (await answer(sandbox, done)).json["data"]["content"].startswith("Rejected")
+    assert (await _reject(sandbox, mine, "off-topic", MODERATOR_ID)).startswith("Rejected")
     assert await _status(runtime, "One") == SubmissionStatus.REJECTED
     assert await _status(runtime, "Two") == SubmissionStatus.PENDING
 
-    done = await sandbox.send_modal_submit(
-        theirs,
-        {"reason": "rules", "own": ""},
-        channel_id=REVIEW_ID,
-        user_id=MANAGER_ID,
-        guild_id=GUILD_ID,
-    )
-    assert (await answer(sandbox, done)).json["data"]["content"].startswith("Rejected")
+    assert (await _reject(sandbox, theirs, "rules", MANAGER_ID)).startswith("Rejected")
     assert await _status(runtime, "Two") == SubmissionStatus.REJECTED
 
 

@@ -498,9 +498,8 @@ async def test_deleting_asks_first_and_the_confirm_button_deletes(
     assert await count(runtime, UgcSubmission) == 0
 
 
-async def test_share_mine_pages_ten_at_a_time_with_next_and_previous_buttons(
-    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
-) -> None:
+async def seed_posts(runtime: Runtime, sandbox: SlackSandbox, clock: FakeClock, count: int) -> None:
+    """Have the member share ``count`` posts ("Post 00"…), a minute apart, through the service."""
     rules = ugc.UgcRules(daily_limit=100, max_bytes=MAX_BYTES)
     async with runtime.sessions() as session, session.begin():
         member = await resolve_actor(
@@ -509,10 +508,16 @@ async def test_share_mine_pages_ten_at_a_time_with_next_and_previous_buttons(
             community_id=runtime.community_id,
             caller=Caller("slack", sandbox.team_id, MEMBER, "ada", Role.MEMBER),
         )
-        for number in range(MINE_PER_PAGE + 3):
+        for number in range(count):
             draft = ugc.Draft(title=f"Post {number:02d}", story="hi", consent="community")
             await ugc.submit(session, clock, member, draft, store=runtime.media, rules=rules)
             clock.advance(60)
+
+
+async def test_share_mine_pages_ten_at_a_time_with_next_and_previous_buttons(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
+) -> None:
+    await seed_posts(runtime, sandbox, clock, MINE_PER_PAGE + 3)
 
     first = await ask(served, sandbox, "share mine")
     assert first.args["text"] == "Your submissions (13), newest first, page 1 of 2"
@@ -534,18 +539,7 @@ async def test_share_mine_pages_ten_at_a_time_with_next_and_previous_buttons(
 async def test_the_queue_lists_pending_oldest_first_ten_a_page_with_a_next_page_button(
     served: Served, sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
 ) -> None:
-    rules = ugc.UgcRules(daily_limit=100, max_bytes=MAX_BYTES)
-    async with runtime.sessions() as session, session.begin():
-        member = await resolve_actor(
-            session,
-            runtime.clock,
-            community_id=runtime.community_id,
-            caller=Caller("slack", sandbox.team_id, MEMBER, "ada", Role.MEMBER),
-        )
-        for number in range(QUEUE_PER_PAGE + 2):
-            draft = ugc.Draft(title=f"Post {number:02d}", story="hi", consent="community")
-            await ugc.submit(session, clock, member, draft, store=runtime.media, rules=rules)
-            clock.advance(60)
+    await seed_posts(runtime, sandbox, clock, QUEUE_PER_PAGE + 2)
 
     refused = await ask(served, sandbox, "ugc queue")
     assert refused.args["text"] == "Only moderators can do that."

@@ -27,16 +27,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, case, delete, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db import UTCDateTime, dialect_insert
-from bot.events import MemberCreated, publish_many
-from bot.models import Activity, Community, ErasedIdentity, Identity, Member, MessageState
+from bot.models import Activity, Community, Member, MessageState
 from bot.services.communities import SpaceRef
 from bot.services.engagement import ActivityKind
-from bot.services.identities import identity_digest
+from bot.services.identities import resolve_passive_members
 from bot.services.recognition.scores import ScoreKey, add_to, apply_scores, hidden_among
 from bot.settings import RecognitionSettings
 
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 ACTIVITIES = cast(Table, Activity.__table__)
 MEMBERS = cast(Table, Member.__table__)
 STATE = cast(Table, MessageState.__table__)
-IDENTITIES = cast(Table, Identity.__table__)
 MESSAGE = ActivityKind.MESSAGE.value
 MAX_ATTEMPTS = 5
 
@@ -140,82 +138,6 @@ async def _spaces(
     return found
 
 
-async def _known(session: AsyncSession, space: SpaceRef, users: Sequence[str]) -> dict[str, int]:
-    rows = await session.execute(
-        select(Identity.user_id, Identity.member_id).where(
-            Identity.space_id == space.space_id, Identity.user_id.in_(users)
-        )
-    )
-    return {row.user_id: row.member_id for row in rows}
-
-
-async def _create_members(
-    session: AsyncSession, clock: Clock, space: SpaceRef, people: dict[str, str | None]
-) -> tuple[dict[str, int], set[str]]:
-    """Create members for first-seen users; return them and the users who asked to be erased.
-
-    A chat message is a passive signal: someone who asked to be erased is not brought back
-    by one (only their own explicit action starts a new member, see ``resolve_member``).
-    """
-    digests = {identity_digest(space.platform, space.space_id, u): u for u in people}
-    erased_digests = await session.scalars(
-        select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(list(digests)))
-    )
-    erased = {digests[d] for d in erased_digests}
-    users = [u for u in people if u not in erased]
-    if not users:
-        return {}, erased
-    now = clock.now()
-    created = (
-        await session.execute(
-            dialect_insert(session, MEMBERS).returning(MEMBERS.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "community_id": space.community_id,
-                    "display_name": (people[u] or None) and str(people[u])[:100],
-                    "points_total": 0,
-                    "activity_count": 0,
-                    "joined_at": now,
-                }
-                for u in users
-            ],
-        )
-    ).all()
-    new_ids = [row.id for row in created]
-    await session.execute(
-        dialect_insert(session, IDENTITIES).on_conflict_do_nothing(
-            index_elements=["platform", "space_id", "user_id"]
-        ),
-        [
-            {
-                "member_id": member_id,
-                "space_id": space.space_id,
-                "platform": space.platform,
-                "user_id": user,
-                "username": (people[user] or None) and str(people[user])[:100],
-                "created_at": now,
-            }
-            for user, member_id in zip(users, new_ids, strict=True)
-        ],
-    )
-    # Another transaction may have made some of them members meanwhile (PostgreSQL): its
-    # identity won; drop the member rows we made for nothing.
-    owners = await _known(session, space, users)
-    losers = [m for u, m in zip(users, new_ids, strict=True) if owners.get(u) != m]
-    if losers:
-        await session.execute(delete(Member).where(Member.id.in_(losers)))
-    winners = {u: m for u, m in zip(users, new_ids, strict=True) if owners.get(u) == m}
-    await publish_many(
-        session,
-        clock,
-        [
-            MemberCreated(community_id=space.community_id, member_id=m, platform=space.platform)
-            for m in winners.values()
-        ],
-    )
-    return owners, erased
-
-
 _MEMBER_TOTALS = (
     update(MEMBERS)
     .where(MEMBERS.c.id == bindparam("member"))
@@ -262,14 +184,13 @@ async def ingest_batch(
         space = spaces.get(key)
         if space is None:
             continue
-        known = await _known(session, space, list(people))
-        missing = {u: n for u, n in people.items() if u not in known}
-        if missing:
-            made, gone = await _create_members(session, clock, space, missing)
-            created += len(made)
-            known.update(made)
-            erased.update((*key, u) for u in gone)
-        owners.update({(*key, u): m for u, m in known.items()})
+        # A chat message is a passive signal: someone who asked to be erased is left out.
+        resolved = await resolve_passive_members(
+            session, clock, space=space, users=list(people.items())
+        )
+        created += sum(1 for member in resolved.values() if member.created)
+        erased.update((*key, u) for u in people if u not in resolved)
+        owners.update({(*key, u): member.member_id for u, member in resolved.items()})
     communities = {s.community_id for s in spaces.values()}
     zones = {
         row.id: row.timezone

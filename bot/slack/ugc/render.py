@@ -18,6 +18,7 @@ from bot.services.ugc import (
     SubmissionView,
 )
 from bot.slack.blocks import Block, actions_block, button, context_block, mrkdwn_section
+from bot.slack.paging import pager
 from bot.slack.render import plain
 
 QUEUE_PAGE = "ugc_queue_page"
@@ -99,13 +100,9 @@ def mine_blocks(mine: MinePage, command: str) -> tuple[str, list[Block]]:
         if view.status != SubmissionStatus.WITHDRAWN:
             block["accessory"] = button("Withdraw", WITHDRAW_ASK, view.uid)
         blocks.append(block)
-    if mine.pages > 1:
-        pager: list[Block] = []
-        if mine.page > 1:
-            pager.append(button("Previous page", f"{MINE_PAGE}_prev", str(mine.page - 1)))
-        if mine.page < mine.pages:
-            pager.append(button("Next page", MINE_PAGE, str(mine.page + 1)))
-        blocks.append(actions_block("ugc_mine_pages", pager))
+    turns = pager(MINE_PAGE, mine.page, mine.pages)
+    if turns is not None:
+        blocks.append(turns)
     blocks.append(context_block(f"`{command} share withdraw <title> delete` deletes one for good."))
     return text, blocks
 
@@ -136,13 +133,9 @@ def queue_blocks(page: QueuePage, command: str) -> tuple[str, list[Block]]:
                 ],
             )
         )
-    if page.pages > 1:
-        pager: list[Block] = []
-        if page.page > 1:
-            pager.append(button("Previous page", f"{QUEUE_PAGE}_prev", str(page.page - 1)))
-        if page.page < page.pages:
-            pager.append(button("Next page", QUEUE_PAGE, str(page.page + 1)))
-        blocks.append(actions_block("ugc_queue_pages", pager))
+    turns = pager(QUEUE_PAGE, page.page, page.pages)
+    if turns is not None:
+        blocks.append(turns)
     blocks.append(context_block(f"`{command} ugc queue <page>` jumps to a page."))
     return text, blocks
 
