@@ -217,7 +217,7 @@ async def decide(
     moderator = await session.scalar(
         select(Member.display_name).where(Member.id == actor.member_id)
     )
-    shown = await shown_of(session, submission, store=store)
+    shown = await shown_of(session, submission, store=store, author=author)
     members = (submission.member_id, actor.member_id)
     await send(
         session,
