@@ -20,6 +20,7 @@ def test_the_declared_features_are_found_in_the_services():
     assert front_end_modules("cogs") == [
         "cogs.channels",
         "cogs.members",
+        "cogs.recognition",
         "cogs.rituals",
         "cogs.ugc",
     ]

@@ -73,6 +73,4 @@ FEATURE = Feature(
     export_tables=data.EXPORT_TABLES,
     member_tables=data.MEMBER_TABLES,
     anonymous_tables=data.ANONYMOUS_TABLES,
-    # Commands (/rank, /leaderboard), badges and images come later.
-    has_front_ends=False,
 )

@@ -1,0 +1,14 @@
+"""Recognition on Discord: one cog per part, each in its own module.
+
+Parts: chat and reactions feeding points, accepted answers, badges, and the boards
+(/rank, /leaderboard, opting out). Every rule and check lives in
+:mod:`bot.services.recognition`; these modules parse, call it and render the answer.
+"""
+
+from __future__ import annotations
+
+from bot.discord.bot import FlywheelBot
+
+
+async def setup(bot: FlywheelBot) -> None:
+    """Load recognition's cogs (one line per part)."""
