@@ -1,4 +1,5 @@
-"""Migrations keep what is there: rituals made before due times keep posting after 0003."""
+"""Migrations keep what is there: rituals made before due times keep posting after 0003, and
+ledger rows from before recognition get their score rows once (0012)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alembic import command
-from sqlalchemy import select, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.clock import FakeClock
-from bot.db import create_engine
+from bot.db import Base, create_engine
 from bot.db.migrate import alembic_config, upgrade
-from bot.models import OutboxMessage, Ritual, RitualOccurrence
+from bot.events import ActivityRecorded
+from bot.models import (
+    BoardScoreCount,
+    EventDelivery,
+    EventRecord,
+    MemberScore,
+    OutboxMessage,
+    Ritual,
+    RitualOccurrence,
+)
 from bot.services import rituals
+from bot.services.engagement import ActivityKind, record_activity
+from bot.services.identities import resolve_member
+from bot.services.recognition import (
+    ChatRules,
+    MessageSeen,
+    ingest_batch,
+    ledger_scores,
+    text_digest,
+)
+from bot.services.recognition.scores import on_activity_recorded
+from tests.conftest import make_spaces
 
 SCHEDULE = (
     '{"kind": "weekly", "at": "10:00", "weekdays": [0], "every_weeks": 1, "nth": 1, "on": null}'
@@ -252,3 +274,161 @@ def test_0005_keys_every_ritual_name_and_renames_the_later_of_two_that_now_colli
         asyncio.run(run("DELETE FROM rituals WHERE community_id = 9005"))
         asyncio.run(run("DELETE FROM destinations WHERE community_id = 9005"))
         asyncio.run(run("DELETE FROM communities WHERE id = 9005"))
+
+
+def _before(revision: str) -> str:
+    """Return the revision ``revision`` comes after."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    down = script.get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down
+
+
+def test_0012_gives_ledger_rows_from_before_recognition_their_score_rows_once(database_url):
+    """A check-in from before recognition is counted; one the subscriber saw or will see is not
+    counted twice; upgrading again sets the same rows (both databases)."""
+
+    clock = FakeClock(datetime(2026, 3, 4, 15, 0, tzinfo=UTC))
+
+    async def seed() -> tuple[int, int, ActivityRecorded]:
+        engine = create_engine(database_url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with sessions() as session, session.begin():
+            discord, _ = await make_spaces(session, clock)
+            member = await resolve_member(session, clock, space=discord, user_id="42")
+            recorded = {}
+            for key, kind, points in (
+                ("before", ActivityKind.RITUAL_CHECKIN, 10),  # its event finished before 0007
+                ("seen", ActivityKind.UGC_APPROVED, 25),  # the subscriber handled it
+                ("waiting", ActivityKind.RITUAL_CHECKIN, 10),  # still waiting for it
+            ):
+                recorded[key] = await record_activity(
+                    session,
+                    clock,
+                    member_id=member.member_id,
+                    kind=kind,
+                    points=points,
+                    source_key=f"mig:{key}",
+                )
+            events = {
+                row.payload["activity_id"]: row
+                for row in await session.scalars(
+                    select(EventRecord).where(EventRecord.name == "activity.recorded")
+                )
+            }
+            seen = events[recorded["seen"].activity_id]
+            await on_activity_recorded(
+                session,
+                clock,
+                ActivityRecorded(
+                    community_id=discord.community_id,
+                    member_id=member.member_id,
+                    activity_id=seen.payload["activity_id"],
+                    kind="ugc_approved",
+                    points=25,
+                ),
+            )
+            session.add(
+                EventDelivery(
+                    event_id=seen.id,
+                    subscriber="recognition.period-scores",
+                    status="done",
+                    attempts=1,
+                )
+            )
+            for key in ("before", "seen"):
+                events[recorded[key].activity_id].done_at = clock.now()
+            waiting = ActivityRecorded(
+                community_id=discord.community_id,
+                member_id=member.member_id,
+                activity_id=recorded["waiting"].activity_id,
+                kind="ritual_checkin",
+                points=10,
+            )
+        # Chat points write their own score rows.
+        words = "a message long enough"
+        message = MessageSeen(
+            platform="discord",
+            space_id="111",
+            user_id="42",
+            channel_id="C1",
+            message_id="1",
+            text_length=len(words),
+            text_digest=text_digest(words),
+            at=clock.now(),
+        )
+        async with sessions() as session, session.begin():
+            await ingest_batch(session, clock, ChatRules(), [message])
+        await engine.dispose()
+        return discord.community_id, member.member_id, waiting
+
+    async def scores(member_id: int) -> dict[tuple[str, str], int]:
+        engine = create_engine(database_url)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(MemberScore.board, MemberScore.period, MemberScore.score).where(
+                    MemberScore.member_id == member_id, MemberScore.period != "week"
+                )
+            )
+            found = {(row.board, row.period): row.score for row in rows}
+            counts = await connection.scalar(
+                select(BoardScoreCount.members).where(
+                    BoardScoreCount.board == "points",
+                    BoardScoreCount.period == "all",
+                    BoardScoreCount.score == found.get(("points", "all"), -1),
+                )
+            )
+            found["counted members"] = counts or 0
+        await engine.dispose()
+        return found
+
+    async def deliver_and_compare(community_id: int, member_id: int, event: ActivityRecorded):
+        engine = create_engine(database_url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with sessions() as session, session.begin():
+            await on_activity_recorded(session, clock, event)
+        async with sessions() as session:
+            expected = await ledger_scores(session, community_id, [member_id])
+            stored = {
+                (row.member_id, row.board, row.period, row.period_start): row.score
+                for row in await session.execute(
+                    select(
+                        MemberScore.member_id,
+                        MemberScore.board,
+                        MemberScore.period,
+                        MemberScore.period_start,
+                        MemberScore.score,
+                    )
+                )
+            }
+        await engine.dispose()
+        return expected, stored
+
+    async def empty() -> None:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(delete(table))
+        await engine.dispose()
+
+    previous = _before("0012_score_backfill")
+    try:
+        community_id, member_id, waiting = asyncio.run(seed())
+        # Before the revision the board knows the chat and the handled UGC only.
+        assert asyncio.run(scores(member_id))[("points", "all")] == 25 + 5
+        command.downgrade(alembic_config(database_url), previous)
+        upgrade(database_url)
+        after = asyncio.run(scores(member_id))
+        assert after[("points", "all")] == 10 + 25 + 5  # the waiting check-in is not in yet
+        assert after[("rituals", "all")] == 1
+        assert after[("points", "month")] == 40
+        assert after["counted members"] == 1
+        command.downgrade(alembic_config(database_url), previous)
+        upgrade(database_url)
+        assert asyncio.run(scores(member_id)) == after  # upgrading again sets the same rows
+        expected, stored = asyncio.run(deliver_and_compare(community_id, member_id, waiting))
+        assert stored == expected  # the subscriber adds the waiting one: equal to the ledger
+        assert expected[member_id, "points", "all", datetime(2000, 1, 1, tzinfo=UTC)] == 50
+    finally:
+        asyncio.run(empty())
+        upgrade(database_url)
