@@ -99,6 +99,11 @@ class Chat(commands.Cog):
             reactor_is_bot=reactor.bot,
             author_is_bot=bool(author and (author.bot or author.system)),
         )
+        screened = recognition.screen_reaction(self.reaction_rules, reaction)
+        if screened is not None:
+            # Decided without the database: no transaction for a self-reaction or a bot's.
+            log.info("reaction on message %s: %s (+0)", payload.message_id, screened.value)
+            return
         try:
             async with self.runtime.sessions() as session, session.begin():
                 result = await recognition.record_reaction(

@@ -39,6 +39,7 @@ from bot.services.recognition.reactions import (
     ReactionRules,
     ReactionSeen,
     record_reaction,
+    screen_reaction,
 )
 from bot.services.recognition.scores import ledger_scores, on_activity_recorded
 
@@ -64,6 +65,7 @@ __all__ = [
     "period_start",
     "rank_of",
     "record_reaction",
+    "screen_reaction",
     "set_leaderboard_public",
     "text_digest",
     "top",

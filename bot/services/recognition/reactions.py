@@ -110,6 +110,29 @@ def reaction_key(reaction: ReactionSeen, reactor_member_id: int) -> str:
     )
 
 
+def screen_reaction(rules: ReactionRules, reaction: ReactionSeen) -> ReactionOutcome | None:
+    """Return why a reaction earns nothing without reading the database, or None.
+
+    Front ends call it before opening a transaction (a self-reaction or a bot's should not
+    take SQLite's write lock); :func:`record_reaction` applies it again.
+    """
+    if reaction.reactor_is_bot or reaction.author_is_bot:
+        return ReactionOutcome.BOT
+    if reaction.reactor_id == reaction.author_id:
+        return ReactionOutcome.SELF
+    if rules.points == 0:
+        return ReactionOutcome.OFF
+    if (
+        reaction.platform not in PLATFORMS
+        or not reaction.reactor_id
+        or not reaction.author_id
+        or not reaction.emoji
+        or max(len(reaction.reactor_id), len(reaction.author_id), len(reaction.space_id)) > 64
+    ):
+        return ReactionOutcome.MALFORMED
+    return None
+
+
 async def record_reaction(
     session: AsyncSession,
     clock: Clock,
@@ -119,20 +142,9 @@ async def record_reaction(
     community_id: int,
 ) -> ReactionResult:
     """Give the message's author points for a reaction from someone else, by the rules."""
-    if reaction.reactor_is_bot or reaction.author_is_bot:
-        return ReactionResult(ReactionOutcome.BOT)
-    if reaction.reactor_id == reaction.author_id:
-        return ReactionResult(ReactionOutcome.SELF)
-    if rules.points == 0:
-        return ReactionResult(ReactionOutcome.OFF)
-    if (
-        reaction.platform not in PLATFORMS
-        or not reaction.reactor_id
-        or not reaction.author_id
-        or not reaction.emoji
-        or max(len(reaction.reactor_id), len(reaction.author_id), len(reaction.space_id)) > 64
-    ):
-        return ReactionResult(ReactionOutcome.MALFORMED)
+    screened = screen_reaction(rules, reaction)
+    if screened is not None:
+        return ReactionResult(screened)
     space = await ensure_space(
         session,
         clock,

@@ -115,13 +115,15 @@ async def reaction_added(call: EventCall) -> None:
         reactor_is_bot=reactor_is_bot,
         author_is_bot=author_is_bot,
     )
+    rules = recognition.ReactionRules.from_settings(runtime.settings.recognition)
+    screened = recognition.screen_reaction(rules, reaction)
+    if screened is not None:
+        # Decided without the database: no transaction for a self-reaction or a bot's.
+        log.info("reaction on message %s: %s (+0)", reaction.message_id, screened.value)
+        return
     async with runtime.sessions() as session, session.begin():
         result = await recognition.record_reaction(
-            session,
-            runtime.clock,
-            recognition.ReactionRules.from_settings(runtime.settings.recognition),
-            reaction,
-            community_id=runtime.community_id,
+            session, runtime.clock, rules, reaction, community_id=runtime.community_id
         )
     log.info(
         "reaction on message %s: %s (+%d)", reaction.message_id, result.outcome.value, result.points
