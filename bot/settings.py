@@ -241,6 +241,11 @@ class RecognitionSettings(_Section):
     min_length: int = Field(default=5, ge=0, le=4000)
     # Channel ids (either platform's) whose messages earn nothing.
     ignored_channels: tuple[str, ...] = ()
+    # Points a message's author earns for a reaction from someone else (never their own,
+    # never a bot's; a bot's message earns nothing). Removing a reaction keeps the point.
+    reaction_points: int = Field(default=1, ge=0, le=1000)
+    # One member's reactions earn the same author points at most this often a day (24 h).
+    reaction_daily_limit: int = Field(default=5, ge=1, le=1000)
     # Messages waiting to be written; a full queue makes the front end wait (back-pressure).
     queue_size: int = Field(default=20_000, ge=10, le=1_000_000)
     # Messages written in one transaction at most.

@@ -23,6 +23,7 @@ class ActivityKind(StrEnum):
     """Kinds of activity the ledger knows; features add theirs here."""
 
     MESSAGE = "message"
+    REACTION = "reaction"
     RITUAL_CHECKIN = "ritual_checkin"
     UGC_APPROVED = "ugc_approved"
     UGC_FEATURED = "ugc_featured"

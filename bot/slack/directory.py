@@ -28,6 +28,7 @@ class SlackUser:
 
     role: Role
     display_name: str | None
+    is_bot: bool = False
 
 
 class UserDirectory:
@@ -69,7 +70,11 @@ class UserDirectory:
             log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
             return SlackUser(role=self._configured_role(user_id), display_name=None)
         user = as_dict(answer.get("user"))
-        found = SlackUser(role=self._role_of(user_id, user), display_name=_display_name(user))
+        found = SlackUser(
+            role=self._role_of(user_id, user),
+            display_name=_display_name(user),
+            is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
+        )
         self._cache[key] = (now, found)
         self._cache.move_to_end(key)
         while len(self._cache) > self._max_entries:

@@ -299,6 +299,74 @@ class SlackEventSender:
             extra_headers=headers,
         )
 
+    async def send_user_message(
+        self, user_id: str, channel_id: str, text: str, *, thread_ts: str | None = None
+    ) -> str:
+        """Post a member's message (kept in the channel, as Slack keeps it), send its event.
+
+        A reply in a thread carries ``thread_ts`` and ``parent_user_id`` as Slack's do.
+        Returns the message's ``ts``.
+        """
+        state = self.sandbox.state
+        if user_id not in state.users:
+            raise ValueError(f"unknown user {user_id!r}: add it with add_user()")
+        channel = state.channels.get(channel_id)
+        if channel is None:
+            raise ValueError(f"unknown channel {channel_id!r}: add it with add_channel()")
+        message: JsonObject = {
+            "type": "message",
+            "user": user_id,
+            "text": text,
+            "ts": state.next_ts(),
+            "team": state.team_id,
+            "client_msg_id": secrets.token_hex(16),
+        }
+        if thread_ts is not None:
+            parent = state.find_message(channel_id, thread_ts)
+            if parent is None:
+                raise ValueError(f"no message {thread_ts} in {channel_id} to reply to")
+            parent["thread_ts"] = parent["ts"]
+            parent["reply_count"] = parent.get("reply_count", 0) + 1
+            message["thread_ts"] = thread_ts
+            message["parent_user_id"] = parent.get("user")
+        state.messages.setdefault(channel_id, []).append(message)
+        kind = "group" if channel.get("is_private") else "channel"
+        await self.send_event({**message, "channel": channel_id, "channel_type": kind})
+        return str(message["ts"])
+
+    async def send_reaction_added(
+        self, user_id: str, channel_id: str, ts: str, reaction: str
+    ) -> BotReply | None:
+        """Add a member's reaction to a message and send ``reaction_added`` as Slack does.
+
+        The event names the message's author in ``item_user``; a second identical reaction
+        sends nothing and returns None (Slack keeps one per member and emoji).
+        """
+        state = self.sandbox.state
+        if user_id not in state.users:
+            raise ValueError(f"unknown user {user_id!r}: add it with add_user()")
+        message = state.find_message(channel_id, ts)
+        if message is None:
+            raise ValueError(f"no message {ts} in {channel_id} to react to")
+        reactions: list[JsonObject] = message.setdefault("reactions", [])
+        entry = next((r for r in reactions if r["name"] == reaction), None)
+        if entry is None:
+            entry = {"name": reaction, "users": [], "count": 0}
+            reactions.append(entry)
+        if user_id in entry["users"]:
+            return None
+        entry["users"].append(user_id)
+        entry["count"] += 1
+        event: JsonObject = {
+            "type": "reaction_added",
+            "user": user_id,
+            "reaction": reaction,
+            "item": {"type": "message", "channel": channel_id, "ts": ts},
+        }
+        if message.get("user"):
+            event["item_user"] = message["user"]
+        return await self.send_event(event)
+
     async def send_app_home_opened(self, user_id: str, *, tab: str = "home") -> BotReply:
         """Post the app_home_opened event Slack sends when a member opens the app's Home tab."""
         event: JsonObject = {

@@ -1,6 +1,7 @@
 """Recognition: points from chat, per-period score rows, and the boards read from them.
 
-Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.periods`
+Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.reactions`
+(points for reactions received from others, written at once), :mod:`.periods`
 (boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
 added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out)
 and :mod:`.data` (privacy and export). Front ends use only what this module exports.
@@ -32,6 +33,14 @@ from bot.services.recognition.ingest import (
     text_digest,
 )
 from bot.services.recognition.periods import Board, Period, period_start
+from bot.services.recognition.reactions import (
+    ReactionOutcome,
+    ReactionResult,
+    ReactionRules,
+    ReactionSeen,
+    record_reaction,
+    screen_reaction,
+)
 from bot.services.recognition.scores import ledger_scores, on_activity_recorded
 
 __all__ = [
@@ -46,11 +55,17 @@ __all__ = [
     "MessageSeen",
     "OwnRank",
     "Period",
+    "ReactionOutcome",
+    "ReactionResult",
+    "ReactionRules",
+    "ReactionSeen",
     "ingest_batch",
     "is_leaderboard_public",
     "ledger_scores",
     "period_start",
     "rank_of",
+    "record_reaction",
+    "screen_reaction",
     "set_leaderboard_public",
     "text_digest",
     "top",
@@ -65,7 +80,7 @@ async def _score_activity(
 
 FEATURE = Feature(
     name="recognition",
-    summary="Recognition: points from chat and per-period leaderboards.",
+    summary="Recognition: points from chat and reactions, and per-period leaderboards.",
     subscriptions=(Subscription("recognition.period-scores", ActivityRecorded, _score_activity),),
     exporter=data.export_member,
     eraser=data.erase_member,

@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db import UTCDateTime, dialect_insert
+from bot.destinations import PLATFORMS
 from bot.models import Activity, Community, Member, MessageState
-from bot.services.communities import SpaceRef
+from bot.services.communities import SpaceRef, ensure_space
 from bot.services.engagement import ActivityKind
 from bot.services.identities import resolve_passive_members
 from bot.services.recognition.scores import ScoreKey, add_to, apply_scores, hidden_among
@@ -58,8 +59,11 @@ class MessageSeen:
     """A chat message a front end saw, in neutral terms; its text is not kept.
 
     ``message_id`` is unique within its channel (a Discord snowflake, a Slack ``ts``);
-    ``text_digest`` is :func:`text_digest` of the text. ``community_id``, when given, must
-    be the community the space belongs to (otherwise the message is skipped).
+    ``text_digest`` is :func:`text_digest` of the text. ``parent_id`` is the channel a
+    thread belongs to where the thread is a channel of its own (Discord): a thread in an
+    ignored channel is ignored too. ``community_id``, when given, must be the community the
+    space belongs to (otherwise the message is skipped); a space not bound to any community
+    yet is bound to it, as a command from there would.
     """
 
     platform: str
@@ -73,6 +77,7 @@ class MessageSeen:
     display_name: str | None = None
     is_bot: bool = False
     community_id: int | None = None
+    parent_id: str | None = None
 
     @property
     def source_key(self) -> str:
@@ -120,12 +125,13 @@ def _checked(event: MessageSeen) -> str | None:
 
 
 async def _spaces(
-    session: AsyncSession, wanted: Iterable[tuple[str, str]]
+    session: AsyncSession, clock: Clock, wanted: Mapping[tuple[str, str], int | None]
 ) -> dict[tuple[str, str], SpaceRef]:
+    """Return the spaces by (platform, external id), binding new ones to their community."""
     from bot.models import PlatformSpace
 
     found: dict[tuple[str, str], SpaceRef] = {}
-    for platform, external in wanted:
+    for (platform, external), community_id in wanted.items():
         row = (
             await session.execute(
                 select(PlatformSpace.id, PlatformSpace.community_id).where(
@@ -135,6 +141,12 @@ async def _spaces(
         ).one_or_none()
         if row is not None:
             found[platform, external] = SpaceRef(row.id, row.community_id, platform, external)
+        elif community_id is not None and platform in PLATFORMS:
+            # The first message from a guild nobody ran a command in yet: bind it, as
+            # resolving a command's caller would, so chat counts from the first message.
+            found[platform, external] = await ensure_space(
+                session, clock, community_id=community_id, platform=platform, external_id=external
+            )
     return found
 
 
@@ -165,7 +177,9 @@ async def ingest_batch(
     for event in events:
         if event.is_bot:
             skipped["bot"] += 1
-        elif event.channel_id in rules.ignored_channels:
+        elif event.channel_id in rules.ignored_channels or (
+            event.parent_id is not None and event.parent_id in rules.ignored_channels
+        ):
             skipped["ignored_channel"] += 1
         elif event.text_length < rules.min_length:
             skipped["short"] += 1
@@ -173,7 +187,11 @@ async def ingest_batch(
             skipped["malformed"] += 1
         else:
             candidates.append(event)
-    spaces = await _spaces(session, {(e.platform, e.space_id) for e in candidates})
+    wanted: dict[tuple[str, str], int | None] = {}
+    for event in candidates:
+        if wanted.get((event.platform, event.space_id)) is None:
+            wanted[event.platform, event.space_id] = event.community_id
+    spaces = await _spaces(session, clock, wanted)
     by_space: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
     for event in candidates:
         by_space[event.platform, event.space_id].setdefault(event.user_id, event.display_name)
@@ -335,6 +353,7 @@ class IngestPipeline:
         self.rules = ChatRules.from_settings(settings)
         self._queue: asyncio.Queue[MessageSeen] = asyncio.Queue(maxsize=settings.queue_size)
         self._full = asyncio.Event()
+        self._arrived = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._written = asyncio.Condition()
         self.stats = IngestStats()
@@ -351,6 +370,7 @@ class IngestPipeline:
             self._full.set()
         await self._queue.put(event)
         self.stats.received += 1
+        self._arrived.set()
         if self._queue.qsize() >= self._settings.batch_size:
             self._full.set()
 
@@ -382,6 +402,12 @@ class IngestPipeline:
             async with self._written:
                 self._written.notify_all()
             return
+
+    async def wait_received(self, count: int) -> None:
+        """Return once this many messages were submitted in all (for tests and the demo)."""
+        while self.stats.received < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def wait_written(self, batches: int) -> None:
         """Return once this many batches have been written (for tests and the demo's check)."""

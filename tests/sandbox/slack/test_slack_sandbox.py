@@ -502,3 +502,39 @@ async def test_conversations_kick_removes_a_member_once(
     assert sandbox.members_of("G0CREW") == [sandbox.bot_user_id]
     assert again.value.response["error"] == "not_in_channel"
     assert unknown.value.response["error"] == "user_not_found"
+
+
+async def test_a_members_message_reply_and_reaction_arrive_as_slack_sends_them(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    @bot.app.event("message")
+    async def message(event: dict[str, Any]) -> None:
+        await heard.put(event)
+
+    @bot.app.event("reaction_added")
+    async def reaction(event: dict[str, Any]) -> None:
+        await heard.put(event)
+
+    sandbox.add_user("U0BOB", "bob")
+    ts = await bot.sender.send_user_message(MEMBER, CHANNEL, "hello all")
+    reply_ts = await bot.sender.send_user_message("U0BOB", CHANNEL, "hi Ada", thread_ts=ts)
+    assert await bot.sender.send_reaction_added("U0BOB", CHANNEL, ts, "wave") is not None
+    # The same member's same reaction again is one reaction: Slack sends nothing.
+    assert await bot.sender.send_reaction_added("U0BOB", CHANNEL, ts, "wave") is None
+
+    first, second, third = [await asyncio.wait_for(heard.get(), 5) for _ in range(3)]
+    assert (first["user"], first["text"], first["ts"], first["channel_type"]) == (
+        MEMBER,
+        "hello all",
+        ts,
+        "channel",
+    )
+    assert "subtype" not in first and "bot_id" not in first
+    assert (second["thread_ts"], second["parent_user_id"], second["ts"]) == (ts, MEMBER, reply_ts)
+    assert third["user"] == "U0BOB" and third["item_user"] == MEMBER
+    assert third["item"] == {"type": "message", "channel": CHANNEL, "ts": ts}
+    kept = sandbox.find_message(CHANNEL, ts)
+    assert kept is not None and kept["reply_count"] == 1
+    assert kept["reactions"] == [{"name": "wave", "users": ["U0BOB"], "count": 1}]
