@@ -262,16 +262,25 @@ async def rank_card(
 class HomeSummary:
     """Recognition's part of a member's own summary (the Slack Home tab)."""
 
-    points: int
+    all_time: RankCard
     week: RankCard
-    badges: tuple[BadgeMark, ...]
+
+    @property
+    def points(self) -> int:
+        """Return the member's all-time points."""
+        return self.all_time.score
+
+    @property
+    def badges(self) -> tuple[BadgeMark, ...]:
+        """Return the badges shown first."""
+        return self.all_time.badges
 
 
 async def home_summary(session: AsyncSession, clock: Clock, actor: Actor) -> HomeSummary:
-    """Return the actor's all-time points, their rank this week and their top badges."""
-    points = await rank_card(session, clock, actor, BoardChoice(Board.POINTS, Period.ALL))
+    """Return the actor's all-time points and rank, their rank this week and their top badges."""
+    all_time = await rank_card(session, clock, actor, BoardChoice(Board.POINTS, Period.ALL))
     week = await rank_card(session, clock, actor, BoardChoice(Board.POINTS, Period.WEEK))
-    return HomeSummary(points.score, week, points.badges)
+    return HomeSummary(all_time, week)
 
 
 def rank_words(card: RankCard) -> str:
