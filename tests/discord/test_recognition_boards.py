@@ -160,3 +160,14 @@ async def test_a_bot_has_no_rank(ranked, slash, sandbox):
 
     assert int(refused.json["data"]["flags"]) & EPHEMERAL
     assert "Bots are not ranked" in refused.json["data"]["content"]
+
+
+async def test_a_refusal_after_the_public_thinking_message_goes_to_the_member_alone(
+    ranked, slash, sandbox
+):
+    refused = await slash("leaderboard", options=_options(period="yesterday"))
+
+    assert int(refused.json["data"]["flags"]) & EPHEMERAL
+    assert "There is no period 'yesterday'" in refused.json["data"]["content"]
+    public = [m for m in sandbox.messages[GENERAL_ID] if not int(m["flags"]) & EPHEMERAL]
+    assert public == []  # the "thinking" message everyone saw was removed

@@ -76,6 +76,7 @@ SPELLED = str.maketrans(
     }
 )
 MISSING = "?"
+GLYPH_CACHE = 4096  # characters remembered per thread as drawable or not
 NO_GLYPH = "\ue000"  # a private-use character: drawn as the font's "missing" box
 
 _fonts = threading.local()
@@ -107,6 +108,8 @@ def _has_glyph(ch: str) -> bool:
         known = _fonts.glyphs = {}
     found = known.get(ch)
     if found is None:
+        if len(known) >= GLYPH_CACHE:  # names in many scripts: start over, never grow for ever
+            known.clear()
         found = known[ch] = ch == " " or _glyph_key(ch) != _glyph_key(NO_GLYPH)
     return found
 
