@@ -10,8 +10,8 @@ it covers Latin letters only: names are drawn best effort — accents dropped wh
 letter decomposes, a few letters spelled out, control and invisible characters removed,
 and anything else the font lacks shown as "?" (one per run). Names are clipped to their
 box with an ellipsis. The text beside the image always carries the full name. If drawing
-fails anyway, :func:`png_or_none` logs it once under an error id and the front end answers
-with the text alone.
+fails anyway, :func:`rank_png` / :func:`leaderboard_png` log it once under an error id and
+return None, and the front end answers with the text alone.
 """
 
 from __future__ import annotations
