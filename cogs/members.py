@@ -1,4 +1,4 @@
-"""The members feature on Discord: /link, /privacy export, /privacy delete and /about."""
+"""The members feature on Discord: /link, /privacy export|delete|leaderboard and /about."""
 
 from __future__ import annotations
 
@@ -16,10 +16,16 @@ from bot.services.members import (
     privacy_delete,
     privacy_export,
 )
+from bot.services.recognition import set_leaderboard_public
 from bot.text import discord_escape
 
 Interaction = discord.Interaction[FlywheelBot]
 CONFIRM_SECONDS = 120.0
+LEADERBOARD_SETTING = {
+    True: "You are shown on public leaderboards again. `/privacy leaderboard off` hides you.",
+    False: "You are hidden from public leaderboards and from others' `/rank`; you still see "
+    "your own rank. `/privacy leaderboard on` shows you again.",
+}
 
 
 def _plural(count: int, word: str, words: str | None = None) -> str:
@@ -118,6 +124,27 @@ class Members(commands.Cog):
             "total. This cannot be undone.",
             view=prompt,
         )
+
+    @privacy.command(name="leaderboard", description="Show or hide yourself on public leaderboards")
+    @app_commands.describe(
+        setting="on: shown on public boards; off: hidden (you still see your rank)"
+    )
+    @app_commands.choices(
+        setting=[
+            app_commands.Choice(name="on", value="on"),
+            app_commands.Choice(name="off", value="off"),
+        ]
+    )
+    async def leaderboard(self, interaction: Interaction, setting: str) -> None:
+        """Opt in to or out of public leaderboards."""
+        clock = self.bot.runtime.clock
+        shown = await self.bot.in_transaction(
+            interaction,
+            lambda session, actor: set_leaderboard_public(
+                session, clock, actor.member_id, setting == "on"
+            ),
+        )
+        await send_ephemeral(interaction, LEADERBOARD_SETTING[shown])
 
     @app_commands.command(name="about", description="What this bot is and does")
     @app_commands.guild_only()

@@ -97,6 +97,9 @@ def describe_failure(error: BaseException, context: str = "interaction") -> str:
 
 # Set in Interaction.extras once the deferred ("thinking") message has been filled in.
 _FILLED = "flywheel.deferred_filled"
+# Set in Interaction.extras when the "thinking" message is public (see defer_public).
+_PUBLIC = "flywheel.deferred_public"
+NO_MENTIONS = discord.AllowedMentions.none()
 
 
 async def acknowledge(interaction: Interaction) -> None:
@@ -110,35 +113,79 @@ async def acknowledge(interaction: Interaction) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
 
 
+async def defer_public(interaction: Interaction) -> None:
+    """Acknowledge with a "thinking" message everyone in the channel sees, if not yet answered.
+
+    For answers meant for the channel (a leaderboard): :func:`send_public` fills it in.
+    A refusal or a private answer still goes to the member alone: :func:`send_ephemeral`
+    removes the public "thinking" message and follows up ephemerally.
+    """
+    if interaction.response.is_done():
+        return
+    await interaction.response.defer(thinking=True)
+    interaction.extras[_PUBLIC] = True
+
+
+async def send_public(
+    interaction: Interaction,
+    text: str,
+    *,
+    file: discord.File | None = None,
+    view: discord.ui.View | None = None,
+) -> None:
+    """Fill in a public "thinking" message (:func:`defer_public`), fitted, pinging nobody."""
+    content = fit_content(text)
+    if view is not None:
+        fit_view(view)
+    interaction.extras[_FILLED] = True
+    await interaction.edit_original_response(
+        content=content,
+        attachments=[file] if file is not None else [],
+        view=view,
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
 async def send_ephemeral(
-    interaction: Interaction, text: str, *, view: discord.ui.View | None = None
+    interaction: Interaction,
+    text: str,
+    *,
+    view: discord.ui.View | None = None,
+    file: discord.File | None = None,
 ) -> None:
     """Answer only the member who interacted, fitted to Discord's limits, however it was answered.
 
     The first answer after :func:`acknowledge` fills in the "thinking" message; later ones
-    are follow-ups.
+    are follow-ups. A public "thinking" message (:func:`defer_public`) is removed instead,
+    so what only the member should see never shows in the channel.
     """
     content = fit_content(text)
     if view is not None:
         fit_view(view)
+    extra: dict[str, Any] = {} if file is None else {"file": file}
     response = interaction.response
     if not response.is_done():
         if view is None:
-            await response.send_message(content, ephemeral=True)
+            await response.send_message(content, ephemeral=True, **extra)
         else:
-            await response.send_message(content, ephemeral=True, view=view)
+            await response.send_message(content, ephemeral=True, view=view, **extra)
         return
     deferred = response.type is discord.InteractionResponseType.deferred_channel_message
+    if deferred and not interaction.extras.get(_FILLED) and interaction.extras.get(_PUBLIC):
+        interaction.extras[_FILLED] = True
+        await interaction.delete_original_response()
     if deferred and not interaction.extras.get(_FILLED):
         interaction.extras[_FILLED] = True
+        if file is not None:
+            extra = {"attachments": [file]}
         if view is None:
-            await interaction.edit_original_response(content=content)
+            await interaction.edit_original_response(content=content, **extra)
         else:
-            await interaction.edit_original_response(content=content, view=view)
+            await interaction.edit_original_response(content=content, view=view, **extra)
     elif view is None:
-        await interaction.followup.send(content, ephemeral=True)
+        await interaction.followup.send(content, ephemeral=True, **extra)
     else:
-        await interaction.followup.send(content, ephemeral=True, view=view)
+        await interaction.followup.send(content, ephemeral=True, view=view, **extra)
 
 
 async def edit_reply(interaction: Interaction, text: str) -> None:

@@ -8,9 +8,11 @@ Parts: chat and reactions feeding points, accepted answers, badges, and the boar
 from __future__ import annotations
 
 from bot.discord.bot import FlywheelBot
+from cogs.recognition import _boards
 from cogs.recognition._chat import Chat
 
 
 async def setup(bot: FlywheelBot) -> None:
     """Load recognition's cogs (one line per part)."""
     await bot.add_cog(Chat(bot))
+    await _boards.setup(bot)

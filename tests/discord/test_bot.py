@@ -170,8 +170,10 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
     assert {command["name"] for command in guild_sync.json} == {
         "about",
         "channel",
+        "leaderboard",
         "link",
         "privacy",
+        "rank",
         "ritual",
         "share",
         "ugc",

@@ -22,6 +22,9 @@ Fidelity notes (what a bot sees here, as on Slack):
 - Files go up as `files_upload_v2` sends them: `files.getUploadURLExternal`, a POST of the bytes to
   the returned upload URL (recorded as "upload_url"), then `files.completeUploadExternal`, which
   shares the file in the conversation with the initial comment as the message text.
+- An image block needs `alt_text` and exactly one source: `image_url`, or `slack_file` naming an
+  uploaded file by `id` or by its `url_private` (not both); a file that is unknown, was never
+  uploaded or is no PNG, JPEG or GIF makes `invalid_blocks`, in messages, responses and views.
 - Files members pick in a modal's `file_input` are seeded with `add_user_file(user, name, data,
   mimetype)`, described by `files.info` and served at `url_private` / `url_private_download` only
   with `Authorization: Bearer <bot token>`; without it the answer is a 302 to an HTML sign-in page

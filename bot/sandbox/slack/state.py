@@ -10,12 +10,14 @@ from typing import Any
 
 from bot.sandbox.slack.wire import (
     DEFAULT_SCOPES,
+    IMAGE_SIGNATURES,
     MAX_VIEW_BLOCKS,
     TRIGGER_TTL_SECONDS,
     ApiError,
     JsonObject,
     check_blocks,
     check_view,
+    slack_files_in,
 )
 
 
@@ -93,8 +95,25 @@ class SlackState:
         }
         return f"{self.base_url()}/respond/{token}"
 
+    def check_slack_files(self, blocks: Any) -> None:
+        """Refuse image blocks naming a Slack file that is unknown, not uploaded, or no image.
+
+        The file is named by id or by its ``url_private``; the bot posts only what it can
+        see (its own uploads, or members' files).
+        """
+        for named in slack_files_in(blocks):
+            file_id = str(named.get("id") or "")
+            if not file_id:
+                url = str(named.get("url") or "")
+                file_id = next((f for f in self.files if f"-{f}/" in url), "")
+            found = self.files.get(file_id)
+            content = found.get("content") if found else None
+            if not isinstance(content, bytes) or not content.startswith(IMAGE_SIGNATURES):
+                raise ApiError("invalid_blocks")
+
     def message_content(self, args: JsonObject) -> JsonObject:
         """Return the content fields of a message from a request's arguments."""
+        self.check_slack_files(args.get("blocks"))
         content: JsonObject = {"text": str(args.get("text", ""))}
         for key in ("blocks", "attachments", "metadata"):
             if args.get(key) is not None:
@@ -195,6 +214,7 @@ class SlackState:
             raise ApiError("invalid_arguments")
         check_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS)
         check_view(view)
+        self.check_slack_files(view.get("blocks"))
         view_id = view_id or self.next_id("V")
         built: JsonObject = {
             "id": view_id,

@@ -49,6 +49,10 @@ MAX_CALLBACK_ID = 255
 # conversations.history and .replies: 100 messages a page unless asked, at most 999.
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
+MAX_ALT_TEXT = 2000
+MAX_IMAGE_URL = 3000
+# The image types an image block shows from a Slack file, by their first bytes.
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 # slack-sdk sends these as JSON strings when a method posts a form or query string.
@@ -155,6 +159,35 @@ def _element_fits(element: Any, *, in_input: bool = False) -> bool:
     return not _over(_text_of(element.get("placeholder")), MAX_PLACEHOLDER)
 
 
+def _image_fits(block: JsonObject) -> bool:
+    """Say whether an image block has its alt text and exactly one source (a URL or a file)."""
+    alt = block.get("alt_text")
+    if not isinstance(alt, str) or not alt or _over(alt, MAX_ALT_TEXT):
+        return False
+    if _over(_text_of(block.get("title")), MAX_ALT_TEXT):
+        return False
+    url, file = block.get("image_url"), block.get("slack_file")
+    if (url is None) == (file is None):
+        return False
+    if url is not None:
+        return isinstance(url, str) and bool(url) and not _over(url, MAX_IMAGE_URL)
+    # A Slack file is named by its id or its URL, never both.
+    return isinstance(file, dict) and (file.get("id") is None) != (file.get("url") is None)
+
+
+def slack_files_in(blocks: Any) -> list[JsonObject]:
+    """Return the ``slack_file`` objects of the image blocks among ``blocks``."""
+    if not isinstance(blocks, list):
+        return []
+    return [
+        block["slack_file"]
+        for block in blocks
+        if isinstance(block, dict)
+        and block.get("type") == "image"
+        and isinstance(block.get("slack_file"), dict)
+    ]
+
+
 def _block_fits(block: Any) -> bool:
     """Say whether one block is typed and within Block Kit's limits for its kind."""
     if not isinstance(block, dict) or "type" not in block:
@@ -180,6 +213,8 @@ def _block_fits(block: Any) -> bool:
     if kind == "actions":
         elements = block.get("elements") or []
         return len(elements) <= MAX_ACTIONS_ELEMENTS and all(_element_fits(e) for e in elements)
+    if kind == "image":
+        return _image_fits(block)
     if kind == "input":
         return not (
             _over(_text_of(block.get("label")), MAX_INPUT_LABEL)

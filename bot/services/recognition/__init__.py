@@ -3,8 +3,10 @@
 Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.reactions`
 (points for reactions received from others, written at once), :mod:`.periods`
 (boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
-added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out)
-and :mod:`.data` (privacy and export). Front ends use only what this module exports.
+added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
+:mod:`.standing` (what /rank, /leaderboard and the Home tab show, privacy applied),
+:mod:`.cards` (PNG rank and leaderboard cards, drawn off the event loop) and :mod:`.data`
+(privacy and export). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.services.recognition.boards import (
     set_leaderboard_public,
     top,
 )
+from bot.services.recognition.cards import leaderboard_png, rank_png
 from bot.services.recognition.ingest import (
     BatchResult,
     ChatRules,
@@ -42,28 +45,58 @@ from bot.services.recognition.reactions import (
     screen_reaction,
 )
 from bot.services.recognition.scores import ledger_scores, on_activity_recorded
+from bot.services.recognition.standing import (
+    BOARD_WORDS,
+    PERIOD_WORDS,
+    BadgeMark,
+    BoardChoice,
+    HomeSummary,
+    LeaderboardPage,
+    RankCard,
+    board_choice,
+    board_title,
+    home_summary,
+    leaderboard_page,
+    rank_card,
+    rank_words,
+)
 
 __all__ = [
+    "BOARD_WORDS",
     "FEATURE",
+    "PERIOD_WORDS",
+    "BadgeMark",
     "BatchResult",
     "Board",
+    "BoardChoice",
     "BoardEntry",
     "BoardPage",
     "ChatRules",
+    "HomeSummary",
     "IngestPipeline",
     "IngestStats",
+    "LeaderboardPage",
     "MessageSeen",
     "OwnRank",
     "Period",
+    "RankCard",
     "ReactionOutcome",
     "ReactionResult",
     "ReactionRules",
     "ReactionSeen",
+    "board_choice",
+    "board_title",
+    "home_summary",
     "ingest_batch",
     "is_leaderboard_public",
+    "leaderboard_page",
+    "leaderboard_png",
     "ledger_scores",
     "period_start",
+    "rank_card",
     "rank_of",
+    "rank_png",
+    "rank_words",
     "record_reaction",
     "screen_reaction",
     "set_leaderboard_public",

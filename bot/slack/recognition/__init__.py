@@ -7,12 +7,12 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
-from bot.slack.recognition import chat
+from bot.slack.recognition import boards, chat
 
 __all__ = ["register"]
 
 
 def register(app: AsyncApp, front: SlackFront) -> None:
     """Add recognition's parts (one line per part)."""
-    del app  # events go through front.events
-    chat.register_events(front)
+    chat.register_events(front)  # events go through front.events
+    boards.register(app, front)
