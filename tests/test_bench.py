@@ -16,7 +16,8 @@ KEYS = {"workload", "metric", "value", "unit", "baseline", "baseline_value", "ra
 
 
 def test_bench_quick_json_reports_every_workload_with_its_baseline_ratio(tmp_path):
-    result = flywheel("bench", "--quick", "--json", cwd=tmp_path)
+    # A generous hang guard: on a loaded machine --quick takes longer than its usual minute.
+    result = flywheel("bench", "--quick", "--json", cwd=tmp_path, timeout=600)
 
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
