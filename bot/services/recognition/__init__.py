@@ -2,8 +2,9 @@
 
 Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.periods`
 (boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
-added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out)
-and :mod:`.data` (privacy and export). Front ends use only what this module exports.
+added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
+:mod:`.answers` (accepted answers and the scorecard's answer times) and :mod:`.data`
+(privacy and export). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.events import ActivityRecorded
 from bot.features import Feature, FeatureContext, Subscription
 from bot.services.recognition import data
+from bot.services.recognition.answers import (
+    AcceptResult,
+    AnswerAccepted,
+    AnswerTimes,
+    MessageRef,
+    QuestionRef,
+    accept_answer,
+    answer_times,
+)
 from bot.services.recognition.boards import (
     BoardEntry,
     BoardPage,
@@ -36,6 +46,9 @@ from bot.services.recognition.scores import ledger_scores, on_activity_recorded
 
 __all__ = [
     "FEATURE",
+    "AcceptResult",
+    "AnswerAccepted",
+    "AnswerTimes",
     "BatchResult",
     "Board",
     "BoardEntry",
@@ -43,9 +56,13 @@ __all__ = [
     "ChatRules",
     "IngestPipeline",
     "IngestStats",
+    "MessageRef",
     "MessageSeen",
     "OwnRank",
     "Period",
+    "QuestionRef",
+    "accept_answer",
+    "answer_times",
     "ingest_batch",
     "is_leaderboard_public",
     "ledger_scores",
