@@ -22,6 +22,7 @@ from bot.services.recognition.answers import (
     QuestionRef,
     accept_answer,
     answer_times,
+    duration_text,
 )
 from bot.services.recognition.boards import (
     BoardEntry,
@@ -63,6 +64,7 @@ __all__ = [
     "QuestionRef",
     "accept_answer",
     "answer_times",
+    "duration_text",
     "ingest_batch",
     "is_leaderboard_public",
     "ledger_scores",

@@ -390,6 +390,18 @@ def _result(
     )
 
 
+def duration_text(seconds: float) -> str:
+    """Return a span of time in words a reply can show ("40 s", "12 min", "3 h", "2 days")."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 48 * 3600:
+        return f"{whole // 3600} h"
+    return f"{whole // 86400} days"
+
+
 async def answer_times(
     session: AsyncSession, community_id: int, *, since: datetime, until: datetime
 ) -> AnswerTimes:
