@@ -90,6 +90,7 @@ class Answers(commands.Cog):
             allowed_contexts=app_commands.AppCommandContext(guild=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
         )
+        self.menu.guild_only = True  # also dm_permission false, for clients that read only that
 
     async def cog_load(self) -> None:
         """Add the message command to the tree (context menus are not cog attributes)."""
