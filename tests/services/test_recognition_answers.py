@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,15 @@ from sqlalchemy import func, select
 from bot.errors import Forbidden, Invalid
 from bot.events import decode
 from bot.messages import DirectMessage
-from bot.models import AcceptedAnswer, Activity, AuditEntry, EventRecord, Member, OutboxMessage
+from bot.models import (
+    AcceptedAnswer,
+    Activity,
+    AuditEntry,
+    EventRecord,
+    Member,
+    MemberScore,
+    OutboxMessage,
+)
 from bot.services import privacy
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.recognition import (
@@ -22,6 +31,7 @@ from bot.services.recognition import (
     rank_of,
 )
 from bot.services.recognition.scores import on_activity_recorded
+from tests.conftest import make_spaces
 from tests.effects import message_of, text_of
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -227,8 +237,6 @@ async def test_a_moderator_moves_the_answer_and_its_points(session, clock, commu
     (entry,) = (await session.scalars(select(AuditEntry))).all()
     assert (entry.action, entry.about_member_id) == ("recognition.answer_changed", carol.id)
     # The score rows still say what the ledger says.
-    from bot.models import MemberScore
-
     rows = {
         (r.member_id, r.board, r.period, r.period_start): r.score
         for r in await session.scalars(select(MemberScore))
@@ -291,3 +299,35 @@ async def test_export_shows_the_answers_and_erasure_forgets_the_member_but_keeps
         await accept_answer(
             session, clock, ada, question=question(message="q2"), answer=reply(message="r9")
         )
+
+
+async def test_two_marks_at_the_same_instant_leave_one_answer_and_one_credit(committed, clock):
+    async with committed() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        ada = await actor(session, clock, discord.community_id, "ada")
+
+    async def marking(number: int, replier: str):
+        async with committed() as session, session.begin():
+            return await accept_answer(
+                session,
+                clock,
+                ada,
+                question=question(message=f"q{number}"),
+                answer=reply(replier, f"r{number}-{replier}"),
+                points=POINTS,
+            )
+
+    for number in range(4):  # who starts first alternates
+        marks = [marking(number, "bob"), marking(number, "carol")]
+        results = await asyncio.gather(
+            *(marks if number % 2 else marks[::-1]), return_exceptions=True
+        )
+        accepted = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, BaseException)]
+        assert len(accepted) == 1 and accepted[0].outcome == "accepted"
+        assert [getattr(r, "code", r) for r in refused] == ["answer.taken"]
+    async with committed() as session:
+        credits = (await session.scalars(select(Activity.source_key))).all()
+        dms = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        questions = await session.scalar(select(func.count()).select_from(AcceptedAnswer))
+    assert (len(credits), len(set(credits)), dms, questions) == (4, 4, 4, 4)
