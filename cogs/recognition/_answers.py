@@ -6,10 +6,15 @@ owner); elsewhere, the message the reply replies to. The first response is the f
 message after the question by someone other than the asker (and not a bot), looked for in
 the last :data:`HISTORY_LIMIT` messages of the thread or channel. Every rule (who may mark,
 no points for oneself, one answer per question) is :func:`bot.services.recognition.accept_answer`'s.
+
+In a forum whose moderators made a tag named like "Answered" or "Solved", the post gets it
+once an answer is marked (best effort: a post already carrying five tags, or a bot without
+Manage Threads there, keeps its tags, and the mark stands).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import discord
@@ -22,11 +27,14 @@ from bot.services import recognition
 from bot.services.recognition import AcceptResult, MessageRef, QuestionRef, duration_text
 from bot.text import discord_escape
 
+log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 MENU_NAME = "Mark as answer"
 # How many messages after the question are read to find the first response.
 HISTORY_LIMIT = 100
+# A forum tag with one of these names (any case) marks a post answered.
+ANSWERED_TAGS = frozenset({"answered", "solved", "resolved"})
 HOW_TO = (
     "Use **Mark as answer** on a reply to the question (Discord's Reply), or on a message "
     "in the question's thread or forum post."
@@ -79,6 +87,19 @@ def _told(result: AcceptResult, points: int) -> str:
     )
 
 
+async def _tag_answered(post: discord.Thread, forum: discord.ForumChannel) -> None:
+    """Give a forum post the forum's "Answered" tag, if it has one and the post has room."""
+    tag = next(
+        (t for t in forum.available_tags if t.name.strip().casefold() in ANSWERED_TAGS), None
+    )
+    if tag is None or tag in post.applied_tags:
+        return
+    try:  # Discord refuses a sixth tag: the post keeps the ones it has
+        await post.add_tags(tag, reason="An answer was marked")
+    except discord.HTTPException as error:
+        log.info("could not tag forum post %s answered: %s", post.id, error)
+
+
 class Answers(commands.Cog):
     """The "Mark as answer" message command."""
 
@@ -106,14 +127,16 @@ class Answers(commands.Cog):
             channel = await self.bot.fetch_channel(channel.id)
         return channel
 
-    async def _question(self, message: discord.Message) -> tuple[discord.Message, Any]:
-        """Return the question a reply answers, and where the replies to it are."""
+    async def _question(self, message: discord.Message) -> tuple[discord.Message, Any, Any]:
+        """Return the question a reply answers, where the replies to it are, and the forum
+        the question is a post in (None elsewhere)."""
         channel = await self._channel(message)
         if isinstance(channel, discord.Thread):
             parent: Any = channel.parent
             if parent is None and channel.parent_id is not None:
                 parent = await self.bot.fetch_channel(channel.parent_id)
-            if isinstance(parent, discord.ForumChannel):
+            forum = parent if isinstance(parent, discord.ForumChannel) else None
+            if forum is not None:
                 # A forum post: its first message has the thread's id, in the thread.
                 question = await _fetch(channel, channel.id)
             else:
@@ -125,7 +148,7 @@ class Answers(commands.Cog):
                     + HOW_TO,
                     code="answer.no_question",
                 )
-            return question, channel
+            return question, channel, forum
         reference = message.reference
         if reference is None or reference.message_id is None:
             raise Invalid(
@@ -142,7 +165,7 @@ class Answers(commands.Cog):
                 "The message this replies to was deleted, so there is no question to answer.",
                 code="answer.no_question",
             )
-        return question, channel
+        return question, channel, None
 
     async def _first_response(
         self, question: discord.Message, where: Any
@@ -158,7 +181,7 @@ class Answers(commands.Cog):
     async def mark_as_answer(self, interaction: Interaction, message: discord.Message) -> None:
         """Mark a reply as the accepted answer to its question."""
         await acknowledge(interaction)  # reading the question and history takes a moment
-        question, where = await self._question(message)
+        question, where, forum = await self._question(message)
         if question.id == message.id:
             raise Invalid(
                 "That is the question itself: use Mark as answer on the reply that answers it.",
@@ -178,6 +201,8 @@ class Answers(commands.Cog):
                 answer=MessageRef(**_ref(message)),
                 points=points,
             )
+        if forum is not None and result.outcome != "unchanged":
+            await _tag_answered(where, forum)
         await send_ephemeral(interaction, _told(result, points))
 
 

@@ -128,10 +128,12 @@ async def test_the_asker_cannot_mark_their_own_reply_nor_a_message_that_answers_
         assert await session.scalar(select(AcceptedAnswer)) is None
 
 
-async def test_in_a_forum_post_the_post_is_the_question_and_a_moderator_may_mark_it(
+async def test_in_a_forum_post_the_post_is_the_question_a_moderator_may_mark_it_and_it_is_tagged(
     ready, runtime, sandbox
 ):
     sandbox.add_channel(GUILD_ID, FORUM_ID, "help", type=CHANNEL_FORUM)
+    sandbox.add_forum_tag(FORUM_ID, "Hardware")
+    solved = sandbox.add_forum_tag(FORUM_ID, "Solved")
     post = await sandbox.send_thread_create(
         FORUM_ID, ALICE_ID, "Mixer won't start", content="It beeps three times, then nothing."
     )
@@ -139,9 +141,13 @@ async def test_in_a_forum_post_the_post_is_the_question_and_a_moderator_may_mark
     reply = await sandbox.send_message_create(post, BOB_ID, "Three beeps: the lid is open.")
 
     itself = await mark(sandbox, post, ALICE_ID)
+    untagged = sandbox.applied_tags(post)
     told = await mark(sandbox, reply, MODERATOR_ID)
 
-    assert itself.startswith("That is the question itself")
+    assert itself.startswith("That is the question itself") and untagged == []
+    # The forum's "Solved" tag goes on the post, once, and no other.
+    assert sandbox.applied_tags(post) == [solved]
+    assert len(sandbox.calls_matching("PATCH", f"/channels/{post}")) == 1
     assert "Marked **bob**'s reply as the accepted answer" in told
     async with runtime.sessions() as session:
         row = await session.scalar(select(AcceptedAnswer))

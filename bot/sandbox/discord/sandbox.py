@@ -200,6 +200,27 @@ class DiscordSandbox(Sandbox[RecordedCall]):
             created_at=self.state.iso_now(),
         )
 
+    def add_forum_tag(self, channel_id: int, name: str) -> int:
+        """Add a tag that posts in a forum (or media) channel may carry; return its id."""
+        channel = self.state.channel(channel_id)
+        if channel.type not in (CHANNEL_FORUM, CHANNEL_MEDIA):
+            raise ValueError(f"channel {channel_id} is not a forum or media channel")
+        tag_id = self.state.ids.next()
+        channel.available_tags.append(
+            {
+                "id": str(tag_id),
+                "name": name,
+                "moderated": False,
+                "emoji_id": None,
+                "emoji_name": None,
+            }
+        )
+        return tag_id
+
+    def applied_tags(self, thread_id: int) -> list[int]:
+        """Return the tag ids a forum post carries now."""
+        return list(self.state.channel(thread_id).applied_tags)
+
     def add_role(self, guild_id: int, role_id: int, name: str, permissions: int = 0) -> None:
         """Add (or replace) a role; role_id == guild_id replaces @everyone."""
         self.state.guild(guild_id).roles[role_id] = Role(role_id, name, permissions)
