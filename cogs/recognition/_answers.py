@@ -2,9 +2,10 @@
 
 The question is found from where the marked reply is: in a thread, the thread's starter
 message (in a forum, the post: its first message, which has the thread's id, by the post's
-owner); elsewhere, the message the reply replies to. The first response is the first
-message after the question by someone other than the asker (and not a bot), looked for in
-the last :data:`HISTORY_LIMIT` messages of the thread or channel. Every rule (who may mark,
+owner; a thread started without a message: its first message); elsewhere, the message the
+reply replies to. The first response is the first message after the question by someone
+other than the asker (and not a bot) — in a thread any message, in a channel a reply to the
+question — looked for in the :data:`HISTORY_LIMIT` messages after it. Every rule (who may mark,
 no points for oneself, one answer per question) is :func:`bot.services.recognition.accept_answer`'s.
 
 In a forum whose moderators made a tag named like "Answered" or "Solved", the post gets it
@@ -140,8 +141,12 @@ class Answers(commands.Cog):
                 # A forum post: its first message has the thread's id, in the thread.
                 question = await _fetch(channel, channel.id)
             else:
-                # A thread started from a message: that message, left in the parent.
+                # A thread started from a message: that message, left in the parent; a
+                # thread started without one: its first message.
                 question = await _fetch(parent, channel.id) if parent is not None else None
+                if question is None:
+                    async for oldest in channel.history(limit=1, oldest_first=True):
+                        question = oldest
             if question is None:
                 raise Invalid(
                     "This thread's first message is gone, so there is no question to answer. "
@@ -170,10 +175,17 @@ class Answers(commands.Cog):
     async def _first_response(
         self, question: discord.Message, where: Any
     ) -> discord.Message | None:
+        """Return the first message after the question by someone else (not a bot): in a
+        thread any message, in a channel only a reply to the question (other talk there is
+        not a response to it)."""
+        thread = isinstance(where, discord.Thread)
         async for reply in where.history(
             limit=HISTORY_LIMIT, after=discord.Object(question.id), oldest_first=True
         ):
-            if reply.author.id != question.author.id and not reply.author.bot:
+            if reply.author.id == question.author.id or reply.author.bot:
+                continue
+            replying = reply.reference is not None and reply.reference.message_id == question.id
+            if thread or replying:
                 found: discord.Message = reply
                 return found
         return None

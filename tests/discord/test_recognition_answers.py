@@ -65,8 +65,11 @@ async def test_the_asker_marks_a_reply_and_the_answerer_is_credited_with_the_tim
     ready, runtime, sandbox, clock
 ):
     question = await sandbox.send_message_create(GENERAL_ID, ALICE_ID, "How do I reset the mixer?")
-    await sandbox.send_message_create(GENERAL_ID, ALICE_ID, "anyone?")  # the asker: no response
-    first = await sandbox.send_message_create(GENERAL_ID, CAROL_ID, "Did you try turning it off?")
+    await sandbox.send_message_create(GENERAL_ID, ALICE_ID, "anyone?", reply_to=question)
+    await sandbox.send_message_create(GENERAL_ID, BOB_ID, "lunch, anyone?")  # other talk
+    first = await sandbox.send_message_create(
+        GENERAL_ID, CAROL_ID, "Did you try turning it off?", reply_to=question
+    )
     reply = await sandbox.send_message_create(
         GENERAL_ID, BOB_ID, "Hold the button for 10 s.", reply_to=question
     )
@@ -176,3 +179,18 @@ async def test_in_a_thread_started_from_a_message_that_message_is_the_question(
     assert (row.channel_id, row.message_id) == (str(GENERAL_ID), str(question))
     assert (row.answer_channel_id, row.first_response_at) == (str(thread), posted(reply))
     assert credits == [25]
+
+
+async def test_in_a_thread_started_without_a_message_its_first_message_is_the_question(
+    ready, runtime, sandbox
+):
+    thread = await sandbox.send_thread_create(GENERAL_ID, ALICE_ID, "Sourdough")
+    question = await sandbox.send_message_create(thread, ALICE_ID, "Why is my starter flat?")
+    reply = await sandbox.send_message_create(thread, BOB_ID, "Feed it twice a day.")
+
+    told = await mark(sandbox, reply, ALICE_ID)
+
+    assert "Marked **bob**'s reply" in told
+    async with runtime.sessions() as session:
+        row = await session.scalar(select(AcceptedAnswer))
+    assert (row.channel_id, row.message_id) == (str(thread), str(question))

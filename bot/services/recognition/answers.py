@@ -40,7 +40,7 @@ from bot.messages import DirectMessage, Rich, link, rich
 from bot.models import AcceptedAnswer, Activity, Member
 from bot.outbox import send
 from bot.services.audit import audit
-from bot.services.callers import Actor, Role
+from bot.services.callers import Actor, Role, require
 from bot.services.engagement import ActivityKind, record_activity
 from bot.services.identities import ErasedPerson, resolve_member
 
@@ -129,10 +129,13 @@ def check_marking(actor: Actor, question: QuestionRef, answer: MessageRef) -> bo
     _check_ref(question, actor, "question")
     _check_ref(answer, actor, "answer")
     asker = actor.caller.user_id == question.user_id
-    if not asker and actor.caller.role < Role.MODERATOR:
-        raise Forbidden(
-            "Only the person who asked, or a moderator, can mark the answer to a question."
-        )
+    if not asker:
+        try:
+            require(actor, Role.MODERATOR)
+        except Forbidden:
+            raise Forbidden(
+                "Only the person who asked, or a moderator, can mark the answer to a question."
+            ) from None
     if answer.is_bot:
         raise Invalid(
             "A bot's message cannot be the accepted answer: mark a member's reply.",
