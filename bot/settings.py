@@ -252,6 +252,9 @@ class RecognitionSettings(_Section):
     batch_size: int = Field(default=2_000, ge=1, le=5_000)
     # The queue is written at least this often; a hard kill loses at most this much chat.
     flush_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Points for an answer its asker (or a moderator) marks as accepted; at least 1, so a
+    # moderator moving the mark takes back exactly what was given.
+    answer_points: int = Field(default=25, ge=1, le=10_000)
 
     @field_validator("ignored_channels")
     @classmethod

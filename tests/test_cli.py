@@ -108,6 +108,8 @@ async def test_web_serves_healthz_with_only_a_database_and_stops_on_sigterm(tmp_
     assert 'flywheel_outbox_messages{status="pending"} 0.0' in metrics
     assert "flywheel_ugc_pending 0.0" in metrics
     assert "flywheel_ugc_moderation_median_seconds 0.0" in metrics
+    assert "flywheel_answers_first_response_median_seconds 0.0" in metrics
+    assert "flywheel_answers_time_to_answer_median_seconds 0.0" in metrics
     assert "flywheel_ingest_backpressure_total 0.0" in metrics
     assert "flywheel_ingest_queue_depth 0.0" in metrics
     process.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ from bot.models.member import ErasedIdentity, Identity, LinkCode, Member
 from bot.models.outbox import OutboxMember, OutboxMessage, OutboxStatus
 from bot.models.posts import PostRecord
 from bot.models.recognition import (
+    AcceptedAnswer,
     BoardScoreCount,
     LeaderboardOptOut,
     MemberScore,
@@ -35,6 +36,7 @@ from bot.models.ugc import (
 )
 
 __all__ = [
+    "AcceptedAnswer",
     "Activity",
     "AuditEntry",
     "BoardScoreCount",

@@ -1,4 +1,4 @@
-"""Recognition: per-period score rows, the message rules' state, and leaderboard opt-outs."""
+"""Recognition: per-period score rows, the message rules' state, leaderboard opt-outs, answers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
+from bot.ids import new_uid
 
 
 class MemberScore(Base):
@@ -90,3 +91,47 @@ class BoardScoreCount(Base):
     period_start: Mapped[datetime] = mapped_column(primary_key=True)
     score: Mapped[int] = mapped_column(primary_key=True)
     members: Mapped[int] = mapped_column(default=0)
+
+
+class AcceptedAnswer(Base):
+    """A question and the reply its asker (or a moderator) marked as the answer.
+
+    One row per question (its platform, channel or thread, and message id). The times are
+    kept for the scorecard: ``asked_at`` (the question's message), ``first_response_at``
+    (the first message after it by someone else, as the front end found it, never later
+    than the answer), ``answered_at`` (the accepted answer's message, not when it was
+    marked) and ``accepted_at`` (when it was marked). No message text is kept. A moderator
+    who changes the answer moves its points: ``revision`` counts the changes, and each
+    revision's points have their own ledger key.
+    """
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("community_id", "platform", "channel_id", "message_id"),
+        Index("ix_answers_accepted", "community_id", "accepted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True, default=new_uid)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    # Where the question is: a channel, or the thread (forum post) it opened.
+    channel_id: Mapped[str] = mapped_column(String(64))
+    # The question's message.
+    message_id: Mapped[str] = mapped_column(String(64))
+    asker_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    asked_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    answer_channel_id: Mapped[str] = mapped_column(String(64))
+    answer_message_id: Mapped[str] = mapped_column(String(64))
+    answerer_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    answered_at: Mapped[datetime]
+    accepted_at: Mapped[datetime]
+    accepted_by: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    revision: Mapped[int] = mapped_column(default=0)

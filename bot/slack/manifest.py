@@ -84,6 +84,15 @@ def slack_manifest(settings: Settings, *, public_url: str) -> dict[str, Any]:
             },
             "bot_user": {"display_name": APP_NAME, "always_online": True},
             "slash_commands": [command],
+            # Message shortcuts (a message's ⋯ menu); interactivity delivers them.
+            "shortcuts": [
+                {
+                    "name": "Mark as answer",
+                    "type": "message",
+                    "callback_id": "mark_answer",
+                    "description": "Mark this reply as the answer to the thread's question",
+                }
+            ],
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {

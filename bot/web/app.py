@@ -21,7 +21,7 @@ from bot import __version__
 from bot.db.migrate import current_revision, head_revision
 from bot.models import EventRecord, Member, OutboxMessage
 from bot.runtime import Runtime
-from bot.services import ugc
+from bot.services import recognition, ugc
 from bot.web.media import serve_media
 from bot.web.proof import add_proof_routes
 
@@ -96,6 +96,9 @@ async def metrics(request: web.Request) -> web.Response:
         latency = await ugc.moderation_latency(
             session, runtime.community_id, since=now - timedelta(days=7), until=now
         )
+        answers = await recognition.answer_times(
+            session, runtime.community_id, since=now - timedelta(days=7), until=now
+        )
     for status in ("pending", "claimed", "sending", "sent", "dead"):
         gauges["outbox"].labels(status=status).set(0)
     for status, count in outbox:
@@ -104,6 +107,8 @@ async def metrics(request: web.Request) -> web.Response:
     gauges["events"].set(events or 0)
     gauges["ugc_pending"].set(pending)
     gauges["ugc_latency"].set(latency.median_seconds or 0)
+    gauges["first_response"].set(answers.median_first_response_seconds or 0)
+    gauges["time_to_answer"].set(answers.median_answer_seconds or 0)
     gauges["ingest_depth"].set(runtime.ingest.depth)
     # A counter only goes up: add what the pipeline counted since the last scrape.
     waited = runtime.ingest.stats.backpressure
@@ -137,6 +142,18 @@ def create_app(runtime: Runtime) -> web.Application:
         "ugc_latency": Gauge(
             "flywheel_ugc_moderation_median_seconds",
             "Median time from submission to decision, decisions of the last 7 days",
+            registry=registry,
+        ),
+        "first_response": Gauge(
+            "flywheel_answers_first_response_median_seconds",
+            "Median time from a question to its first reply by someone else, questions whose "
+            "answer was marked in the last 7 days",
+            registry=registry,
+        ),
+        "time_to_answer": Gauge(
+            "flywheel_answers_time_to_answer_median_seconds",
+            "Median time from a question to its accepted answer's message, answers marked in "
+            "the last 7 days",
             registry=registry,
         ),
         "events": Gauge(

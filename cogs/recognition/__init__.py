@@ -8,7 +8,7 @@ Parts: chat and reactions feeding points, accepted answers, badges, and the boar
 from __future__ import annotations
 
 from bot.discord.bot import FlywheelBot
-from cogs.recognition import _boards
+from cogs.recognition import _answers, _boards
 from cogs.recognition._chat import Chat
 
 
@@ -16,3 +16,4 @@ async def setup(bot: FlywheelBot) -> None:
     """Load recognition's cogs (one line per part)."""
     await bot.add_cog(Chat(bot))
     await _boards.setup(bot)
+    await _answers.setup(bot)

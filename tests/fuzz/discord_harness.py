@@ -26,6 +26,7 @@ DEADLINE = 3.0  # Discord drops an interaction not answered within 3 s
 FOLLOW_UP = 10.0  # generous: a deferred answer must arrive, but it has 15 minutes
 
 CHAT_INPUT, SUB_COMMAND, SUB_GROUP = 1, 1, 2
+MESSAGE_COMMAND = 3  # a context-menu command on a message (Apps → name)
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
 CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_MODAL, CALLBACK_AUTOCOMPLETE = 4, 5, 9, 8
 ATTACHMENT = 11
@@ -53,10 +54,11 @@ class Option:
 
 @dataclass(frozen=True)
 class Command:
-    """One invocable slash command: its path (``ritual host add``) and its options."""
+    """One invocable command: its path (``ritual host add``) and options, or a message command."""
 
     path: tuple[str, ...]
     options: tuple[Option, ...]
+    kind: int = CHAT_INPUT
 
     def payload(self, filled: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Nest filled options under the subcommand (and group) names, as Discord sends them."""
@@ -81,6 +83,9 @@ def commands_of(synced: list[dict[str, Any]]) -> list[Command]:
 
     for command in synced:
         kind = command.get("type", CHAT_INPUT)
+        if kind == MESSAGE_COMMAND:
+            found.append(Command((str(command["name"]),), (), MESSAGE_COMMAND))
+            continue
         if kind != CHAT_INPUT:
             raise AssertionError(
                 f"the bot registers a context-menu command {command['name']!r} (type {kind}) "
@@ -290,6 +295,15 @@ class Harness:
     async def _command(
         self, case: values.Case, user: int, command: Command, *, autocomplete: bool
     ) -> RecordedCall | None:
+        if command.kind == MESSAGE_COMMAND:
+            if autocomplete:
+                return None  # a message command has no options to type
+            target = await self._message(case)
+            note(f"{command.path[0]!r} on message {target} by {user}")
+            interaction = await self.sandbox.send_message_command(
+                command.path[0], message_id=target, user_id=user
+            )
+            return await self._answered(interaction.callback_path, interaction.token)
         filled = filled_options(command, self.world, case, self._upload)
         if autocomplete:
             typed = [o for o in command.options if o.spec.get("autocomplete")]
@@ -311,6 +325,21 @@ class Harness:
             options=command.payload(filled),
         )
         return await self._answered(interaction.callback_path, interaction.token)
+
+    async def _message(self, case: values.Case) -> int:
+        """Return a message to run a message command on: one already there, or a fresh one
+        by a member (adversarial text), perhaps a reply to another."""
+        seen = [
+            int(m["id"])
+            for m in self.sandbox.messages[self.channel_id]
+            if not int(m.get("flags") or 0) & 64
+        ]
+        if seen and case.pick([True, False]):
+            return int(case.pick(seen))
+        reply_to = case.pick([None, *seen[-5:]])
+        return await self.sandbox.send_message_create(
+            self.channel_id, case.pick(self.members), case.text(200), reply_to=reply_to
+        )
 
     async def _click(
         self, case: values.Case, user: int, message: dict[str, Any], component: dict[str, Any]

@@ -1,7 +1,8 @@
 """The Slack command harness: every verb, modal and button, driven with adversarial input.
 
-It reads the verbs from the command router the app answers to, the modals from what the
-bot opened in the sandbox and the buttons from every message and view it sent, and posts
+It reads the verbs from the command router the app answers to, the message shortcuts from
+the app's manifest, the modals from what the bot opened in the sandbox and the buttons from
+every message and view it sent, and posts
 signed requests as Slack does to the bot's HTTP endpoint. A verb added later is covered
 without a new test; a modal element the harness cannot fill fails loudly. A file_input gets
 adversarial files (``values.file_sample``) uploaded by the submitting member.
@@ -22,6 +23,7 @@ from bot.runtime import Runtime
 from bot.sandbox.slack import SlackEventSender, SlackSandbox
 from bot.sandbox.slack.sender import BotReply
 from bot.slack.front import SlackFront
+from bot.slack.manifest import slack_manifest
 from tests.fuzz import values
 from tests.fuzz.cases import RowCheck, settle
 from tests.fuzz.observe import UNEXPECTED, LogWatch, slack_pings
@@ -156,9 +158,15 @@ class Harness:
     tried_order: list[str] = field(default_factory=list)
     opened: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # view -> opener
     conversations: list[str] = field(default_factory=list)
+    shortcuts: list[str] = field(init=False)  # message shortcuts' callback ids
 
     def __post_init__(self) -> None:
         self.rows = RowCheck(self.engine, self.watch)
+        manifest = slack_manifest(self.runtime.settings, public_url="https://fuzz.example")
+        found = manifest["features"].get("shortcuts") or []
+        unknown = [s["callback_id"] for s in found if s.get("type") != "message"]
+        assert not unknown, f"tests/fuzz/slack_harness.py cannot drive global shortcuts {unknown}"
+        self.shortcuts = [str(s["callback_id"]) for s in found]
 
     def __repr__(self) -> str:
         return f"<Slack harness after {self.cases} cases>"
@@ -171,8 +179,10 @@ class Harness:
         user = case.pick(self.members)
         clicks = self._clickable(user)
         modals = sorted(self.opened)
-        action = case.pick(["verb", "verb", "click", "form"])
-        if action == "click" and clicks:
+        action = case.pick(["verb", "verb", "click", "form", "shortcut"])
+        if action == "shortcut" and self.shortcuts:
+            reply = await self._shortcut(case, user)
+        elif action == "click" and clicks:
             where, button = case.pick(clicks)
             note(f"click {button['action_id']} by {user}")
             reply = await self.sender.send_block_action(
@@ -221,6 +231,27 @@ class Harness:
         note(f"{self.front.commands.command} {text!r} by {user}")
         return await self.sender.send_slash_command(
             self.front.commands.command, text, user_id=user, channel_id=self.channel_id
+        )
+
+    async def _shortcut(self, case: values.Case, user: str) -> BotReply:
+        """Run a message shortcut on a message already there, or on a fresh member message
+        (adversarial text), perhaps a reply in a thread."""
+        callback_id = case.pick(self.shortcuts)
+        messages = self.sandbox.messages.get(self.channel_id, [])
+        if messages and case.flag():
+            ts = str(case.pick(messages)["ts"])
+        else:
+            parents = [str(m["ts"]) for m in messages if m.get("thread_ts") in (None, m["ts"])]
+            posted = self.sandbox.add_user_message(
+                self.channel_id,
+                case.pick(self.members),
+                case.text(400),
+                thread_ts=case.pick([None, *parents[-5:]]),
+            )
+            ts = str(posted["ts"])
+        note(f"shortcut {callback_id!r} on {ts} by {user}")
+        return await self.sender.send_message_action(
+            callback_id, user_id=user, channel_id=self.channel_id, message_ts=ts
         )
 
     async def _submit(self, case: values.Case, user: str, view: dict[str, Any]) -> BotReply:

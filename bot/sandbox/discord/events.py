@@ -12,6 +12,7 @@ from bot.sandbox.discord.payloads import channel_payload, member_payload, role_p
 from bot.sandbox.discord.protocol import (
     ALL_PERMISSIONS,
     ATTACHMENT_SIZE_LIMIT,
+    COMMAND_MESSAGE,
     CONTROL_CHARACTERS,
     DEFAULT_EVERYONE_PERMISSIONS,
     OPTION_ATTACHMENT,
@@ -108,6 +109,42 @@ def command_data(
             data["resolved"] = resolved
     if command_guild is not None:
         data["guild_id"] = str(command_guild)
+    return data
+
+
+def message_command_data(
+    state: DiscordState, name: str, guild_id: int | None, message: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the ``data`` of a message context command (type 3) run on ``message``.
+
+    As Discord sends it: ``target_id`` names the message and ``resolved.messages`` holds it
+    (with its content: apps always see the content of a message they are invoked on).
+    """
+    synced = guild_id is not None and any(
+        c["name"] == name and c.get("type") == COMMAND_MESSAGE
+        for c in state.commands.get(guild_id, [])
+    )
+    scope = guild_id if synced else None
+    command = next(
+        (
+            c
+            for c in state.commands.get(scope, [])
+            if c["name"] == name and c.get("type") == COMMAND_MESSAGE
+        ),
+        None,
+    )
+    command_id = int(command["id"]) if command else state.command_id(scope, name, COMMAND_MESSAGE)
+    target = copy.deepcopy(message)
+    target.pop("guild_id", None)
+    data: dict[str, Any] = {
+        "id": str(command_id),
+        "name": name,
+        "type": COMMAND_MESSAGE,
+        "target_id": message["id"],
+        "resolved": {"messages": {message["id"]: target}},
+    }
+    if scope is not None:
+        data["guild_id"] = str(scope)
     return data
 
 

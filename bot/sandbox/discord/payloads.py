@@ -125,7 +125,7 @@ def channel_payload(state: DiscordState, channel: Channel) -> dict[str, Any]:
         payload |= {"bitrate": 64000, "user_limit": 0, "rtc_region": None}
     if channel.type in (CHANNEL_FORUM, CHANNEL_MEDIA):
         payload |= {
-            "available_tags": [],
+            "available_tags": [dict(tag) for tag in channel.available_tags],
             "default_reaction_emoji": None,
             "default_thread_rate_limit_per_user": 0,
             "default_sort_order": None,
@@ -137,11 +137,12 @@ def channel_payload(state: DiscordState, channel: Channel) -> dict[str, Any]:
             "message_count": channel.message_count,
             "member_count": 1,
             "total_message_sent": channel.message_count,
+            "applied_tags": [str(tag) for tag in channel.applied_tags],
             "thread_metadata": {
-                "archived": False,
+                "archived": channel.archived,
                 "auto_archive_duration": channel.auto_archive_duration,
                 "archive_timestamp": channel.created_at,
-                "locked": False,
+                "locked": channel.locked,
                 "invitable": True,
                 "create_timestamp": channel.created_at,
             },

@@ -59,6 +59,11 @@ THREAD_TYPES: Final = frozenset(
     {CHANNEL_NEWS_THREAD, CHANNEL_PUBLIC_THREAD, CHANNEL_PRIVATE_THREAD}
 )
 
+# Application command types: slash (chat input), user and message context menus.
+COMMAND_CHAT_INPUT: Final = 1
+COMMAND_USER: Final = 2
+COMMAND_MESSAGE: Final = 3
+
 # Interaction types and the callback types Discord accepts for each.
 INTERACTION_PING: Final = 1
 INTERACTION_COMMAND: Final = 2

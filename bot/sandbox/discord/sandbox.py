@@ -15,23 +15,32 @@ from bot.sandbox.discord.events import (
     command_data,
     create_interaction,
     member_upload,
+    message_command_data,
     resolve_options,
 )
 from bot.sandbox.discord.gateway import Gateway
 from bot.sandbox.discord.messages import add_reaction, build_message, store_message
 from bot.sandbox.discord.modals import FieldValue, modal_answer, plain_answer
-from bot.sandbox.discord.payloads import member_payload
+from bot.sandbox.discord.payloads import channel_payload, member_payload
 from bot.sandbox.discord.protocol import (
     API_PREFIX,
     BOT_USERNAME,
     CHANNEL_DM,
+    CHANNEL_FORUM,
+    CHANNEL_MEDIA,
+    CHANNEL_NEWS,
+    CHANNEL_NEWS_THREAD,
+    CHANNEL_PUBLIC_THREAD,
     CHANNEL_TEXT,
     DEFAULT_APPLICATION_ID,
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_BOT_USER_ID,
     DEFAULT_EVERYONE_PERMISSIONS,
+    FLAG_EPHEMERAL,
+    FLAG_HAS_THREAD,
     GATEWAY_PATH,
     INTENT_GUILD_MEMBERS,
+    INTENT_GUILDS,
     INTERACTION_AUTOCOMPLETE,
     INTERACTION_COMMAND,
     INTERACTION_COMPONENT,
@@ -190,6 +199,27 @@ class DiscordSandbox(Sandbox[RecordedCall]):
             owner_id=self.bot_user_id if type in THREAD_TYPES else None,
             created_at=self.state.iso_now(),
         )
+
+    def add_forum_tag(self, channel_id: int, name: str) -> int:
+        """Add a tag that posts in a forum (or media) channel may carry; return its id."""
+        channel = self.state.channel(channel_id)
+        if channel.type not in (CHANNEL_FORUM, CHANNEL_MEDIA):
+            raise ValueError(f"channel {channel_id} is not a forum or media channel")
+        tag_id = self.state.ids.next()
+        channel.available_tags.append(
+            {
+                "id": str(tag_id),
+                "name": name,
+                "moderated": False,
+                "emoji_id": None,
+                "emoji_name": None,
+            }
+        )
+        return tag_id
+
+    def applied_tags(self, thread_id: int) -> list[int]:
+        """Return the tag ids a forum post carries now."""
+        return list(self.state.channel(thread_id).applied_tags)
 
     def add_role(self, guild_id: int, role_id: int, name: str, permissions: int = 0) -> None:
         """Add (or replace) a role; role_id == guild_id replaces @everyone."""
@@ -383,6 +413,94 @@ class DiscordSandbox(Sandbox[RecordedCall]):
             user_id=user_id,
             locale=locale,
         )
+
+    async def send_message_command(
+        self,
+        name: str,
+        *,
+        message_id: int,
+        user_id: int,
+        locale: str = "en-US",
+    ) -> Interaction:
+        """Dispatch a message context command (Apps → ``name`` on a message) run by ``user_id``.
+
+        The interaction comes from the message's channel (a thread, for a message in one),
+        with ``data.type`` 3, ``data.target_id`` and the message in ``data.resolved.messages``.
+        """
+        message = self.state.messages_by_id.get(message_id)
+        if message is None or int(message.get("flags", 0)) & FLAG_EPHEMERAL:
+            raise ValueError(f"unknown message {message_id}: post it with send_message_create()")
+        channel = self.state.channel(int(message["channel_id"]))
+        data = message_command_data(self.state, name, channel.guild_id, message)
+        return await create_interaction(
+            self.state,
+            INTERACTION_COMMAND,
+            data,
+            guild_id=channel.guild_id,
+            channel_id=channel.id,
+            user_id=user_id,
+            locale=locale,
+        )
+
+    async def send_thread_create(
+        self,
+        parent_id: int,
+        user_id: int,
+        name: str,
+        *,
+        message_id: int | None = None,
+        content: str | None = None,
+    ) -> int:
+        """Let a member start a thread and dispatch THREAD_CREATE; return the thread's id.
+
+        From a message (``message_id``): the thread takes the message's id and the message,
+        left in the parent channel, becomes its starter. In a forum or media channel, a post:
+        ``content`` is its first message, which Discord gives the thread's own id. Otherwise
+        a thread with no starter message.
+        """
+        parent = self.state.channel(parent_id)
+        guild = self.state.guild(self.state.guild_id_of(parent))
+        if user_id not in guild.members:
+            raise ValueError(f"user {user_id} is not a member of guild {guild.id}")
+        forum = parent.type in (CHANNEL_FORUM, CHANNEL_MEDIA)
+        starter = None
+        if message_id is not None:
+            starter = self.state.channel_message(parent, message_id)
+            if starter is None or forum:
+                raise ValueError(f"no message {message_id} in channel {parent_id} to start from")
+            thread_id = message_id
+        elif forum:
+            if not content:
+                raise ValueError("a forum post needs content: its first message")
+            thread_id = self.state.ids.next()
+        else:
+            thread_id = self.state.ids.next()
+        kind = CHANNEL_NEWS_THREAD if parent.type == CHANNEL_NEWS else CHANNEL_PUBLIC_THREAD
+        thread = Channel(
+            thread_id,
+            kind,
+            name,
+            guild_id=guild.id,
+            parent_id=parent.id,
+            owner_id=user_id,
+            created_at=self.state.iso_now(),
+        )
+        self.state.channels[thread_id] = thread
+        described = channel_payload(self.state, thread)
+        if starter is not None:
+            starter["flags"] = int(starter.get("flags", 0)) | FLAG_HAS_THREAD
+            starter["thread"] = dict(described)
+        await self.gateway.dispatch(
+            "THREAD_CREATE", described | {"newly_created": True}, intent=INTENT_GUILDS
+        )
+        if forum:
+            author = self.state.user(user_id)
+            first = build_message(
+                self.state, thread, author, {"content": content}, (), message_id=thread_id
+            )
+            store_message(self.state, thread, first)
+            await self.gateway.dispatch_message("MESSAGE_CREATE", thread, first)
+        return thread_id
 
     async def send_component(
         self,

@@ -112,6 +112,11 @@ class Channel:
     created_at: str = ""
     message_count: int = 0
     auto_archive_duration: int = 1440
+    # Forum and media channels: the tags posts may carry; a post (thread): the ones it has.
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    applied_tags: list[int] = field(default_factory=list)
+    archived: bool = False
+    locked: bool = False
 
 
 @dataclass

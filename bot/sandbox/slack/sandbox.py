@@ -312,6 +312,53 @@ class SlackSandbox(Sandbox[RecordedCall]):
             self.state, user_id, name, data, mimetype, filetype=filetype, size=size, title=title
         )
 
+    def add_user_message(
+        self,
+        channel_id: str,
+        user_id: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
+    ) -> JsonObject:
+        """Store a message a member (or, with ``bot_id``, another app) posted; return it.
+
+        With ``thread_ts`` it is a reply in that message's thread, and the parent gains
+        Slack's thread fields (``thread_ts``, ``reply_count``, ``reply_users``,
+        ``latest_reply``), as ``conversations.history`` and ``.replies`` show them. Nothing
+        is sent to the bot: post the ``message`` event with the sender if it should see one.
+        """
+        if channel_id not in self.state.channels:
+            raise KeyError(f"the sandbox holds no channel {channel_id!r}: add_channel() first")
+        if user_id not in self.state.users:
+            raise KeyError(f"the sandbox holds no user {user_id!r}: add_user() first")
+        message: JsonObject = {
+            "type": "message",
+            "user": user_id,
+            "text": text,
+            "ts": self.state.next_ts(),
+            "team": self.state.team_id,
+        }
+        if bot_id is not None:
+            message |= {"subtype": "bot_message", "bot_id": bot_id}
+        if thread_ts is not None:
+            parent = self.state.find_message(channel_id, thread_ts)
+            if parent is None:
+                raise KeyError(f"no message {thread_ts!r} in {channel_id!r} to reply to")
+            users = parent.setdefault("reply_users", [])
+            if user_id not in users:
+                users.append(user_id)
+            parent |= {
+                "thread_ts": parent["ts"],
+                "reply_count": int(parent.get("reply_count", 0)) + 1,
+                "reply_users_count": len(users),
+                "latest_reply": message["ts"],
+            }
+            message |= {"thread_ts": parent["ts"], "parent_user_id": parent.get("user")}
+        self.state.messages.setdefault(channel_id, []).append(message)
+        copied: JsonObject = json_copy(message)
+        return copied
+
     def close_dms(self, user_id: str) -> None:
         """Deactivate a member, so the bot can no longer DM them (see the package notes)."""
         self.state.close_dms(user_id)

@@ -177,6 +177,35 @@ class SlackEventSender:
             raise ValueError("a block action comes from a message (channel_id) or a view")
         return await self._send_payload(payload, forge=forge, timestamp=timestamp)
 
+    async def send_message_action(
+        self,
+        callback_id: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        forge: bool = False,
+        timestamp: int | None = None,
+    ) -> BotReply:
+        """Post a message shortcut (the message's ⋯ menu) run by ``user_id`` on a stored message.
+
+        Slack's ``message_action`` payload: the shortcut's ``callback_id``, the message as
+        the channel shows it, the channel, a ``trigger_id`` and a ``response_url``.
+        """
+        message = self.sandbox.find_message(channel_id, message_ts)
+        if message is None:
+            raise KeyError(f"no message {message_ts!r} in {channel_id!r}: add_user_message()")
+        payload = self._interaction_base("message_action", user_id)
+        payload |= {
+            "callback_id": callback_id,
+            "action_ts": f"{self.clock():.6f}",
+            "message_ts": message_ts,
+            "message": message,
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "response_url": self.sandbox.issue_response_url(channel_id, user_id),
+        }
+        return await self._send_payload(payload, forge=forge, timestamp=timestamp)
+
     async def send_view_submission(
         self,
         callback_id: str,

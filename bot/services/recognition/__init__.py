@@ -6,6 +6,7 @@ Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.react
 added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
 :mod:`.standing` (what /rank, /leaderboard and the Home tab show, privacy applied),
 :mod:`.cards` (PNG rank and leaderboard cards, drawn off the event loop) and :mod:`.data`
+:mod:`.answers` (accepted answers and the scorecard's answer times) and :mod:`.data`
 (privacy and export). Front ends use only what this module exports.
 """
 
@@ -16,6 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.events import ActivityRecorded
 from bot.features import Feature, FeatureContext, Subscription
 from bot.services.recognition import data
+from bot.services.recognition.answers import (
+    AcceptResult,
+    AnswerAccepted,
+    AnswerTimes,
+    MessageRef,
+    QuestionRef,
+    accept_answer,
+    answer_times,
+    duration_text,
+)
 from bot.services.recognition.boards import (
     BoardEntry,
     BoardPage,
@@ -65,6 +76,9 @@ __all__ = [
     "BOARD_WORDS",
     "FEATURE",
     "PERIOD_WORDS",
+    "AcceptResult",
+    "AnswerAccepted",
+    "AnswerTimes",
     "BadgeMark",
     "BatchResult",
     "Board",
@@ -76,16 +90,21 @@ __all__ = [
     "IngestPipeline",
     "IngestStats",
     "LeaderboardPage",
+    "MessageRef",
     "MessageSeen",
     "OwnRank",
     "Period",
+    "QuestionRef",
     "RankCard",
     "ReactionOutcome",
     "ReactionResult",
     "ReactionRules",
     "ReactionSeen",
+    "accept_answer",
+    "answer_times",
     "board_choice",
     "board_title",
+    "duration_text",
     "home_summary",
     "ingest_batch",
     "is_leaderboard_public",

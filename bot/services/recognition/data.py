@@ -10,15 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.features import ExportTable
-from bot.models import LeaderboardOptOut, Member, MemberScore, MessageState
+from bot.models import AcceptedAnswer, LeaderboardOptOut, Member, MemberScore, MessageState
+from bot.services.recognition.answers import erase_answers, export_answers, merge_answers
 from bot.services.recognition.scores import rebuild_member_scores, remove_member_scores
 
-MEMBER_TABLES = ("member_scores", "recognition_message_state", "leaderboard_optouts")
+MEMBER_TABLES = ("member_scores", "recognition_message_state", "leaderboard_optouts", "answers")
 ANONYMOUS_TABLES = ("board_score_counts",)
 
 
 async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]:
-    """Return a member's board scores, whether they hide from boards, and the chat rules' memory."""
+    """Return a member's board scores, whether they hide from boards, the chat rules' memory,
+    and the questions they asked, answered or marked."""
     scores = await session.scalars(
         select(MemberScore)
         .where(MemberScore.member_id == member_id)
@@ -42,6 +44,7 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             if state
             else None
         ),
+        "answers": await export_answers(session, member_id),
     }
 
 
@@ -55,6 +58,7 @@ async def erase_member(session: AsyncSession, member_id: int, clock: Clock) -> N
     await remove_member_scores(session, community_id, member_id)
     for model in (MessageState, LeaderboardOptOut):
         await session.execute(delete(model).where(model.member_id == member_id))
+    await erase_answers(session, member_id)
 
 
 async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock) -> None:
@@ -92,6 +96,7 @@ async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock)
             )
         )
     await session.execute(delete(LeaderboardOptOut).where(LeaderboardOptOut.member_id == old))
+    await merge_answers(session, old, new)
 
 
 EXPORT_TABLES = (
@@ -99,5 +104,26 @@ EXPORT_TABLES = (
         "member_scores",
         MemberScore,
         ("id", "board", "period", "period_start", "member_id", "score", "updated_at"),
+    ),
+    ExportTable(
+        "answers",
+        AcceptedAnswer,
+        (
+            "id",
+            "uid",
+            "platform",
+            "channel_id",
+            "message_id",
+            "asker_member_id",
+            "asked_at",
+            "first_response_at",
+            "answer_channel_id",
+            "answer_message_id",
+            "answerer_member_id",
+            "answered_at",
+            "accepted_at",
+            "accepted_by",
+            "revision",
+        ),
     ),
 )

@@ -47,7 +47,8 @@ def boards_of(kind: str, points: int) -> Iterable[tuple[Board, int]]:
     if kind == ActivityKind.RITUAL_CHECKIN:
         yield Board.RITUALS, 1
     elif kind == ActivityKind.ANSWER_ACCEPTED:
-        yield Board.HELPERS, 1
+        # A negative row takes an answer back (a moderator moved the mark to another reply).
+        yield Board.HELPERS, 1 if points >= 0 else -1
 
 
 def add_to(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
-from bot.slack.recognition import boards, chat
+from bot.slack.recognition import answers, boards, chat
 
 __all__ = ["register"]
 
@@ -16,3 +16,4 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     """Add recognition's parts (one line per part)."""
     chat.register_events(front)  # events go through front.events
     boards.register(app, front)
+    answers.register(app, front)

@@ -275,3 +275,54 @@ async def test_a_role_change_for_an_unknown_role_or_member_answers_404(
 
     assert unknown_role.value.code == 10011
     assert unknown_member.value.code == 10007
+
+
+async def test_a_message_command_reaches_its_callback_with_the_message_resolved(
+    sandbox: DiscordSandbox,
+) -> None:
+    seen: list[tuple[int, str, int]] = []
+
+    async def quote(interaction: discord.Interaction, message: discord.Message) -> None:
+        seen.append((message.id, message.content, message.author.id))
+        await interaction.response.send_message("quoted", ephemeral=True)
+
+    class QuoteBot(commands.Bot):
+        async def setup_hook(self) -> None:
+            self.tree.add_command(
+                app_commands.ContextMenu(name="Quote", callback=quote), guild=GUILD
+            )
+            await self.tree.sync(guild=GUILD)
+
+    bot = QuoteBot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1)
+    async with running(bot, sandbox):
+        said = await sandbox.send_message_create(GENERAL_ID, ALICE_ID, "well said")
+        interaction = await sandbox.send_message_command("Quote", message_id=said, user_id=OWNER_ID)
+        call = await sandbox.wait_for_call(lambda c: c.path == interaction.callback_path)
+
+    assert call.status == 200 and call.json["data"]["content"] == "quoted"
+    # Apps see the content of the message they are invoked on, whatever their intents.
+    assert seen == [(said, "well said", ALICE_ID)]
+    [synced] = sandbox.calls_matching("PUT", f"/applications/{sandbox.application_id}/guilds/")
+    assert [(c["name"], c["type"]) for c in synced.json] == [("Quote", 3)]
+
+
+async def test_a_member_forum_post_is_a_thread_whose_first_message_has_its_id_and_takes_tags(
+    sandbox: DiscordSandbox,
+) -> None:
+    forum_id = 900_000_000_000_000_030
+    sandbox.add_channel(GUILD_ID, forum_id, "help", type=15)
+    tags = [sandbox.add_forum_tag(forum_id, f"tag {n}") for n in range(6)]
+    async with running(make_bot(), sandbox) as bot:
+        post = await sandbox.send_thread_create(forum_id, ALICE_ID, "Help!", content="It beeps.")
+        thread = await bot.fetch_channel(post)
+        assert isinstance(thread, discord.Thread) and thread.owner_id == ALICE_ID
+        first = await thread.fetch_message(post)
+        forum = await bot.fetch_channel(forum_id)
+        assert isinstance(forum, discord.ForumChannel)
+        await thread.add_tags(*[forum.get_tag(t) for t in tags[:5]])
+        with pytest.raises(discord.HTTPException) as too_many:
+            await thread.edit(applied_tags=[forum.get_tag(t) for t in tags])
+
+    assert (first.content, first.author.id) == ("It beeps.", ALICE_ID)
+    assert sandbox.applied_tags(post) == tags[:5]
+    assert too_many.value.status == 400

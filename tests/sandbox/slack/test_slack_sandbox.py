@@ -95,6 +95,12 @@ async def bot(sandbox: SlackSandbox) -> AsyncIterator[Bot]:
         idea = view["state"]["values"]["idea"]["text"]["value"]
         await client.chat_postMessage(channel=body["user"]["id"], text=f"Thanks for: {idea}")
 
+    @app.shortcut("quote")
+    async def quote(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await bot.actions.put(body)
+        await respond(text="Quoted", response_type="ephemeral")
+
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: Any) -> None:
         await client.views_publish(
@@ -538,3 +544,34 @@ async def test_a_members_message_reply_and_reaction_arrive_as_slack_sends_them(
     kept = sandbox.find_message(CHANNEL, ts)
     assert kept is not None and kept["reply_count"] == 1
     assert kept["reactions"] == [{"name": "wave", "users": ["U0BOB"], "count": 1}]
+
+
+async def test_a_message_shortcut_on_a_thread_reply_reaches_its_listener_and_replies_show_the_thread(
+    sandbox: SlackSandbox, bot: Bot
+) -> None:
+    sandbox.add_user("U0BOB", "bob")
+    question = sandbox.add_user_message(CHANNEL, MEMBER, "How?")
+    answer = sandbox.add_user_message(CHANNEL, "U0BOB", "Like this.", thread_ts=question["ts"])
+
+    reply = await bot.sender.send_message_action(
+        "quote", user_id=MEMBER, channel_id=CHANNEL, message_ts=answer["ts"]
+    )
+    thread = await bot.client.conversations_replies(channel=CHANNEL, ts=question["ts"])
+
+    assert reply.status == 200
+    body = await asyncio.wait_for(bot.actions.get(), timeout=5)
+    assert (body["type"], body["callback_id"], body["channel"]["id"]) == (
+        "message_action",
+        "quote",
+        CHANNEL,
+    )
+    assert body["message"]["thread_ts"] == question["ts"] and body["message"]["user"] == "U0BOB"
+    answered = await sandbox.wait_for_call("response_url")
+    assert answered.args["text"] == "Quoted"
+    parent, *replies = thread["messages"]
+    assert (parent["ts"], parent["reply_count"], parent["reply_users"]) == (
+        question["ts"],
+        1,
+        ["U0BOB"],
+    )
+    assert [(r["text"], r["parent_user_id"]) for r in replies] == [("Like this.", MEMBER)]

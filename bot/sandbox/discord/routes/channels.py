@@ -36,6 +36,45 @@ async def get_channel(state: DiscordState, req: ApiRequest) -> Reply:
     return Reply(200, channel_payload(state, state.channel_or_404(req)))
 
 
+# A forum post carries at most this many tags.
+MAX_APPLIED_TAGS = 5
+
+
+@ROUTES.route("PATCH", "/channels/{channel_id}")
+async def edit_channel(state: DiscordState, req: ApiRequest) -> Reply:
+    """Edit a channel's name, or a thread's name, archived and locked state and forum tags."""
+    channel = state.channel_or_404(req)
+    body = req.json_object()
+    if "name" in body:
+        name = str(body["name"] or "")
+        if not 1 <= len(name) <= 100:
+            raise invalid_form(
+                "name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
+        channel.name = name
+    thread = channel.type in THREAD_TYPES
+    if "applied_tags" in body:
+        parent = state.channels.get(channel.parent_id or 0)
+        if not thread or parent is None or parent.type not in (CHANNEL_FORUM, CHANNEL_MEDIA):
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        wanted = [int(tag) for tag in body["applied_tags"] or []]
+        known = {int(tag["id"]) for tag in parent.available_tags}
+        if len(wanted) > MAX_APPLIED_TAGS:
+            raise invalid_form(
+                "applied_tags", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
+            )
+        if any(tag not in known for tag in wanted):
+            raise invalid_form("applied_tags", "FORUM_TAG_UNKNOWN", "Unknown forum tag")
+        channel.applied_tags = list(dict.fromkeys(wanted))
+    for flag in ("archived", "locked"):
+        if flag in body and thread:
+            setattr(channel, flag, bool(body[flag]))
+    answer = channel_payload(state, channel)
+    event = "THREAD_UPDATE" if thread else "CHANNEL_UPDATE"
+    await state.gateway.dispatch(event, answer, intent=INTENT_GUILDS)
+    return Reply(200, answer)
+
+
 @ROUTES.route("POST", "/channels/{channel_id}/typing")
 async def typing(state: DiscordState, req: ApiRequest) -> Reply:
     state.channel_or_404(req)
