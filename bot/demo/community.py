@@ -229,6 +229,8 @@ async def _start_bot(
         f"[web]\nport = {0 if check else port}\n"
         + ("" if check else f'public_url = "http://127.0.0.1:{port}"\n')
         + f"[discord]\nguild_ids = [{GUILD}]\nowner_user_ids = [{OWNER}]\n"
+        # The sandbox grants the Message Content intent: chat earns points in the demo.
+        "message_content_intent = true\n"
         f"channels = {{ ugc-review = {REVIEW}, showcase = {SHOWCASE}, announcements = {NEWS} }}\n"
         f'[slack]\nmode = "http"\nowner_user_ids = ["{SLACK_OWNER}"]\n'
         f'channels = {{ ugc-review = "{SLACK_REVIEW}", showcase = "{SLACK_SHOWCASE}" }}\n'

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.clock import AcceleratedClock, SystemClock
 from bot.demo.community import FIRST_NAMES, GUILD, RITUALS, Demo, start_demo, stop_demo
+from bot.demo.recognition import chatter
 from bot.demo.ugc import (
     decide_on_discord,
     decide_on_slack,
@@ -20,6 +21,8 @@ from bot.demo.ugc import (
 
 # What happens in the live demo's UGC scene, and when (seconds after the start).
 UGC_SCENE = (5, 15)
+# Members chat every this many seconds (each message counts once a minute per member).
+CHAT_EVERY = 7
 
 
 async def _ugc_scene(demo: Demo, act: int, out: Callable[[str], None]) -> None:
@@ -63,6 +66,9 @@ async def run_interactive(out: Callable[[str], None] = print, *, port: int = 808
         out(
             "  Rituals 'Office Hours' and 'Monday Wins' fire within ~10 s; members check in as they post."
         )
+        out(
+            "  Members chat in #general every few seconds and earn points: try /rank and /leaderboard."
+        )
         out("Press Ctrl-C to stop.")
         rng = random.Random(11)
         seen: set[str] = set()
@@ -76,6 +82,11 @@ async def run_interactive(out: Callable[[str], None] = print, *, port: int = 808
                         await _ugc_scene(demo, UGC_SCENE.index(elapsed), out)
                     except Exception as exc:  # the demo goes on; say what did not happen
                         out(f"  (the UGC scene stopped: {type(exc).__name__}: {exc})")
+                if elapsed % CHAT_EVERY == 0:
+                    try:
+                        await chatter(demo, rng, out)
+                    except Exception as exc:  # the demo goes on; say what did not happen
+                        out(f"  (the chat stopped: {type(exc).__name__}: {exc})")
                 for message in list(demo.discord.messages[RITUALS]):
                     if message["id"] in seen:
                         continue

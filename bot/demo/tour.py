@@ -29,6 +29,7 @@ from bot.demo.community import (
     start_demo,
     stop_demo,
 )
+from bot.demo.recognition import RECOGNITION_TOUR
 from bot.demo.ugc import UGC_TOUR
 from bot.models import Identity, Member, OutboxMessage, RitualCheckin, RitualOccurrence
 from bot.runtime import Runtime
@@ -253,6 +254,7 @@ TOUR: list[tuple[str, Step]] = [
     ("ritual recap", step_recap),
     ("ritual reminder DM", step_reminder_dm),
     *UGC_TOUR,
+    *RECOGNITION_TOUR,
 ]
 
 
