@@ -2,6 +2,7 @@
 
 from bot.models.activity import Activity
 from bot.models.audit import AuditEntry
+from bot.models.badges import Badge, MemberBadge
 from bot.models.community import Community, PlatformSpace
 from bot.models.destinations import Destination, DestinationChannel
 from bot.models.events import EventDelivery, EventRecord
@@ -37,6 +38,7 @@ from bot.models.ugc import (
 __all__ = [
     "Activity",
     "AuditEntry",
+    "Badge",
     "BoardScoreCount",
     "CheckinMethod",
     "Community",
@@ -50,6 +52,7 @@ __all__ = [
     "LeaderboardOptOut",
     "LinkCode",
     "Member",
+    "MemberBadge",
     "MemberScore",
     "MessageState",
     "OccurrenceStatus",

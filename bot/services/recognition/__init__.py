@@ -3,7 +3,8 @@
 Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.periods`
 (boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
 added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out)
-and :mod:`.data` (privacy and export). Front ends use only what this module exports.
+and :mod:`.data` (privacy and export); :mod:`.badges` (badges, their rules and awards) with
+:mod:`.counters` (what the rules read). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -13,6 +14,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.events import ActivityRecorded
 from bot.features import Feature, FeatureContext, Subscription
 from bot.services.recognition import data
+from bot.services.recognition.badges import (
+    AwardResult,
+    BadgeAwarded,
+    BadgeDraft,
+    BadgeView,
+    CatalogueEntry,
+    HeldBadge,
+    award,
+    award_earned,
+    badge_names,
+    catalogue,
+    create_badge,
+    held_badges,
+    revoke,
+    sync_configured,
+    top_badges,
+)
 from bot.services.recognition.boards import (
     BoardEntry,
     BoardPage,
@@ -33,27 +51,43 @@ from bot.services.recognition.ingest import (
 )
 from bot.services.recognition.periods import Board, Period, period_start
 from bot.services.recognition.scores import ledger_scores, on_activity_recorded
+from bot.services.ugc.moderation import UgcFeatured
 
 __all__ = [
     "FEATURE",
+    "AwardResult",
+    "BadgeAwarded",
+    "BadgeDraft",
+    "BadgeView",
     "BatchResult",
     "Board",
     "BoardEntry",
     "BoardPage",
+    "CatalogueEntry",
     "ChatRules",
+    "HeldBadge",
     "IngestPipeline",
     "IngestStats",
     "MessageSeen",
     "OwnRank",
     "Period",
+    "award",
+    "award_earned",
+    "badge_names",
+    "catalogue",
+    "create_badge",
+    "held_badges",
     "ingest_batch",
     "is_leaderboard_public",
     "ledger_scores",
     "period_start",
     "rank_of",
+    "revoke",
     "set_leaderboard_public",
+    "sync_configured",
     "text_digest",
     "top",
+    "top_badges",
 ]
 
 
@@ -61,12 +95,25 @@ async def _score_activity(
     context: FeatureContext, session: AsyncSession, event: ActivityRecorded
 ) -> None:
     await on_activity_recorded(session, context.clock, event)
+    # Rule badges read the score rows just written: checked in the same transaction, so a
+    # retried delivery cannot check them before the counters moved.
+    await award_earned(session, context.clock, event.community_id, [event.member_id])
+
+
+async def _spotlight(context: FeatureContext, session: AsyncSession, event: UgcFeatured) -> None:
+    await award_earned(
+        session, context.clock, event.community_id, [event.member_id], counters=["ugc_featured"]
+    )
 
 
 FEATURE = Feature(
     name="recognition",
-    summary="Recognition: points from chat and per-period leaderboards.",
-    subscriptions=(Subscription("recognition.period-scores", ActivityRecorded, _score_activity),),
+    summary="Recognition: points from chat, per-period leaderboards and badges.",
+    subscriptions=(
+        # Also awards the rule badges the activity's counters now reach (see _score_activity).
+        Subscription("recognition.period-scores", ActivityRecorded, _score_activity),
+        Subscription("recognition.badges-spotlight", UgcFeatured, _spotlight),
+    ),
     exporter=data.export_member,
     eraser=data.erase_member,
     merger=data.merge_members,
