@@ -444,15 +444,12 @@ async def award_earned(
     ]
     if not pairs:
         return 0
-    held = set(
-        (
-            await session.execute(
-                select(MemberBadge.member_id, MemberBadge.badge_id).where(
-                    tuple_(MemberBadge.member_id, MemberBadge.badge_id).in_(pairs)
-                )
-            )
-        ).tuples()
+    found = await session.execute(
+        select(MemberBadge.member_id, MemberBadge.badge_id).where(
+            tuple_(MemberBadge.member_id, MemberBadge.badge_id).in_(pairs)
+        )
     )
+    held = {(member_id, badge_id) for member_id, badge_id in found}
     fresh = [pair for pair in pairs if pair not in held]
     if not fresh:
         return 0
@@ -586,7 +583,7 @@ async def held_badges(session: AsyncSession, member_id: int) -> list[HeldBadge]:
         )
         .order_by(MemberBadge.awarded_at.desc(), Badge.name_key)
     )
-    return [HeldBadge(_view(b), b.description, at, via) for b, at, via in rows.tuples()]
+    return [HeldBadge(_view(b), b.description, at, via) for b, at, via in rows]
 
 
 async def top_badges(session: AsyncSession, member_id: int, limit: int = 3) -> list[BadgeView]:
@@ -608,4 +605,4 @@ async def catalogue(session: AsyncSession, community_id: int) -> list[CatalogueE
         .where(Badge.community_id == community_id, Badge.enabled.is_(True))
         .order_by(Badge.name_key)
     )
-    return [CatalogueEntry(_view(b), b.description, _rule(b), int(n)) for b, n in rows.tuples()]
+    return [CatalogueEntry(_view(b), b.description, _rule(b), int(n)) for b, n in rows]

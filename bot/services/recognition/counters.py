@@ -82,7 +82,7 @@ async def read_counters(
             )
             .group_by(Activity.member_id)
         )
-        for member_id, count in featured.tuples():
+        for member_id, count in featured:
             found[member_id]["ugc_featured"] = count
     if "streak_weeks" in needed:
         weeks: dict[int, set[datetime]] = defaultdict(set)
@@ -95,7 +95,7 @@ async def read_counters(
                 MemberScore.score > 0,
             )
         )
-        for member_id, start in starts.tuples():
+        for member_id, start in starts:
             weeks[member_id].add(start)
         zone = await community_zone(session, community_id)
         for member_id in ids:

@@ -74,7 +74,7 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
                 "via": via,
                 "revoked_at": revoked.isoformat() if revoked else None,
             }
-            for name, emoji, at, via, revoked in awards.tuples()
+            for name, emoji, at, via, revoked in awards
         ],
         "badges_created": list(created),
     }
