@@ -8,7 +8,9 @@ Parts: chat and reactions feeding points, accepted answers, badges, and the boar
 from __future__ import annotations
 
 from bot.discord.bot import FlywheelBot
+from cogs.recognition._badges import Badges
 
 
 async def setup(bot: FlywheelBot) -> None:
     """Load recognition's cogs (one line per part)."""
+    await bot.add_cog(Badges(bot))
