@@ -7,10 +7,11 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
+from bot.slack.recognition import badges
 
 __all__ = ["register"]
 
 
 def register(app: AsyncApp, front: SlackFront) -> None:
     """Add recognition's parts (one line per part)."""
-    del app, front
+    badges.register(app, front)
