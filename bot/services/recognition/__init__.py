@@ -3,8 +3,8 @@
 Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.periods`
 (boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
 added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out)
-and :mod:`.data` (privacy and export); :mod:`.badges` (badges, their rules and awards) with
-:mod:`.counters` (what the rules read). Front ends use only what this module exports.
+and :mod:`.data` (privacy and export); :mod:`.catalogue` (which badges there are),
+:mod:`.badges` (awarding them, once) and :mod:`.counters` (what their rules read). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -17,18 +17,11 @@ from bot.services.recognition import data
 from bot.services.recognition.badges import (
     AwardResult,
     BadgeAwarded,
-    BadgeDraft,
-    BadgeView,
-    CatalogueEntry,
     HeldBadge,
     award,
     award_earned,
-    badge_names,
-    catalogue,
-    create_badge,
     held_badges,
     revoke,
-    sync_configured,
     top_badges,
 )
 from bot.services.recognition.boards import (
@@ -39,6 +32,15 @@ from bot.services.recognition.boards import (
     rank_of,
     set_leaderboard_public,
     top,
+)
+from bot.services.recognition.catalogue import (
+    BadgeDraft,
+    BadgeView,
+    CatalogueEntry,
+    badge_names,
+    catalogue,
+    create_badge,
+    sync_configured,
 )
 from bot.services.recognition.ingest import (
     BatchResult,
