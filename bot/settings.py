@@ -20,8 +20,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -337,7 +337,9 @@ class FileSettings(_Section):
 
     @field_validator("badges")
     @classmethod
-    def _badge_tables(cls, value: dict[str, BadgeSettings]) -> dict[str, BadgeSettings]:
+    def _badge_tables(
+        cls, value: dict[str, BadgeSettings], info: ValidationInfo
+    ) -> dict[str, BadgeSettings]:
         for slug, badge in value.items():
             if not re.fullmatch(SLUG, slug):
                 raise ValueError(
@@ -359,18 +361,20 @@ class FileSettings(_Section):
                         f"{badge.name!r}; give each badge its own name"
                     )
                 names[key] = slug
-        return value
-
-    @model_validator(mode="after")
-    def _badge_roles_mapped(self) -> FileSettings:
-        mapped = set(self.discord.access) | set(self.slack.access)
-        for slug, badge in self.badges.items():
+        # [discord] and [slack] come before [badges] in this model: already validated here.
+        mapped = {
+            key
+            for section in ("discord", "slack")
+            if (given := info.data.get(section)) is not None
+            for key in given.access
+        }
+        for slug, badge in value.items():
             if badge.role is not None and badge.role not in mapped:
                 raise ValueError(
                     f"badges.{slug}.role {badge.role!r} is not in [discord.access] or "
                     "[slack.access]; map it to a role there, or remove the role"
                 )
-        return self
+        return value
 
 
 class Secrets(BaseSettings):

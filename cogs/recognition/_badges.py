@@ -64,6 +64,8 @@ async def _member(
     bot: FlywheelBot, session: AsyncSession, actor: Actor, member: discord.Member | discord.User
 ) -> int:
     """Return the member id of a Discord member named in an option (never reviving the erased)."""
+    if member.bot:
+        raise Invalid("Bots don't hold badges; name a member.", field="member")
     caller = Caller(
         "discord", actor.caller.space_id, str(member.id), member.display_name, Role.MEMBER
     )
