@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.badge_rules import BUILT_IN_SLUGS, SLUG, BadRule, parse_rule
+from bot.badge_rules import BUILT_IN_SLUGS, BUILT_INS, SLUG, BadRule, parse_rule
 from bot.commands import DEFAULT_SLACK_COMMAND
 from bot.destinations import ACCESS_KEY, PURPOSES
 from bot.errors import ConfigError
@@ -351,16 +351,17 @@ class FileSettings(_Section):
                     f"[badges.{slug}] is not a built-in badge ({', '.join(BUILT_IN_SLUGS)}): "
                     "give it a name and an emoji"
                 )
+        named = {b.slug: b.name for b in BUILT_INS if b.slug not in value or value[b.slug].enabled}
+        named.update({slug: b.name for slug, b in value.items() if b.name and b.enabled})
         names: dict[str, str] = {}
-        for slug, badge in value.items():
-            if badge.name is not None:
-                key = badge.name.casefold()
-                if key in names:
-                    raise ValueError(
-                        f"[badges.{slug}] and [badges.{names[key]}] are both called "
-                        f"{badge.name!r}; give each badge its own name"
-                    )
-                names[key] = slug
+        for slug, name in named.items():
+            key = name.casefold()
+            if key in names:
+                raise ValueError(
+                    f"[badges.{slug}] and [badges.{names[key]}] are both called {name!r}; "
+                    "give each badge its own name"
+                )
+            names[key] = slug
         # [discord] and [slack] come before [badges] in this model: already validated here.
         mapped = {
             key

@@ -139,6 +139,28 @@ rule = "answers_accepted >= 3"
     assert rows == 6  # kept (disabled), not deleted: its awards stay
 
 
+async def test_bot_toml_takes_over_a_moderators_badge_of_the_same_name(session, clock):
+    community_id, mod = await community(session, clock)
+    made = await recognition.create_badge(session, clock, mod, BadgeDraft("Bug Hunter", "🐞"))
+    assert made.badge.slug == "bug-hunter"
+    await sync(
+        session,
+        clock,
+        community_id,
+        '[badges.bugs]\nname = "bug hunter"\nemoji = "🐛"\nrule = "points >= 100"\n',
+    )
+    (row,) = (await session.scalars(select(Badge).where(Badge.name_key == "bug hunter"))).all()
+    assert (row.slug, row.emoji, row.source, row.rule_threshold) == ("bugs", "🐛", "config", 100)
+
+    # Two built-ins swap names in bot.toml: each takes the other's, nobody is renamed aside.
+    swap = (
+        '[badges.advocate]\nname = "Founding Member"\n[badges.founding-member]\nname = "Advocate"\n'
+    )
+    await sync(session, clock, community_id, swap)
+    names = dict((await session.execute(select(Badge.slug, Badge.name))).all())
+    assert (names["advocate"], names["founding-member"]) == ("Founding Member", "Advocate")
+
+
 def test_bot_toml_badge_mistakes_are_refused_naming_the_key(tmp_path):
     def error(body: str) -> str:
         path = tmp_path / "bot.toml"
@@ -160,6 +182,8 @@ def test_bot_toml_badge_mistakes_are_refused_naming_the_key(tmp_path):
     assert "[badges.Shiny]" in said and "lower-case" in said
     said = error('[badges.advocate]\nrole = "champions"\n')
     assert "badges.advocate.role 'champions'" in said and "[discord.access]" in said
+    said = error('[badges.voice]\nname = "advocate"\nemoji = "📣"\n')
+    assert "[badges.voice] and [badges.advocate] are both called 'advocate'" in said
     said = error('[badges.advocate]\nrulez = "points >= 3"\n')
     assert "unknown key 'badges.advocate.rulez'" in said
     assert (

@@ -118,8 +118,12 @@ async def sync_configured(
             row = holder  # bot.toml takes over the moderator's badge of that name
             row.slug = slug
         elif holder is not None and holder is not row:
-            # Another config badge had this name before bot.toml changed: free it.
+            # Another config badge had this name before bot.toml changed: free it for now
+            # (its own table, later in the loop, names it again).
+            del by_key[holder.name_key]
             holder.name = f"{holder.name[:40]} ({holder.slug[:16]})"
+            by_key[holder.name_key] = holder
+            await session.flush()  # freed before the name is taken (one unique key)
         if row is None:
             row = Badge(
                 community_id=community_id, slug=slug, source="config", created_at=clock.now()
@@ -127,6 +131,8 @@ async def sync_configured(
             session.add(row)
         rule = entry["rule"]
         assert rule is None or isinstance(rule, Rule)
+        if by_key.get(row.name_key or "") is row:
+            del by_key[row.name_key]
         row.name = name
         row.emoji = str(entry["emoji"])
         row.description = str(entry["description"])
