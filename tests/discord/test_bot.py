@@ -169,6 +169,8 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
     assert global_sync.json == []
     assert {command["name"] for command in guild_sync.json} == {
         "about",
+        "badge",
+        "badges",
         "channel",
         "link",
         "privacy",
