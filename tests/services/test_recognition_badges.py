@@ -152,6 +152,13 @@ async def test_bot_toml_takes_over_a_moderators_badge_of_the_same_name(session, 
     (row,) = (await session.scalars(select(Badge).where(Badge.name_key == "bug hunter"))).all()
     assert (row.slug, row.emoji, row.source, row.rule_threshold) == ("bugs", "🐛", "config", 100)
 
+    # A moderator's badge that only shares a slug with a new table keeps its name and awards.
+    mine = await recognition.create_badge(session, clock, mod, BadgeDraft("Helper", "🤝"))
+    await sync(session, clock, community_id, '[badges.helper]\nname = "Helpful"\nemoji = "🙌"\n')
+    names = dict((await session.execute(select(Badge.name, Badge.source))).all())
+    assert (names["Helper"], names["Helpful"]) == ("runtime", "config")
+    assert mine.badge.slug == "helper"
+
     # Two built-ins swap names in bot.toml: each takes the other's, nobody is renamed aside.
     swap = (
         '[badges.advocate]\nname = "Founding Member"\n[badges.founding-member]\nname = "Advocate"\n'

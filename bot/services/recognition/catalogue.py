@@ -113,6 +113,13 @@ async def sync_configured(
     for slug, entry in wanted.items():
         name = str(entry["name"])
         row = by_slug.get(slug)
+        if row is not None and row.source == "runtime" and row.name_key != name_key(name):
+            # A moderator's badge that only shares the slug keeps its name and awards.
+            del by_slug[slug]
+            row.slug = f"{slug[:28]}-m{row.id}"
+            by_slug[row.slug] = row
+            row = None
+            await session.flush()
         holder = by_key.get(name_key(name))
         if row is None and holder is not None and holder.source == "runtime":
             row = holder  # bot.toml takes over the moderator's badge of that name
