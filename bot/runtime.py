@@ -20,7 +20,7 @@ from bot.outbox import Dispatcher
 from bot.scheduler import Scheduler
 from bot.services.channels import apply_configured
 from bot.services.communities import ensure_community
-from bot.services.recognition import IngestPipeline
+from bot.services.recognition import IngestPipeline, sync_configured
 from bot.settings import Settings
 from bot.webhooks import WebhookSender
 
@@ -138,4 +138,5 @@ async def bootstrap_community(runtime: Runtime) -> int:
         )
         for platform, channels in runtime.settings.configured_channels().items():
             await apply_configured(session, runtime.clock, runtime.community_id, platform, channels)
+        await sync_configured(session, runtime.clock, runtime.community_id, runtime.settings.badges)
     return runtime.community_id

@@ -14,9 +14,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.badge_rules import BUILT_IN_SLUGS, BUILT_INS, SLUG, BadRule, parse_rule
 from bot.commands import DEFAULT_SLACK_COMMAND
 from bot.destinations import ACCESS_KEY, PURPOSES
 from bot.errors import ConfigError
@@ -265,6 +274,54 @@ class RecognitionSettings(_Section):
         return value
 
 
+class BadgeSettings(_Section):
+    """One ``[badges.<slug>]`` table: a badge of its own, or changes to a built-in one.
+
+    For a built-in (founding-member, community-spotlight, community-expert, ritual-regular,
+    advocate) every key is optional and what is left out keeps the built-in's value;
+    ``rule = "manual"`` makes it manual only and ``enabled = false`` takes it away. A badge
+    of its own needs ``name`` and ``emoji``; without ``rule`` it is manual only.
+    """
+
+    name: str | None = Field(default=None, min_length=1, max_length=60)
+    emoji: str | None = Field(default=None, min_length=1, max_length=32)
+    description: str | None = Field(default=None, max_length=300)
+    # "<counter> >= <whole number>" (counters: ugc_featured, rituals_attended,
+    # answers_accepted, streak_weeks, points), or "manual".
+    rule: str | None = None
+    # A neutral access key of [discord.access] / [slack.access], granted with the badge.
+    role: str | None = None
+    enabled: bool = True
+
+    @field_validator("rule")
+    @classmethod
+    def _strict_rule(cls, value: str | None) -> str | None:
+        if value is None or value == "manual":
+            return value
+        try:
+            parse_rule(value)
+        except BadRule as exc:
+            raise ValueError(f"{exc}, or 'manual' for a badge moderators award by hand") from None
+        return value
+
+    @field_validator("emoji")
+    @classmethod
+    def _one_token(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise ValueError("give one emoji, e.g. '🏅', with no spaces")
+        return value
+
+    @field_validator("role")
+    @classmethod
+    def _access_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(ACCESS_KEY, value):
+            raise ValueError(
+                "use an access key of [discord.access] / [slack.access]: lower-case letters, "
+                "digits, - and _"
+            )
+        return value
+
+
 class LoggingSettings(_Section):
     """Log output."""
 
@@ -283,7 +340,50 @@ class FileSettings(_Section):
     media: MediaSettings = Field(default_factory=MediaSettings)
     ugc: UgcSettings = Field(default_factory=UgcSettings)
     recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
+    badges: dict[str, BadgeSettings] = Field(default_factory=dict)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @field_validator("badges")
+    @classmethod
+    def _badge_tables(
+        cls, value: dict[str, BadgeSettings], info: ValidationInfo
+    ) -> dict[str, BadgeSettings]:
+        for slug, badge in value.items():
+            if not re.fullmatch(SLUG, slug):
+                raise ValueError(
+                    f"[badges.{slug[:40]}]: name the table with lower-case letters, digits "
+                    "and -, starting with a letter (e.g. [badges.bug-hunter])"
+                )
+            if slug not in BUILT_IN_SLUGS and (badge.name is None or badge.emoji is None):
+                raise ValueError(
+                    f"[badges.{slug}] is not a built-in badge ({', '.join(BUILT_IN_SLUGS)}): "
+                    "give it a name and an emoji"
+                )
+        named = {b.slug: b.name for b in BUILT_INS if b.slug not in value or value[b.slug].enabled}
+        named.update({slug: b.name for slug, b in value.items() if b.name and b.enabled})
+        names: dict[str, str] = {}
+        for slug, name in named.items():
+            key = name.casefold()
+            if key in names:
+                raise ValueError(
+                    f"[badges.{slug}] and [badges.{names[key]}] are both called {name!r}; "
+                    "give each badge its own name"
+                )
+            names[key] = slug
+        # [discord] and [slack] come before [badges] in this model: already validated here.
+        mapped = {
+            key
+            for section in ("discord", "slack")
+            if (given := info.data.get(section)) is not None
+            for key in given.access
+        }
+        for slug, badge in value.items():
+            if badge.role is not None and badge.role not in mapped:
+                raise ValueError(
+                    f"badges.{slug}.role {badge.role!r} is not in [discord.access] or "
+                    "[slack.access]; map it to a role there, or remove the role"
+                )
+        return value
 
 
 class Secrets(BaseSettings):
@@ -366,6 +466,11 @@ class Settings(BaseModel):
     def recognition(self) -> RecognitionSettings:
         """Return the [recognition] section."""
         return self.file.recognition
+
+    @property
+    def badges(self) -> dict[str, BadgeSettings]:
+        """Return the [badges.<slug>] tables."""
+        return self.file.badges
 
     def configured_channels(self) -> dict[str, dict[str, str]]:
         """Return the channel ids bot.toml names, by platform and purpose."""

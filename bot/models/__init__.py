@@ -2,6 +2,7 @@
 
 from bot.models.activity import Activity
 from bot.models.audit import AuditEntry
+from bot.models.badges import Badge, MemberBadge
 from bot.models.community import Community, PlatformSpace
 from bot.models.destinations import Destination, DestinationChannel
 from bot.models.events import EventDelivery, EventRecord
@@ -39,6 +40,7 @@ __all__ = [
     "AcceptedAnswer",
     "Activity",
     "AuditEntry",
+    "Badge",
     "BoardScoreCount",
     "CheckinMethod",
     "Community",
@@ -52,6 +54,7 @@ __all__ = [
     "LeaderboardOptOut",
     "LinkCode",
     "Member",
+    "MemberBadge",
     "MemberScore",
     "MessageState",
     "OccurrenceStatus",

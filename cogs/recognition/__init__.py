@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.discord.bot import FlywheelBot
 from cogs.recognition import _answers, _boards
+from cogs.recognition._badges import Badges
 from cogs.recognition._chat import Chat
 
 
@@ -17,3 +18,4 @@ async def setup(bot: FlywheelBot) -> None:
     await bot.add_cog(Chat(bot))
     await _boards.setup(bot)
     await _answers.setup(bot)
+    await bot.add_cog(Badges(bot))

@@ -1,7 +1,7 @@
 """score backfill: ledger rows recorded before recognition get their per-period score rows
 
 Revision ID: 0012_score_backfill
-Revises: 0008_answers
+Revises: 0009_badges
 Create Date: 2026-12-06 06:20:00
 
 Recognition's subscriber adds each ``activity.recorded`` event to the score rows, but the bus
@@ -29,7 +29,7 @@ from alembic import op
 from bot.services.recognition.scores import ScoreKey, add_to
 
 revision: str = "0012_score_backfill"
-down_revision: str | None = "0008_answers"
+down_revision: str | None = "0009_badges"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

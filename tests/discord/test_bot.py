@@ -170,6 +170,8 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
     assert {command["name"] for command in guild_sync.json} == {
         "Mark as answer",
         "about",
+        "badge",
+        "badges",
         "channel",
         "leaderboard",
         "link",

@@ -1,13 +1,14 @@
 """Recognition: points from chat, per-period score rows, and the boards read from them.
 
 Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.reactions`
-(points for reactions received from others, written at once), :mod:`.periods`
-(boards, calendar periods in the community's time zone), :mod:`.scores` (the score rows:
-added to with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
+(points for reactions received from others, written at once), :mod:`.periods` (boards,
+calendar periods in the community's time zone), :mod:`.scores` (the score rows: added to
+with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
 :mod:`.standing` (what /rank, /leaderboard and the Home tab show, privacy applied),
-:mod:`.cards` (PNG rank and leaderboard cards, drawn off the event loop) and :mod:`.data`
-:mod:`.answers` (accepted answers and the scorecard's answer times) and :mod:`.data`
-(privacy and export). Front ends use only what this module exports.
+:mod:`.cards` (PNG rank and leaderboard cards, drawn off the event loop), :mod:`.answers`
+(accepted answers and the scorecard's answer times), :mod:`.catalogue` (which badges there
+are), :mod:`.badges` (awarding them, once), :mod:`.counters` (what their rules read) and
+:mod:`.data` (privacy and export). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from bot.services.recognition.answers import (
     answer_times,
     duration_text,
 )
+from bot.services.recognition.badges import (
+    AwardResult,
+    BadgeAwarded,
+    HeldBadge,
+    award,
+    award_earned,
+    held_badges,
+    revoke,
+    top_badges,
+)
 from bot.services.recognition.boards import (
     BoardEntry,
     BoardPage,
@@ -37,6 +48,15 @@ from bot.services.recognition.boards import (
     top,
 )
 from bot.services.recognition.cards import leaderboard_png, rank_png
+from bot.services.recognition.catalogue import (
+    BadgeDraft,
+    BadgeView,
+    CatalogueEntry,
+    badge_names,
+    catalogue,
+    create_badge,
+    sync_configured,
+)
 from bot.services.recognition.ingest import (
     BatchResult,
     ChatRules,
@@ -71,6 +91,7 @@ from bot.services.recognition.standing import (
     rank_card,
     rank_words,
 )
+from bot.services.ugc.moderation import UgcFeatured
 
 __all__ = [
     "BOARD_WORDS",
@@ -79,13 +100,19 @@ __all__ = [
     "AcceptResult",
     "AnswerAccepted",
     "AnswerTimes",
+    "AwardResult",
+    "BadgeAwarded",
+    "BadgeDraft",
     "BadgeMark",
+    "BadgeView",
     "BatchResult",
     "Board",
     "BoardChoice",
     "BoardEntry",
     "BoardPage",
+    "CatalogueEntry",
     "ChatRules",
+    "HeldBadge",
     "HomeSummary",
     "IngestPipeline",
     "IngestStats",
@@ -102,9 +129,15 @@ __all__ = [
     "ReactionSeen",
     "accept_answer",
     "answer_times",
+    "award",
+    "award_earned",
+    "badge_names",
     "board_choice",
     "board_title",
+    "catalogue",
+    "create_badge",
     "duration_text",
+    "held_badges",
     "home_summary",
     "ingest_batch",
     "is_leaderboard_public",
@@ -117,10 +150,13 @@ __all__ = [
     "rank_png",
     "rank_words",
     "record_reaction",
+    "revoke",
     "screen_reaction",
     "set_leaderboard_public",
+    "sync_configured",
     "text_digest",
     "top",
+    "top_badges",
 ]
 
 
@@ -128,12 +164,28 @@ async def _score_activity(
     context: FeatureContext, session: AsyncSession, event: ActivityRecorded
 ) -> None:
     await on_activity_recorded(session, context.clock, event)
+    # Rule badges read the score rows just written: checked in the same transaction, so a
+    # retried delivery cannot check them before the counters moved.
+    await award_earned(session, context.clock, event.community_id, [event.member_id])
+
+
+async def _spotlight(context: FeatureContext, session: AsyncSession, event: UgcFeatured) -> None:
+    await award_earned(
+        session, context.clock, event.community_id, [event.member_id], counters=["ugc_featured"]
+    )
 
 
 FEATURE = Feature(
     name="recognition",
-    summary="Recognition: points from chat and reactions, and per-period leaderboards.",
-    subscriptions=(Subscription("recognition.period-scores", ActivityRecorded, _score_activity),),
+    summary=(
+        "Recognition: points from chat, reactions and accepted answers, per-period "
+        "leaderboards and badges."
+    ),
+    subscriptions=(
+        # Also awards the rule badges the activity's counters now reach (see _score_activity).
+        Subscription("recognition.period-scores", ActivityRecorded, _score_activity),
+        Subscription("recognition.badges-spotlight", UgcFeatured, _spotlight),
+    ),
     exporter=data.export_member,
     eraser=data.erase_member,
     merger=data.merge_members,

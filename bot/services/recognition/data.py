@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.features import ExportTable
-from bot.models import AcceptedAnswer, LeaderboardOptOut, Member, MemberScore, MessageState
+from bot.models import (
+    AcceptedAnswer,
+    Badge,
+    LeaderboardOptOut,
+    Member,
+    MemberBadge,
+    MemberScore,
+    MessageState,
+)
 from bot.services.recognition.answers import erase_answers, export_answers, merge_answers
 from bot.services.recognition.scores import rebuild_member_scores, remove_member_scores
 
-MEMBER_TABLES = ("member_scores", "recognition_message_state", "leaderboard_optouts", "answers")
+MEMBER_TABLES = (
+    "member_scores",
+    "recognition_message_state",
+    "leaderboard_optouts",
+    "answers",
+    "member_badges",
+    "badges",
+)
 ANONYMOUS_TABLES = ("board_score_counts",)
 
 
@@ -28,6 +43,17 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
     )
     optout = await session.get(LeaderboardOptOut, member_id)
     state = await session.get(MessageState, member_id)
+    awards = await session.execute(
+        select(
+            Badge.name, Badge.emoji, MemberBadge.awarded_at, MemberBadge.via, MemberBadge.revoked_at
+        )
+        .join(Badge, Badge.id == MemberBadge.badge_id)
+        .where(MemberBadge.member_id == member_id)
+        .order_by(MemberBadge.awarded_at)
+    )
+    created = await session.scalars(
+        select(Badge.name).where(Badge.created_by == member_id).order_by(Badge.name_key)
+    )
     return {
         "scores": [
             {
@@ -45,6 +71,17 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             else None
         ),
         "answers": await export_answers(session, member_id),
+        "badges": [
+            {
+                "badge": name,
+                "emoji": emoji,
+                "awarded_at": at.isoformat(),
+                "via": via,
+                "revoked_at": revoked.isoformat() if revoked else None,
+            }
+            for name, emoji, at, via, revoked in awards
+        ],
+        "badges_created": list(created),
     }
 
 
@@ -56,9 +93,16 @@ async def erase_member(session: AsyncSession, member_id: int, clock: Clock) -> N
     community_id = await session.scalar(select(Member.community_id).where(Member.id == member_id))
     assert community_id is not None
     await remove_member_scores(session, community_id, member_id)
-    for model in (MessageState, LeaderboardOptOut):
+    for model in (MessageState, LeaderboardOptOut, MemberBadge):
         await session.execute(delete(model).where(model.member_id == member_id))
     await erase_answers(session, member_id)
+    # Badges they created or gave stay the community's; the link to them goes.
+    await session.execute(
+        update(Badge).where(Badge.created_by == member_id).values(created_by=None)
+    )
+    await session.execute(
+        update(MemberBadge).where(MemberBadge.awarded_by == member_id).values(awarded_by=None)
+    )
 
 
 async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock) -> None:
@@ -97,6 +141,31 @@ async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock)
         )
     await session.execute(delete(LeaderboardOptOut).where(LeaderboardOptOut.member_id == old))
     await merge_answers(session, old, new)
+    await _merge_badges(session, old, new)
+
+
+async def _merge_badges(session: AsyncSession, old: int, new: int) -> None:
+    """Move the old member's awards to the kept one: one award per badge, a held one first."""
+    awards = (
+        await session.scalars(select(MemberBadge).where(MemberBadge.member_id.in_((old, new))))
+    ).all()
+    by_badge: dict[int, list[MemberBadge]] = {}
+    for row in awards:
+        by_badge.setdefault(row.badge_id, []).append(row)
+    for rows in by_badge.values():
+        # Keep the award still held (not revoked), else the earliest; drop the other.
+        kept = min(rows, key=lambda r: (r.revoked_at is not None, r.awarded_at, r.id))
+        for row in rows:
+            if row is not kept:
+                await session.delete(row)
+        await session.flush()
+        if kept.member_id == old:
+            kept.member_id = new
+    await session.flush()
+    await session.execute(update(Badge).where(Badge.created_by == old).values(created_by=new))
+    await session.execute(
+        update(MemberBadge).where(MemberBadge.awarded_by == old).values(awarded_by=new)
+    )
 
 
 EXPORT_TABLES = (
@@ -125,5 +194,27 @@ EXPORT_TABLES = (
             "accepted_by",
             "revision",
         ),
+    ),
+    ExportTable(
+        "badges",
+        Badge,
+        (
+            "id",
+            "slug",
+            "name",
+            "emoji",
+            "description",
+            "rule_counter",
+            "rule_threshold",
+            "access",
+            "source",
+            "enabled",
+            "created_at",
+        ),
+    ),
+    ExportTable(
+        "member_badges",
+        MemberBadge,
+        ("id", "member_id", "badge_id", "awarded_at", "via", "revoked_at"),
     ),
 )

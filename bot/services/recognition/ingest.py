@@ -37,6 +37,7 @@ from bot.models import Activity, Community, Member, MessageState
 from bot.services.communities import SpaceRef, ensure_space
 from bot.services.engagement import ActivityKind
 from bot.services.identities import resolve_passive_members
+from bot.services.recognition.badges import award_earned
 from bot.services.recognition.scores import ScoreKey, add_to, apply_scores, hidden_among
 from bot.settings import RecognitionSettings
 
@@ -309,6 +310,8 @@ async def ingest_batch(
     hidden = await hidden_among(session, points.keys())
     for community_id, rows in totals.items():
         await apply_scores(session, clock, community_id, rows, hidden)
+        # Badges with a `points >= N` rule (a query for those rules, nothing more if none).
+        await award_earned(session, clock, community_id, {k[0] for k in rows}, counters=["points"])
     insert_state = dialect_insert(session, STATE)
     await session.execute(
         insert_state.on_conflict_do_update(

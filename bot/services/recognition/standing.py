@@ -22,6 +22,7 @@ from bot.db import UTCDateTime
 from bot.errors import Invalid
 from bot.models import BoardScoreCount, Identity, Member
 from bot.services.callers import Actor
+from bot.services.recognition.badges import top_badges
 from bot.services.recognition.boards import BoardEntry, is_leaderboard_public, rank_of, top
 from bot.services.recognition.periods import (
     ALL_TIME_START,
@@ -185,10 +186,10 @@ async def leaderboard_page(
     return LeaderboardPage(choice, shown.period_start, page, pages, ranked, shown.entries)
 
 
-async def top_badges(session: AsyncSession, member_id: int) -> tuple[BadgeMark, ...]:
-    """Return the badges a card shows for the member (none until badges land)."""
-    del session, member_id
-    return ()
+async def card_badges(session: AsyncSession, member_id: int) -> tuple[BadgeMark, ...]:
+    """Return the badges a card shows for the member: their three most recent."""
+    held = await top_badges(session, member_id, limit=3)
+    return tuple(BadgeMark(view.emoji, view.name) for view in held)
 
 
 async def _member(
@@ -252,7 +253,7 @@ async def rank_card(
         standing.score,
         standing.rank if standing.score > 0 else None,
         ranked,
-        await top_badges(session, member_id),
+        await card_badges(session, member_id),
         own,
         hidden=not public,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
-from bot.slack.recognition import answers, boards, chat
+from bot.slack.recognition import answers, badges, boards, chat
 
 __all__ = ["register"]
 
@@ -17,3 +17,4 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     chat.register_events(front)  # events go through front.events
     boards.register(app, front)
     answers.register(app, front)
+    badges.register(app, front)

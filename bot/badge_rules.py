@@ -1,0 +1,113 @@
+"""Badge rules: ``<counter> >= <whole number>``, parsed strictly (bot.toml and ``/badge create``).
+
+Kept apart from the badges service so bot.toml's validation can use it without importing
+the services. The counters are read by :mod:`bot.services.recognition.badges`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Counter name -> what it counts (shown in /badges and in refusals).
+COUNTERS: dict[str, str] = {
+    "ugc_featured": "featured submissions",
+    "rituals_attended": "ritual check-ins",
+    "answers_accepted": "accepted answers",
+    "streak_weeks": "weeks in a row with a ritual check-in",
+    "points": "points",
+}
+MAX_THRESHOLD = 10_000_000
+EXAMPLE = "rituals_attended >= 4"
+_RULE = re.compile(r"[ \t]*([a-z_]+)[ \t]*>=[ \t]*([0-9]{1,9})[ \t]*")
+
+
+class BadRule(ValueError):
+    """A rule that does not read ``<counter> >= <whole number>``; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Award the badge once ``counter`` reaches ``threshold``."""
+
+    counter: str
+    threshold: int
+
+    @property
+    def text(self) -> str:
+        """Return the rule as it is written."""
+        return f"{self.counter} >= {self.threshold}"
+
+    @property
+    def said(self) -> str:
+        """Return the rule in words (``4 ritual check-ins``)."""
+        return f"{self.threshold:,} {COUNTERS[self.counter]}"
+
+
+def parse_rule(text: str) -> Rule:
+    """Return the rule ``text`` writes, or raise :class:`BadRule` saying what to write."""
+    known = ", ".join(COUNTERS)
+    found = _RULE.fullmatch(text)
+    if found is None:
+        raise BadRule(
+            f"a rule reads '<counter> >= <whole number>', e.g. '{EXAMPLE}' (counters: {known})"
+        )
+    counter, number = found.group(1), int(found.group(2))
+    if counter not in COUNTERS:
+        raise BadRule(f"there is no counter '{counter[:40]}'; use one of {known}")
+    if not 1 <= number <= MAX_THRESHOLD:
+        raise BadRule(f"the number must be 1 to {MAX_THRESHOLD:,}")
+    return Rule(counter, number)
+
+
+@dataclass(frozen=True)
+class BuiltIn:
+    """A badge every community has unless bot.toml changes or disables it."""
+
+    slug: str
+    name: str
+    emoji: str
+    description: str
+    rule: Rule | None
+
+
+# Advocate is manual until the stages issue gives it a ``stage >= advocate`` rule.
+BUILT_INS: tuple[BuiltIn, ...] = (
+    BuiltIn(
+        "founding-member",
+        "Founding Member",
+        "🌱",
+        "Here from the start: one of the people who built this community.",
+        None,
+    ),
+    BuiltIn(
+        "community-spotlight",
+        "Community Spotlight",
+        "🔦",
+        "Shared something the community featured.",
+        Rule("ugc_featured", 1),
+    ),
+    BuiltIn(
+        "community-expert",
+        "Community Expert",
+        "🧠",
+        "Five answers accepted by the people they helped.",
+        Rule("answers_accepted", 5),
+    ),
+    BuiltIn(
+        "ritual-regular",
+        "Ritual Regular",
+        "🔁",
+        "Checked in to four rituals.",
+        Rule("rituals_attended", 4),
+    ),
+    BuiltIn(
+        "advocate",
+        "Advocate",
+        "📣",
+        "Speaks up for the community and brings others in.",
+        None,
+    ),
+)
+BUILT_IN_SLUGS = tuple(b.slug for b in BUILT_INS)
+SLUG = r"^[a-z][a-z0-9-]{0,39}$"
