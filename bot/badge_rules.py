@@ -17,6 +17,14 @@ COUNTERS: dict[str, str] = {
     "streak_weeks": "weeks in a row with a ritual check-in",
     "points": "points",
 }
+# The words for a threshold of one, where they differ ("1 featured submission").
+ONE: dict[str, str] = {
+    "ugc_featured": "featured submission",
+    "rituals_attended": "ritual check-in",
+    "answers_accepted": "accepted answer",
+    "streak_weeks": "week with a ritual check-in",
+    "points": "point",
+}
 MAX_THRESHOLD = 10_000_000
 EXAMPLE = "rituals_attended >= 4"
 _RULE = re.compile(r"[ \t]*([a-z_]+)[ \t]*>=[ \t]*([0-9]{1,9})[ \t]*")
@@ -41,7 +49,10 @@ class Rule:
     @property
     def said(self) -> str:
         """Return the rule in words (``4 ritual check-ins``)."""
-        return f"{self.threshold:,} {COUNTERS[self.counter]}"
+        words = COUNTERS[self.counter]
+        if self.threshold == 1:
+            words = ONE.get(self.counter, words)
+        return f"{self.threshold:,} {words}"
 
 
 def parse_rule(text: str) -> Rule:

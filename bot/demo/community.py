@@ -34,6 +34,7 @@ GUILD = 900_000_000_000_000_001
 OWNER = 900_000_000_000_000_010
 GENERAL, RITUALS = 900_000_000_000_000_100, 900_000_000_000_000_101
 REVIEW, SHOWCASE, NEWS = 900_000_000_000_000_102, 900_000_000_000_000_103, 900_000_000_000_000_104
+KUDOS = 900_000_000_000_000_105
 TEAM, SLACK_GENERAL, SLACK_OWNER = "T0DEMO", "C0GENERAL", "U0OWNER"
 SLACK_REVIEW, SLACK_SHOWCASE = "C0REVIEW", "C0SHOWCASE"
 FIRST_NAMES = [
@@ -112,6 +113,7 @@ def _seed_sandboxes(discord: DiscordSandbox, slack: SlackSandbox) -> None:
     discord.add_channel(GUILD, REVIEW, "ugc-review")
     discord.add_channel(GUILD, SHOWCASE, "showcase")
     discord.add_channel(GUILD, NEWS, "announcements")
+    discord.add_channel(GUILD, KUDOS, "kudos")
     discord.add_member(GUILD, OWNER, "acme-founder")
     slack.add_channel(SLACK_GENERAL, "general")
     slack.add_channel(SLACK_REVIEW, "ugc-review")
@@ -231,7 +233,8 @@ async def _start_bot(
         + f"[discord]\nguild_ids = [{GUILD}]\nowner_user_ids = [{OWNER}]\n"
         # The sandbox grants the Message Content intent: chat earns points in the demo.
         "message_content_intent = true\n"
-        f"channels = {{ ugc-review = {REVIEW}, showcase = {SHOWCASE}, announcements = {NEWS} }}\n"
+        f"channels = {{ ugc-review = {REVIEW}, showcase = {SHOWCASE}, announcements = {NEWS},"
+        f" recognition = {KUDOS} }}\n"
         f'[slack]\nmode = "http"\nowner_user_ids = ["{SLACK_OWNER}"]\n'
         f'channels = {{ ugc-review = "{SLACK_REVIEW}", showcase = "{SLACK_SHOWCASE}" }}\n'
         f'[media]\ndir = "{workdir / "media"}"\n'

@@ -14,12 +14,14 @@ from bot.demo.community import (
     FIRST_NAMES,
     GENERAL,
     GUILD,
+    KUDOS,
+    OWNER,
     SLACK_GENERAL,
     STEP_TIMEOUT,
     Demo,
     answered,
 )
-from bot.models import AcceptedAnswer, Identity, Member
+from bot.models import AcceptedAnswer, Badge, Identity, Member, MemberBadge, OutboxMessage
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Things the demo's members say (all long enough to count).
@@ -161,9 +163,81 @@ async def step_leaderboard_pages(demo: Demo, state: dict[str, Any]) -> str:
     return f"/leaderboard answered with a PNG card and Next turned it: {heading[:80]}"
 
 
+async def step_rule_badge(demo: Demo, state: dict[str, Any]) -> str:
+    """The UGC tour featured a Slack member's post (ugc_featured >= 1: Community Spotlight).
+
+    They shared it without their name, so only they hear of the badge: a post in #kudos
+    naming them would say who shared it.
+    """
+    demo.runtime.bus.wake()
+    query = (
+        select(Member.display_name, MemberBadge.uid)
+        .join(MemberBadge, MemberBadge.member_id == Member.id)
+        .join(Badge, Badge.id == MemberBadge.badge_id)
+        .where(Badge.slug == "community-spotlight", MemberBadge.revoked_at.is_(None))
+    )
+    dm: OutboxMessage | None = None
+    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
+    while asyncio.get_running_loop().time() < deadline:
+        async with demo.runtime.sessions() as session:
+            holders = (await session.execute(query)).all()
+            if len(holders) == 1:
+                dm = await session.scalar(
+                    select(OutboxMessage).where(
+                        OutboxMessage.key.startswith(f"badge-dm:{holders[0].uid}"),
+                        OutboxMessage.status == "sent",
+                    )
+                )
+        if dm is not None:
+            break
+        demo.runtime.dispatcher.wake()
+        await asyncio.sleep(0.1)
+    assert dm is not None, f"no sent DM for one Community Spotlight holder: {holders}"
+    kudos = [m for m in demo.discord.messages[KUDOS] if "Spotlight" in str(m.get("content"))]
+    assert not kudos, "the anonymous sharer was named in #kudos"
+    return (
+        f"{holders[0].display_name} got Community Spotlight once, by DM only "
+        "(they shared without their name, so #kudos does not say who)"
+    )
+
+
+async def step_manual_badge(demo: Demo, state: dict[str, Any]) -> str:
+    interaction = await demo.discord.send_slash_command(
+        "badge",
+        guild_id=GUILD,
+        channel_id=GENERAL,
+        user_id=OWNER,
+        options=[
+            {
+                "type": 1,
+                "name": "award",
+                "options": [
+                    {"type": 6, "name": "member", "value": str(discord_member(7))},
+                    {"type": 3, "name": "badge", "value": "Founding Member"},
+                ],
+            }
+        ],
+    )
+    await demo.discord.wait_for_call(answered(interaction), timeout=STEP_TIMEOUT)
+    demo.runtime.dispatcher.wake()
+    post = await demo.discord.wait_for_call(
+        lambda c: (
+            c.method == "POST"
+            and c.path == f"/channels/{KUDOS}/messages"
+            and "Founding Member" in str((c.json or {}).get("content"))
+        ),
+        timeout=STEP_TIMEOUT,
+    )
+    body = post.json or {}
+    assert (body.get("allowed_mentions") or {}).get("parse") == [], "the announcement may ping"
+    return f"the owner gave Founding Member with /badge award: #kudos says {body['content'][:70]!r}"
+
+
 RECOGNITION_TOUR: list[tuple[str, Callable[[Demo, dict[str, Any]], Any]]] = [
     ("chat points", step_chat_points),
     ("accepted answer", step_accepted_answer),
+    ("rule badge", step_rule_badge),
+    ("badge award", step_manual_badge),
     ("rank card", step_rank_card),
     ("leaderboard pages", step_leaderboard_pages),
 ]

@@ -15,7 +15,16 @@ from sqlalchemy import func, select, text
 from bot.badge_rules import BadRule, parse_rule
 from bot.errors import ConfigError, Forbidden, Invalid, NotFound
 from bot.events import ActivityRecorded, EventBus, decode
-from bot.models import AuditEntry, Badge, EventRecord, MemberBadge, OutboxMessage
+from bot.models import (
+    AuditEntry,
+    Badge,
+    Consent,
+    EventRecord,
+    MemberBadge,
+    OutboxMessage,
+    SubmissionStatus,
+    UgcSubmission,
+)
 from bot.services import recognition
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.channels import set_channel
@@ -268,6 +277,49 @@ async def test_community_spotlight_is_awarded_when_ugc_is_featured(sessions, ses
         "community-spotlight"
     ]
     assert len(await events(session)) == 1
+
+
+async def test_the_spotlight_is_announced_only_for_work_shared_with_a_name(session, clock):
+    """Featured anonymously: the badge and the DM, but no post naming who shared it."""
+    community_id, _ = await community(session, clock)
+    handler = next(
+        s for s in recognition.FEATURE.subscriptions if s.name == "recognition.badges-spotlight"
+    )
+    from bot.services.ugc.moderation import UgcFeatured
+
+    held = {}
+    for user, consent in (("named", Consent.PUBLIC_NAMED), ("quiet", Consent.PUBLIC_ANONYMOUS)):
+        member = await actor(session, clock, community_id, user)
+        session.add(
+            UgcSubmission(
+                community_id=community_id,
+                member_id=member.member_id,
+                platform="discord",
+                title="My bench",
+                story="Made it",
+                links=[],
+                content_key=user,
+                consent=consent,
+                status=SubmissionStatus.APPROVED,
+                featured=True,
+                submitted_at=clock.now(),
+            )
+        )
+        await checkin(session, clock, member.member_id, ActivityKind.UGC_FEATURED, 50)
+        event = UgcFeatured(
+            community_id=community_id, member_id=member.member_id, submission_uid=user
+        )
+        await handler.handler(SimpleNamespace(clock=clock), session, event)
+        held[user] = [
+            h.badge.slug for h in await recognition.held_badges(session, member.member_id)
+        ]
+
+    assert held == {"named": ["community-spotlight"], "quiet": ["community-spotlight"]}
+    posts = [row.payload for row in await outbox(session, "badge-announce:")]
+    assert len(posts) == 1 and "Named" in json.dumps(posts[0])
+    assert "Quiet" not in json.dumps(posts)
+    assert len(await outbox(session, "badge-dm:")) == 2
+    assert len(await events(session)) == 2
 
 
 async def test_points_badges_are_awarded_from_a_chat_batch(session, clock):

@@ -34,7 +34,7 @@ from bot.events import Event, domain_event, publish
 from bot.ids import new_uid
 from bot.inputs import shorten
 from bot.messages import DirectMessage, Post, Purpose, RoleChange, bold, owned, rich
-from bot.models import Badge, Community, Member, MemberBadge
+from bot.models import Badge, Community, Consent, Member, MemberBadge, UgcSubmission
 from bot.outbox import send
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
@@ -102,6 +102,53 @@ async def _announce(
     )
     rule = rule_of(badge)
     why = f" for {rule.said}" if via == "rule" and rule else ""
+    # Naming someone beside "featured" would tell the community who shared without a name:
+    # then only the member hears of it.
+    if not await _only_anonymous_work(session, badge, member_id):
+        await _post_announcement(session, clock, badge, member_id, award_uid, name, why)
+    dm = rich(
+        f"{badge.emoji} You earned the ",
+        bold(badge.name),
+        f" badge in {community or 'the community'}{why}.",
+        f" {badge.description}" if badge.description else "",
+    )
+    await send(
+        session,
+        clock,
+        DirectMessage(member_id=member_id, body=dm),
+        key=f"badge-dm:{award_uid}",
+        community_id=badge.community_id,
+    )
+    if badge.access:
+        await _role(session, clock, badge, member_id, award_uid, grant=True)
+
+
+async def _only_anonymous_work(session: AsyncSession, badge: Badge, member_id: int) -> bool:
+    """Return True for a featured-work badge whose holder's featured work is all anonymous."""
+    if badge.rule_counter != "ugc_featured":
+        return False
+    named = await session.scalar(
+        select(UgcSubmission.id)
+        .where(
+            UgcSubmission.member_id == member_id,
+            UgcSubmission.featured.is_(True),
+            UgcSubmission.consent != Consent.PUBLIC_ANONYMOUS,
+        )
+        .limit(1)
+    )
+    return named is None
+
+
+async def _post_announcement(
+    session: AsyncSession,
+    clock: Clock,
+    badge: Badge,
+    member_id: int,
+    award_uid: str,
+    name: str | None,
+    why: str,
+) -> None:
+    """Queue the award's post in the recognition channel (never pinging)."""
     announcement = rich(
         f"{badge.emoji} ",
         owned(member_id, name or "A member", fallback="A member"),
@@ -118,21 +165,6 @@ async def _announce(
         community_id=badge.community_id,
         members=(member_id,),
     )
-    dm = rich(
-        f"{badge.emoji} You earned the ",
-        bold(badge.name),
-        f" badge in {community or 'the community'}{why}.",
-        f" {badge.description}" if badge.description else "",
-    )
-    await send(
-        session,
-        clock,
-        DirectMessage(member_id=member_id, body=dm),
-        key=f"badge-dm:{award_uid}",
-        community_id=badge.community_id,
-    )
-    if badge.access:
-        await _role(session, clock, badge, member_id, award_uid, grant=True)
 
 
 async def _role(
