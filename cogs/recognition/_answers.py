@@ -23,10 +23,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import FlywheelBot, acknowledge, send_ephemeral
+from bot.discord.render import markdown
 from bot.errors import Invalid
 from bot.services import recognition
-from bot.services.recognition import AcceptResult, MessageRef, QuestionRef, duration_text
-from bot.text import discord_escape
+from bot.services.recognition import MessageRef, QuestionRef
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
@@ -64,28 +64,6 @@ async def _fetch(channel: Any, message_id: int) -> discord.Message | None:
     except discord.NotFound:
         return None
     return found
-
-
-def _told(result: AcceptResult, points: int) -> str:
-    name = discord_escape(result.answerer)
-    if result.outcome == "unchanged":
-        return f"{name}'s reply is already the accepted answer to this question; nothing changed."
-    times = f"Answered {duration_text((result.answered_at - result.asked_at).total_seconds())}"
-    if result.first_response_at is not None:
-        first = duration_text((result.first_response_at - result.asked_at).total_seconds())
-        times += f" after the question (first reply after {first})."
-    else:
-        times += " after the question."
-    if result.outcome == "changed":
-        previous = discord_escape(result.previous_answerer or "the earlier answerer")
-        return (
-            f"Moved the accepted answer from {previous} to **{name}**: the {points} points "
-            f"moved with it, and {name} is told by DM. {times}"
-        )
-    return (
-        f"Marked **{name}**'s reply as the accepted answer: +{points} points for them, "
-        f"and they are told by DM. {times}"
-    )
 
 
 async def _tag_answered(post: discord.Thread, forum: discord.ForumChannel) -> None:
@@ -215,7 +193,7 @@ class Answers(commands.Cog):
             )
         if forum is not None and result.outcome != "unchanged":
             await _tag_answered(where, forum)
-        await send_ephemeral(interaction, _told(result, points))
+        await send_ephemeral(interaction, markdown(recognition.accepted_words(result, points))[0])
 
 
 async def setup(bot: FlywheelBot) -> None:

@@ -25,6 +25,7 @@ from bot.services.recognition.answers import (
     MessageRef,
     QuestionRef,
     accept_answer,
+    accepted_words,
     answer_times,
     duration_text,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "ReactionRules",
     "ReactionSeen",
     "accept_answer",
+    "accepted_words",
     "answer_times",
     "award",
     "award_earned",

@@ -36,7 +36,7 @@ from bot.db.reassign import reassign
 from bot.errors import Forbidden, Invalid
 from bot.events import Event, domain_event, publish
 from bot.ids import new_uid
-from bot.messages import DirectMessage, Rich, link, rich
+from bot.messages import DirectMessage, Rich, bold, link, rich
 from bot.models import AcceptedAnswer, Activity, Member
 from bot.outbox import send
 from bot.services.audit import audit
@@ -485,3 +485,31 @@ async def merge_answers(session: AsyncSession, old: int, new: int) -> None:
     """Move a linked member's questions, answers and marks to the kept member."""
     for column in ("asker_member_id", "answerer_member_id", "accepted_by"):
         await reassign(session, AcceptedAnswer, column, old, new)
+
+
+def accepted_words(result: AcceptResult, points: int) -> Rich:
+    """Return what the person who marked an answer is told (each front end renders it)."""
+    name = result.answerer
+    if result.outcome == "unchanged":
+        return rich(
+            f"{name}'s reply is already the accepted answer to this question; nothing changed."
+        )
+    times = f"Answered {duration_text((result.answered_at - result.asked_at).total_seconds())}"
+    if result.first_response_at is not None:
+        first = duration_text((result.first_response_at - result.asked_at).total_seconds())
+        times += f" after the question (first reply after {first})."
+    else:
+        times += " after the question."
+    if result.outcome == "changed":
+        previous = result.previous_answerer or "the earlier answerer"
+        return rich(
+            f"Moved the accepted answer from {previous} to ",
+            bold(name),
+            f": the {points} points moved with it, and {name} is told by DM. {times}",
+        )
+    return rich(
+        "Marked ",
+        bold(name),
+        f"'s reply as the accepted answer: +{points} points for them, and they are told by DM. "
+        f"{times}",
+    )

@@ -17,10 +17,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import Invalid
 from bot.services import recognition
-from bot.services.recognition import AcceptResult, MessageRef, QuestionRef, duration_text
+from bot.services.recognition import MessageRef, QuestionRef
 from bot.slack.directory import as_dict
 from bot.slack.front import PLATFORM, ActionCall, SlackFront
-from bot.text import slack_escape
+from bot.slack.render import mrkdwn
 
 CALLBACK_ID = "mark_answer"
 SHORTCUT_NAME = "Mark as answer"
@@ -71,28 +71,6 @@ async def _replies(call: ActionCall, channel_id: str, thread_ts: str) -> list[di
             ) from None
         raise
     return [as_dict(message) for message in answer.get("messages") or []]
-
-
-def _told(result: AcceptResult, points: int) -> str:
-    name = slack_escape(result.answerer)
-    if result.outcome == "unchanged":
-        return f"{name}'s reply is already the accepted answer to this question; nothing changed."
-    times = f"Answered {duration_text((result.answered_at - result.asked_at).total_seconds())}"
-    if result.first_response_at is not None:
-        first = duration_text((result.first_response_at - result.asked_at).total_seconds())
-        times += f" after the question (first reply after {first})."
-    else:
-        times += " after the question."
-    if result.outcome == "changed":
-        previous = slack_escape(result.previous_answerer or "the earlier answerer")
-        return (
-            f"Moved the accepted answer from {previous} to *{name}*: the {points} points moved "
-            f"with it, and {name} is told by DM. {times}"
-        )
-    return (
-        f"Marked *{name}*'s reply as the accepted answer: +{points} points for them, and they "
-        f"are told by DM. {times}"
-    )
 
 
 async def mark_answer(call: ActionCall) -> None:
@@ -156,4 +134,4 @@ async def mark_answer(call: ActionCall) -> None:
         result = await recognition.accept_answer(
             session, runtime.clock, actor, question=question, answer=answer, points=points
         )
-    await call.reply(_told(result, points))
+    await call.reply(mrkdwn(recognition.accepted_words(result, points)))
