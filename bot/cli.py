@@ -301,6 +301,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"  {entry.where}: {entry.reason}")
     if len(skipped) > SKIPPED_SHOWN:
         print(f"  …and {len(skipped) - SKIPPED_SHOWN:,} more")
+    awarded = sum(outcome.badges for outcome in outcomes)
+    missing = [entry for outcome in outcomes for entry in outcome.unknown_badges]
+    if awarded or missing:
+        print(f"badges given {awarded:,}, not found {len(missing):,}")
+    for entry in missing[:SKIPPED_SHOWN]:
+        print(f"  {entry.where}: {entry.reason}")
+    if len(missing) > SKIPPED_SHOWN:
+        print(f"  …and {len(missing) - SKIPPED_SHOWN:,} more")
     return 0 if imported or unchanged else 1
 
 

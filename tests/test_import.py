@@ -7,12 +7,13 @@ import sqlite3
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from bot.models import Activity, Identity, Member
+from bot.models import Activity, Badge, EventRecord, Identity, Member, MemberBadge, OutboxMessage
 from bot.roster_formats import read_csv, read_mee6
 from bot.services.communities import ensure_community, ensure_space
 from bot.services.engagement import ledger_total
+from bot.services.recognition.catalogue import sync_configured
 from bot.services.roster import import_batch
 from tests.fuzz.snapshot import changed_tables, snapshot
 from tests.test_cli import QUIET, flywheel, one_line_exit_2
@@ -138,6 +139,49 @@ async def test_joined_dates_badges_and_both_platforms_come_from_the_csv(sessions
         ("slack", 20, "csv import"),
     ]
     assert rows[0][1].date() == date(2024, 5, 31) and rows[1][1] == clock.now()
+
+
+async def test_the_badges_a_row_lists_are_given_once_and_unknown_ones_are_reported(sessions, clock):
+    spaces = await community(sessions, clock)
+    community_id = spaces["discord"].community_id
+    async with sessions() as session, session.begin():
+        await sync_configured(session, clock, community_id, {})  # the built-ins
+    roster = read_csv(
+        b"platform,user_id,display_name,points,joined,badges\n"
+        b"discord,42,Ada,10,,founding member; Bug Hunter\n"
+        b"slack,U0ABCDEF,Grace,20,,Community Expert\n",
+        today=TODAY,
+    )
+
+    async def once():
+        async with sessions() as session, session.begin():
+            return await import_batch(session, clock, source="csv", spaces=spaces, rows=roster.rows)
+
+    first = await once()
+    second = await once()
+
+    assert (first.badges, second.badges) == (2, 0)
+    assert [(e.where, "Bug Hunter" in e.reason) for e in first.unknown_badges] == [("line 2", True)]
+    async with sessions() as session:
+        held = (
+            await session.execute(
+                select(Member.display_name, Badge.slug, MemberBadge.via)
+                .join(MemberBadge, MemberBadge.member_id == Member.id)
+                .join(Badge, Badge.id == MemberBadge.badge_id)
+                .order_by(Member.display_name)
+            )
+        ).all()
+        events = await session.scalar(
+            select(func.count()).where(EventRecord.name == "badge.awarded")
+        )
+        announced = await session.scalar(
+            select(func.count()).where(OutboxMessage.key.startswith("badge-"))
+        )
+    assert [tuple(row) for row in held] == [
+        ("Ada", "founding-member", "import"),
+        ("Grace", "community-expert", "import"),
+    ]
+    assert (events, announced) == (2, 0)  # published once each; nothing posted or DMed
 
 
 @pytest.mark.parametrize(

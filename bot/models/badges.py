@@ -73,7 +73,8 @@ class MemberBadge(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     badge_id: Mapped[int] = mapped_column(ForeignKey("badges.id", ondelete="CASCADE"))
     awarded_at: Mapped[datetime]
-    # ``rule`` (its counter crossed), ``manual`` (a moderator) or ``merged`` (linking).
+    # ``rule`` (its counter crossed), ``manual`` (a moderator), ``import`` (a roster file)
+    # or ``merged`` (linking).
     via: Mapped[str] = mapped_column(String(8))
     awarded_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None]

@@ -16,8 +16,10 @@ Each source (``csv``, ``mee6``) is its own stream: totals from different tools a
 
 The ledger refuses more than ``MAX_POINTS_PER_ACTIVITY`` points in one row, so a larger
 total is recorded as several rows (``…:<total>``, ``…:<total>:2``, …) in one transaction.
-Badges are not awarded here (that is the badges feature's job): the list a file gives is
-kept, pending, in the ``source_ref`` of the import's newest row (``badges: A; B``).
+The badges a row lists are given through the badges service (:func:`import_awards`: found by
+name or slug, not announced, an award held or revoked left alone), on every run, so a badge
+defined after a first import is given by the next; names that match no badge are reported.
+The list is also kept in the ``source_ref`` of the import's newest row (``badges: A; B``).
 Someone who asked to be erased is not brought back by an import (a passive signal).
 """
 
@@ -43,6 +45,7 @@ from bot.services.engagement import (
     record_imported,
 )
 from bot.services.identities import ResolvedMember, resolve_passive_members
+from bot.services.recognition.badges import import_awards
 
 MAX_IMPORTED_POINTS = 10_000_000  # per member and source: at most 100 ledger rows
 SOURCE_REF_LENGTH = 500  # the column
@@ -82,6 +85,9 @@ class BatchOutcome:
     created: int
     unchanged: int
     skipped: tuple[Skipped, ...]
+    badges: int = 0  # badge awards made
+    # Rows whose points went in but that name a badge not defined here.
+    unknown_badges: tuple[Skipped, ...] = ()
 
 
 def _prefix(source: str, space: SpaceRef, user_id: str) -> str:
@@ -178,12 +184,14 @@ async def import_batch(
     entries: list[ImportedActivity] = []
     joined: list[dict[str, object]] = []
     done: list[ResolvedMember] = []
+    wanted: list[tuple[int, str, str]] = []  # member, badge name, where
     for row in rows:
         space = spaces[row.platform]
         member = members.get((row.platform, row.user_id))
         if member is None:
             skipped.append(Skipped(row.where, "this person asked to be erased"))
             continue
+        wanted.extend((member.member_id, name, row.where) for name in row.badges)
         key = source_key(source, space, row)
         earlier = history.get(member.member_id, [])
         if any(seen == key for seen, _ in earlier):
@@ -223,4 +231,16 @@ async def import_batch(
             joined,
         )
     created = len({member.member_id for member in done if member.created})
-    return BatchOutcome(len(done), created, unchanged, tuple(skipped))
+    made, unknown = await import_awards(
+        session, clock, community_id, [(member_id, name) for member_id, name, _ in wanted]
+    )
+    missing = tuple(
+        Skipped(
+            where,
+            f"no badge {name!r} here (its points went in); define it in bot.toml "
+            "[badges.<slug>] or with /badge create, then import again",
+        )
+        for _, name, where in wanted
+        if name in unknown
+    )
+    return BatchOutcome(len(done), created, unchanged, tuple(skipped), made, missing)

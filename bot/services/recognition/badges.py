@@ -45,7 +45,7 @@ from bot.services.recognition.counters import read_counters
 @domain_event("badge.awarded")
 @dataclass(frozen=True)
 class BadgeAwarded(Event):
-    """A member was given a badge (``via`` ``rule`` or ``manual``), once per award."""
+    """A member was given a badge (``via`` ``rule``, ``manual`` or ``import``), once per award."""
 
     community_id: int
     member_id: int
@@ -189,6 +189,70 @@ async def _role(
         key=f"badge-role:{award_uid}:{'grant' if grant else 'revoke'}",
         community_id=badge.community_id,
     )
+
+
+async def import_awards(
+    session: AsyncSession, clock: Clock, community_id: int, wanted: Collection[tuple[int, str]]
+) -> tuple[int, set[str]]:
+    """Give members the badges a roster file lists; return how many were new, and the names
+    that match no badge here.
+
+    Badges are found by name or slug (case and spacing do not matter). An award already held,
+    or revoked, is left as it is, so importing again changes nothing. Nothing is announced or
+    DMed (the file says what people earned elsewhere, earlier); ``badge.awarded`` is published
+    with ``via`` ``import`` and a badge's role is granted.
+    """
+    badges = (
+        await session.scalars(
+            select(Badge).where(Badge.community_id == community_id, Badge.enabled.is_(True))
+        )
+    ).all()
+    by_key: dict[str, Badge] = {}
+    for badge in badges:
+        by_key[" ".join(badge.name.casefold().split())] = badge
+        by_key[badge.slug.casefold()] = badge
+    unknown: set[str] = set()
+    pairs: dict[tuple[int, int], Badge] = {}
+    for member_id, name in wanted:
+        found = by_key.get(" ".join(name.casefold().split()))
+        if found is None:
+            unknown.add(name)
+        else:
+            pairs[member_id, found.id] = found
+    made = 0
+    now = clock.now()
+    for (member_id, badge_id), badge in sorted(pairs.items()):
+        uid = new_uid()
+        row = await session.scalar(
+            dialect_insert(session, MemberBadge)
+            .values(
+                uid=uid,
+                community_id=community_id,
+                member_id=member_id,
+                badge_id=badge_id,
+                awarded_at=now,
+                via="import",
+            )
+            .on_conflict_do_nothing(index_elements=["member_id", "badge_id"])
+            .returning(MemberBadge.id)
+        )
+        if row is None:
+            continue
+        made += 1
+        await publish(
+            session,
+            clock,
+            BadgeAwarded(
+                community_id=community_id,
+                member_id=member_id,
+                badge_slug=badge.slug,
+                award_uid=uid,
+                via="import",
+            ),
+        )
+        if badge.access:
+            await _role(session, clock, badge, member_id, uid, grant=True)
+    return made, unknown
 
 
 async def award_earned(
