@@ -63,7 +63,7 @@ class Chat(commands.Cog):
                 channel_id=str(channel.id),
                 parent_id=str(parent) if parent else None,
                 message_id=str(message.id),
-                text_length=len(message.content),
+                text_length=recognition.text_length(message.content),
                 text_digest=recognition.text_digest(message.content),
                 at=message.created_at,
                 display_name=author.display_name,

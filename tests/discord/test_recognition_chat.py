@@ -129,6 +129,25 @@ async def test_bots_short_repeated_and_ignored_channel_messages_earn_nothing(bot
     assert await points(runtime, ALICE_ID) == 5
 
 
+async def test_invisible_characters_neither_make_a_message_long_nor_make_repeated_text_new(
+    bot, runtime, sandbox
+):
+    send = sandbox.send_message_create
+    await send(GENERAL_ID, BOB_ID, "\u200b" * 12, guild_id=GUILD_ID)  # shows nothing
+    await send(GENERAL_ID, BOB_ID, "ok\u200b\u200b\u200b\u2060\u2060", guild_id=GUILD_ID)
+    await send(GENERAL_ID, ALICE_ID, "thanks for the help", guild_id=GUILD_ID)
+    await written(runtime, 3)
+    assert runtime.ingest.stats.skipped == {"short": 2}
+
+    runtime.ingest.rules = replace(runtime.ingest.rules, cooldown_seconds=0)
+    await send(GENERAL_ID, ALICE_ID, "thanks\u200b for\u00a0the help\u200d", guild_id=GUILD_ID)
+    await written(runtime, 4)
+
+    assert runtime.ingest.stats.skipped["repeated"] == 1
+    assert await points(runtime, ALICE_ID) == 5
+    assert (await points(runtime, BOB_ID) or 0) == 0
+
+
 @pytest.mark.usefixtures("workspace")
 async def test_a_reaction_from_another_member_earns_the_author_a_point_never_their_own(
     bot, runtime, sandbox, chat_log

@@ -31,6 +31,7 @@ from bot.services.recognition import (
     rank_of,
     set_leaderboard_public,
     text_digest,
+    text_length,
     top,
 )
 from bot.services.recognition.scores import on_activity_recorded
@@ -409,3 +410,18 @@ def test_recognition_settings_are_checked_with_one_line_errors(tmp_path):
 
     assert "recognition.flush_seconds" in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_invisible_characters_and_odd_spacing_do_not_pass_the_length_or_repeated_text_rules():
+    # Five zero-width spaces, a word drowned in combining marks, blank fillers: nothing shown.
+    assert text_length("\u200b" * 5) == 0
+    assert text_length("a" + "\u0301\u0302\u0303" * 10) == 1
+    assert text_length("\u3164\u2800 \u00a0ok\u2060") == 2
+    assert text_length("hello world") == 11
+    # The same words with invisible characters, other spaces or full-width letters repeat.
+    plain = text_digest("hello there, everyone")
+    assert text_digest("hello\u200b there,\u00a0\u2003everyone\u200d") == plain
+    assert text_digest("\uff48ello there, everyone") == plain  # a full-width h
+    assert text_digest("hello there, everyone!") != plain
+    # Accented letters are letters: written either way, they are the same message.
+    assert text_length("caf\u00e9s") == text_length("cafe\u0301s") == 5

@@ -45,6 +45,8 @@ from bot.services.recognition.ingest import (
     MessageSeen,
     ingest_batch,
     text_digest,
+    text_length,
+    visible_text,
 )
 from bot.services.recognition.periods import Board, Period, period_start
 from bot.services.recognition.reactions import (
@@ -120,7 +122,9 @@ __all__ = [
     "screen_reaction",
     "set_leaderboard_public",
     "text_digest",
+    "text_length",
     "top",
+    "visible_text",
 ]
 
 
