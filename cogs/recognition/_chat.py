@@ -27,6 +27,14 @@ PLATFORM = "discord"
 CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
+def _parent_of(guild: discord.Guild, channel_id: int) -> str | None:
+    """Return the channel a thread belongs to (an ignored channel's threads are ignored)."""
+    channel = guild.get_channel_or_thread(channel_id)
+    if isinstance(channel, discord.Thread) and channel.parent_id:
+        return str(channel.parent_id)
+    return None
+
+
 class Chat(commands.Cog):
     """Listens to guild messages and reactions and hands them to recognition."""
 
@@ -98,6 +106,7 @@ class Chat(commands.Cog):
             author_name=author.display_name if author else None,
             reactor_is_bot=reactor.bot,
             author_is_bot=bool(author and (author.bot or author.system)),
+            parent_id=_parent_of(guild, payload.channel_id),
         )
         screened = recognition.screen_reaction(self.reaction_rules, reaction)
         if screened is not None:

@@ -181,6 +181,22 @@ async def test_a_reaction_from_another_member_earns_the_author_a_point_never_the
     assert kinds == ["message", "reaction"]
 
 
+@pytest.mark.usefixtures("workspace")
+async def test_a_reaction_in_an_ignored_channel_or_its_thread_earns_nothing(
+    bot, runtime, sandbox, chat_log
+):
+    for channel in (OFFTOPIC_ID, OFFTOPIC_THREAD_ID):
+        message = await sandbox.send_message_create(
+            channel, ALICE_ID, "a meme nobody should farm", guild_id=GUILD_ID
+        )
+        await sandbox.send_reaction_add(channel, message, BOB_ID, "😂", guild_id=GUILD_ID)
+        await chat_log.wait_for(rf"reaction on message {message}: ignored_channel \(\+0\)")
+
+    assert (await points(runtime, ALICE_ID) or 0) == 0
+    async with runtime.sessions() as session:
+        assert list(await session.scalars(select(Activity.kind))) == []
+
+
 @pytest.mark.parametrize("content_intent", [False], ids=["message-content-intent-off"])
 async def test_without_the_message_content_intent_chat_is_not_queued_and_the_log_says_why(
     start_bot, runtime, sandbox, caplog
