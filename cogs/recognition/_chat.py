@@ -7,7 +7,9 @@ a message's length needs the Message Content intent (``[discord] message_content
 without it Discord sends guild messages with empty text, so chat earns no points and the
 cog says so once at start-up. Each reaction is recorded at once for the message's author
 (:func:`~bot.services.recognition.record_reaction`): never their own, nothing from or for a
-bot; Discord names the author in the event (``message_author_id``).
+bot; Discord names the author in the event (``message_author_id``). With ``[discord]
+guild_ids`` set, chat and reactions in any other guild the bot was invited to count for
+nothing (and do not bind that guild to the community).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class Chat(commands.Cog):
         self.bot = bot
         self.runtime = bot.runtime
         self.reading = bot.intents.message_content
+        # With [discord] guild_ids set, only those guilds are the community's: a guild that
+        # invited the bot on its own must not bind itself to the community by chatting.
+        self.guilds = frozenset(bot.runtime.settings.discord.guild_ids)
         self.reaction_rules = recognition.ReactionRules.from_settings(
             bot.runtime.settings.recognition
         )
@@ -59,6 +64,8 @@ class Chat(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         """Queue a guild message for chat points (the pipeline applies the rules)."""
         if not self.reading or message.guild is None or message.type not in CHAT_TYPES:
+            return
+        if not self._ours(message.guild.id):
             return
         channel = message.channel
         parent = channel.parent_id if isinstance(channel, discord.Thread) else None
@@ -86,6 +93,8 @@ class Chat(commands.Cog):
         reactor = payload.member
         guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
         if guild is None or reactor is None or payload.message_author_id is None:
+            return
+        if not self._ours(guild.id):
             return
         author: discord.abc.User | None = None
         if payload.user_id != payload.message_author_id and not reactor.bot:
@@ -131,6 +140,10 @@ class Chat(commands.Cog):
             result.outcome.value,
             result.points,
         )
+
+    def _ours(self, guild_id: int) -> bool:
+        """Return whether a guild's chat counts: any guild, or only those configured."""
+        return not self.guilds or guild_id in self.guilds
 
     async def _author(
         self, guild: discord.Guild, message_id: int, author_id: int
