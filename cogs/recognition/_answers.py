@@ -66,7 +66,7 @@ async def _fetch(channel: Any, message_id: int) -> discord.Message | None:
     return found
 
 
-def _told(result: AcceptResult, points: int) -> str:
+def _told(result: AcceptResult, points: int, limit: int) -> str:
     name = discord_escape(result.answerer)
     if result.outcome == "unchanged":
         return f"{name}'s reply is already the accepted answer to this question; nothing changed."
@@ -76,6 +76,16 @@ def _told(result: AcceptResult, points: int) -> str:
         times += f" after the question (first reply after {first})."
     else:
         times += " after the question."
+    if result.limited:
+        taken = ""
+        if result.outcome == "changed":
+            earlier = discord_escape(result.previous_answerer or "the earlier answerer")
+            taken = f" (moved from {earlier}, whose points were taken back)"
+        return (
+            f"Marked **{name}**'s reply as the accepted answer{taken}, without points: "
+            f"{name} already earned points for {limit} answers to this member's questions in "
+            f"the last 24 hours. {times}"
+        )
     if result.outcome == "changed":
         previous = discord_escape(result.previous_answerer or "the earlier answerer")
         return (
@@ -202,6 +212,7 @@ class Answers(commands.Cog):
         first = await self._first_response(question, where)
         runtime = self.bot.runtime
         points = runtime.settings.recognition.answer_points
+        limit = runtime.settings.recognition.answer_daily_limit
         async with self.bot.acting(interaction) as (session, actor):
             result = await recognition.accept_answer(
                 session,
@@ -212,10 +223,11 @@ class Answers(commands.Cog):
                 ),
                 answer=MessageRef(**_ref(message)),
                 points=points,
+                daily_limit=limit,
             )
         if forum is not None and result.outcome != "unchanged":
             await _tag_answered(where, forum)
-        await send_ephemeral(interaction, _told(result, points))
+        await send_ephemeral(interaction, _told(result, points, limit))
 
 
 async def setup(bot: FlywheelBot) -> None:

@@ -315,6 +315,7 @@ async def test_two_marks_at_the_same_instant_leave_one_answer_and_one_credit(com
                 question=question(message=f"q{number}"),
                 answer=reply(replier, f"r{number}-{replier}"),
                 points=POINTS,
+                daily_limit=10,  # one replier may win all four
             )
 
     for number in range(4):  # who starts first alternates
@@ -331,3 +332,42 @@ async def test_two_marks_at_the_same_instant_leave_one_answer_and_one_credit(com
         dms = await session.scalar(select(func.count()).select_from(OutboxMessage))
         questions = await session.scalar(select(func.count()).select_from(AcceptedAnswer))
     assert (len(credits), len(set(credits)), dms, questions) == (4, 4, 4, 4)
+
+
+async def test_one_askers_questions_credit_the_same_answerer_at_most_the_daily_limit(
+    session, clock, community
+):
+    ada = await actor(session, clock, community, "ada")
+    clock.set(T0 + timedelta(hours=1))
+
+    async def mark(n: int, who: str = "bob"):
+        return await accept_answer(
+            session,
+            clock,
+            ada,
+            question=question(message=f"q{n}", at=T0 + timedelta(minutes=n)),
+            answer=reply(who, f"r{n}", at=T0 + timedelta(minutes=n, seconds=30)),
+            points=POINTS,
+            daily_limit=2,
+        )
+
+    results = [await mark(n) for n in range(4)]
+    await score(session, clock)
+
+    # Two people taking turns could otherwise trade 25 points a message, without end.
+    assert [(r.outcome, r.points, r.limited) for r in results] == [
+        ("accepted", POINTS, False),
+        ("accepted", POINTS, False),
+        ("accepted", 0, True),
+        ("accepted", 0, True),
+    ]
+    bob = await member(session, community, "Bob")
+    assert bob.points_total == 2 * POINTS
+    assert await helpers(session, clock, community, bob.id) == (2, 2 * POINTS)
+    # Every answer is still marked (the scorecard keeps its times); only two were told by DM.
+    assert await session.scalar(select(func.count()).select_from(AcceptedAnswer)) == 4
+    assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+    # Someone else answering her is not limited by Bob's count, and a day later Bob earns again.
+    assert (await mark(4, "carol")).points == POINTS
+    clock.advance(24 * 3600)
+    assert (await mark(5)).points == POINTS

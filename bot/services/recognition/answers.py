@@ -14,6 +14,11 @@ calls :func:`accept_answer`. The rules:
   Each revision has its own ledger keys (``answer:<uid>:<revision>`` and
   ``answer-moved:<uid>:<revision>``), so nothing is counted twice, whatever is retried.
 
+Two people taking turns asking and answering could trade points without end, so one
+asker's questions credit the same answerer at most ``[recognition] answer_daily_limit``
+times in 24 hours (counted under a lock on the answerer's row); past it the answer is still
+marked (the scorecard keeps its times) but earns nothing, and nobody is told by DM.
+
 The answerer earns ``[recognition] answer_points`` through the ledger (``answer_accepted``,
 which the helpers board counts), is told by DM (through the outbox, once per revision,
 without a ping), and ``answer.accepted`` is published for badges. The row keeps the
@@ -24,10 +29,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -46,6 +51,7 @@ from bot.services.identities import ErasedPerson, resolve_member
 
 ID_LENGTH = 64
 MAX_POINTS = 10_000
+LIMIT_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,11 @@ class AnswerAccepted(Event):
 
 @dataclass(frozen=True)
 class AcceptResult:
-    """What marking did: ``outcome`` is ``accepted``, ``changed`` or ``unchanged``."""
+    """What marking did: ``outcome`` is ``accepted``, ``changed`` or ``unchanged``.
+
+    ``limited``: marked, but the answerer earned nothing (the asker's questions credited
+    them ``daily_limit`` times in the last 24 hours already).
+    """
 
     question_uid: str
     outcome: str
@@ -100,6 +110,7 @@ class AcceptResult:
     first_response_at: datetime | None
     answered_at: datetime
     accepted_at: datetime
+    limited: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,11 +210,14 @@ async def accept_answer(
     question: QuestionRef,
     answer: MessageRef,
     points: int = 25,
+    daily_limit: int = 3,
 ) -> AcceptResult:
     """Mark ``answer`` as the answer to ``question``: credit the answerer once, keep the times."""
     by_asker = check_marking(actor, question, answer)
     if not 1 <= points <= MAX_POINTS:
         raise ValueError(f"answer points must be 1 to {MAX_POINTS}")
+    if daily_limit < 1:
+        raise ValueError("the daily limit of answers must be at least 1")
     try:
         answerer_id = await _member_of(session, clock, actor, answer)
     except ErasedPerson:
@@ -272,6 +286,12 @@ async def accept_answer(
             )
         previous = current
         await _move(session, clock, actor, row, answer, answerer_id, first, now)
+    outcome = "changed" if previous is not None else "accepted"
+    if await _credited_today(session, row, asker_id, answerer_id, now) >= daily_limit:
+        if not by_asker:
+            await _audit(session, clock, actor, row, previous, answerer_id)
+        answerer = await _name(session, answerer_id, answer.display_name or "a member")
+        return _result(row, outcome, answerer, 0, previous, limited=True)
     credited = await record_activity(
         session,
         clock,
@@ -294,15 +314,7 @@ async def accept_answer(
         ),
     )
     if not by_asker:
-        await audit(
-            session,
-            clock,
-            actor,
-            "recognition.answer_changed" if previous is not None else "recognition.answer_accepted",
-            f"answer:{row.uid}",
-            {"revision": row.revision},
-            about_member_id=credited.member_id,
-        )
+        await _audit(session, clock, actor, row, previous, credited.member_id)
     await send(
         session,
         clock,
@@ -315,8 +327,53 @@ async def accept_answer(
         community_id=actor.community_id,
     )
     answerer = await _name(session, credited.member_id, answer.display_name or "a member")
-    outcome = "changed" if previous is not None else "accepted"
     return _result(row, outcome, answerer, points if credited.counted else 0, previous)
+
+
+async def _credited_today(
+    session: AsyncSession,
+    row: AcceptedAnswer,
+    asker_id: int | None,
+    answerer_id: int,
+    now: datetime,
+) -> int:
+    """Return how many other answers of the asker's questions the answerer was marked for
+    in the last 24 hours (0 when the asker is unknown)."""
+    if asker_id is None:
+        return 0
+    # The answerer's row is locked first, so two marks at once count one after the other.
+    await session.execute(select(Member.id).where(Member.id == answerer_id).with_for_update())
+    found = await session.scalar(
+        select(func.count())
+        .select_from(AcceptedAnswer)
+        .where(
+            AcceptedAnswer.community_id == row.community_id,
+            AcceptedAnswer.asker_member_id == asker_id,
+            AcceptedAnswer.answerer_member_id == answerer_id,
+            AcceptedAnswer.accepted_at > now - LIMIT_WINDOW,
+            AcceptedAnswer.id != row.id,
+        )
+    )
+    return int(found or 0)
+
+
+async def _audit(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    row: AcceptedAnswer,
+    previous: str | None,
+    answerer_id: int,
+) -> None:
+    await audit(
+        session,
+        clock,
+        actor,
+        "recognition.answer_changed" if previous is not None else "recognition.answer_accepted",
+        f"answer:{row.uid}",
+        {"revision": row.revision},
+        about_member_id=answerer_id,
+    )
 
 
 async def _move(
@@ -378,7 +435,13 @@ async def _move(
 
 
 def _result(
-    row: AcceptedAnswer, outcome: str, answerer: str, points: int, previous: str | None
+    row: AcceptedAnswer,
+    outcome: str,
+    answerer: str,
+    points: int,
+    previous: str | None,
+    *,
+    limited: bool = False,
 ) -> AcceptResult:
     return AcceptResult(
         question_uid=row.uid,
@@ -390,6 +453,7 @@ def _result(
         first_response_at=row.first_response_at,
         answered_at=row.answered_at,
         accepted_at=row.accepted_at,
+        limited=limited,
     )
 
 

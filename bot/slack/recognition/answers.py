@@ -73,7 +73,7 @@ async def _replies(call: ActionCall, channel_id: str, thread_ts: str) -> list[di
     return [as_dict(message) for message in answer.get("messages") or []]
 
 
-def _told(result: AcceptResult, points: int) -> str:
+def _told(result: AcceptResult, points: int, limit: int) -> str:
     name = slack_escape(result.answerer)
     if result.outcome == "unchanged":
         return f"{name}'s reply is already the accepted answer to this question; nothing changed."
@@ -83,6 +83,16 @@ def _told(result: AcceptResult, points: int) -> str:
         times += f" after the question (first reply after {first})."
     else:
         times += " after the question."
+    if result.limited:
+        taken = ""
+        if result.outcome == "changed":
+            earlier = slack_escape(result.previous_answerer or "the earlier answerer")
+            taken = f" (moved from {earlier}, whose points were taken back)"
+        return (
+            f"Marked *{name}*'s reply as the accepted answer{taken}, without points: "
+            f"{name} already earned points for {limit} answers to this member's questions in "
+            f"the last 24 hours. {times}"
+        )
     if result.outcome == "changed":
         previous = slack_escape(result.previous_answerer or "the earlier answerer")
         return (
@@ -152,8 +162,15 @@ async def mark_answer(call: ActionCall) -> None:
     answer = MessageRef(**await ref(message))
     runtime = call.runtime
     points = runtime.settings.recognition.answer_points
+    limit = runtime.settings.recognition.answer_daily_limit
     async with call.acting() as (session, actor):
         result = await recognition.accept_answer(
-            session, runtime.clock, actor, question=question, answer=answer, points=points
+            session,
+            runtime.clock,
+            actor,
+            question=question,
+            answer=answer,
+            points=points,
+            daily_limit=limit,
         )
-    await call.reply(_told(result, points))
+    await call.reply(_told(result, points, limit))
