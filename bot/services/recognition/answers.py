@@ -5,7 +5,7 @@ calls :func:`accept_answer`. The rules:
 
 - only the person who asked, or a moderator, may mark the answer;
 - nobody marks their own message, and the asker's own message is never the answer (no
-  points for oneself), nor is a bot's;
+  points for oneself, also through linked accounts), nor is a bot's;
 - one accepted answer per question (its platform, channel or thread, and message id: a
   unique key, so of two marks at the same instant one inserts and the other sees it). The
   asker cannot change it once marked; a **moderator** can mark another reply, which moves
@@ -232,6 +232,20 @@ async def accept_answer(
             asker_id = await _member_of(session, clock, actor, question)
         except ErasedPerson:
             asker_id = None  # the question still counts for the scorecard, without them
+    # Two accounts of one person (linked, even two on one platform through the other) are
+    # one member: no points for answering oneself or marking one's own reply that way.
+    if answerer_id == asker_id:
+        raise Invalid(
+            "That reply is by an account linked to the asker's: the answer must be someone "
+            "else's reply.",
+            code="answer.asker",
+        )
+    if answerer_id == actor.member_id:
+        raise Invalid(
+            "That reply is by an account linked to yours: the asker or a moderator marks "
+            "someone else's reply.",
+            code="answer.own",
+        )
     now = clock.now()
     # The answer is itself a reply by someone else: the first response came no later.
     first = min(question.first_response_at or answer.posted_at, answer.posted_at)
