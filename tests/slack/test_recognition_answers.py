@@ -171,3 +171,17 @@ async def test_past_the_daily_limit_an_answer_is_marked_without_points_and_the_a
         total = await session.scalar(select(Member.points_total).where(Member.id == bob))
         marked = len((await session.scalars(select(AcceptedAnswer))).all())
     assert (total, marked) == (75, 4)
+
+
+async def test_a_deleted_question_leaves_no_question_to_answer(served, sandbox, runtime):
+    question = say(sandbox, MEMBER, "How do I reset the mixer?")
+    reply = say(sandbox, BOB, "Hold the button for 10 s.", question)
+    sandbox.delete_user_message(CHANNEL, question)  # a tombstone keeps the thread
+
+    told = await mark(served, sandbox, reply, MODERATOR)
+
+    assert "first message is gone" in told
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(AcceptedAnswer)) is None
+        slackbot = await session.scalar(select(Identity).where(Identity.user_id == "USLACKBOT"))
+    assert slackbot is None

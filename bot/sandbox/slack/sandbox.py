@@ -359,6 +359,26 @@ class SlackSandbox(Sandbox[RecordedCall]):
         copied: JsonObject = json_copy(message)
         return copied
 
+    def delete_user_message(self, channel_id: str, ts: str) -> None:
+        """Delete a member's message as Slack does: gone, or, when it has replies, a tombstone
+        in its place (subtype ``tombstone``, by ``USLACKBOT``) that keeps the thread together."""
+        message = self.state.find_message(channel_id, ts)
+        if message is None:
+            raise KeyError(f"no message {ts!r} in {channel_id!r} to delete")
+        if not message.get("reply_count"):
+            self.state.messages[channel_id].remove(message)
+            return
+        kept = {k: message[k] for k in ("ts", "thread_ts", "reply_count", "latest_reply")}
+        message.clear()
+        message |= {
+            "type": "message",
+            "subtype": "tombstone",
+            "user": "USLACKBOT",
+            "text": "This message was deleted.",
+            "hidden": True,
+            **kept,
+        }
+
     def close_dms(self, user_id: str) -> None:
         """Deactivate a member, so the bot can no longer DM them (see the package notes)."""
         self.state.close_dms(user_id)

@@ -125,7 +125,8 @@ async def mark_answer(call: ActionCall) -> None:
         )
     thread = await _replies(call, channel_id, thread_ts)
     parent = thread[0] if thread and thread[0].get("ts") == thread_ts else None
-    if parent is None:
+    # A deleted question that had replies stays as a tombstone (by USLACKBOT): no asker.
+    if parent is None or parent.get("subtype") == "tombstone":
         raise Invalid(
             "This thread's first message is gone, so there is no question to answer.",
             code="answer.no_question",
