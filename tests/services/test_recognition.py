@@ -423,5 +423,8 @@ def test_invisible_characters_and_odd_spacing_do_not_pass_the_length_or_repeated
     assert text_digest("hello\u200b there,\u00a0\u2003everyone\u200d") == plain
     assert text_digest("\uff48ello there, everyone") == plain  # a full-width h
     assert text_digest("hello there, everyone!") != plain
+    # Half an emoji (a lone surrogate, which JSON can carry) is dropped, not a crash.
+    assert text_length("hello \ud83d") == 5
+    assert text_digest("hello \ud83d") == text_digest("hello")
     # Accented letters are letters: written either way, they are the same message.
     assert text_length("caf\u00e9s") == text_length("cafe\u0301s") == 5

@@ -51,8 +51,9 @@ MAX_ATTEMPTS = 5
 
 
 # Characters that show nothing: format characters (zero-width spaces and joiners, direction
-# marks, the BOM), controls, and the combining marks stacked on a letter ("Zalgo" text).
-_INVISIBLE = frozenset({"Cf", "Cc", "Mn", "Me"})
+# marks, the BOM), controls, the combining marks stacked on a letter ("Zalgo" text), and
+# lone surrogates (JSON can carry half an emoji; they cannot even be encoded).
+_INVISIBLE = frozenset({"Cf", "Cc", "Mn", "Me", "Cs"})
 # Blank characters str.split() does not take for spacing (Hangul fillers, the Braille blank).
 _BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
