@@ -401,6 +401,38 @@ async def test_erasure_takes_a_member_off_every_board(session, spaces, clock):
     assert await session.scalar(select(func.sum(BoardScoreCount.members))) == 0
 
 
+async def test_a_check_in_delivered_after_its_member_was_erased_puts_nobody_on_a_board(
+    session, spaces, clock
+):
+    discord, _ = spaces
+    ada = await resolve_member(session, clock, space=discord, user_id="ada")
+    recorded = await record_activity(
+        session,
+        clock,
+        member_id=ada.member_id,
+        kind=ActivityKind.RITUAL_CHECKIN,
+        points=10,
+        source_key="checkin:erased-before-delivery",
+    )
+    # She asks to be erased before the bus delivers activity.recorded to the boards.
+    await delete_member(session, clock, member_id=ada.member_id)
+
+    await on_activity_recorded(
+        session,
+        clock,
+        ActivityRecorded(
+            community_id=discord.community_id,
+            member_id=ada.member_id,
+            activity_id=recorded.activity_id,
+            kind="ritual_checkin",
+            points=10,
+        ),
+    )
+
+    assert await session.scalar(select(func.count()).select_from(MemberScore)) == 0
+    assert (await session.scalar(select(func.sum(BoardScoreCount.members))) or 0) == 0
+
+
 def test_recognition_settings_are_checked_with_one_line_errors(tmp_path):
     config = tmp_path / "bot.toml"
     config.write_text("[recognition]\nflush_seconds = 0\n")
