@@ -7,8 +7,8 @@ chat: far fewer of them come, and each needs the author's row.
 
 The rules: a reaction earns nothing when the reactor is the author (also through linked
 accounts), when either is a bot, when the message is in an ignored channel (or a thread of
-one: ``[recognition] ignored_channels``, as for chat), or when the author or the reactor asked to be erased. The
-same reaction (reactor, message, emoji) is one ledger row, keyed
+one: ``[recognition] ignored_channels``, as for chat), or when the author or the reactor
+asked to be erased. The same reaction (reactor, message, emoji) is one ledger row, keyed
 ``reaction:<reactor member>:<platform>:<channel>:<message>:<emoji digest>``, so removing and
 adding it again earns nothing more; removing a reaction keeps its point (nothing listens to
 removals). One member's reactions earn the same author points at most
