@@ -201,3 +201,13 @@ async def test_a_card_slack_refuses_is_answered_again_as_text_with_the_rows(
     refused, shown = await answers(sandbox, seen)
     assert refused.response["ok"] is False
     assert shown.args["text"] == "*ada* · #9 of 12 · 15 points (Points · all time)"
+
+
+async def test_a_card_whose_upload_fails_is_answered_as_text(served, sandbox, ranked):
+    sandbox.fail_uploads(status=503)  # files.slack.com is down; the Web API is not
+
+    answer = await ask(served, sandbox, "leaderboard")
+
+    assert "#1 member 10 · 50" in answer.args["text"]
+    assert not [b for b in answer.args["blocks"] if b["type"] == "image"]
+    assert sandbox.calls_to("upload_url")[0].status == 503

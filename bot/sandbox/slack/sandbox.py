@@ -402,6 +402,10 @@ class SlackSandbox(Sandbox[RecordedCall]):
         """Answer the next `count` calls to `method` with ``{"ok": false, "error": error}``."""
         self.inject(_method_matcher(method), Injected(200, {"ok": False, "error": error}), count)
 
+    def fail_uploads(self, status: int = 500, count: int = 1) -> None:
+        """Answer the next `count` posts of file bytes to an upload URL with HTTP ``status``."""
+        self.inject(_method_matcher("upload_url"), Injected(status, {"ok": False}), count)
+
     # -- reading state ---------------------------------------------------------------------
 
     def file_content(self, file_id: str) -> bytes:
@@ -581,6 +585,10 @@ class SlackSandbox(Sandbox[RecordedCall]):
     async def _handle_upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         body = await request.read()
+        injected = self.take_injection(request.method, "upload_url")
+        if injected is not None:  # files.slack.com failing: plain text, as Slack's host answers
+            await self._record("upload_url", {"file_id": file_id}, injected.status, injected.body)
+            return web.Response(status=injected.status, text="upload failed")
         if not receive_upload(self.state, file_id, body):
             await self._record("upload_url", {"file_id": file_id}, 404, {"ok": False})
             return web.Response(status=404, text="not_found")

@@ -17,8 +17,9 @@ import logging
 import re
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import Invalid
@@ -102,6 +103,10 @@ async def _image(call: SlackCall, png: bytes | None, filename: str, alt: str) ->
         log.warning(
             "slack: a %s card could not be uploaded (%s)", filename, error.response.get("error")
         )
+        return None
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        # The bytes go to files.slack.com, outside the Web API: its failures are no API error.
+        log.warning("slack: a %s card could not be uploaded (%s)", filename, error)
         return None
     return {
         "type": "image",
