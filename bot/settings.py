@@ -264,6 +264,9 @@ class RecognitionSettings(_Section):
     # Points for an answer its asker (or a moderator) marks as accepted; at least 1, so a
     # moderator moving the mark takes back exactly what was given.
     answer_points: int = Field(default=25, ge=1, le=10_000)
+    # One asker's questions credit the same answerer at most this often a day (24 h); past
+    # it the answer is still marked but earns nothing (no trading points back and forth).
+    answer_daily_limit: int = Field(default=3, ge=1, le=1000)
 
     @field_validator("ignored_channels")
     @classmethod

@@ -26,7 +26,7 @@ from bot.models import (
     Ritual,
     RitualOccurrence,
 )
-from bot.services import rituals
+from bot.services import privacy, rituals
 from bot.services.engagement import ActivityKind, record_activity
 from bot.services.identities import resolve_member
 from bot.services.recognition import (
@@ -429,6 +429,66 @@ def test_0012_gives_ledger_rows_from_before_recognition_their_score_rows_once(da
         expected, stored = asyncio.run(deliver_and_compare(community_id, member_id, waiting))
         assert stored == expected  # the subscriber adds the waiting one: equal to the ledger
         assert expected[member_id, "points", "all", datetime(2000, 1, 1, tzinfo=UTC)] == 50
+    finally:
+        asyncio.run(empty())
+        upgrade(database_url)
+
+
+def test_0012_gives_no_score_rows_to_a_member_who_was_erased(database_url):
+    """Erasure took the member off every board; their anonymous ledger rows stay, and the
+    backfill must not put them back (both databases)."""
+    clock = FakeClock(datetime(2026, 3, 4, 15, 0, tzinfo=UTC))
+
+    async def seed() -> tuple[int, int]:
+        engine = create_engine(database_url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with sessions() as session, session.begin():
+            discord, _ = await make_spaces(session, clock)
+            ids = []
+            for user in ("kept", "erased"):
+                member = await resolve_member(session, clock, space=discord, user_id=user)
+                await record_activity(
+                    session,
+                    clock,
+                    member_id=member.member_id,
+                    kind=ActivityKind.RITUAL_CHECKIN,
+                    points=10,
+                    source_key=f"mig:{user}",
+                )
+                ids.append(member.member_id)
+            # Both events finished before the subscriber existed (before 0007).
+            for record in await session.scalars(select(EventRecord)):
+                record.done_at = clock.now()
+            await privacy.delete_member(session, clock, member_id=ids[1])
+        await engine.dispose()
+        return ids[0], ids[1]
+
+    async def boards() -> tuple[set[int], int]:
+        engine = create_engine(database_url)
+        async with engine.connect() as connection:
+            members = set(await connection.scalars(select(MemberScore.member_id)))
+            counted = await connection.scalar(
+                select(BoardScoreCount.members).where(
+                    BoardScoreCount.board == "points", BoardScoreCount.period == "all"
+                )
+            )
+        await engine.dispose()
+        return members, int(counted or 0)
+
+    async def empty() -> None:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(delete(table))
+        await engine.dispose()
+
+    previous = _before("0012_score_backfill")
+    try:
+        kept, _erased = asyncio.run(seed())
+        command.downgrade(alembic_config(database_url), previous)
+        upgrade(database_url)
+
+        assert asyncio.run(boards()) == ({kept}, 1)
     finally:
         asyncio.run(empty())
         upgrade(database_url)

@@ -171,15 +171,23 @@ class Answers(commands.Cog):
     async def mark_as_answer(self, interaction: Interaction, message: discord.Message) -> None:
         """Mark a reply as the accepted answer to its question."""
         await acknowledge(interaction)  # reading the question and history takes a moment
-        question, where, forum = await self._question(message)
-        if question.id == message.id:
+        try:
+            question, where, forum = await self._question(message)
+            if question.id == message.id:
+                raise Invalid(
+                    "That is the question itself: use Mark as answer on the reply that answers it.",
+                    code="answer.question",
+                )
+            first = await self._first_response(question, where)
+        except discord.Forbidden:
             raise Invalid(
-                "That is the question itself: use Mark as answer on the reply that answers it.",
-                code="answer.question",
-            )
-        first = await self._first_response(question, where)
+                "I can't read this channel's messages, so I can't find the question: give me "
+                "View Channel and Read Message History here, then try again.",
+                code="answer.unreadable",
+            ) from None
         runtime = self.bot.runtime
         points = runtime.settings.recognition.answer_points
+        limit = runtime.settings.recognition.answer_daily_limit
         async with self.bot.acting(interaction) as (session, actor):
             result = await recognition.accept_answer(
                 session,
@@ -190,10 +198,13 @@ class Answers(commands.Cog):
                 ),
                 answer=MessageRef(**_ref(message)),
                 points=points,
+                daily_limit=limit,
             )
         if forum is not None and result.outcome != "unchanged":
             await _tag_answered(where, forum)
-        await send_ephemeral(interaction, markdown(recognition.accepted_words(result, points))[0])
+        await send_ephemeral(
+            interaction, markdown(recognition.accepted_words(result, points, limit))[0]
+        )
 
 
 async def setup(bot: FlywheelBot) -> None:

@@ -7,7 +7,9 @@ a message's length needs the Message Content intent (``[discord] message_content
 without it Discord sends guild messages with empty text, so chat earns no points and the
 cog says so once at start-up. Each reaction is recorded at once for the message's author
 (:func:`~bot.services.recognition.record_reaction`): never their own, nothing from or for a
-bot; Discord names the author in the event (``message_author_id``).
+bot; Discord names the author in the event (``message_author_id``). With ``[discord]
+guild_ids`` set, chat and reactions in any other guild the bot was invited to count for
+nothing (and do not bind that guild to the community).
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ PLATFORM = "discord"
 CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
+def _parent_of(guild: discord.Guild, channel_id: int) -> str | None:
+    """Return the channel a thread belongs to (an ignored channel's threads are ignored)."""
+    channel = guild.get_channel_or_thread(channel_id)
+    if isinstance(channel, discord.Thread) and channel.parent_id:
+        return str(channel.parent_id)
+    return None
+
+
 class Chat(commands.Cog):
     """Listens to guild messages and reactions and hands them to recognition."""
 
@@ -34,6 +44,9 @@ class Chat(commands.Cog):
         self.bot = bot
         self.runtime = bot.runtime
         self.reading = bot.intents.message_content
+        # With [discord] guild_ids set, only those guilds are the community's: a guild that
+        # invited the bot on its own must not bind itself to the community by chatting.
+        self.guilds = frozenset(bot.runtime.settings.discord.guild_ids)
         self.reaction_rules = recognition.ReactionRules.from_settings(
             bot.runtime.settings.recognition
         )
@@ -52,6 +65,8 @@ class Chat(commands.Cog):
         """Queue a guild message for chat points (the pipeline applies the rules)."""
         if not self.reading or message.guild is None or message.type not in CHAT_TYPES:
             return
+        if not self._ours(message.guild.id):
+            return
         channel = message.channel
         parent = channel.parent_id if isinstance(channel, discord.Thread) else None
         author = message.author
@@ -63,7 +78,7 @@ class Chat(commands.Cog):
                 channel_id=str(channel.id),
                 parent_id=str(parent) if parent else None,
                 message_id=str(message.id),
-                text_length=len(message.content),
+                text_length=recognition.text_length(message.content),
                 text_digest=recognition.text_digest(message.content),
                 at=message.created_at,
                 display_name=author.display_name,
@@ -78,6 +93,8 @@ class Chat(commands.Cog):
         reactor = payload.member
         guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
         if guild is None or reactor is None or payload.message_author_id is None:
+            return
+        if not self._ours(guild.id):
             return
         author: discord.abc.User | None = None
         if payload.user_id != payload.message_author_id and not reactor.bot:
@@ -98,6 +115,7 @@ class Chat(commands.Cog):
             author_name=author.display_name if author else None,
             reactor_is_bot=reactor.bot,
             author_is_bot=bool(author and (author.bot or author.system)),
+            parent_id=_parent_of(guild, payload.channel_id),
         )
         screened = recognition.screen_reaction(self.reaction_rules, reaction)
         if screened is not None:
@@ -122,6 +140,10 @@ class Chat(commands.Cog):
             result.outcome.value,
             result.points,
         )
+
+    def _ours(self, guild_id: int) -> bool:
+        """Return whether a guild's chat counts: any guild, or only those configured."""
+        return not self.guilds or guild_id in self.guilds
 
     async def _author(
         self, guild: discord.Guild, message_id: int, author_id: int

@@ -10,7 +10,7 @@ delivers only events not yet finished when the subscriber appeared: activity rec
 finds the members with such a ledger row (a non-chat row whose event finished without a
 delivery to ``recognition.period-scores``, or that has no event) and sets their score rows to
 what their ledger implies, leaving out only the rows whose event is still pending (the
-subscriber adds those when it runs). Setting rather than adding makes the revision safe to run
+subscriber adds those when it runs), and members who were erased (off every board for good). Setting rather than adding makes the revision safe to run
 again. The per-score counts public ranks read are then recomputed from the score rows. The
 periods are cut by the function the application uses
 (:func:`bot.services.recognition.scores.add_to`), in each community's time zone.
@@ -77,6 +77,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     meta = sa.MetaData()
     communities = sa.Table("communities", meta, autoload_with=bind)
+    members_table = sa.Table("members", meta, autoload_with=bind)
     activities = sa.Table("activities", meta, autoload_with=bind)
     scores = sa.Table("member_scores", meta, autoload_with=bind)
     counts = sa.Table("board_score_counts", meta, autoload_with=bind)
@@ -90,10 +91,15 @@ def upgrade() -> None:
         activities.c.points,
         activities.c.occurred_at,
     )
+    # Erasure took a member off every board (their ledger rows stay, anonymous): never
+    # give an erased member score rows back.
+    erased = set(
+        bind.scalars(sa.select(members_table.c.id).where(members_table.c.erased_at.is_not(None)))
+    )
     missed = {
         (row.community_id, row.member_id)
         for row in bind.execute(ledger.where(activities.c.kind != "message"))
-        if row.id not in seen and row.id not in pending
+        if row.id not in seen and row.id not in pending and row.member_id not in erased
     }
     if not missed:
         return

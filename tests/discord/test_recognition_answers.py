@@ -194,3 +194,20 @@ async def test_in_a_thread_started_without_a_message_its_first_message_is_the_qu
     async with runtime.sessions() as session:
         row = await session.scalar(select(AcceptedAnswer))
     assert (row.channel_id, row.message_id) == (str(thread), str(question))
+
+
+async def test_a_channel_the_bot_cannot_read_is_refused_with_what_to_grant(ready, runtime, sandbox):
+    question = await sandbox.send_message_create(GENERAL_ID, ALICE_ID, "How do I reset the mixer?")
+    reply = await sandbox.send_message_create(
+        GENERAL_ID, BOB_ID, "Hold the button for 10 s.", reply_to=question
+    )
+    # Discord's answer to a bot without Read Message History in the channel.
+    sandbox.fail_next(
+        f"/channels/{GENERAL_ID}/messages", status=403, code=50001, message="Missing Access"
+    )
+
+    told = await mark(sandbox, reply, ALICE_ID)
+
+    assert "can't read this channel's messages" in told and "Read Message History" in told
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(AcceptedAnswer)) is None

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.models import Activity, Identity, Member
 from bot.runtime import Runtime
@@ -129,6 +129,25 @@ async def test_bots_short_repeated_and_ignored_channel_messages_earn_nothing(bot
     assert await points(runtime, ALICE_ID) == 5
 
 
+async def test_invisible_characters_neither_make_a_message_long_nor_make_repeated_text_new(
+    bot, runtime, sandbox
+):
+    send = sandbox.send_message_create
+    await send(GENERAL_ID, BOB_ID, "\u200b" * 12, guild_id=GUILD_ID)  # shows nothing
+    await send(GENERAL_ID, BOB_ID, "ok\u200b\u200b\u200b\u2060\u2060", guild_id=GUILD_ID)
+    await send(GENERAL_ID, ALICE_ID, "thanks for the help", guild_id=GUILD_ID)
+    await written(runtime, 3)
+    assert runtime.ingest.stats.skipped == {"short": 2}
+
+    runtime.ingest.rules = replace(runtime.ingest.rules, cooldown_seconds=0)
+    await send(GENERAL_ID, ALICE_ID, "thanks\u200b for\u00a0the help\u200d", guild_id=GUILD_ID)
+    await written(runtime, 4)
+
+    assert runtime.ingest.stats.skipped["repeated"] == 1
+    assert await points(runtime, ALICE_ID) == 5
+    assert (await points(runtime, BOB_ID) or 0) == 0
+
+
 @pytest.mark.usefixtures("workspace")
 async def test_a_reaction_from_another_member_earns_the_author_a_point_never_their_own(
     bot, runtime, sandbox, chat_log
@@ -160,6 +179,65 @@ async def test_a_reaction_from_another_member_earns_the_author_a_point_never_the
     async with runtime.sessions() as session:
         kinds = sorted(await session.scalars(select(Activity.kind)))
     assert kinds == ["message", "reaction"]
+
+
+@pytest.mark.usefixtures("workspace")
+async def test_a_reaction_in_an_ignored_channel_or_its_thread_earns_nothing(
+    bot, runtime, sandbox, chat_log
+):
+    for channel in (OFFTOPIC_ID, OFFTOPIC_THREAD_ID):
+        message = await sandbox.send_message_create(
+            channel, ALICE_ID, "a meme nobody should farm", guild_id=GUILD_ID
+        )
+        await sandbox.send_reaction_add(channel, message, BOB_ID, "😂", guild_id=GUILD_ID)
+        await chat_log.wait_for(rf"reaction on message {message}: ignored_channel \(\+0\)")
+
+    assert (await points(runtime, ALICE_ID) or 0) == 0
+    async with runtime.sessions() as session:
+        assert list(await session.scalars(select(Activity.kind))) == []
+
+
+STRANGER_GUILD_ID = 910_000_000_000_000_900
+STRANGER_CHANNEL_ID = 910_000_000_000_000_901
+
+
+@pytest.fixture
+def stranger_guild(sandbox: DiscordSandbox) -> None:
+    """A guild outside [discord] guild_ids that invited the bot on its own."""
+    sandbox.add_guild(STRANGER_GUILD_ID, "Farm", owner_id=BOB_ID)
+    sandbox.add_channel(STRANGER_GUILD_ID, STRANGER_CHANNEL_ID, "farm")
+    sandbox.add_member(STRANGER_GUILD_ID, ALICE_ID, "alice")
+    sandbox.add_member(STRANGER_GUILD_ID, BOB_ID, "bob")
+
+
+@pytest.mark.usefixtures("stranger_guild")
+async def test_chat_and_reactions_in_a_guild_not_configured_earn_nothing_and_bind_nothing(
+    bot, runtime, sandbox, chat_log
+):
+    assert bot.get_guild(STRANGER_GUILD_ID) is not None
+    message = await sandbox.send_message_create(
+        STRANGER_CHANNEL_ID, ALICE_ID, "farming points elsewhere", guild_id=STRANGER_GUILD_ID
+    )
+    await sandbox.send_reaction_add(
+        STRANGER_CHANNEL_ID, message, BOB_ID, "👍", guild_id=STRANGER_GUILD_ID
+    )
+    # Then the same in the community's guild, which is heard after the stranger's.
+    ours = await sandbox.send_message_create(
+        GENERAL_ID, ALICE_ID, "a message at home", guild_id=GUILD_ID
+    )
+    await sandbox.send_reaction_add(GENERAL_ID, ours, BOB_ID, "👍", guild_id=GUILD_ID)
+    await chat_log.wait_for(rf"reaction on message {ours}: counted")
+    await written(runtime, 1)
+
+    assert runtime.ingest.stats.received == 1  # the stranger guild's message was not queued
+    async with runtime.sessions() as session:
+        keys = sorted(await session.scalars(select(Activity.source_key)))
+        earned = await session.scalar(select(func.sum(Member.points_total)))
+    assert [k.split(":")[:1] + k.split(":")[2:4] for k in keys] == [
+        ["msg", str(GENERAL_ID), str(ours)],
+        ["reaction", "discord", str(GENERAL_ID)],
+    ]
+    assert earned == 6
 
 
 @pytest.mark.parametrize("content_intent", [False], ids=["message-content-intent-off"])

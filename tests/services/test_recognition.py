@@ -31,6 +31,7 @@ from bot.services.recognition import (
     rank_of,
     set_leaderboard_public,
     text_digest,
+    text_length,
     top,
 )
 from bot.services.recognition.scores import on_activity_recorded
@@ -400,6 +401,38 @@ async def test_erasure_takes_a_member_off_every_board(session, spaces, clock):
     assert await session.scalar(select(func.sum(BoardScoreCount.members))) == 0
 
 
+async def test_a_check_in_delivered_after_its_member_was_erased_puts_nobody_on_a_board(
+    session, spaces, clock
+):
+    discord, _ = spaces
+    ada = await resolve_member(session, clock, space=discord, user_id="ada")
+    recorded = await record_activity(
+        session,
+        clock,
+        member_id=ada.member_id,
+        kind=ActivityKind.RITUAL_CHECKIN,
+        points=10,
+        source_key="checkin:erased-before-delivery",
+    )
+    # She asks to be erased before the bus delivers activity.recorded to the boards.
+    await delete_member(session, clock, member_id=ada.member_id)
+
+    await on_activity_recorded(
+        session,
+        clock,
+        ActivityRecorded(
+            community_id=discord.community_id,
+            member_id=ada.member_id,
+            activity_id=recorded.activity_id,
+            kind="ritual_checkin",
+            points=10,
+        ),
+    )
+
+    assert await session.scalar(select(func.count()).select_from(MemberScore)) == 0
+    assert (await session.scalar(select(func.sum(BoardScoreCount.members))) or 0) == 0
+
+
 def test_recognition_settings_are_checked_with_one_line_errors(tmp_path):
     config = tmp_path / "bot.toml"
     config.write_text("[recognition]\nflush_seconds = 0\n")
@@ -409,3 +442,21 @@ def test_recognition_settings_are_checked_with_one_line_errors(tmp_path):
 
     assert "recognition.flush_seconds" in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_invisible_characters_and_odd_spacing_do_not_pass_the_length_or_repeated_text_rules():
+    # Five zero-width spaces, a word drowned in combining marks, blank fillers: nothing shown.
+    assert text_length("\u200b" * 5) == 0
+    assert text_length("a" + "\u0301\u0302\u0303" * 10) == 1
+    assert text_length("\u3164\u2800 \u00a0ok\u2060") == 2
+    assert text_length("hello world") == 11
+    # The same words with invisible characters, other spaces or full-width letters repeat.
+    plain = text_digest("hello there, everyone")
+    assert text_digest("hello\u200b there,\u00a0\u2003everyone\u200d") == plain
+    assert text_digest("\uff48ello there, everyone") == plain  # a full-width h
+    assert text_digest("hello there, everyone!") != plain
+    # Half an emoji (a lone surrogate, which JSON can carry) is dropped, not a crash.
+    assert text_length("hello \ud83d") == 5
+    assert text_digest("hello \ud83d") == text_digest("hello")
+    # Accented letters are letters: written either way, they are the same message.
+    assert text_length("caf\u00e9s") == text_length("cafe\u0301s") == 5

@@ -20,7 +20,7 @@ from bot.models import (
     MemberScore,
     OutboxMessage,
 )
-from bot.services import privacy
+from bot.services import members, privacy
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.recognition import (
     MessageRef,
@@ -315,6 +315,7 @@ async def test_two_marks_at_the_same_instant_leave_one_answer_and_one_credit(com
                 question=question(message=f"q{number}"),
                 answer=reply(replier, f"r{number}-{replier}"),
                 points=POINTS,
+                daily_limit=10,  # one replier may win all four
             )
 
     for number in range(4):  # who starts first alternates
@@ -331,3 +332,86 @@ async def test_two_marks_at_the_same_instant_leave_one_answer_and_one_credit(com
         dms = await session.scalar(select(func.count()).select_from(OutboxMessage))
         questions = await session.scalar(select(func.count()).select_from(AcceptedAnswer))
     assert (len(credits), len(set(credits)), dms, questions) == (4, 4, 4, 4)
+
+
+async def test_one_askers_questions_credit_the_same_answerer_at_most_the_daily_limit(
+    session, clock, community
+):
+    ada = await actor(session, clock, community, "ada")
+    clock.set(T0 + timedelta(hours=1))
+
+    async def mark(n: int, who: str = "bob"):
+        return await accept_answer(
+            session,
+            clock,
+            ada,
+            question=question(message=f"q{n}", at=T0 + timedelta(minutes=n)),
+            answer=reply(who, f"r{n}", at=T0 + timedelta(minutes=n, seconds=30)),
+            points=POINTS,
+            daily_limit=2,
+        )
+
+    results = [await mark(n) for n in range(4)]
+    await score(session, clock)
+
+    # Two people taking turns could otherwise trade 25 points a message, without end.
+    assert [(r.outcome, r.points, r.limited) for r in results] == [
+        ("accepted", POINTS, False),
+        ("accepted", POINTS, False),
+        ("accepted", 0, True),
+        ("accepted", 0, True),
+    ]
+    bob = await member(session, community, "Bob")
+    assert bob.points_total == 2 * POINTS
+    assert await helpers(session, clock, community, bob.id) == (2, 2 * POINTS)
+    # Every answer is still marked (the scorecard keeps its times); only two were told by DM.
+    assert await session.scalar(select(func.count()).select_from(AcceptedAnswer)) == 4
+    assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+    # Someone else answering her is not limited by Bob's count, and a day later Bob earns again.
+    assert (await mark(4, "carol")).points == POINTS
+    clock.advance(24 * 3600)
+    assert (await mark(5)).points == POINTS
+
+
+async def test_no_points_for_a_reply_by_an_account_linked_to_the_asker_or_the_marker(
+    session, clock, community
+):
+    # Ada links her Slack account, and then from Slack a second Discord account, "ada-alt":
+    # three accounts, one member.
+    slack_ada = Caller("slack", "T1", "U-ADA", "Ada", Role.MEMBER)
+    ada = await actor(session, clock, community, "ada")
+    first = await resolve_actor(session, clock, community_id=community, caller=slack_ada)
+    await members.link_finish(
+        session, clock, first, (await members.link_start(session, clock, ada)).code
+    )
+    again = await resolve_actor(session, clock, community_id=community, caller=slack_ada)
+    alt = await actor(session, clock, community, "ada-alt")
+    await members.link_finish(
+        session, clock, alt, (await members.link_start(session, clock, again)).code
+    )
+    assert (await actor(session, clock, community, "ada-alt")).member_id == ada.member_id
+    mod = await actor(session, clock, community, "mod", Role.MODERATOR)
+
+    refused = []
+    for marker in (ada, mod):
+        with pytest.raises(Invalid) as caught:
+            await accept_answer(
+                session, clock, marker, question=question(), answer=reply("ada-alt"), points=POINTS
+            )
+        refused.append(caught.value.code)
+    # Ada as a moderator marking her alt's reply to Bob's question: her own, by another name.
+    ada_moderating = await actor(session, clock, community, "ada", Role.MODERATOR)
+    with pytest.raises(Invalid) as own:
+        await accept_answer(
+            session,
+            clock,
+            ada_moderating,
+            question=question("bob", "q2"),
+            answer=reply("ada-alt", "r2"),
+            points=POINTS,
+        )
+    refused.append(own.value.code)
+
+    assert refused == ["answer.asker", "answer.asker", "answer.own"]
+    assert await session.scalar(select(func.count()).select_from(Activity)) == 0
+    assert await session.scalar(select(func.count()).select_from(AcceptedAnswer)) == 0

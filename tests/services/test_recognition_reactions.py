@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
@@ -157,6 +158,21 @@ async def test_one_member_gives_the_same_author_points_at_most_the_daily_limit(
         ReactionOutcome.COUNTED
     )
     assert await points_of(session, discord, "ada") == 5
+
+
+async def test_a_reaction_in_an_ignored_channel_or_its_thread_earns_nothing(session, spaces, clock):
+    discord, _ = spaces
+    rules = ReactionRules(points=1, daily_limit=3, ignored_channels=frozenset({"C-offtopic"}))
+    there = replace(reaction(discord, "bob", "ada"), channel_id="C-offtopic")
+    in_thread = replace(reaction(discord, "bob", "ada"), channel_id="T-1", parent_id="C-offtopic")
+
+    outcomes = [await react(session, clock, seen, rules) for seen in (there, in_thread)]
+
+    assert outcomes == [ReactionOutcome.IGNORED_CHANNEL] * 2
+    assert (await points_of(session, discord, "ada") or 0) == 0
+    assert await react(session, clock, reaction(discord, "bob", "ada"), rules) == (
+        ReactionOutcome.COUNTED
+    )
 
 
 async def test_an_erased_author_earns_nothing_and_is_not_brought_back(session, spaces, clock):

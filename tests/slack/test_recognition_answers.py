@@ -153,3 +153,35 @@ def test_the_manifest_offers_the_shortcut(tmp_path: Path):
     (shortcut,) = manifest["features"]["shortcuts"]
     assert (shortcut["type"], shortcut["callback_id"]) == ("message", answers.CALLBACK_ID)
     assert len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 150
+
+
+async def test_past_the_daily_limit_an_answer_is_marked_without_points_and_the_asker_is_told(
+    served, sandbox, runtime
+):
+    told = []
+    for n in range(4):  # the default limit is 3 a day for one asker and one answerer
+        question = say(sandbox, MEMBER, f"Question number {n}?")
+        reply = say(sandbox, BOB, f"Answer number {n}.", question)
+        told.append(await mark(served, sandbox, reply, MEMBER))
+
+    assert all("+25 points" in text for text in told[:3])
+    assert "accepted answer, without points: bob already earned points for 3 answers" in told[3]
+    bob = await member_id(runtime, BOB)
+    async with runtime.sessions() as session:
+        total = await session.scalar(select(Member.points_total).where(Member.id == bob))
+        marked = len((await session.scalars(select(AcceptedAnswer))).all())
+    assert (total, marked) == (75, 4)
+
+
+async def test_a_deleted_question_leaves_no_question_to_answer(served, sandbox, runtime):
+    question = say(sandbox, MEMBER, "How do I reset the mixer?")
+    reply = say(sandbox, BOB, "Hold the button for 10 s.", question)
+    sandbox.delete_user_message(CHANNEL, question)  # a tombstone keeps the thread
+
+    told = await mark(served, sandbox, reply, MODERATOR)
+
+    assert "first message is gone" in told
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(AcceptedAnswer)) is None
+        slackbot = await session.scalar(select(Identity).where(Identity.user_id == "USLACKBOT"))
+    assert slackbot is None

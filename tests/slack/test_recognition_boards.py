@@ -160,3 +160,54 @@ async def test_the_sandbox_refuses_an_image_block_naming_no_uploaded_image(sandb
     both = {**block, "image_url": "https://example.org/a.png"}
     with pytest.raises(SlackApiError):
         await client.chat_postMessage(channel=CHANNEL, text="x", blocks=[both])
+
+
+async def answers(sandbox: SlackSandbox, seen: int) -> list[RecordedCall]:
+    """Wait for a response_url post Slack took, and return every post since ``seen``."""
+    await sandbox.wait_for_call(
+        lambda call: call.method == "response_url" and call.response.get("ok") is True, since=seen
+    )
+    return [call for call in sandbox.calls[seen:] if call.method == "response_url"]
+
+
+async def test_a_card_slack_refuses_is_answered_again_as_text_with_the_rows(
+    served, sandbox, ranked
+):
+    # Slack scans an upload for a moment; an image block naming it meanwhile is invalid_blocks,
+    # and a refused response_url post shows the member nothing at all.
+    sandbox.state.processing_uploads = True
+
+    seen = len(sandbox.calls)
+    await served.sender.send_slash_command(
+        "/flywheel", "leaderboard week", user_id=MEMBER, channel_id=CHANNEL
+    )
+    refused, shown = await answers(sandbox, seen)
+
+    assert refused.response == {"ok": False, "error": "invalid_blocks"}
+    assert "#1 member 10 · 50" in shown.args["text"]
+    assert not [b for b in shown.args["blocks"] if b["type"] == "image"]
+    assert buttons(shown) == {"lb-page:points:week": "2"}
+
+    seen = len(sandbox.calls)
+    await served.sender.send_block_action(
+        "lb-page:points:week", "2", user_id=MEMBER, channel_id=CHANNEL
+    )
+    refused, shown = await answers(sandbox, seen)
+    assert refused.response["ok"] is False and shown.args["replace_original"] is True
+    assert "page 2 of 2" in shown.args["text"] and "#" in shown.args["text"].split("\n")[1]
+
+    seen = len(sandbox.calls)
+    await served.sender.send_slash_command("/flywheel", "rank", user_id=MEMBER, channel_id=CHANNEL)
+    refused, shown = await answers(sandbox, seen)
+    assert refused.response["ok"] is False
+    assert shown.args["text"] == "*ada* · #9 of 12 · 15 points (Points · all time)"
+
+
+async def test_a_card_whose_upload_fails_is_answered_as_text(served, sandbox, ranked):
+    sandbox.fail_uploads(status=503)  # files.slack.com is down; the Web API is not
+
+    answer = await ask(served, sandbox, "leaderboard")
+
+    assert "#1 member 10 · 50" in answer.args["text"]
+    assert not [b for b in answer.args["blocks"] if b["type"] == "image"]
+    assert sandbox.calls_to("upload_url")[0].status == 503

@@ -25,6 +25,13 @@ Fidelity notes (what a bot sees here, as on Slack):
 - An image block needs `alt_text` and exactly one source: `image_url`, or `slack_file` naming an
   uploaded file by `id` or by its `url_private` (not both); a file that is unknown, was never
   uploaded or is no PNG, JPEG or GIF makes `invalid_blocks`, in messages, responses and views.
+  Slack processes an upload for a moment after `files.completeUploadExternal`, and a block naming
+  it meanwhile is `invalid_blocks` too: `state.processing_uploads = True` keeps uploads there.
+  A refused `response_url` post answers `{"ok": false, "error": ...}` and shows nothing.
+- `fail_uploads(status)` makes the upload URL (files.slack.com, outside the Web API) answer an
+  HTTP error, as `files_upload_v2` then raises `SlackRequestError`.
+- `delete_user_message(channel, ts)` deletes a member's message as Slack does: one with replies
+  leaves a `tombstone` (by `USLACKBOT`, hidden) that `conversations.replies` still shows first.
 - Files members pick in a modal's `file_input` are seeded with `add_user_file(user, name, data,
   mimetype)`, described by `files.info` and served at `url_private` / `url_private_download` only
   with `Authorization: Bearer <bot token>`; without it the answer is a 302 to an HTML sign-in page

@@ -359,6 +359,26 @@ class SlackSandbox(Sandbox[RecordedCall]):
         copied: JsonObject = json_copy(message)
         return copied
 
+    def delete_user_message(self, channel_id: str, ts: str) -> None:
+        """Delete a member's message as Slack does: gone, or, when it has replies, a tombstone
+        in its place (subtype ``tombstone``, by ``USLACKBOT``) that keeps the thread together."""
+        message = self.state.find_message(channel_id, ts)
+        if message is None:
+            raise KeyError(f"no message {ts!r} in {channel_id!r} to delete")
+        if not message.get("reply_count"):
+            self.state.messages[channel_id].remove(message)
+            return
+        kept = {k: message[k] for k in ("ts", "thread_ts", "reply_count", "latest_reply")}
+        message.clear()
+        message |= {
+            "type": "message",
+            "subtype": "tombstone",
+            "user": "USLACKBOT",
+            "text": "This message was deleted.",
+            "hidden": True,
+            **kept,
+        }
+
     def close_dms(self, user_id: str) -> None:
         """Deactivate a member, so the bot can no longer DM them (see the package notes)."""
         self.state.close_dms(user_id)
@@ -381,6 +401,10 @@ class SlackSandbox(Sandbox[RecordedCall]):
     def fail_next(self, method: str, error: str = "internal_error", count: int = 1) -> None:
         """Answer the next `count` calls to `method` with ``{"ok": false, "error": error}``."""
         self.inject(_method_matcher(method), Injected(200, {"ok": False, "error": error}), count)
+
+    def fail_uploads(self, status: int = 500, count: int = 1) -> None:
+        """Answer the next `count` posts of file bytes to an upload URL with HTTP ``status``."""
+        self.inject(_method_matcher("upload_url"), Injected(status, {"ok": False}), count)
 
     # -- reading state ---------------------------------------------------------------------
 
@@ -561,6 +585,10 @@ class SlackSandbox(Sandbox[RecordedCall]):
     async def _handle_upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         body = await request.read()
+        injected = self.take_injection(request.method, "upload_url")
+        if injected is not None:  # files.slack.com failing: plain text, as Slack's host answers
+            await self._record("upload_url", {"file_id": file_id}, injected.status, injected.body)
+            return web.Response(status=injected.status, text="upload failed")
         if not receive_upload(self.state, file_id, body):
             await self._record("upload_url", {"file_id": file_id}, 404, {"ok": False})
             return web.Response(status=404, text="not_found")

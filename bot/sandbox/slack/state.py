@@ -57,6 +57,9 @@ class SlackState:
         # Files uploaded through files.getUploadURLExternal → upload URL → completeUploadExternal;
         # "content" holds the uploaded bytes once the upload URL received them.
         self.files: dict[str, JsonObject] = {}
+        # Slack processes an uploaded file (a malware scan) after completeUploadExternal; until
+        # then an image block naming it is invalid_blocks. True keeps the bot's uploads there.
+        self.processing_uploads = False
         # What each handed-out response URL answers for: channel, user and, for actions, message.
         self.response_urls: dict[str, JsonObject] = {}
         self.triggers: dict[str, float] = {}
@@ -109,6 +112,8 @@ class SlackState:
             found = self.files.get(file_id)
             content = found.get("content") if found else None
             if not isinstance(content, bytes) or not content.startswith(IMAGE_SIGNATURES):
+                raise ApiError("invalid_blocks")
+            if found is not None and found.get("processing"):
                 raise ApiError("invalid_blocks")
 
     def message_content(self, args: JsonObject) -> JsonObject:

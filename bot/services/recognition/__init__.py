@@ -66,6 +66,8 @@ from bot.services.recognition.ingest import (
     MessageSeen,
     ingest_batch,
     text_digest,
+    text_length,
+    visible_text,
 )
 from bot.services.recognition.periods import Board, Period, period_start
 from bot.services.recognition.reactions import (
@@ -157,8 +159,10 @@ __all__ = [
     "set_leaderboard_public",
     "sync_configured",
     "text_digest",
+    "text_length",
     "top",
     "top_badges",
+    "visible_text",
 ]
 
 

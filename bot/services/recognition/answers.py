@@ -5,7 +5,7 @@ calls :func:`accept_answer`. The rules:
 
 - only the person who asked, or a moderator, may mark the answer;
 - nobody marks their own message, and the asker's own message is never the answer (no
-  points for oneself), nor is a bot's;
+  points for oneself, also through linked accounts), nor is a bot's;
 - one accepted answer per question (its platform, channel or thread, and message id: a
   unique key, so of two marks at the same instant one inserts and the other sees it). The
   asker cannot change it once marked; a **moderator** can mark another reply, which moves
@@ -13,6 +13,11 @@ calls :func:`accept_answer`. The rules:
   points and helpers boards both go down by what it added), the new one the points.
   Each revision has its own ledger keys (``answer:<uid>:<revision>`` and
   ``answer-moved:<uid>:<revision>``), so nothing is counted twice, whatever is retried.
+
+Two people taking turns asking and answering could trade points without end, so one
+asker's questions credit the same answerer at most ``[recognition] answer_daily_limit``
+times in 24 hours (counted under a lock on the answerer's row); past it the answer is still
+marked (the scorecard keeps its times) but earns nothing, and nobody is told by DM.
 
 The answerer earns ``[recognition] answer_points`` through the ledger (``answer_accepted``,
 which the helpers board counts), is told by DM (through the outbox, once per revision,
@@ -24,10 +29,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -46,6 +51,7 @@ from bot.services.identities import ErasedPerson, resolve_member
 
 ID_LENGTH = 64
 MAX_POINTS = 10_000
+LIMIT_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,11 @@ class AnswerAccepted(Event):
 
 @dataclass(frozen=True)
 class AcceptResult:
-    """What marking did: ``outcome`` is ``accepted``, ``changed`` or ``unchanged``."""
+    """What marking did: ``outcome`` is ``accepted``, ``changed`` or ``unchanged``.
+
+    ``limited``: marked, but the answerer earned nothing (the asker's questions credited
+    them ``daily_limit`` times in the last 24 hours already).
+    """
 
     question_uid: str
     outcome: str
@@ -100,6 +110,7 @@ class AcceptResult:
     first_response_at: datetime | None
     answered_at: datetime
     accepted_at: datetime
+    limited: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,11 +210,14 @@ async def accept_answer(
     question: QuestionRef,
     answer: MessageRef,
     points: int = 25,
+    daily_limit: int = 3,
 ) -> AcceptResult:
     """Mark ``answer`` as the answer to ``question``: credit the answerer once, keep the times."""
     by_asker = check_marking(actor, question, answer)
     if not 1 <= points <= MAX_POINTS:
         raise ValueError(f"answer points must be 1 to {MAX_POINTS}")
+    if daily_limit < 1:
+        raise ValueError("the daily limit of answers must be at least 1")
     try:
         answerer_id = await _member_of(session, clock, actor, answer)
     except ErasedPerson:
@@ -218,6 +232,20 @@ async def accept_answer(
             asker_id = await _member_of(session, clock, actor, question)
         except ErasedPerson:
             asker_id = None  # the question still counts for the scorecard, without them
+    # Two accounts of one person (linked, even two on one platform through the other) are
+    # one member: no points for answering oneself or marking one's own reply that way.
+    if answerer_id == asker_id:
+        raise Invalid(
+            "That reply is by an account linked to the asker's: the answer must be someone "
+            "else's reply.",
+            code="answer.asker",
+        )
+    if answerer_id == actor.member_id:
+        raise Invalid(
+            "That reply is by an account linked to yours: the asker or a moderator marks "
+            "someone else's reply.",
+            code="answer.own",
+        )
     now = clock.now()
     # The answer is itself a reply by someone else: the first response came no later.
     first = min(question.first_response_at or answer.posted_at, answer.posted_at)
@@ -272,6 +300,12 @@ async def accept_answer(
             )
         previous = current
         await _move(session, clock, actor, row, answer, answerer_id, first, now)
+    outcome = "changed" if previous is not None else "accepted"
+    if await _credited_today(session, row, asker_id, answerer_id, now) >= daily_limit:
+        if not by_asker:
+            await _audit(session, clock, actor, row, previous, answerer_id)
+        answerer = await _name(session, answerer_id, answer.display_name or "a member")
+        return _result(row, outcome, answerer, 0, previous, limited=True)
     credited = await record_activity(
         session,
         clock,
@@ -294,15 +328,7 @@ async def accept_answer(
         ),
     )
     if not by_asker:
-        await audit(
-            session,
-            clock,
-            actor,
-            "recognition.answer_changed" if previous is not None else "recognition.answer_accepted",
-            f"answer:{row.uid}",
-            {"revision": row.revision},
-            about_member_id=credited.member_id,
-        )
+        await _audit(session, clock, actor, row, previous, credited.member_id)
     await send(
         session,
         clock,
@@ -315,8 +341,53 @@ async def accept_answer(
         community_id=actor.community_id,
     )
     answerer = await _name(session, credited.member_id, answer.display_name or "a member")
-    outcome = "changed" if previous is not None else "accepted"
     return _result(row, outcome, answerer, points if credited.counted else 0, previous)
+
+
+async def _credited_today(
+    session: AsyncSession,
+    row: AcceptedAnswer,
+    asker_id: int | None,
+    answerer_id: int,
+    now: datetime,
+) -> int:
+    """Return how many other answers of the asker's questions the answerer was marked for
+    in the last 24 hours (0 when the asker is unknown)."""
+    if asker_id is None:
+        return 0
+    # The answerer's row is locked first, so two marks at once count one after the other.
+    await session.execute(select(Member.id).where(Member.id == answerer_id).with_for_update())
+    found = await session.scalar(
+        select(func.count())
+        .select_from(AcceptedAnswer)
+        .where(
+            AcceptedAnswer.community_id == row.community_id,
+            AcceptedAnswer.asker_member_id == asker_id,
+            AcceptedAnswer.answerer_member_id == answerer_id,
+            AcceptedAnswer.accepted_at > now - LIMIT_WINDOW,
+            AcceptedAnswer.id != row.id,
+        )
+    )
+    return int(found or 0)
+
+
+async def _audit(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    row: AcceptedAnswer,
+    previous: str | None,
+    answerer_id: int,
+) -> None:
+    await audit(
+        session,
+        clock,
+        actor,
+        "recognition.answer_changed" if previous is not None else "recognition.answer_accepted",
+        f"answer:{row.uid}",
+        {"revision": row.revision},
+        about_member_id=answerer_id,
+    )
 
 
 async def _move(
@@ -378,7 +449,13 @@ async def _move(
 
 
 def _result(
-    row: AcceptedAnswer, outcome: str, answerer: str, points: int, previous: str | None
+    row: AcceptedAnswer,
+    outcome: str,
+    answerer: str,
+    points: int,
+    previous: str | None,
+    *,
+    limited: bool = False,
 ) -> AcceptResult:
     return AcceptResult(
         question_uid=row.uid,
@@ -390,6 +467,7 @@ def _result(
         first_response_at=row.first_response_at,
         answered_at=row.answered_at,
         accepted_at=row.accepted_at,
+        limited=limited,
     )
 
 
@@ -487,8 +565,9 @@ async def merge_answers(session: AsyncSession, old: int, new: int) -> None:
         await reassign(session, AcceptedAnswer, column, old, new)
 
 
-def accepted_words(result: AcceptResult, points: int) -> Rich:
-    """Return what the person who marked an answer is told (each front end renders it)."""
+def accepted_words(result: AcceptResult, points: int, limit: int) -> Rich:
+    """Return what the person who marked an answer is told (each front end renders it);
+    ``limit`` is the daily limit a ``limited`` result reached."""
     name = result.answerer
     if result.outcome == "unchanged":
         return rich(
@@ -500,6 +579,17 @@ def accepted_words(result: AcceptResult, points: int) -> Rich:
         times += f" after the question (first reply after {first})."
     else:
         times += " after the question."
+    if result.limited:
+        taken = ""
+        if result.outcome == "changed":
+            earlier = result.previous_answerer or "the earlier answerer"
+            taken = f" (moved from {earlier}, whose points were taken back)"
+        return rich(
+            "Marked ",
+            bold(name),
+            f"'s reply as the accepted answer{taken}, without points: {name} already earned "
+            f"points for {limit} answers to this member's questions in the last 24 hours. {times}",
+        )
     if result.outcome == "changed":
         previous = result.previous_answerer or "the earlier answerer"
         return rich(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,9 +51,38 @@ MESSAGE = ActivityKind.MESSAGE.value
 MAX_ATTEMPTS = 5
 
 
+# Characters that show nothing: format characters (zero-width spaces and joiners, direction
+# marks, the BOM), controls, the combining marks stacked on a letter ("Zalgo" text), and
+# lone surrogates (JSON can carry half an emoji; they cannot even be encoded).
+_INVISIBLE = frozenset({"Cf", "Cc", "Mn", "Me", "Cs"})
+# Blank characters str.split() does not take for spacing (Hangul fillers, the Braille blank).
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def visible_text(text: str) -> str:
+    """Return the text as a reader sees it: invisible characters dropped, spacing collapsed.
+
+    The chat rules judge this, not the raw text, so five zero-width spaces are not a
+    five-character message and a word repeated with an invisible character added is still
+    repeated.
+    """
+    shown = "".join(
+        " " if ch in _BLANKS else ch
+        for ch in unicodedata.normalize("NFKC", text)
+        if unicodedata.category(ch) not in _INVISIBLE or ch.isspace()
+    )
+    return " ".join(shown.split())
+
+
+def text_length(text: str) -> int:
+    """Return the length the minimum-length rule compares (what a reader sees)."""
+    return len(visible_text(text))
+
+
 def text_digest(text: str) -> str:
-    """Return the digest the repeated-text rule compares (case and spacing do not matter)."""
-    return hashlib.sha256(" ".join(text.casefold().split()).encode()).hexdigest()[:32]
+    """Return the digest the repeated-text rule compares (case, spacing and invisible
+    characters do not matter)."""
+    return hashlib.sha256(visible_text(text).casefold().encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -60,7 +90,7 @@ class MessageSeen:
     """A chat message a front end saw, in neutral terms; its text is not kept.
 
     ``message_id`` is unique within its channel (a Discord snowflake, a Slack ``ts``);
-    ``text_digest`` is :func:`text_digest` of the text. ``parent_id`` is the channel a
+    ``text_length`` is :func:`text_length` and ``text_digest`` :func:`text_digest` of the text. ``parent_id`` is the channel a
     thread belongs to where the thread is a channel of its own (Discord): a thread in an
     ignored channel is ignored too. ``community_id``, when given, must be the community the
     space belongs to (otherwise the message is skipped); a space not bound to any community

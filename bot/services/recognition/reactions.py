@@ -6,8 +6,9 @@ at once through the ledger (:func:`bot.services.engagement.record_activity`), no
 chat: far fewer of them come, and each needs the author's row.
 
 The rules: a reaction earns nothing when the reactor is the author (also through linked
-accounts), when either is a bot, or when the author or the reactor asked to be erased. The
-same reaction (reactor, message, emoji) is one ledger row, keyed
+accounts), when either is a bot, when the message is in an ignored channel (or a thread of
+one: ``[recognition] ignored_channels``, as for chat), or when the author or the reactor
+asked to be erased. The same reaction (reactor, message, emoji) is one ledger row, keyed
 ``reaction:<reactor member>:<platform>:<channel>:<message>:<emoji digest>``, so removing and
 adding it again earns nothing more; removing a reaction keeps its point (nothing listens to
 removals). One member's reactions earn the same author points at most
@@ -42,7 +43,8 @@ class ReactionSeen:
     """A reaction a front end saw, in neutral terms.
 
     ``message_id`` is unique within ``channel_id``; ``emoji`` is the platform's name or id
-    for it (only its digest is kept).
+    for it (only its digest is kept). ``parent_id`` is the channel a thread belongs to where
+    the thread is a channel of its own (Discord).
     """
 
     platform: str
@@ -56,6 +58,7 @@ class ReactionSeen:
     author_name: str | None = None
     reactor_is_bot: bool = False
     author_is_bot: bool = False
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,16 @@ class ReactionRules:
 
     points: int = 1
     daily_limit: int = 5
+    ignored_channels: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: RecognitionSettings) -> ReactionRules:
         """Return the rules ``[recognition]`` sets."""
-        return cls(points=settings.reaction_points, daily_limit=settings.reaction_daily_limit)
+        return cls(
+            points=settings.reaction_points,
+            daily_limit=settings.reaction_daily_limit,
+            ignored_channels=frozenset(settings.ignored_channels),
+        )
 
 
 class ReactionOutcome(StrEnum):
@@ -81,6 +89,7 @@ class ReactionOutcome(StrEnum):
     LIMIT = "limit"
     ERASED = "erased"
     OFF = "off"
+    IGNORED_CHANNEL = "ignored_channel"
     MALFORMED = "malformed"
 
 
@@ -122,6 +131,10 @@ def screen_reaction(rules: ReactionRules, reaction: ReactionSeen) -> ReactionOut
         return ReactionOutcome.SELF
     if rules.points == 0:
         return ReactionOutcome.OFF
+    if reaction.channel_id in rules.ignored_channels or (
+        reaction.parent_id is not None and reaction.parent_id in rules.ignored_channels
+    ):
+        return ReactionOutcome.IGNORED_CHANNEL
     if (
         reaction.platform not in PLATFORMS
         or not reaction.reactor_id

@@ -190,11 +190,15 @@ async def on_activity_recorded(
     ).one_or_none()
     if row is None:  # pragma: no cover - the ledger is append-only
         return
+    # Lock the member row first, as set_leaderboard_public does: hidden or not is then settled.
+    erased_at = await session.scalar(
+        select(Member.erased_at).where(Member.id == row.member_id).with_for_update()
+    )
+    if erased_at is not None:
+        return  # erased after it was recorded: erasure took them off every board for good
     totals: dict[ScoreKey, int] = defaultdict(int)
     zone = await community_zone(session, event.community_id)
     add_to(totals, row.member_id, row.kind, row.points, row.occurred_at, zone)
-    # Lock the member row first, as set_leaderboard_public does: hidden or not is then settled.
-    await session.execute(select(Member.id).where(Member.id == row.member_id).with_for_update())
     hidden = await hidden_among(session, [row.member_id])
     await apply_scores(session, clock, event.community_id, totals, hidden)
 

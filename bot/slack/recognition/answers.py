@@ -93,7 +93,8 @@ async def mark_answer(call: ActionCall) -> None:
         )
     thread = await _replies(call, channel_id, thread_ts)
     parent = thread[0] if thread and thread[0].get("ts") == thread_ts else None
-    if parent is None:
+    # A deleted question that had replies stays as a tombstone (by USLACKBOT): no asker.
+    if parent is None or parent.get("subtype") == "tombstone":
         raise Invalid(
             "This thread's first message is gone, so there is no question to answer.",
             code="answer.no_question",
@@ -130,8 +131,15 @@ async def mark_answer(call: ActionCall) -> None:
     answer = MessageRef(**await ref(message))
     runtime = call.runtime
     points = runtime.settings.recognition.answer_points
+    limit = runtime.settings.recognition.answer_daily_limit
     async with call.acting() as (session, actor):
         result = await recognition.accept_answer(
-            session, runtime.clock, actor, question=question, answer=answer, points=points
+            session,
+            runtime.clock,
+            actor,
+            question=question,
+            answer=answer,
+            points=points,
+            daily_limit=limit,
         )
-    await call.reply(mrkdwn(recognition.accepted_words(result, points)))
+    await call.reply(mrkdwn(recognition.accepted_words(result, points, limit)))

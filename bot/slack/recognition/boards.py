@@ -3,18 +3,23 @@
 The answers are ephemeral, as slash commands' are on Slack. A card is uploaded with
 ``files_upload_v2`` into no conversation (the file stays the bot's) and shown in the answer
 by an image block naming it (``slack_file``); if it cannot be drawn or uploaded, the
-answer is the text alone. Page buttons carry the board and period in their action id
+answer is the text alone — also when Slack refuses the image block (a file it is still
+processing is ``invalid_blocks``, and a refused ``response_url`` post shows nothing at all:
+the answer is sent again without the image, the leaderboard's rows in its text). Page buttons carry the board and period in their action id
 (``lb-page:points:week``) and the page in their value, so a click needs nothing remembered;
 each page uploads its own card.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import Invalid
@@ -25,6 +30,7 @@ from bot.services.recognition import BoardChoice, LeaderboardPage, RankCard
 from bot.slack.blocks import Block, context_block, mrkdwn_section
 from bot.slack.front import ActionCall, SlackCall, SlackFront, VerbCall
 from bot.slack.paging import pager
+from bot.slack.render import fit_blocks, fit_text
 from bot.text import slack_escape
 
 log = logging.getLogger(__name__)
@@ -98,6 +104,10 @@ async def _image(call: SlackCall, png: bytes | None, filename: str, alt: str) ->
             "slack: a %s card could not be uploaded (%s)", filename, error.response.get("error")
         )
         return None
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        # The bytes go to files.slack.com, outside the Web API: its failures are no API error.
+        log.warning("slack: a %s card could not be uploaded (%s)", filename, error)
+        return None
     return {
         "type": "image",
         "slack_file": {"id": str(uploaded["file"]["id"])},
@@ -105,18 +115,55 @@ async def _image(call: SlackCall, png: bytes | None, filename: str, alt: str) ->
     }
 
 
-async def _page_answer(call: SlackCall, page: LeaderboardPage) -> tuple[str, list[Block]]:
+def _taken(answer: Any) -> bool:
+    """Return whether Slack took a ``response_url`` post (it answers ok false, or an HTTP
+    error, when it refuses one, and then shows nothing)."""
+    status = getattr(answer, "status_code", 200)
+    if status != 200:
+        return False
+    try:
+        body = json.loads(str(getattr(answer, "body", "") or "null"))
+    except json.JSONDecodeError:
+        return True  # Slack's plain "ok"
+    return not (isinstance(body, dict) and body.get("ok") is False)
+
+
+async def _send(call: SlackCall, text: str, blocks: list[Block], *, replace: bool) -> bool:
+    """Answer through the response URL (ephemeral, or replacing the clicked message); return
+    whether Slack took it."""
+    if call.respond is None:  # not for slash commands and clicks, which carry a response URL
+        await (call.replace if replace else call.reply)(text, blocks=blocks)
+        return True
+    how: dict[str, Any] = {"replace_original": True} if replace else {"response_type": "ephemeral"}
+    answer = await call.respond(text=fit_text(text), blocks=fit_blocks(blocks), **how)
+    return _taken(answer)
+
+
+Answer = tuple[str, list[Block]]
+
+
+async def _answer(
+    call: SlackCall, shown: Answer, fallback: Answer | None, *, replace: bool
+) -> None:
+    """Send an answer with a card; if Slack refuses it, send ``fallback`` (no card) instead."""
+    if await _send(call, *shown, replace=replace) or fallback is None:
+        return
+    log.warning("slack: an answer with a card was refused; answering with the text alone")
+    await _send(call, *fallback, replace=replace)
+
+
+async def _page_answer(call: SlackCall, page: LeaderboardPage) -> tuple[Answer, Answer | None]:
+    """Return a page's text and blocks, and the same without the card (None: no card)."""
     png = await recognition.leaderboard_png(page) if page.entries else None
     image = await _image(call, png, "leaderboard.png", recognition.board_title(page.choice))
     text = page_text(page, rows=image is None)
-    blocks: list[Block] = [mrkdwn_section(text)]
-    if image is not None:
-        blocks.append(image)
     action = f"{PAGE_ACTION}:{page.choice.board.value}:{page.choice.period_word}"
     turns = pager(action, page.page, page.pages)
-    if turns is not None:
-        blocks.append(turns)
-    return text, blocks
+    tail: list[Block] = [turns] if turns is not None else []
+    if image is None:
+        return (text, [mrkdwn_section(text), *tail]), None
+    rows = page_text(page, rows=True)
+    return (text, [mrkdwn_section(text), image, *tail]), (rows, [mrkdwn_section(rows), *tail])
 
 
 async def rank_verb(call: VerbCall) -> None:
@@ -149,12 +196,14 @@ async def rank_verb(call: VerbCall) -> None:
         )
     text = rank_text(card)
     blocks: list[Block] = [mrkdwn_section(text)]
+    image = None
     if not card.private:
         png = await recognition.rank_png(card)
         image = await _image(call, png, "rank.png", f"Rank card of {shorten(card.name, 60)}")
-        if image is not None:
-            blocks.append(image)
-    await call.reply(text, blocks=blocks)
+    if image is None:
+        await call.reply(text, blocks=blocks)
+        return
+    await _answer(call, (text, [*blocks, image]), (text, blocks), replace=False)
 
 
 async def leaderboard_verb(call: VerbCall) -> None:
@@ -177,8 +226,8 @@ async def leaderboard_verb(call: VerbCall) -> None:
         shown = await recognition.leaderboard_page(
             session, call.runtime.clock, actor.community_id, choice, page
         )
-    text, blocks = await _page_answer(call, shown)
-    await call.reply(text, blocks=blocks)
+    answer, fallback = await _page_answer(call, shown)
+    await _answer(call, answer, fallback, replace=False)
 
 
 async def turn_page(call: ActionCall) -> None:
@@ -192,8 +241,8 @@ async def turn_page(call: ActionCall) -> None:
         shown = await recognition.leaderboard_page(
             session, call.runtime.clock, actor.community_id, choice, page
         )
-    text, blocks = await _page_answer(call, shown)
-    await call.replace(text, blocks=blocks)
+    answer, fallback = await _page_answer(call, shown)
+    await _answer(call, answer, fallback, replace=True)
 
 
 async def privacy_verb(call: VerbCall) -> None:

@@ -62,7 +62,7 @@ async def chat_message(call: EventCall) -> None:
             user_id=str(event["user"]),
             channel_id=str(event["channel"]),
             message_id=str(event["ts"]),
-            text_length=len(text),
+            text_length=recognition.text_length(text),
             text_digest=recognition.text_digest(text),
             at=at,
             # An app posting as itself carries a bot_id; the pipeline skips (and counts) it.

@@ -61,6 +61,7 @@ def files_complete_upload_external(state: SlackState, args: JsonObject) -> JsonO
             raise ApiError("file_not_found")
         if item.get("title"):
             found["title"] = str(item["title"])
+        found["processing"] = state.processing_uploads
         files.append(found)
     channel_arg = args.get("channel_id") or args.get("channels")
     if channel_arg:
