@@ -417,19 +417,25 @@ class Rituals(commands.Cog):
         """A reaction on a ritual post checks the member in."""
         if payload.guild_id is None or payload.member is None or payload.member.bot:
             return
-
-        async def work(session: Any, actor: Any) -> None:
+        if not self.bot.serves(payload.guild_id):
+            return
+        # Most reactions are not on a ritual post: find out without a write transaction
+        # (which would create the member and bind the guild for nothing).
+        async with self.bot.reads() as session:
             occurrence = await rituals.occurrence_for_post(
                 session, platform="discord", message_id=str(payload.message_id)
             )
-            if occurrence is not None:
-                await rituals.checkin(
-                    session,
-                    self.clock,
-                    occurrence_uid=occurrence,
-                    member_id=actor.member_id,
-                    method="reaction",
-                )
+        if occurrence is None:
+            return
+
+        async def work(session: Any, actor: Any) -> None:
+            await rituals.checkin(
+                session,
+                self.clock,
+                occurrence_uid=occurrence,
+                member_id=actor.member_id,
+                method="reaction",
+            )
 
         await self._member_checkin(payload.guild_id, payload.member, work)
 
@@ -440,6 +446,7 @@ class Rituals(commands.Cog):
             message.author.bot
             or message.guild is None
             or not isinstance(message.channel, discord.Thread)
+            or not self.bot.serves(message.guild.id)
         ):
             return
         thread_id = str(message.channel.id)  # a thread started from a message has that message's id

@@ -31,6 +31,7 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import acting as core
+from bot.db import read_sessions
 from bot.discord.checks import caller_from
 from bot.discord.render import fit_content, fit_modal, fit_view
 from bot.discord.sender import DiscordSender
@@ -343,6 +344,15 @@ class FlywheelBot(commands.Bot):
         self.runtime = runtime
         self.cog_package = cog_package
         self.connection_state = "connecting"
+        # With [discord] guild_ids set, only those guilds are the community's.
+        self.community_guilds = frozenset(runtime.settings.discord.guild_ids)
+        self.reads = read_sessions(runtime.engine)
+
+    def serves(self, guild_id: int) -> bool:
+        """Return whether a guild's passive signals (chat, reactions, replies) count: any
+        guild, or with ``[discord] guild_ids`` set only those (a guild that invited the bot
+        on its own must not bind itself to the community)."""
+        return not self.community_guilds or guild_id in self.community_guilds
 
     async def load_cogs(self) -> list[str]:
         """Load the cog of every declared feature with front ends (each has ``setup(bot)``)."""

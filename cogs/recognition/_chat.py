@@ -44,9 +44,6 @@ class Chat(commands.Cog):
         self.bot = bot
         self.runtime = bot.runtime
         self.reading = bot.intents.message_content
-        # With [discord] guild_ids set, only those guilds are the community's: a guild that
-        # invited the bot on its own must not bind itself to the community by chatting.
-        self.guilds = frozenset(bot.runtime.settings.discord.guild_ids)
         self.reaction_rules = recognition.ReactionRules.from_settings(
             bot.runtime.settings.recognition
         )
@@ -65,7 +62,7 @@ class Chat(commands.Cog):
         """Queue a guild message for chat points (the pipeline applies the rules)."""
         if not self.reading or message.guild is None or message.type not in CHAT_TYPES:
             return
-        if not self._ours(message.guild.id):
+        if not self.bot.serves(message.guild.id):
             return
         channel = message.channel
         parent = channel.parent_id if isinstance(channel, discord.Thread) else None
@@ -94,7 +91,7 @@ class Chat(commands.Cog):
         guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
         if guild is None or reactor is None or payload.message_author_id is None:
             return
-        if not self._ours(guild.id):
+        if not self.bot.serves(guild.id):
             return
         author: discord.abc.User | None = None
         if payload.user_id != payload.message_author_id and not reactor.bot:
@@ -140,10 +137,6 @@ class Chat(commands.Cog):
             result.outcome.value,
             result.points,
         )
-
-    def _ours(self, guild_id: int) -> bool:
-        """Return whether a guild's chat counts: any guild, or only those configured."""
-        return not self.guilds or guild_id in self.guilds
 
     async def _author(
         self, guild: discord.Guild, message_id: int, author_id: int

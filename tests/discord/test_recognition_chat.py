@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import Activity, Identity, Member
+from bot.models import Activity, Identity, Member, PlatformSpace
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox
 from bot.settings import Settings, load_settings
@@ -238,6 +238,12 @@ async def test_chat_and_reactions_in_a_guild_not_configured_earn_nothing_and_bin
         ["reaction", "discord", str(GENERAL_ID)],
     ]
     assert earned == 6
+    # Rituals' listener heard the stranger's reaction too: it binds nothing either.
+    listeners = [t for t in asyncio.all_tasks() if "on_raw_reaction_add" in t.get_name()]
+    await asyncio.gather(*listeners)
+    async with runtime.sessions() as session:
+        spaces = set(await session.scalars(select(PlatformSpace.external_id)))
+    assert str(GUILD_ID) in spaces and str(STRANGER_GUILD_ID) not in spaces
 
 
 @pytest.mark.parametrize("content_intent", [False], ids=["message-content-intent-off"])
