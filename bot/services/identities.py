@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -223,20 +223,33 @@ async def resolve_passive_members(
     if not new:
         return found
     now = clock.now()
-    created = await session.scalars(
-        dialect_insert(session, Member).returning(Member.id, sort_by_parameter_order=True),
-        [
-            {
-                "community_id": space.community_id,
-                "display_name": wanted[user_id],
-                "points_total": 0,
-                "activity_count": 0,
-                "joined_at": now,
-            }
-            for user_id in new
-        ],
-    )
-    members = dict(zip(new, created.all(), strict=True))
+    rows = [
+        {
+            "community_id": space.community_id,
+            "display_name": wanted[user_id],
+            "points_total": 0,
+            "activity_count": 0,
+            "joined_at": now,
+        }
+        for user_id in new
+    ]
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite cannot say which new id went to which row of a multi-row INSERT, so
+        # SQLAlchemy would insert them one at a time (a first chat burst creates thousands).
+        # A SQLite writer holds the database's write lock from BEGIN IMMEDIATE on: the ids
+        # are taken here the way SQLite takes them itself, the largest so far plus one.
+        last = await session.scalar(select(func.coalesce(func.max(Member.id), 0)))
+        ids = list(range(int(last or 0) + 1, int(last or 0) + 1 + len(new)))
+        await session.execute(
+            insert(Member), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+        )
+    else:
+        created = await session.scalars(
+            dialect_insert(session, Member).returning(Member.id, sort_by_parameter_order=True),
+            rows,
+        )
+        ids = list(created.all())
+    members = dict(zip(new, ids, strict=True))
     claimed = await session.execute(
         dialect_insert(session, Identity)
         .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])
