@@ -75,5 +75,16 @@ async def values_returning(
     return found
 
 
+async def select_in(driver: aiosqlite.Connection, head: str, values: Iterable[Any]) -> list[Any]:
+    """Return the rows of ``head (?, ...)`` (a query ending in ``IN``) over ``values``."""
+    wanted = list(values)
+    found: list[Any] = []
+    for start in range(0, len(wanted), MAX_VARIABLES):
+        chunk = wanted[start : start + MAX_VARIABLES]
+        sql = f"{head} ({marks(len(chunk))})"
+        found.extend(await driver.execute_fetchall(sql, chunk))
+    return found
+
+
 def _flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
     return [value for row in rows for value in row]
