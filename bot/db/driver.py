@@ -35,6 +35,8 @@ async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
 
 def sqlite_time(value: datetime) -> str:
     """Return an aware time as SQLite keeps it (naive UTC text, microseconds)."""
+    if value.tzinfo is UTC:
+        return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; take times from the Clock")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -75,14 +77,23 @@ async def values_returning(
     return found
 
 
-async def select_in(driver: aiosqlite.Connection, head: str, values: Iterable[Any]) -> list[Any]:
-    """Return the rows of ``head (?, ...)`` (a query ending in ``IN``) over ``values``."""
+async def select_in(
+    driver: aiosqlite.Connection,
+    head: str,
+    fixed: Sequence[Any],
+    values: Iterable[Any],
+) -> list[Any]:
+    """Return the rows of ``head (?, ...)`` (a query ending in ``IN``) over ``values``.
+
+    ``fixed`` binds the placeholders of ``head`` itself.
+    """
     wanted = list(values)
+    size = MAX_VARIABLES - len(fixed)
     found: list[Any] = []
-    for start in range(0, len(wanted), MAX_VARIABLES):
-        chunk = wanted[start : start + MAX_VARIABLES]
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
         sql = f"{head} ({marks(len(chunk))})"
-        found.extend(await driver.execute_fetchall(sql, chunk))
+        found.extend(await driver.execute_fetchall(sql, [*fixed, *chunk]))
     return found
 
 

@@ -47,6 +47,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # 32 MiB of page cache (SQLite's default is 2 MiB): chat ingest updates the score
+        # rows and the ledger's indexes of thousands of members a second, and with the small
+        # cache those pages are read back from the file on every batch.
+        cursor.execute("PRAGMA cache_size=-32768")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 

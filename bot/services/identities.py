@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
+from bot.db.driver import select_in, sqlite_driver
 from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, publish, publish_many
 from bot.messages import DirectMessage, rich
@@ -177,10 +178,24 @@ async def resolve_member(
     return ResolvedMember(member_id, space.community_id, created=True, returning=erased is not None)
 
 
+_KNOWN_SQLITE = (
+    "SELECT user_id, member_id FROM identities WHERE platform = ? AND space_id = ? AND user_id IN"
+)
+
+
 async def _known(
     session: AsyncSession, space: SpaceRef, user_ids: Iterable[str]
 ) -> list[tuple[str, int]]:
     """Return (user id, member id) of the users of ``space`` that already have an identity."""
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        # A chat batch asks for a few thousand users: straight to SQLite's driver (bot.db.driver).
+        return [
+            (user_id, member_id)
+            for user_id, member_id in await select_in(
+                driver, _KNOWN_SQLITE, [space.platform, space.space_id], user_ids
+            )
+        ]
     rows = await session.execute(
         select(Identity.user_id, Identity.member_id).where(
             Identity.platform == space.platform,
@@ -214,6 +229,8 @@ async def resolve_passive_members(
     digests = {
         identity_digest(space.platform, space.space_id, u): u for u in wanted if u not in found
     }
+    if not digests:
+        return found
     erased = await session.scalars(
         select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(digests))
     )

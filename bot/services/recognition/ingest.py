@@ -200,7 +200,7 @@ async def _rules_memory(
             .with_for_update()
         )
         return {row.member_id: (row.last_counted_at, row.last_digest) for row in rows}
-    found = await select_in(driver, _STATE_READ_SQLITE, member_ids)
+    found = await select_in(driver, _STATE_READ_SQLITE, (), member_ids)
     return {member_id: (from_sqlite_time(at), digest) for member_id, at, digest in found}
 
 

@@ -219,7 +219,7 @@ async def hidden_among(session: AsyncSession, member_ids: Collection[int]) -> se
         return set()
     driver = await sqlite_driver(session)
     if driver is not None:
-        return {row[0] for row in await select_in(driver, _HIDDEN_SQLITE, member_ids)}
+        return {row[0] for row in await select_in(driver, _HIDDEN_SQLITE, (), member_ids)}
     found = await session.scalars(
         select(LeaderboardOptOut.member_id).where(LeaderboardOptOut.member_id.in_(member_ids))
     )
