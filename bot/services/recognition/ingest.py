@@ -4,7 +4,7 @@ A front end turns each message it sees into a :class:`MessageSeen` (no text, onl
 length and digest) and awaits :meth:`IngestPipeline.submit`. The pipeline's loop writes the
 queue every ``flush_seconds``, or as soon as a batch is full, one transaction per batch
 (:func:`ingest_batch`): members resolved (the missing ones created together), the chat
-rules applied, the ledger rows inserted with one executemany (``ON CONFLICT DO NOTHING`` on
+rules applied, the ledger rows inserted in bulk (``ON CONFLICT DO NOTHING`` on
 their source key), and the members' totals, the per-period score rows and the rules' state
 updated with them. No domain event is written per message.
 
