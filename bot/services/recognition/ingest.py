@@ -174,7 +174,7 @@ _MEMBER_TOTALS_SQLITE = (
 _LEDGER_SQLITE = (
     "INSERT INTO activities (community_id, member_id, kind, points, occurred_at, recorded_at, "
     "source_key, source_ref, imported)",
-    "ON CONFLICT (community_id, source_key) DO NOTHING RETURNING source_key",
+    "ON CONFLICT (community_id, source_key) DO NOTHING RETURNING community_id, source_key",
 )
 _STATE_READ_SQLITE = (
     "SELECT member_id, last_counted_at, last_digest FROM recognition_message_state "
@@ -222,9 +222,9 @@ async def _insert_ledger(
         )
         return [cast(Written, tuple(row)) for row in inserted]
     # The first row of a key in the batch is the one the INSERT keeps.
-    by_key: dict[str, dict[str, object]] = {}
+    by_key: dict[tuple[object, object], dict[str, object]] = {}
     for row in ledger:
-        by_key.setdefault(cast(str, row["source_key"]), row)
+        by_key.setdefault((row["community_id"], row["source_key"]), row)
     head, tail = _LEDGER_SQLITE
     recorded = sqlite_time(cast(datetime, ledger[0]["recorded_at"]))
     keys = await values_returning(
@@ -246,7 +246,7 @@ async def _insert_ledger(
         ],
         tail,
     )
-    new = [by_key[key] for (key,) in keys]
+    new = [by_key[community_id, key] for community_id, key in keys]
     return [
         cast(Written, (row["community_id"], row["member_id"], row["points"], row["occurred_at"]))
         for row in new
