@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# 32 MiB of page cache (SQLite's default is 2 MiB): chat ingest updates the score rows and
+# the ledger's indexes of thousands of members a second, and with the small cache those
+# pages are read back from the file on every batch.
+SQLITE_CACHE_KIB = 32_768
 # An execution option: transactions on an engine carrying it only read (see ``read_sessions``).
 READ_ONLY = "flywheel_read_only"
 
@@ -47,10 +51,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # 32 MiB of page cache (SQLite's default is 2 MiB): chat ingest updates the score
-        # rows and the ledger's indexes of thousands of members a second, and with the small
-        # cache those pages are read back from the file on every batch.
-        cursor.execute("PRAGMA cache_size=-32768")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
