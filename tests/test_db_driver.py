@@ -67,3 +67,16 @@ async def test_values_returning_and_select_in_cover_rows_past_one_statement(sess
     # Written in the session's transaction: the ORM sees them, times and all.
     created = await session.scalar(select(Community.created_at).where(Community.slug == "c2499"))
     assert created == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def test_the_driver_sees_what_the_session_has_pending(session, backend):
+    session.add(Community(slug="pending", name="Pending", created_at=MOMENTS[0]))
+    driver = await sqlite_driver(session)
+    if backend != "sqlite":
+        assert driver is None
+        return
+    assert driver is not None
+
+    rows = await driver.execute_fetchall("SELECT name FROM communities WHERE slug = 'pending'")
+
+    assert list(rows) == [("Pending",)]

@@ -25,9 +25,15 @@ MAX_VARIABLES = 32_766
 
 
 async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
-    """Return the aiosqlite connection under the session's transaction (None off SQLite)."""
+    """Return the aiosqlite connection under the session's transaction (None off SQLite).
+
+    Pending ORM changes are flushed first, as ``session.execute`` would (autoflush): a
+    statement sent to the driver sees them.
+    """
     if session.get_bind().dialect.name != "sqlite":
         return None
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return cast(aiosqlite.Connection, raw.driver_connection)
