@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bench.report import Result, Stopwatch
 from bot.clock import FakeClock
 from bot.db import create_engine, read_sessions
-from bot.db.engine import SQLITE_CACHE_KIB
+from bot.db.engine import SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
 from bot.db.migrate import upgrade
 from bot.services.communities import ensure_community, ensure_space
 from bot.services.recognition import (
@@ -112,6 +112,7 @@ def _raw_ledger(path: Path, rows: list[tuple[object, ...]], batch: int) -> float
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
     statement = (
         "INSERT INTO activities (community_id, member_id, kind, points, occurred_at, "
         "recorded_at, source_key, source_ref, imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
