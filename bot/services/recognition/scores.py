@@ -106,7 +106,9 @@ async def apply_scores(
     ``hidden`` holds the members among them who opted out of public boards: their rows
     change, the per-score counts that public ranks read do not.
     """
-    rows = [(key, amount) for key, amount in sorted(totals.items()) if amount]
+    # In the unique index's order: every writer takes the rows' locks in that one order (no
+    # deadlock between processes), and the upsert walks the index forwards.
+    rows = sorted(((key, amount) for key, amount in totals.items() if amount), key=_index_order)
     if not rows:
         return
     now = clock.now()
@@ -157,9 +159,9 @@ async def apply_scores(
             tail,
         )
         back = {text: start for start, text in starts.items()}
-        result = [
+        result = (
             (m, board, period, back[start], score) for m, board, period, start, score in returned
-        ]
+        )
     moves: dict[CountKey, int] = defaultdict(int)
     for member_id, board, period, start, score in result:
         if member_id in hidden:
@@ -167,6 +169,11 @@ async def apply_scores(
         amount = totals[member_id, board, period, start]
         _move(moves, (board, period, start), score - amount, score)
     await apply_counts(session, community_id, moves)
+
+
+def _index_order(row: tuple[ScoreKey, int]) -> tuple[str, str, datetime, int]:
+    (member_id, board, period, start), _ = row
+    return board, period, start, member_id
 
 
 def _move(moves: dict[CountKey, int], board: tuple[str, str, datetime], old: int, new: int) -> None:
