@@ -9,7 +9,8 @@
   ignored channel and repeated text mixed in, so about two messages in three earn points.
   Reported: events/s (every event in) and counted events/s, each against raw
   ``sqlite3.executemany`` of the same ledger rows (those the run inserted) into a fresh
-  migrated database, in batches of the same size, in the same run.
+  migrated database with the app's SQLite settings, in batches of the same size, in the
+  same run.
 - ``leaderboard``: 1,000,000 members and 10,000,000 ledger rows over eight weeks (50,000 and
   500,000 with ``--quick``), seeded with raw ``sqlite3`` into a file migrated by Alembic, the
   score rows and per-score counts summed from the ledger by SQL, 1 % of members hidden
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bench.report import Result, Stopwatch
 from bot.clock import FakeClock
 from bot.db import create_engine, read_sessions
+from bot.db.engine import SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
 from bot.db.migrate import upgrade
 from bot.services.communities import ensure_community, ensure_space
 from bot.services.recognition import (
@@ -106,8 +108,11 @@ def _stream(members: int, seed: int = 11) -> list[MessageSeen]:
 def _raw_ledger(path: Path, rows: list[tuple[object, ...]], batch: int) -> float:
     """Insert the ledger rows with the standard library alone; return rows per second."""
     connection = sqlite3.connect(path, isolation_level=None)
+    # The settings the app's engine gives every SQLite connection (bot.db.engine).
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
     statement = (
         "INSERT INTO activities (community_id, member_id, kind, points, occurred_at, "
         "recorded_at, source_key, source_ref, imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
+from bot.db.driver import select_in, sqlite_driver
 from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, publish, publish_many
 from bot.messages import DirectMessage, rich
@@ -177,10 +178,24 @@ async def resolve_member(
     return ResolvedMember(member_id, space.community_id, created=True, returning=erased is not None)
 
 
+_KNOWN_SQLITE = (
+    "SELECT user_id, member_id FROM identities WHERE platform = ? AND space_id = ? AND user_id IN"
+)
+
+
 async def _known(
     session: AsyncSession, space: SpaceRef, user_ids: Iterable[str]
 ) -> list[tuple[str, int]]:
     """Return (user id, member id) of the users of ``space`` that already have an identity."""
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        # A chat batch asks for a few thousand users: straight to SQLite's driver (bot.db.driver).
+        return [
+            (user_id, member_id)
+            for user_id, member_id in await select_in(
+                driver, _KNOWN_SQLITE, [space.platform, space.space_id], user_ids
+            )
+        ]
     rows = await session.execute(
         select(Identity.user_id, Identity.member_id).where(
             Identity.platform == space.platform,
@@ -214,6 +229,8 @@ async def resolve_passive_members(
     digests = {
         identity_digest(space.platform, space.space_id, u): u for u in wanted if u not in found
     }
+    if not digests:
+        return found
     erased = await session.scalars(
         select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(digests))
     )
@@ -223,20 +240,33 @@ async def resolve_passive_members(
     if not new:
         return found
     now = clock.now()
-    created = await session.scalars(
-        dialect_insert(session, Member).returning(Member.id, sort_by_parameter_order=True),
-        [
-            {
-                "community_id": space.community_id,
-                "display_name": wanted[user_id],
-                "points_total": 0,
-                "activity_count": 0,
-                "joined_at": now,
-            }
-            for user_id in new
-        ],
-    )
-    members = dict(zip(new, created.all(), strict=True))
+    rows = [
+        {
+            "community_id": space.community_id,
+            "display_name": wanted[user_id],
+            "points_total": 0,
+            "activity_count": 0,
+            "joined_at": now,
+        }
+        for user_id in new
+    ]
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite cannot say which new id went to which row of a multi-row INSERT, so
+        # SQLAlchemy would insert them one at a time (a first chat burst creates thousands).
+        # A SQLite writer holds the database's write lock from BEGIN IMMEDIATE on: the ids
+        # are taken here the way SQLite takes them itself, the largest so far plus one.
+        last = await session.scalar(select(func.coalesce(func.max(Member.id), 0)))
+        ids = list(range(int(last or 0) + 1, int(last or 0) + 1 + len(new)))
+        await session.execute(
+            insert(Member), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+        )
+    else:
+        created = await session.scalars(
+            dialect_insert(session, Member).returning(Member.id, sort_by_parameter_order=True),
+            rows,
+        )
+        ids = list(created.all())
+    members = dict(zip(new, ids, strict=True))
     claimed = await session.execute(
         dialect_insert(session, Identity)
         .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, select
+from sqlalchemy import Select, and_, bindparam, case, delete, exists, func, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import UTCDateTime, dialect_insert
+from bot.db.driver import sqlite_driver, sqlite_time
 from bot.errors import Invalid, NotFound
 from bot.models import BoardScoreCount, LeaderboardOptOut, Member, MemberScore
 from bot.services.recognition.periods import (
@@ -124,6 +126,35 @@ _RANK = select(
 )
 
 
+def _sqlite_text(statement: Select[Any]) -> tuple[str, dict[str, Any]]:
+    """Return the statement as SQLite text with named parameters, and its constant values."""
+    compiled = statement.compile(dialect=sqlite.dialect(paramstyle="named"))
+    return str(compiled), dict(compiled.params)
+
+
+# On SQLite a board is read straight through the driver (see bot.db.driver): one trip to
+# its thread, where the same statement through the session takes four.
+_TOP_SQLITE = _sqlite_text(_TOP)
+_RANK_SQLITE = _sqlite_text(_RANK)
+
+
+async def _read(
+    session: AsyncSession,
+    statement: Select[Any],
+    text: tuple[str, dict[str, Any]],
+    params: dict[str, Any],
+) -> list[Any]:
+    driver = await sqlite_driver(session)
+    if driver is None:
+        return list(await session.execute(statement, params))
+    sql, constants = text
+    return list(
+        await driver.execute_fetchall(
+            sql, {**constants, **params, "start": sqlite_time(params["start"])}
+        )
+    )
+
+
 async def _start(session: AsyncSession, community_id: int, span: Period, at: datetime) -> datetime:
     # All-time has one fixed start: no need to ask for the community's time zone.
     if span is Period.ALL:
@@ -146,7 +177,9 @@ async def top(
         raise Invalid(f"A page holds 1 to {MAX_LIMIT} members.", field="limit")
     start = await _start(session, community_id, span, at)
     where = {"community": community_id, "board": chosen.value, "period": span.value}
-    rows = await session.execute(_TOP, {**where, "start": start, "limit": limit, "offset": offset})
+    rows = await _read(
+        session, _TOP, _TOP_SQLITE, {**where, "start": start, "limit": limit, "offset": offset}
+    )
     entries = tuple(
         BoardEntry(1 + int(ahead), member_id, name, score) for member_id, score, name, ahead in rows
     )
@@ -165,9 +198,9 @@ async def rank_of(
     chosen, span = board_of(board), period_of(period)
     start = await _start(session, community_id, span, at)
     where = {"community": community_id, "board": chosen.value, "period": span.value}
-    score, ahead, hidden = (
-        await session.execute(_RANK, {**where, "start": start, "member": member_id})
-    ).one()
+    ((score, ahead, hidden),) = await _read(
+        session, _RANK, _RANK_SQLITE, {**where, "start": start, "member": member_id}
+    )
     return OwnRank(
         chosen.value,
         span.value,

@@ -4,7 +4,7 @@ A front end turns each message it sees into a :class:`MessageSeen` (no text, onl
 length and digest) and awaits :meth:`IngestPipeline.submit`. The pipeline's loop writes the
 queue every ``flush_seconds``, or as soon as a batch is full, one transaction per batch
 (:func:`ingest_batch`): members resolved (the missing ones created together), the chat
-rules applied, the ledger rows inserted with one executemany (``ON CONFLICT DO NOTHING`` on
+rules applied, the ledger rows inserted in bulk (``ON CONFLICT DO NOTHING`` on
 their source key), and the members' totals, the per-period score rows and the rules' state
 updated with them. No domain event is written per message.
 
@@ -28,18 +28,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
+import aiosqlite
 from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db import UTCDateTime, dialect_insert
+from bot.db.driver import (
+    from_sqlite_time,
+    select_in,
+    sqlite_driver,
+    sqlite_time,
+    values_returning,
+)
 from bot.destinations import PLATFORMS
 from bot.models import Activity, Community, Member, MessageState
 from bot.services.communities import SpaceRef, ensure_space
 from bot.services.engagement import ActivityKind
 from bot.services.identities import resolve_passive_members
 from bot.services.recognition.badges import award_earned
-from bot.services.recognition.scores import ScoreKey, add_to, apply_scores, hidden_among
+from bot.services.recognition.scores import ScoreKey, add_many, apply_scores, hidden_among
 from bot.settings import RecognitionSettings
 
 log = logging.getLogger(__name__)
@@ -199,6 +207,95 @@ _MEMBER_TOTALS = (
 )
 
 
+# On SQLite a batch's big statements go straight to the driver (see bot.db.driver): the same
+# SQL as the Core statements, with plain values (times in the text SQLite keeps).
+_MEMBER_TOTALS_SQLITE = (
+    "UPDATE members SET points_total = points_total + ?1, activity_count = activity_count + ?2, "
+    "last_active_at = CASE WHEN last_active_at IS NULL OR last_active_at < ?3 THEN ?3 "
+    "ELSE last_active_at END WHERE id = ?4"
+)
+_LEDGER_SQLITE = (
+    "INSERT INTO activities (community_id, member_id, kind, points, occurred_at, recorded_at, "
+    "source_key, source_ref, imported)",
+    "ON CONFLICT (community_id, source_key) DO NOTHING RETURNING community_id, source_key",
+)
+_STATE_READ_SQLITE = (
+    "SELECT member_id, last_counted_at, last_digest FROM recognition_message_state "
+    "WHERE member_id IN"
+)
+_STATE_SQLITE = (
+    "INSERT INTO recognition_message_state (member_id, last_counted_at, last_digest) "
+    "VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET "
+    "last_counted_at = excluded.last_counted_at, last_digest = excluded.last_digest"
+)
+# (community id, member id, points, occurred at) of a ledger row written
+Written = tuple[int, int, int, datetime]
+
+
+async def _rules_memory(
+    session: AsyncSession, driver: aiosqlite.Connection | None, member_ids: set[int]
+) -> dict[int, tuple[datetime, str]]:
+    """Return each member's last counted message (when, digest), locking their rows."""
+    if driver is None:
+        rows = await session.execute(
+            select(MessageState.member_id, MessageState.last_counted_at, MessageState.last_digest)
+            .where(MessageState.member_id.in_(member_ids))
+            .with_for_update()
+        )
+        return {row.member_id: (row.last_counted_at, row.last_digest) for row in rows}
+    found = await select_in(driver, _STATE_READ_SQLITE, (), member_ids)
+    return {member_id: (from_sqlite_time(at), digest) for member_id, at, digest in found}
+
+
+async def _insert_ledger(
+    session: AsyncSession, driver: aiosqlite.Connection | None, ledger: list[dict[str, object]]
+) -> list[Written]:
+    """Insert the ledger rows; return those that were new (a message seen twice counts once)."""
+    if driver is None:
+        inserted = await session.execute(
+            dialect_insert(session, ACTIVITIES)
+            .on_conflict_do_nothing(index_elements=["community_id", "source_key"])
+            .returning(
+                ACTIVITIES.c.community_id,
+                ACTIVITIES.c.member_id,
+                ACTIVITIES.c.points,
+                ACTIVITIES.c.occurred_at,
+            ),
+            ledger,
+        )
+        return [cast(Written, tuple(row)) for row in inserted]
+    # The first row of a key in the batch is the one the INSERT keeps.
+    by_key: dict[tuple[object, object], dict[str, object]] = {}
+    for row in ledger:
+        by_key.setdefault((row["community_id"], row["source_key"]), row)
+    head, tail = _LEDGER_SQLITE
+    recorded = sqlite_time(cast(datetime, ledger[0]["recorded_at"]))
+    keys = await values_returning(
+        driver,
+        head,
+        [
+            (
+                row["community_id"],
+                row["member_id"],
+                row["kind"],
+                row["points"],
+                sqlite_time(cast(datetime, row["occurred_at"])),
+                recorded,
+                row["source_key"],
+                row["source_ref"],
+                row["imported"],
+            )
+            for row in ledger
+        ],
+        tail,
+    )
+    new = [by_key[community_id, key] for community_id, key in keys]
+    return [
+        cast(Written, (row["community_id"], row["member_id"], row["points"], row["occurred_at"]))
+        for row in new
+    ]
+
+
 async def ingest_batch(
     session: AsyncSession, clock: Clock, rules: ChatRules, events: Sequence[MessageSeen]
 ) -> BatchResult:
@@ -248,12 +345,8 @@ async def ingest_batch(
         )
     }
     member_ids = set(owners.values())
-    state_rows = await session.execute(
-        select(MessageState.member_id, MessageState.last_counted_at, MessageState.last_digest)
-        .where(MessageState.member_id.in_(member_ids))
-        .with_for_update()
-    )
-    state = {row.member_id: (row.last_counted_at, row.last_digest) for row in state_rows}
+    driver = await sqlite_driver(session)
+    state = await _rules_memory(session, driver, member_ids)
     cooldown = timedelta(seconds=rules.cooldown_seconds)
     now = clock.now()
     ledger: list[dict[str, object]] = []
@@ -296,66 +389,54 @@ async def ingest_batch(
         )
     if not ledger:
         return BatchResult(len(events), 0, dict(skipped), created)
-    # RETURNING says which rows were new: a message seen twice is counted once, exactly.
-    inserted = (
-        await session.execute(
-            dialect_insert(session, ACTIVITIES)
-            .on_conflict_do_nothing(index_elements=["community_id", "source_key"])
-            .returning(
-                ACTIVITIES.c.community_id,
-                ACTIVITIES.c.member_id,
-                ACTIVITIES.c.points,
-                ACTIVITIES.c.occurred_at,
-            ),
-            ledger,
-        )
-    ).all()
+    inserted = await _insert_ledger(session, driver, ledger)
     if len(inserted) < len(ledger):
         skipped["duplicate"] += len(ledger) - len(inserted)
     points: dict[int, int] = defaultdict(int)
     counts: dict[int, int] = defaultdict(int)
     latest: dict[int, datetime] = {}
     totals: dict[int, dict[ScoreKey, int]] = defaultdict(lambda: defaultdict(int))
-    for row in inserted:
-        points[row.member_id] += row.points
-        counts[row.member_id] += 1
-        latest[row.member_id] = max(latest.get(row.member_id, row.occurred_at), row.occurred_at)
-        add_to(
-            totals[row.community_id],
-            row.member_id,
-            MESSAGE,
-            row.points,
-            row.occurred_at,
-            zones.get(row.community_id, "UTC"),
-        )
+    by_community: dict[int, list[tuple[int, str, int, datetime]]] = defaultdict(list)
+    for community_id, member_id, amount, occurred_at in inserted:
+        points[member_id] += amount
+        counts[member_id] += 1
+        latest[member_id] = max(latest.get(member_id, occurred_at), occurred_at)
+        by_community[community_id].append((member_id, MESSAGE, amount, occurred_at))
+    for community_id, written in by_community.items():
+        add_many(totals[community_id], written, zones.get(community_id, "UTC"))
     if points:
-        await session.execute(
-            _MEMBER_TOTALS,
-            [
-                # In id order, as every writer locks them: no deadlock between processes.
-                {"member": m, "points": p, "count": counts[m], "at": latest[m]}
-                for m, p in sorted(points.items())
-            ],
-        )
+        # In id order, as every writer locks them: no deadlock between processes.
+        moved = [(m, p, counts[m], latest[m]) for m, p in sorted(points.items())]
+        if driver is None:
+            await session.execute(
+                _MEMBER_TOTALS,
+                [{"member": m, "points": p, "count": c, "at": at} for m, p, c, at in moved],
+            )
+        else:
+            await driver.executemany(
+                _MEMBER_TOTALS_SQLITE,
+                [(p, c, sqlite_time(at), m) for m, p, c, at in moved],
+            )
     hidden = await hidden_among(session, points.keys())
     for community_id, rows in totals.items():
         await apply_scores(session, clock, community_id, rows, hidden)
         # Badges with a `points >= N` rule (a query for those rules, nothing more if none).
         await award_earned(session, clock, community_id, {k[0] for k in rows}, counters=["points"])
-    insert_state = dialect_insert(session, STATE)
-    await session.execute(
-        insert_state.on_conflict_do_update(
-            index_elements=["member_id"],
-            set_={
-                "last_counted_at": insert_state.excluded.last_counted_at,
-                "last_digest": insert_state.excluded.last_digest,
-            },
-        ),
-        [
-            {"member_id": m, "last_counted_at": state[m][0], "last_digest": state[m][1]}
-            for m in sorted(touched)
-        ],
-    )
+    memory = [(m, state[m][0], state[m][1]) for m in sorted(touched)]
+    if driver is None:
+        insert_state = dialect_insert(session, STATE)
+        await session.execute(
+            insert_state.on_conflict_do_update(
+                index_elements=["member_id"],
+                set_={
+                    "last_counted_at": insert_state.excluded.last_counted_at,
+                    "last_digest": insert_state.excluded.last_digest,
+                },
+            ),
+            [{"member_id": m, "last_counted_at": at, "last_digest": d} for m, at, d in memory],
+        )
+    else:
+        await driver.executemany(_STATE_SQLITE, [(m, sqlite_time(at), d) for m, at, d in memory])
     return BatchResult(len(events), len(inserted), dict(skipped), created)
 
 

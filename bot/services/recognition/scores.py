@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
+from bot.db.driver import select_in, sqlite_driver, sqlite_time, values_returning
 from bot.events import ActivityRecorded
 from bot.models import (
     Activity,
@@ -40,6 +42,22 @@ CountKey = tuple[str, str, datetime, int]
 ScoreKey = tuple[int, str, str, datetime]
 
 
+# On SQLite the batch statements go straight to the driver (see bot.db.driver).
+_SCORES_SQLITE = (
+    "INSERT INTO member_scores (community_id, board, period, period_start, member_id, score, "
+    "updated_at)",
+    "ON CONFLICT (community_id, board, period, period_start, member_id) DO UPDATE SET "
+    "score = member_scores.score + excluded.score, updated_at = excluded.updated_at "
+    "RETURNING member_id, board, period, period_start, score",
+)
+_COUNTS_SQLITE = (
+    "INSERT INTO board_score_counts (community_id, board, period, period_start, score, members) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (community_id, board, period, period_start, score) "
+    "DO UPDATE SET members = board_score_counts.members + excluded.members"
+)
+_HIDDEN_SQLITE = "SELECT member_id FROM leaderboard_optouts WHERE member_id IN"
+
+
 def boards_of(kind: str, points: int) -> Iterable[tuple[Board, int]]:
     """Return what one ledger row adds to each board."""
     if points:
@@ -55,9 +73,26 @@ def add_to(
     totals: dict[ScoreKey, int], member_id: int, kind: str, points: int, at: datetime, zone: str
 ) -> None:
     """Add one ledger row to ``totals`` on every board and period it counts for."""
-    for board, amount in boards_of(kind, points):
-        for period, start in period_starts(at, zone):
-            totals[member_id, board.value, period.value, start] += amount
+    add_many(totals, [(member_id, kind, points, at)], zone)
+
+
+def add_many(
+    totals: dict[ScoreKey, int], rows: Iterable[tuple[int, str, int, datetime]], zone: str
+) -> None:
+    """Add ledger rows (member id, kind, points, when) to ``totals`` (see :func:`add_to`).
+
+    The periods are worked out once per local date: a batch of chat is a few dates at most.
+    """
+    local = ZoneInfo(zone)
+    spans_of: dict[date, tuple[tuple[str, datetime], ...]] = {}
+    for member_id, kind, points, at in rows:
+        day = at.astimezone(local).date()
+        spans = spans_of.get(day)
+        if spans is None:
+            spans = spans_of[day] = tuple((p.value, s) for p, s in period_starts(at, zone))
+        for board, amount in boards_of(kind, points):
+            for period, start in spans:
+                totals[member_id, board.value, period, start] += amount
 
 
 async def apply_scores(
@@ -72,39 +107,74 @@ async def apply_scores(
     ``hidden`` holds the members among them who opted out of public boards: their rows
     change, the per-score counts that public ranks read do not.
     """
-    rows = [(key, amount) for key, amount in sorted(totals.items()) if amount]
+    # In the unique index's order: every writer takes the rows' locks in that one order (no
+    # deadlock between processes), and the upsert walks the index forwards.
+    rows = sorted(((key, amount) for key, amount in totals.items() if amount), key=_index_order)
     if not rows:
         return
     now = clock.now()
-    insert = dialect_insert(session, SCORES)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["community_id", "board", "period", "period_start", "member_id"],
-        set_={"score": SCORES.c.score + insert.excluded.score, "updated_at": now},
-    ).returning(
-        SCORES.c.member_id, SCORES.c.board, SCORES.c.period, SCORES.c.period_start, SCORES.c.score
-    )
-    result = await session.execute(
-        upsert,
-        [
-            {
-                "community_id": community_id,
-                "board": board,
-                "period": period,
-                "period_start": start,
-                "member_id": member_id,
-                "score": amount,
-                "updated_at": now,
-            }
-            for (member_id, board, period, start), amount in rows
-        ],
-    )
+    driver = await sqlite_driver(session)
+    result: Iterable[tuple[int, str, str, datetime, int]]
+    if driver is None:
+        insert = dialect_insert(session, SCORES)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["community_id", "board", "period", "period_start", "member_id"],
+            set_={"score": SCORES.c.score + insert.excluded.score, "updated_at": now},
+        ).returning(
+            SCORES.c.member_id,
+            SCORES.c.board,
+            SCORES.c.period,
+            SCORES.c.period_start,
+            SCORES.c.score,
+        )
+        result = cast(
+            Iterable[tuple[int, str, str, datetime, int]],
+            await session.execute(
+                upsert,
+                [
+                    {
+                        "community_id": community_id,
+                        "board": board,
+                        "period": period,
+                        "period_start": start,
+                        "member_id": member_id,
+                        "score": amount,
+                        "updated_at": now,
+                    }
+                    for (member_id, board, period, start), amount in rows
+                ],
+            ),
+        )
+    else:
+        # Straight to SQLite's driver (see bot.db.driver): the same upsert, plain values.
+        stamp = sqlite_time(now)
+        starts = {start: sqlite_time(start) for start in {key[3] for key, _ in rows}}
+        head, tail = _SCORES_SQLITE
+        returned = await values_returning(
+            driver,
+            head,
+            [
+                (community_id, board, period, starts[start], member_id, amount, stamp)
+                for (member_id, board, period, start), amount in rows
+            ],
+            tail,
+        )
+        back = {text: start for start, text in starts.items()}
+        result = (
+            (m, board, period, back[start], score) for m, board, period, start, score in returned
+        )
     moves: dict[CountKey, int] = defaultdict(int)
-    for row in result:
-        if row.member_id in hidden:
+    for member_id, board, period, start, score in result:
+        if member_id in hidden:
             continue
-        amount = totals[row.member_id, row.board, row.period, row.period_start]
-        _move(moves, (row.board, row.period, row.period_start), row.score - amount, row.score)
+        amount = totals[member_id, board, period, start]
+        _move(moves, (board, period, start), score - amount, score)
     await apply_counts(session, community_id, moves)
+
+
+def _index_order(row: tuple[ScoreKey, int]) -> tuple[str, str, datetime, int]:
+    (member_id, board, period, start), _ = row
+    return board, period, start, member_id
 
 
 def _move(moves: dict[CountKey, int], board: tuple[str, str, datetime], old: int, new: int) -> None:
@@ -120,6 +190,16 @@ async def apply_counts(
     """Add ``moves`` to the per-score member counts (in key order: no lock-order deadlocks)."""
     rows = [(key, delta) for key, delta in sorted(moves.items()) if delta]
     if not rows:
+        return
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        await driver.executemany(
+            _COUNTS_SQLITE,
+            [
+                (community_id, board, period, sqlite_time(start), score, delta)
+                for (board, period, start, score), delta in rows
+            ],
+        )
         return
     insert = dialect_insert(session, COUNTS)
     await session.execute(
@@ -145,6 +225,9 @@ async def hidden_among(session: AsyncSession, member_ids: Collection[int]) -> se
     """Return which of these members opted out of public boards."""
     if not member_ids:
         return set()
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        return {row[0] for row in await select_in(driver, _HIDDEN_SQLITE, (), member_ids)}
     found = await session.scalars(
         select(LeaderboardOptOut.member_id).where(LeaderboardOptOut.member_id.in_(member_ids))
     )
@@ -214,8 +297,7 @@ async def ledger_scores(
     if member_ids is not None:
         query = query.where(Activity.member_id.in_(list(member_ids)))
     totals: dict[ScoreKey, int] = defaultdict(int)
-    for row in await session.execute(query):
-        add_to(totals, row.member_id, row.kind, row.points, row.occurred_at, zone)
+    add_many(totals, await session.execute(query), zone)
     return {key: amount for key, amount in totals.items() if amount}
 
 

@@ -1,0 +1,107 @@
+"""SQLite's driver, reached under a session's transaction, for the few hottest statements.
+
+Through SQLAlchemy each statement on aiosqlite is four trips to the driver's thread (open
+a cursor, execute, fetch, close) and every bound value goes through its type's processor:
+right for almost everything, too slow for chat ingest (thousands of rows a second) and a
+leaderboard read (a millisecond budget). :func:`sqlite_driver` hands back the aiosqlite
+connection the session's transaction runs on, so a statement is one trip with plain
+values, in the same transaction. Times are bound and read in the text form
+:class:`~bot.db.UTCDateTime` keeps on SQLite (:func:`sqlite_time`, :func:`from_sqlite_time`).
+
+Only SQLite has this path; on PostgreSQL the callers use their Core statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import aiosqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# SQLite's default SQLITE_MAX_VARIABLE_NUMBER (3.32 and later): a statement binds at most this.
+MAX_VARIABLES = 32_766
+
+
+async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
+    """Return the aiosqlite connection under the session's transaction (None off SQLite).
+
+    Pending ORM changes are flushed first, as ``session.execute`` would (autoflush): a
+    statement sent to the driver sees them.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return cast(aiosqlite.Connection, raw.driver_connection)
+
+
+def sqlite_time(value: datetime) -> str:
+    """Return an aware time as SQLite keeps it (naive UTC text, microseconds)."""
+    if value.tzinfo is UTC:
+        return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; take times from the Clock")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def from_sqlite_time(value: str) -> datetime:
+    """Return the aware UTC time SQLite keeps as ``value``."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def marks(count: int) -> str:
+    """Return ``count`` comma-separated ``?`` placeholders."""
+    return ",".join("?" * count)
+
+
+async def values_returning(
+    driver: aiosqlite.Connection,
+    head: str,
+    rows: Sequence[tuple[Any, ...]],
+    tail: str,
+) -> list[Any]:
+    """Run ``head VALUES (...), (...) tail`` over ``rows`` in chunks; return what they return.
+
+    ``tail`` holds the conflict clause and the RETURNING list. Chunks are sized so that a
+    statement binds at most :data:`MAX_VARIABLES` values (and repeat, so SQLite's statement
+    cache keeps them prepared).
+    """
+    if not rows:
+        return []
+    width = len(rows[0])
+    size = min(1_000, MAX_VARIABLES // width)
+    row_marks = f"({marks(width)})"
+    found: list[Any] = []
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        sql = f"{head} VALUES {','.join([row_marks] * len(chunk))} {tail}"
+        found.extend(await driver.execute_fetchall(sql, _flat(chunk)))
+    return found
+
+
+async def select_in(
+    driver: aiosqlite.Connection,
+    head: str,
+    fixed: Sequence[Any],
+    values: Iterable[Any],
+) -> list[Any]:
+    """Return the rows of ``head (?, ...)`` (a query ending in ``IN``) over ``values``.
+
+    ``fixed`` binds the placeholders of ``head`` itself.
+    """
+    wanted = list(values)
+    size = MAX_VARIABLES - len(fixed)
+    found: list[Any] = []
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
+        sql = f"{head} ({marks(len(chunk))})"
+        found.extend(await driver.execute_fetchall(sql, [*fixed, *chunk]))
+    return found
+
+
+def _flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
