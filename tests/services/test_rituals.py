@@ -66,7 +66,11 @@ async def setup(
 async def posts(sessions, kind="ritual-post:"):
     async with sessions() as session:
         rows = (
-            await session.scalars(select(OutboxMessage).where(OutboxMessage.key.startswith(kind)))
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.key.startswith(kind))
+                .order_by(OutboxMessage.id)
+            )
         ).all()
     return rows
 
