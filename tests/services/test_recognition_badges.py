@@ -576,3 +576,54 @@ async def test_export_erase_and_merge_cover_awards(session, clock):
     ]
     await delete_member(session, clock, member_id=kept)
     assert await awards(session, kept) == []
+
+
+async def test_a_second_spotlight_crossed_by_anonymous_work_is_not_announced(session, clock):
+    """Named work first, then anonymous work crossing ``ugc_featured >= 2``: no post naming
+    them as the anonymous piece is featured; a hand award with no featured work is announced."""
+    community_id, mod = await community(
+        session,
+        clock,
+        '[badges.spotlight-2]\nname = "Double Spotlight"\nemoji = "✨"\n'
+        'rule = "ugc_featured >= 2"\n',
+    )
+    handler = next(
+        s for s in recognition.FEATURE.subscriptions if s.name == "recognition.badges-spotlight"
+    )
+    from bot.services.ugc.moderation import UgcFeatured
+
+    member = await actor(session, clock, community_id, "ada")
+    for step, consent in enumerate((Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMOUS)):
+        clock.advance(3600)
+        session.add(
+            UgcSubmission(
+                community_id=community_id,
+                member_id=member.member_id,
+                platform="discord",
+                title="My bench",
+                story="Made it",
+                links=[],
+                content_key=f"k{step}",
+                consent=consent,
+                status=SubmissionStatus.APPROVED,
+                featured=True,
+                submitted_at=clock.now(),
+                decided_at=clock.now(),
+            )
+        )
+        await checkin(session, clock, member.member_id, ActivityKind.UGC_FEATURED, 50)
+        event = UgcFeatured(
+            community_id=community_id, member_id=member.member_id, submission_uid=f"k{step}"
+        )
+        await handler.handler(SimpleNamespace(clock=clock), session, event)
+
+    held = [h.badge.slug for h in await recognition.held_badges(session, member.member_id)]
+    assert sorted(held) == ["community-spotlight", "spotlight-2"]
+    posts = json.dumps([row.payload for row in await outbox(session, "badge-announce:")])
+    assert "Community Spotlight" in posts and "Double Spotlight" not in posts
+    assert len(await outbox(session, "badge-dm:")) == 2
+
+    other = await actor(session, clock, community_id, "bo")
+    await recognition.award(session, clock, mod, other.member_id, "Community Spotlight")
+    posts = [row.payload for row in await outbox(session, "badge-announce:")]
+    assert len(posts) == 2 and "Bo" in json.dumps(posts[1])

@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -124,19 +124,25 @@ async def _announce(
 
 
 async def _only_anonymous_work(session: AsyncSession, badge: Badge, member_id: int) -> bool:
-    """Return True for a featured-work badge whose holder's featured work is all anonymous."""
+    """Return True for a featured-work badge whose holder's latest featured work is anonymous.
+
+    The latest, not only "all": a second featured piece shared anonymously crosses
+    ``ugc_featured >= 2``, and a post naming its holder at that moment would name who
+    shared it, whatever they shared with a name before. A member with no featured work (a
+    moderator's award by hand) is announced as any award is.
+    """
     if badge.rule_counter != "ugc_featured":
         return False
-    named = await session.scalar(
-        select(UgcSubmission.id)
-        .where(
-            UgcSubmission.member_id == member_id,
-            UgcSubmission.featured.is_(True),
-            UgcSubmission.consent != Consent.PUBLIC_ANONYMOUS,
+    latest = await session.scalar(
+        select(UgcSubmission.consent)
+        .where(UgcSubmission.member_id == member_id, UgcSubmission.featured.is_(True))
+        .order_by(
+            func.coalesce(UgcSubmission.decided_at, UgcSubmission.submitted_at).desc(),
+            UgcSubmission.id.desc(),
         )
         .limit(1)
     )
-    return named is None
+    return latest == Consent.PUBLIC_ANONYMOUS
 
 
 async def _post_announcement(
