@@ -627,3 +627,70 @@ async def test_a_second_spotlight_crossed_by_anonymous_work_is_not_announced(ses
     await recognition.award(session, clock, mod, other.member_id, "Community Spotlight")
     posts = [row.payload for row in await outbox(session, "badge-announce:")]
     assert len(posts) == 2 and "Bo" in json.dumps(posts[1])
+
+
+async def test_many_members_holding_many_rule_badges_are_checked_without_a_statement_limit(
+    session, clock
+):
+    """A chat batch of 1,000 members who each hold 20 ``points`` badges: 20,000 held pairs.
+
+    Asked in one ``(member, badge) IN (...)`` they were 40,000 bound values, past
+    PostgreSQL's (asyncpg's) 32,767: the whole chat batch failed.
+    """
+    from bot.models import MemberScore
+    from bot.services.identities import resolve_passive_members
+    from bot.services.recognition.periods import ALL_TIME_START
+    from bot.services.recognition.scores import rebuild_member_scores
+
+    tables = "".join(
+        f'[badges.level-{n}]\nname = "Level {n}"\nemoji = "⭐"\nrule = "points >= {n}"\n'
+        for n in range(1, 21)
+    )
+    community_id, _ = await community(session, clock, tables)
+    discord, _ = await make_spaces(session, clock)
+    people = await resolve_passive_members(
+        session, clock, space=discord, users=[(f"u{n}", f"U{n}") for n in range(1_000)]
+    )
+    ids = sorted(m.member_id for m in people.values())
+    await session.execute(
+        MemberScore.__table__.insert(),
+        [
+            {
+                "community_id": community_id,
+                "board": "points",
+                "period": "all",
+                "period_start": ALL_TIME_START,
+                "member_id": member_id,
+                "score": 100,
+                "updated_at": clock.now(),
+            }
+            for member_id in ids
+        ],
+    )
+    badges = (await session.scalars(select(Badge.id).where(Badge.slug.startswith("level-")))).all()
+    assert len(badges) == 20
+    await session.execute(
+        MemberBadge.__table__.insert(),
+        [
+            {
+                "uid": f"a{m}-{b}",
+                "community_id": community_id,
+                "member_id": m,
+                "badge_id": b,
+                "awarded_at": clock.now(),
+                "via": "rule",
+            }
+            for m in ids
+            for b in badges
+        ],
+    )
+    extra = await actor(session, clock, community_id, "late")
+    await checkin(session, clock, extra.member_id, ActivityKind.IMPORTED, 3)
+    await rebuild_member_scores(session, clock, community_id, extra.member_id)
+
+    made = await recognition.award_earned(
+        session, clock, community_id, [*ids, extra.member_id], counters=["points"]
+    )
+
+    assert made == 3  # the late member's Level 1 to 3; the others held theirs already
+    assert await session.scalar(select(func.count()).select_from(MemberBadge)) == 20_003

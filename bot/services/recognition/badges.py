@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -40,6 +40,9 @@ from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
 from bot.services.recognition.catalogue import BadgeView, find_badge, rule_of, view_of
 from bot.services.recognition.counters import read_counters
+
+# Members whose awards one statement reads (well inside every database's limit on values).
+HELD_CHUNK = 1_000
 
 
 @domain_event("badge.awarded")
@@ -305,12 +308,19 @@ async def award_earned(
     ]
     if not pairs:
         return 0
-    found = await session.execute(
-        select(MemberBadge.member_id, MemberBadge.badge_id).where(
-            tuple_(MemberBadge.member_id, MemberBadge.badge_id).in_(pairs)
+    # Read by member and badge, a chunk of members at a time: a chat batch of thousands of
+    # members holding many `points` badges made a (member, badge) IN list past what one
+    # statement may bind (PostgreSQL refused it, and the whole batch with it).
+    held: set[tuple[int, int]] = set()
+    qualified = sorted({member_id for member_id, _ in pairs})
+    for start in range(0, len(qualified), HELD_CHUNK):
+        found = await session.execute(
+            select(MemberBadge.member_id, MemberBadge.badge_id).where(
+                MemberBadge.member_id.in_(qualified[start : start + HELD_CHUNK]),
+                MemberBadge.badge_id.in_(sorted(rules)),
+            )
         )
-    )
-    held = {(member_id, badge_id) for member_id, badge_id in found}
+        held.update((member_id, badge_id) for member_id, badge_id in found)
     fresh = [pair for pair in pairs if pair not in held]
     if not fresh:
         return 0
