@@ -694,3 +694,17 @@ async def test_many_members_holding_many_rule_badges_are_checked_without_a_state
 
     assert made == 3  # the late member's Level 1 to 3; the others held theirs already
     assert await session.scalar(select(func.count()).select_from(MemberBadge)) == 20_003
+
+
+async def test_a_badge_named_like_another_badges_slug_is_refused(session, clock):
+    """A moderator's badge called "founding-member" made `/badge award @x founding-member`
+    pick either it or the built-in (whichever row the database returned first)."""
+    community_id, mod = await community(session, clock)
+    with pytest.raises(Invalid) as refused:
+        await recognition.create_badge(
+            session, clock, mod, BadgeDraft(name="Founding-Member", emoji="🎭")
+        )
+    assert refused.value.field == "name" and "founding-member" in str(refused.value)
+    member = await actor(session, clock, community_id, "ada")
+    given = await recognition.award(session, clock, mod, member.member_id, "founding-member")
+    assert given.badge.slug == "founding-member"

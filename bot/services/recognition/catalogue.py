@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.badge_rules import BUILT_INS, BadRule, Rule, parse_rule
@@ -161,11 +161,15 @@ async def find_badge(session: AsyncSession, community_id: int, typed: str) -> Ba
     """Return the enabled badge called ``typed`` (its name or slug), or refuse with suggestions."""
     key = name_key(typed)
     badge = await session.scalar(
-        select(Badge).where(
+        select(Badge)
+        .where(
             Badge.community_id == community_id,
             Badge.enabled.is_(True),
             (Badge.name_key == key) | (Badge.slug == typed.strip()),
         )
+        # A name before a slug, should a bot.toml name read like another badge's slug.
+        .order_by(case((Badge.name_key == key, 0), else_=1), Badge.id)
+        .limit(1)
     )
     if badge is not None:
         return badge
@@ -241,9 +245,21 @@ async def create_badge(
             field="name",
             code="name.taken",
         )
-    slugs = set(
-        await session.scalars(select(Badge.slug).where(Badge.community_id == actor.community_id))
+    rows = await session.execute(
+        select(Badge.slug, Badge.name).where(Badge.community_id == actor.community_id)
     )
+    named: dict[str, str] = {slug: badge_name for slug, badge_name in rows}
+    slugs = set(named)
+    if name_key(name) in slugs:
+        # A badge is found by name or slug: this name would make that other badge's slug
+        # find either of the two.
+        other = named[name_key(name)]
+        raise Invalid(
+            f"'{name_key(name)}' is the short name of the {shorten(other, 60)} badge in "
+            "commands and imports; choose another name.",
+            field="name",
+            code="name.taken",
+        )
     base = slug = slug_of(name)
     counter = 1
     while slug in slugs:
