@@ -164,3 +164,58 @@ async def test_a_moderator_creates_a_badge_with_the_form(
     assert told.args["text"] == "Created the badge 🐛 *Bug Hunter*: earned at 500 points."
     listed = await ask(served, sandbox, "badges")
     assert "🐛 *Bug Hunter* · earned at 500 points · 0 hold it" in listed.args["text"]
+
+
+async def test_badges_with_long_descriptions_are_paged_within_slacks_section_limit(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock
+) -> None:
+    """Twelve lines of long names and descriptions (escaped `&` is five characters) went
+    over a section's 3,000 characters: Slack refused the answer and `badges` showed nothing."""
+    from bot.services import recognition
+
+    async with runtime.sessions() as session, session.begin():
+        space = await session.scalar(
+            select(PlatformSpace.external_id).where(PlatformSpace.platform == "slack")
+        )
+        mod = await resolve_actor(
+            session,
+            clock,
+            community_id=runtime.community_id,
+            caller=Caller("slack", space, MODERATOR, "Mod", Role.MODERATOR),
+        )
+        for n in range(12):
+            await recognition.create_badge(
+                session,
+                clock,
+                mod,
+                recognition.BadgeDraft(
+                    name=f"Tools & Tips & Tricks & Things {n:02} " + "&" * 20,
+                    emoji="🧰",
+                    description="R&D " * 75,
+                ),
+            )
+
+    seen = 0
+    pages = []
+    answer = await ask(served, sandbox, "badges")
+    while True:
+        assert answer.ok, answer.response
+        (section, *_) = answer.args["blocks"]
+        assert len(section["text"]["text"]) <= 3000
+        pages.append(section["text"]["text"])
+        buttons = [
+            element
+            for block in answer.args["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+            if element["action_id"] == badges.PAGE_ACTION
+        ]
+        if not buttons:
+            break
+        seen = len(sandbox.calls)
+        await served.sender.send_block_action(
+            badges.PAGE_ACTION, buttons[0]["value"], user_id=MEMBER, channel_id=CHANNEL
+        )
+        answer = await sandbox.wait_for_call("response_url", since=seen)
+    shown = "\n".join(pages)
+    assert all(f"Things {n:02}" in shown for n in range(12))

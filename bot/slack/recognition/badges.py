@@ -26,6 +26,8 @@ NAME, EMOJI, DESCRIPTION, RULE = "name", "emoji", "description", "rule"
 FIELDS = {NAME: NAME, EMOJI: EMOJI, DESCRIPTION: DESCRIPTION, RULE: RULE}
 PAGE_ACTION = "badges_page"
 PER_PAGE = 12
+# A page's text, leaving room under a section's 3,000 characters for "Page 2 of 3.".
+PAGE_TEXT = 2_900
 # "<@U123|label> badge name", "<@U123> badge name" or "U123 badge name".
 MEMBER_THEN_BADGE = re.compile(
     r"(?:<@(?P<mention>[UW][A-Z0-9]+)(?:\|(?P<label>[^>]*))?>|(?P<user_id>[UW][A-Z0-9]{2,}))"
@@ -132,6 +134,25 @@ async def create_submit(call: SubmissionCall) -> str:
     return f"Created the badge {_badge(made.badge)}: {made.how}."
 
 
+def _pages(lines: list[str]) -> list[list[str]]:
+    """Return the lines in pages of at most PER_PAGE lines and PAGE_TEXT characters.
+
+    Escaped names and descriptions grow (``&`` is ``&amp;``): twelve long lines went past a
+    section's 3,000 characters, and the reply was cut, losing the badges at its end.
+    """
+    grouped: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        current = grouped[-1]
+        if current and (len(current) >= PER_PAGE or size + 1 + len(line) > PAGE_TEXT):
+            current = []
+            grouped.append(current)
+            size = 0
+        current.append(line)
+        size += len(line) + 1
+    return grouped
+
+
 async def _page(call: SlackCall, page: int, user_id: str | None) -> tuple[str, list[Block]]:
     """Render one page of a member's badges and the catalogue."""
     label = None
@@ -160,9 +181,10 @@ async def _page(call: SlackCall, page: int, user_id: str | None) -> tuple[str, l
         + (f"\n>{_echo(e.description, 150)}" if e.description else "")
         for e in every
     ]
-    pages = max(1, -(-len(lines) // PER_PAGE))
+    grouped = _pages(lines)
+    pages = len(grouped)
     shown = min(max(page, 1), pages)
-    text = "\n".join(lines[(shown - 1) * PER_PAGE : shown * PER_PAGE])
+    text = "\n".join(grouped[shown - 1])
     blocks: list[Block] = [mrkdwn_section(text)]
     if pages > 1:
         who = user_id or ""
