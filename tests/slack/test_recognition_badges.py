@@ -219,3 +219,18 @@ async def test_badges_with_long_descriptions_are_paged_within_slacks_section_lim
         answer = await sandbox.wait_for_call("response_url", since=seen)
     shown = "\n".join(pages)
     assert all(f"Things {n:02}" in shown for n in range(12))
+
+
+async def test_a_bot_is_refused_a_badge_as_on_discord(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime
+) -> None:
+    """`badge award <@bot>` made a member of the bot, gave it the badge and announced it."""
+    sandbox.add_user("U0ROBOT", "robot", real_name="Robot", is_bot=True)
+    refused = await ask(served, sandbox, "badge award <@U0ROBOT> Advocate", MODERATOR)
+    assert "Bots don't hold badges" in refused.args["text"]
+    refused = await ask(served, sandbox, "badge award USLACKBOT Advocate", MODERATOR)
+    assert "Bots don't hold badges" in refused.args["text"]
+    listed = await ask(served, sandbox, "badges <@U0ROBOT>")
+    assert "Bots don't hold badges" in listed.args["text"]
+    await runtime.dispatcher.drain()
+    assert posts_in(sandbox, KUDOS) == []

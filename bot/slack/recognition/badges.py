@@ -49,6 +49,9 @@ async def _other(call: SlackCall, user_id: str, label: str | None) -> tuple[Call
     """Return a Caller for a mentioned member, and the name to show them by."""
     caller = await call.caller()
     found = await call.front.directory.lookup(call.client, team_id=caller.space_id, user_id=user_id)
+    if found.is_bot or user_id == "USLACKBOT":
+        # As on Discord: a bot (Slackbot included) is no member, and holds no badges.
+        raise Invalid("Bots don't hold badges; name a member.", field="member")
     name = found.display_name or unescape(label or "").strip() or None
     return (
         Caller("slack", caller.space_id, user_id, name, Role.MEMBER),
