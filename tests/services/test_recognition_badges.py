@@ -708,3 +708,25 @@ async def test_a_badge_named_like_another_badges_slug_is_refused(session, clock)
     member = await actor(session, clock, community_id, "ada")
     given = await recognition.award(session, clock, mod, member.member_id, "founding-member")
     assert given.badge.slug == "founding-member"
+
+
+async def test_revoking_one_of_two_badges_with_the_same_role_keeps_the_role(session, clock):
+    """Founding Member and Advocate both give "founders": taking one back revoked the role
+    the other still gives."""
+    community_id, mod = await community(
+        session,
+        clock,
+        '[discord.access]\nfounders = 5\n[badges.founding-member]\nrole = "founders"\n'
+        '[badges.advocate]\nrole = "founders"\n',
+    )
+    ada = await actor(session, clock, community_id, "ada")
+    await recognition.award(session, clock, mod, ada.member_id, "Founding Member")
+    await recognition.award(session, clock, mod, ada.member_id, "Advocate")
+
+    await recognition.revoke(session, clock, mod, ada.member_id, "Founding Member")
+    revokes = [r for r in await outbox(session, "badge-role:") if ":revoke" in r.key]
+    assert revokes == []
+
+    await recognition.revoke(session, clock, mod, ada.member_id, "Advocate")
+    revokes = [r for r in await outbox(session, "badge-role:") if ":revoke" in r.key]
+    assert len(revokes) == 1

@@ -434,9 +434,26 @@ async def revoke(
     await audit(
         session, clock, actor, "badge.revoke", f"badge:{badge.uid}", about_member_id=member_id
     )
-    if badge.access:
+    if badge.access and not await _access_still_given(session, badge, member_id):
         await _role(session, clock, badge, member_id, uid, grant=False)
     return AwardResult(member_id, who, view_of(badge))
+
+
+async def _access_still_given(session: AsyncSession, badge: Badge, member_id: int) -> bool:
+    """Return True when another badge the member still holds gives the same role."""
+    other = await session.scalar(
+        select(MemberBadge.id)
+        .join(Badge, Badge.id == MemberBadge.badge_id)
+        .where(
+            MemberBadge.member_id == member_id,
+            MemberBadge.revoked_at.is_(None),
+            Badge.id != badge.id,
+            Badge.enabled.is_(True),
+            Badge.access == badge.access,
+        )
+        .limit(1)
+    )
+    return other is not None
 
 
 # ----------------------------------------------------------------------------- reading
