@@ -95,3 +95,45 @@ async def test_chat_ingest_through_the_driver_matches_the_core_statements(
     assert driven.counted > 40 and driven.skipped.get("erased") == 1
     for name in TABLES:
         assert through_driver[name] == through_core[name], name
+
+
+async def test_two_processes_creating_members_at_once_take_distinct_ids(
+    committed, database_url, clock
+):
+    """SQLite's new members take ids as max + 1 under the write lock: two engines (two
+    processes) creating overlapping batches at once end with one member per person."""
+    import asyncio
+
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from bot.db.engine import create_engine
+    from bot.models import Identity, Member
+    from bot.services.identities import resolve_passive_members
+
+    async with committed() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+    other = create_engine(database_url)
+    try:
+        makers = [committed, async_sessionmaker(other, expire_on_commit=False)]
+
+        async def batch(index: int) -> dict[str, int]:
+            users = [(f"u{n}", f"U{n}") for n in range(index * 30, index * 30 + 60)]
+            async with makers[index % 2]() as session, session.begin():
+                found = await resolve_passive_members(session, clock, space=discord, users=users)
+                return {user: member.member_id for user, member in found.items()}
+
+        results = await asyncio.gather(*(batch(i) for i in range(8)))
+    finally:
+        await other.dispose()
+
+    seen_by: dict[str, set[int]] = {}
+    for result in results:
+        for user, member_id in result.items():
+            seen_by.setdefault(user, set()).add(member_id)
+    assert all(len(ids) == 1 for ids in seen_by.values())  # one member per person
+    async with committed() as session:
+        people = await session.scalar(select(func.count()).select_from(Identity))
+        members = await session.scalar(select(func.count()).select_from(Member))
+        distinct = await session.scalar(select(func.count(func.distinct(Identity.member_id))))
+    assert people == distinct == members == len(seen_by) == 270
