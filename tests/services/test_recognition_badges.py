@@ -730,3 +730,26 @@ async def test_revoking_one_of_two_badges_with_the_same_role_keeps_the_role(sess
     await recognition.revoke(session, clock, mod, ada.member_id, "Advocate")
     revokes = [r for r in await outbox(session, "badge-role:") if ":revoke" in r.key]
     assert len(revokes) == 1
+
+
+async def test_a_member_hidden_from_the_boards_is_not_announced_for_a_rule_badge(session, clock):
+    """`/privacy leaderboard off` hides a member from every public surface: a post saying
+    they earned a badge "for 500 points" told everyone their score. They get the DM."""
+    community_id, mod = await community(
+        session,
+        clock,
+        '[badges.five-hundred]\nname = "Five Hundred"\nemoji = "💯"\nrule = "points >= 500"\n',
+    )
+    shy = await actor(session, clock, community_id, "shy")
+    await recognition.set_leaderboard_public(session, clock, shy.member_id, False)
+    await checkin(session, clock, shy.member_id, ActivityKind.IMPORTED, 500)
+    from bot.services.recognition.scores import rebuild_member_scores
+
+    await rebuild_member_scores(session, clock, community_id, shy.member_id)
+
+    assert await recognition.award_earned(session, clock, community_id, [shy.member_id]) == 1
+    assert await outbox(session, "badge-announce:") == []
+    assert len(await outbox(session, "badge-dm:")) == 1
+
+    await recognition.award(session, clock, mod, shy.member_id, "Founding Member")
+    assert len(await outbox(session, "badge-announce:")) == 1  # a moderator's award is theirs

@@ -40,6 +40,7 @@ from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
 from bot.services.recognition.catalogue import BadgeView, find_badge, rule_of, view_of
 from bot.services.recognition.counters import read_counters
+from bot.services.recognition.scores import hidden_among
 
 # Members whose awards one statement reads (well inside every database's limit on values).
 HELD_CHUNK = 1_000
@@ -105,9 +106,11 @@ async def _announce(
     )
     rule = rule_of(badge)
     why = f" for {rule.said}" if via == "rule" and rule else ""
-    # Naming someone beside "featured" would tell the community who shared without a name:
-    # then only the member hears of it.
-    if not await _only_anonymous_work(session, badge, member_id):
+    # Naming someone beside "featured" would tell the community who shared without a name,
+    # and a rule badge of someone hidden from the boards would tell their score (they are
+    # hidden from every public surface): then only the member hears of it.
+    hidden = via == "rule" and bool(await hidden_among(session, [member_id]))
+    if not hidden and not await _only_anonymous_work(session, badge, member_id):
         await _post_announcement(session, clock, badge, member_id, award_uid, name, why)
     dm = rich(
         f"{badge.emoji} You earned the ",
