@@ -753,3 +753,30 @@ async def test_a_member_hidden_from_the_boards_is_not_announced_for_a_rule_badge
 
     await recognition.award(session, clock, mod, shy.member_id, "Founding Member")
     assert len(await outbox(session, "badge-announce:")) == 1  # a moderator's award is theirs
+
+
+async def test_linking_two_accounts_awards_what_their_counters_reach_together(session, clock):
+    """Two check-ins on Discord and two on Slack are four once linked: Ritual Regular was
+    only given at the next check-in, if one ever came."""
+    community_id, _ = await community(session, clock)
+    ada = await actor(session, clock, community_id, "ada")
+    twin = await actor(session, clock, community_id, "ada-slack", platform="slack")
+    from bot.services.recognition.scores import on_activity_recorded
+
+    for member in (ada, twin):
+        for _ in range(2):
+            await checkin(session, clock, member.member_id)
+    for record in await events(session, "activity.recorded"):
+        await on_activity_recorded(session, clock, decode(record.name, record.payload))
+    assert (
+        await recognition.award_earned(
+            session, clock, community_id, [ada.member_id, twin.member_id]
+        )
+        == 0
+    )
+
+    code = await start_link(session, clock, member_id=ada.member_id, platform="discord")
+    await finish_link(session, clock, member_id=twin.member_id, platform="slack", code=code.code)
+    kept = min(ada.member_id, twin.member_id)
+    held = [h.badge.slug for h in await recognition.held_badges(session, kept)]
+    assert held == ["ritual-regular"]

@@ -20,6 +20,7 @@ from bot.models import (
     MessageState,
 )
 from bot.services.recognition.answers import erase_answers, export_answers, merge_answers
+from bot.services.recognition.badges import award_earned
 from bot.services.recognition.scores import rebuild_member_scores, remove_member_scores
 
 MEMBER_TABLES = (
@@ -142,6 +143,8 @@ async def merge_members(session: AsyncSession, old: int, new: int, clock: Clock)
     await session.execute(delete(LeaderboardOptOut).where(LeaderboardOptOut.member_id == old))
     await merge_answers(session, old, new)
     await _merge_badges(session, old, new)
+    # Counters the two accounts reach together may cross a rule (two check-ins each are four).
+    await award_earned(session, clock, community_id, [new])
 
 
 async def _merge_badges(session: AsyncSession, old: int, new: int) -> None:
