@@ -163,7 +163,7 @@ class Badges(commands.Cog):
         await send_ephemeral(
             interaction,
             f"{echo(member.display_name, 40)} now has {_badge(given.badge)}; "
-            "it is announced and they get a DM.",
+            + (recognition.AWARD_TOLD if given.announced else recognition.AWARD_TOLD_QUIETLY),
         )
 
     @app_commands.autocomplete(badge=badge_choices)

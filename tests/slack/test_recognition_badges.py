@@ -234,3 +234,48 @@ async def test_a_bot_is_refused_a_badge_as_on_discord(
     assert "Bots don't hold badges" in listed.args["text"]
     await runtime.dispatcher.drain()
     assert posts_in(sandbox, KUDOS) == []
+
+
+async def test_a_hand_award_that_is_not_announced_says_so(
+    served: Served, sandbox: SlackSandbox, runtime: Runtime, clock
+) -> None:
+    """Community Spotlight by hand to someone whose featured work is anonymous is only DMed:
+    the moderator was told "it is announced"."""
+    from bot.models import Consent, SubmissionStatus, UgcSubmission
+
+    async with runtime.sessions() as session, session.begin():
+        space = await session.scalar(
+            select(PlatformSpace.external_id).where(PlatformSpace.platform == "slack")
+        )
+        bob = await resolve_actor(
+            session,
+            clock,
+            community_id=runtime.community_id,
+            caller=Caller("slack", space, BOB, "Bob Builder", Role.MEMBER),
+        )
+        session.add(
+            UgcSubmission(
+                community_id=runtime.community_id,
+                member_id=bob.member_id,
+                platform="slack",
+                title="My bench",
+                story="Made it",
+                links=[],
+                content_key="bench",
+                consent=Consent.PUBLIC_ANONYMOUS,
+                status=SubmissionStatus.APPROVED,
+                featured=True,
+                submitted_at=clock.now(),
+                decided_at=clock.now(),
+            )
+        )
+    given = await ask(served, sandbox, f"badge award <@{BOB}> Community Spotlight", MODERATOR)
+    assert (
+        "now has 🔦 *Community Spotlight*; they get a DM. It is not announced"
+        in (given.args["text"])
+    )
+    other = await ask(served, sandbox, f"badge award <@{BOB}> Advocate", MODERATOR)
+    assert other.args["text"].endswith("it is announced and they get a DM.")
+    await runtime.dispatcher.drain()
+    (announced,) = posts_in(sandbox, KUDOS)
+    assert "Advocate" in announced.args["text"]

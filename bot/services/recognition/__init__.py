@@ -30,6 +30,8 @@ from bot.services.recognition.answers import (
     duration_text,
 )
 from bot.services.recognition.badges import (
+    AWARD_TOLD,
+    AWARD_TOLD_QUIETLY,
     AwardResult,
     BadgeAwarded,
     HeldBadge,
@@ -97,6 +99,8 @@ from bot.services.recognition.standing import (
 from bot.services.ugc.moderation import UgcFeatured
 
 __all__ = [
+    "AWARD_TOLD",
+    "AWARD_TOLD_QUIETLY",
     "BOARD_WORDS",
     "FEATURE",
     "PERIOD_WORDS",

@@ -75,6 +75,16 @@ class AwardResult:
     member_id: int
     member_name: str
     badge: BadgeView
+    # False when the award is only DMed (its holder's latest featured work is anonymous).
+    announced: bool = True
+
+
+# What a moderator is told after an award (plain words, no markup).
+AWARD_TOLD = "it is announced and they get a DM."
+AWARD_TOLD_QUIETLY = (
+    "they get a DM. It is not announced: their latest featured work was shared without "
+    "their name, and a post naming them now would say who shared it."
+)
 
 
 # ----------------------------------------------------------------------------- awarding
@@ -87,8 +97,9 @@ async def _announce(
     member_id: int,
     award_uid: str,
     via: str,
-) -> None:
-    """Publish the award and queue its messages (only the transaction that made the award)."""
+) -> bool:
+    """Publish the award and queue its messages (only the transaction that made the award);
+    return whether it is announced."""
     await publish(
         session,
         clock,
@@ -110,7 +121,8 @@ async def _announce(
     # and a rule badge of someone hidden from the boards would tell their score (they are
     # hidden from every public surface): then only the member hears of it.
     hidden = via == "rule" and bool(await hidden_among(session, [member_id]))
-    if not hidden and not await _only_anonymous_work(session, badge, member_id):
+    announced = not hidden and not await _only_anonymous_work(session, badge, member_id)
+    if announced:
         await _post_announcement(session, clock, badge, member_id, award_uid, name, why)
     dm = rich(
         f"{badge.emoji} You earned the ",
@@ -127,6 +139,7 @@ async def _announce(
     )
     if badge.access:
         await _role(session, clock, badge, member_id, award_uid, grant=True)
+    return announced
 
 
 async def _only_anonymous_work(session: AsyncSession, badge: Badge, member_id: int) -> bool:
@@ -408,8 +421,8 @@ async def award(
     await audit(
         session, clock, actor, "badge.award", f"badge:{badge.uid}", about_member_id=member_id
     )
-    await _announce(session, clock, badge, member_id, uid, "manual")
-    return AwardResult(member_id, who, view_of(badge))
+    announced = await _announce(session, clock, badge, member_id, uid, "manual")
+    return AwardResult(member_id, who, view_of(badge), announced)
 
 
 async def revoke(

@@ -82,7 +82,8 @@ def _change(verb: str) -> Callable[[VerbCall], Awaitable[None]]:
             else:
                 done = await recognition.revoke(session, clock, actor, member.member_id, badge)
         if verb == "award":
-            said = f"*{_echo(shown, 40)}* now has {_badge(done.badge)}; it is announced and they get a DM."
+            told = recognition.AWARD_TOLD if done.announced else recognition.AWARD_TOLD_QUIETLY
+            said = f"*{_echo(shown, 40)}* now has {_badge(done.badge)}; {told}"
         else:
             said = f"*{_echo(shown, 40)}* no longer has {_badge(done.badge)}."
         await call.reply(said)
