@@ -279,6 +279,55 @@ async def test_community_spotlight_is_awarded_when_ugc_is_featured(sessions, ses
     assert len(await events(session)) == 1
 
 
+async def test_a_points_badge_crossed_by_points_for_anonymous_work_is_not_announced(session, clock):
+    """The feature's points push one member over `points >= 40`: if the work was shared
+    without their name, a post naming them at that moment would say who shared it."""
+    community_id, _ = await community(
+        session, clock, '[badges.forty]\nname = "Forty"\nemoji = "4"\nrule = "points >= 40"\n'
+    )
+    handler = next(
+        s for s in recognition.FEATURE.subscriptions if s.name == "recognition.period-scores"
+    )
+    for user, consent in (("named", Consent.PUBLIC_NAMED), ("quiet", Consent.PUBLIC_ANONYMOUS)):
+        member = await actor(session, clock, community_id, user)
+        submission = UgcSubmission(
+            community_id=community_id,
+            member_id=member.member_id,
+            platform="discord",
+            title="My bench",
+            story="Made it",
+            links=[],
+            content_key=user,
+            consent=consent,
+            status=SubmissionStatus.APPROVED,
+            featured=True,
+            submitted_at=clock.now(),
+        )
+        session.add(submission)
+        await session.flush()
+        recorded = await record_activity(
+            session,
+            clock,
+            member_id=member.member_id,
+            kind=ActivityKind.UGC_FEATURED,
+            points=50,
+            source_key=f"ugc-featured:{submission.uid}",
+        )
+        event = ActivityRecorded(
+            community_id=community_id,
+            member_id=member.member_id,
+            activity_id=recorded.activity_id or 0,
+            kind="ugc_featured",
+            points=50,
+        )
+        await handler.handler(SimpleNamespace(clock=clock), session, event)
+
+    posts = json.dumps([row.payload for row in await outbox(session, "badge-announce:")])
+    assert "Forty" in posts and "Named" in posts and "Quiet" not in posts
+    dms = [json.dumps(row.payload) for row in await outbox(session, "badge-dm:")]
+    assert len([dm for dm in dms if "Forty" in dm]) == 2  # both hear of it privately
+
+
 async def test_the_spotlight_is_announced_only_for_work_shared_with_a_name(session, clock):
     """Featured anonymously: the badge and the DM, but no post naming who shared it."""
     community_id, _ = await community(session, clock)

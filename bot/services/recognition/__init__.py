@@ -37,6 +37,7 @@ from bot.services.recognition.badges import (
     HeldBadge,
     award,
     award_earned,
+    from_anonymous_work,
     held_badges,
     revoke,
     top_badges,
@@ -175,8 +176,10 @@ async def _score_activity(
 ) -> None:
     await on_activity_recorded(session, context.clock, event)
     # Rule badges read the score rows just written: checked in the same transaction, so a
-    # retried delivery cannot check them before the counters moved.
-    await award_earned(session, context.clock, event.community_id, [event.member_id])
+    # retried delivery cannot check them before the counters moved. Points for work shared
+    # without a name award quietly: a post naming the member then would say who shared it.
+    quiet = await from_anonymous_work(session, event.activity_id)
+    await award_earned(session, context.clock, event.community_id, [event.member_id], quiet=quiet)
 
 
 async def _spotlight(context: FeatureContext, session: AsyncSession, event: UgcFeatured) -> None:

@@ -34,7 +34,7 @@ from bot.events import Event, domain_event, publish
 from bot.ids import new_uid
 from bot.inputs import shorten
 from bot.messages import DirectMessage, Post, Purpose, RoleChange, bold, owned, rich
-from bot.models import Badge, Community, Consent, Member, MemberBadge, UgcSubmission
+from bot.models import Activity, Badge, Community, Consent, Member, MemberBadge, UgcSubmission
 from bot.outbox import send
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
@@ -97,9 +97,10 @@ async def _announce(
     member_id: int,
     award_uid: str,
     via: str,
+    quiet: bool = False,
 ) -> bool:
     """Publish the award and queue its messages (only the transaction that made the award);
-    return whether it is announced."""
+    return whether it is announced (never when ``quiet``)."""
     await publish(
         session,
         clock,
@@ -121,7 +122,9 @@ async def _announce(
     # and a rule badge of someone hidden from the boards would tell their score (they are
     # hidden from every public surface): then only the member hears of it.
     hidden = via == "rule" and bool(await hidden_among(session, [member_id]))
-    announced = not hidden and not await _only_anonymous_work(session, badge, member_id)
+    announced = (
+        not quiet and not hidden and not await _only_anonymous_work(session, badge, member_id)
+    )
     if announced:
         await _post_announcement(session, clock, badge, member_id, award_uid, name, why)
     dm = rich(
@@ -287,11 +290,14 @@ async def award_earned(
     member_ids: Collection[int],
     *,
     counters: Collection[str] | None = None,
+    quiet: bool = False,
 ) -> int:
     """Award every enabled rule badge these members now qualify for; return how many were new.
 
     ``counters`` limits the check to rules over those counters (a chat batch changes only
-    ``points``). Safe to run concurrently: the unique (member, badge) pair decides.
+    ``points``). ``quiet`` awards without announcing (DM only): the activity that crossed
+    the rule must not be tied to the member in public. Safe to run concurrently: the unique
+    (member, badge) pair decides.
     """
     if not member_ids:
         return 0
@@ -360,7 +366,7 @@ async def award_earned(
         )
     ).all()
     for member_id, badge_id, uid in inserted:
-        await _announce(session, clock, rules[badge_id], member_id, uid, "rule")
+        await _announce(session, clock, rules[badge_id], member_id, uid, "rule", quiet)
     return len(inserted)
 
 
@@ -493,3 +499,16 @@ async def held_badges(session: AsyncSession, member_id: int) -> list[HeldBadge]:
 async def top_badges(session: AsyncSession, member_id: int, limit: int = 3) -> list[BadgeView]:
     """Return a member's most recent badges (for a rank card): emoji and name."""
     return [held.badge for held in (await held_badges(session, member_id))[:limit]]
+
+
+async def from_anonymous_work(session: AsyncSession, activity_id: int) -> bool:
+    """Return whether a ledger row is the reward for work shared without the member's name
+    (``ugc-approved:<uid>`` / ``ugc-featured:<uid>``): announcing a badge it crossed would
+    say who shared that work."""
+    key = await session.scalar(select(Activity.source_key).where(Activity.id == activity_id))
+    if key is None or not key.startswith(("ugc-approved:", "ugc-featured:")):
+        return False
+    consent = await session.scalar(
+        select(UgcSubmission.consent).where(UgcSubmission.uid == key.partition(":")[2])
+    )
+    return consent == Consent.PUBLIC_ANONYMOUS
