@@ -1,0 +1,504 @@
+"""The Stripe sandbox drives the real stripe-python client (async) and delivers signed webhooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+import stripe
+from aiohttp import web
+
+from bot.sandbox.stripe import StripeSandbox, parse_form, sign_payload
+
+pytestmark = [
+    pytest.mark.e2e,
+    # stripe-python's HTTPXClient hands httpx raw bytes as `data`; the warning is the library's.
+    pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning"),
+]
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[StripeSandbox]:
+    sandbox = StripeSandbox(webhook_backoff=0.01)
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+def make_client(
+    sandbox: StripeSandbox, key: str | None = None, retries: int = 0
+) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        key or sandbox.api_key,
+        base_addresses={"api": sandbox.api_base},
+        http_client=stripe.HTTPXClient(),
+        max_network_retries=retries,
+    )
+
+
+@pytest.fixture
+async def client(sandbox: StripeSandbox) -> AsyncIterator[stripe.StripeClient]:
+    client = make_client(sandbox)
+    yield client
+    await client._requestor._client.close_async()
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint that verifies each delivery with stripe-python, as a bot would."""
+
+    url: str = ""
+    events: list[stripe.Event] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    # Statuses to answer, in order, before answering 200.
+    failures: list[int] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        payload = await request.text()
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature"), WEBHOOK_SECRET
+            )
+        except stripe.SignatureVerificationError as error:
+            self.rejected.append(str(error))
+            return web.Response(status=400)
+        if self.failures:
+            return web.Response(status=self.failures.pop(0))
+        self.events.append(event)
+        return web.Response(status=200)
+
+
+@pytest.fixture
+async def receiver(sandbox: StripeSandbox) -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/stripe/webhook", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/stripe/webhook"
+    sandbox.add_webhook_endpoint(receiver.url, secret=WEBHOOK_SECRET)
+    yield receiver
+    await sandbox.webhooks.close()
+    await runner.cleanup()
+
+
+async def monthly_price(client: stripe.StripeClient) -> stripe.Price:
+    product = await client.v1.products.create_async(
+        {"name": "Supporters", "metadata": {"tier": "1"}}
+    )
+    return await client.v1.prices.create_async(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 500,
+            "recurring": {"interval": "month"},
+            "currency_options": {"eur": {"unit_amount": 460}},
+        }
+    )
+
+
+async def subscription_session(
+    client: stripe.StripeClient, price: stripe.Price
+) -> stripe.checkout.Session:
+    return await client.v1.checkout.sessions.create_async(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "success_url": "https://example.org/thanks?session={CHECKOUT_SESSION_ID}",
+            "cancel_url": "https://example.org/cancel",
+            "client_reference_id": "member-42",
+            "customer_email": "ada@example.org",
+            "metadata": {"offer": "supporters", "member": "42"},
+        }
+    )
+
+
+def test_form_bodies_decode_nested_hashes_indexed_lists_and_appended_arrays() -> None:
+    params = parse_form(
+        "metadata[offer]=gold&line_items[0][price]=price_1&line_items[0][quantity]=2"
+        "&line_items[1][price]=price_2&expand[]=customer&expand[]=subscription&metadata[gone]="
+    )
+    assert params == {
+        "metadata": {"offer": "gold", "gone": ""},
+        "line_items": [{"price": "price_1", "quantity": "2"}, {"price": "price_2"}],
+        "expand": ["customer", "subscription"],
+    }
+
+
+async def test_a_price_and_a_checkout_session_are_made_and_read_back_through_the_real_client(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    price = await monthly_price(client)
+    assert price.id.startswith("price_") and price.object == "price" and price.livemode is False
+    assert (price.type, price.unit_amount, price.recurring.interval) == ("recurring", 500, "month")
+    assert "currency_options" not in price  # includable: only when expanded, as on Stripe
+    expanded = await client.v1.prices.retrieve_async(price.id, {"expand": ["currency_options"]})
+    assert expanded.currency_options["eur"].unit_amount == 460
+    assert expanded.currency_options["usd"].unit_amount == 500
+
+    session = await subscription_session(client, price)
+    assert session.id.startswith("cs_test_") and session.object == "checkout.session"
+    assert (session.status, session.payment_status, session.mode) == (
+        "open",
+        "unpaid",
+        "subscription",
+    )
+    assert session.url == f"{sandbox.base_url}/pay/{session.id}"
+    assert session.metadata.to_dict() == {"offer": "supporters", "member": "42"}
+    assert (session.client_reference_id, session.customer_email) == ("member-42", "ada@example.org")
+    assert session.amount_total == 500 and isinstance(session.created, int)
+
+    # The wire form stripe-python sent, as the sandbox decoded it.
+    call = next(c for c in sandbox.calls if c.path == "/v1/checkout/sessions")
+    assert call.params["line_items"] == [{"price": price.id, "quantity": "1"}]
+    assert call.params["metadata"] == {"offer": "supporters", "member": "42"}
+    assert call.idempotency_key  # stripe-python sends one on every POST
+
+    again = await client.v1.checkout.sessions.retrieve_async(session.id, {"expand": ["line_items"]})
+    assert again.line_items.data[0].price.id == price.id
+    listed = await client.v1.checkout.sessions.list_async({"limit": 5})
+    assert [s.id for s in listed.data] == [session.id] and listed.url == "/v1/checkout/sessions"
+
+    expired = await client.v1.checkout.sessions.expire_async(session.id)
+    assert (expired.status, expired.url) == ("expired", None)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        await client.v1.checkout.sessions.expire_async(session.id)
+    assert refused.value.http_status == 400
+    events = await client.v1.events.list_async({"type": "checkout.session.expired"})
+    assert [e.data.object.id for e in events.data] == [session.id]
+
+
+async def test_lists_page_newest_first_with_limit_starting_after_and_ending_before(
+    client: stripe.StripeClient,
+) -> None:
+    created = [
+        (await client.v1.customers.create_async({"email": f"m{n}@example.org"})).id
+        for n in range(5)
+    ]
+    newest_first = created[::-1]
+
+    first = await client.v1.customers.list_async({"limit": 2})
+    assert [c.id for c in first.data] == newest_first[:2] and first.has_more is True
+    assert first.object == "list" and first.url == "/v1/customers"
+    after = await client.v1.customers.list_async({"limit": 2, "starting_after": newest_first[1]})
+    assert [c.id for c in after.data] == newest_first[2:4] and after.has_more is True
+    last = await client.v1.customers.list_async({"limit": 2, "starting_after": newest_first[3]})
+    assert [c.id for c in last.data] == newest_first[4:] and last.has_more is False
+    before = await client.v1.customers.list_async({"limit": 2, "ending_before": newest_first[4]})
+    assert [c.id for c in before.data] == newest_first[2:4] and before.has_more is True
+
+    every = [c.id async for c in first.auto_paging_iter()]
+    assert every == newest_first
+    only = await client.v1.customers.list_async({"email": "m3@example.org"})
+    assert [c.id for c in only.data] == [created[3]]
+
+
+async def test_an_idempotency_key_replays_the_first_answer_and_refuses_other_parameters(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    first = await client.v1.customers.create_async(
+        {"email": "ada@example.org"}, {"idempotency_key": "buy-42"}
+    )
+    replay = await client.v1.customers.create_async(
+        {"email": "ada@example.org"}, {"idempotency_key": "buy-42"}
+    )
+    assert replay.id == first.id and len(sandbox.objects("customer")) == 1
+    assert [c.replayed for c in sandbox.calls] == [False, True]
+
+    with pytest.raises(stripe.IdempotencyError) as refused:
+        await client.v1.customers.create_async(
+            {"email": "grace@example.org"}, {"idempotency_key": "buy-42"}
+        )
+    assert refused.value.http_status == 400
+    assert refused.value.error.type == "idempotency_error"
+    assert len(sandbox.objects("customer")) == 1
+
+
+async def test_a_server_error_is_retried_by_the_client_with_the_same_key_and_creates_once(
+    sandbox: StripeSandbox,
+) -> None:
+    client = make_client(sandbox, retries=2)
+    sandbox.fail_next(500, path="/v1/customers", verb="POST")
+    try:
+        customer = await client.v1.customers.create_async({"email": "ada@example.org"})
+    finally:
+        await client._requestor._client.close_async()
+    statuses = [c.status for c in sandbox.calls]
+    assert statuses == [500, 200]
+    assert sandbox.calls[0].idempotency_key == sandbox.calls[1].idempotency_key
+    assert [c["id"] for c in sandbox.objects("customer")] == [customer.id]
+
+
+async def test_a_wrong_api_key_is_refused_with_stripes_401_and_the_key_masked(
+    sandbox: StripeSandbox,
+) -> None:
+    wrong = make_client(sandbox, key="sk_test_wrongkey1234")
+    try:
+        with pytest.raises(stripe.AuthenticationError) as refused:
+            await wrong.v1.products.create_async({"name": "Nope"})
+    finally:
+        await wrong._requestor._client.close_async()
+    assert refused.value.http_status == 401
+    body = refused.value.json_body["error"]
+    assert body["type"] == "invalid_request_error"
+    assert body["message"].startswith("Invalid API Key provided: sk_test_")
+    assert "wrongkey" not in body["message"] and body["message"].endswith("1234")
+    assert sandbox.objects("product") == []
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{sandbox.base_url}/v1/products") as response,
+    ):
+        assert response.status == 401
+        assert "You did not provide an API key" in (await response.json())["error"]["message"]
+
+
+async def test_an_unknown_id_is_404_resource_missing_naming_the_param(
+    client: stripe.StripeClient,
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        await client.v1.prices.retrieve_async("price_nothere")
+    assert missing.value.http_status == 404
+    assert (missing.value.code, missing.value.param) == ("resource_missing", "price")
+    assert missing.value.user_message == "No such price: 'price_nothere'"
+
+    with pytest.raises(stripe.InvalidRequestError) as bad_item:
+        await client.v1.checkout.sessions.create_async(
+            {"mode": "payment", "line_items": [{"price": "price_nothere", "quantity": 1}]}
+        )
+    assert bad_item.value.http_status == 400
+    assert (bad_item.value.code, bad_item.value.param) == (
+        "resource_missing",
+        "line_items[0][price]",
+    )
+
+    with pytest.raises(stripe.InvalidRequestError) as no_session:
+        await client.v1.checkout.sessions.retrieve_async("cs_test_nothere")
+    assert (no_session.value.http_status, no_session.value.param) == (404, "session")
+
+
+async def test_a_paid_subscription_session_emits_stripes_events_delivered_signed(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    price = await monthly_price(client)
+    session = await subscription_session(client, price)
+    before = len(sandbox.deliveries)
+
+    sandbox.complete_session(session.id, email="ignored@example.org")
+    paid = await client.v1.checkout.sessions.retrieve_async(session.id)
+    assert (paid.status, paid.payment_status) == ("complete", "paid")
+    assert paid.customer.startswith("cus_") and paid.subscription.startswith("sub_")
+    assert paid.customer_details.email == "ada@example.org"  # the session's customer_email
+
+    types = sandbox.event_types()
+    purchase = types[types.index("customer.created") :]
+    assert purchase == [
+        "customer.created",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "customer.subscription.created",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "checkout.session.completed",
+    ]
+    count = len(sandbox.deliveries) - before
+    await sandbox.wait_for_deliveries(lambda d: d.delivered, count=len(types))
+    assert count == len(purchase) and receiver.rejected == []
+    by_type = {event.type: event for event in receiver.events}
+    completed = by_type["checkout.session.completed"]
+    assert completed.data.object.id == session.id
+    assert completed.data.object.subscription == paid.subscription
+    assert completed.data.object.metadata["member"] == "42"
+    invoice = by_type["invoice.paid"].data.object
+    assert invoice.parent.subscription_details.subscription == paid.subscription
+    assert invoice.status == "paid" and invoice.amount_paid == 500
+
+    # The signature really binds secret and payload: another secret fails on the same bytes.
+    delivery = next(d for d in sandbox.deliveries if d.event_type == "checkout.session.completed")
+    header = sign_payload(delivery.payload, WEBHOOK_SECRET, int(sandbox.now()))
+    stripe.Webhook.construct_event(delivery.payload, header, WEBHOOK_SECRET)
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.Webhook.construct_event(delivery.payload, header, "whsec_other")
+
+    listed = await client.v1.events.list_async({"type": "checkout.session.completed"})
+    assert [e.id for e in listed.data] == [completed.id]
+    one = await client.v1.events.retrieve_async(completed.id)
+    assert one.type == "checkout.session.completed" and isinstance(one.created, int)
+    assert one.data.object.payment_status == "paid"
+
+
+async def test_a_delivery_answered_500_is_retried_with_backoff_until_it_succeeds(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    receiver.failures = [500, 503]
+    customer = await client.v1.customers.create_async({"email": "ada@example.org"})
+
+    [delivery] = await sandbox.wait_for_deliveries(lambda d: d.done)
+    assert [a.status for a in delivery.attempts] == [500, 503, 200]
+    assert delivery.state == "delivered"
+    assert [e.data.object.id for e in receiver.events] == [customer.id]
+
+
+async def test_a_delivery_that_never_succeeds_is_given_up_after_its_attempts(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    sandbox.webhooks.max_attempts = 3
+    receiver.failures = [500] * 10
+    await client.v1.customers.create_async({"email": "ada@example.org"})
+
+    [delivery] = await sandbox.wait_for_deliveries(lambda d: d.done)
+    assert delivery.state == "failed" and [a.status for a in delivery.attempts] == [500] * 3
+    assert receiver.events == []
+
+
+async def test_an_event_can_be_delivered_several_times(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    sandbox.webhooks.copies = 3
+    customer = await client.v1.customers.create_async({"email": "ada@example.org"})
+
+    await sandbox.wait_for_deliveries(lambda d: d.delivered, count=3)
+    assert [e.type for e in receiver.events] == ["customer.created"] * 3
+    assert {e.id for e in receiver.events} == {sandbox.events[-1]["id"]}
+    assert {e.data.object.id for e in receiver.events} == {customer.id}
+
+
+async def test_held_deliveries_are_released_in_the_order_a_test_asks(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    price = await monthly_price(client)
+    session = await subscription_session(client, price)
+    await sandbox.wait_for_deliveries(lambda d: d.done, count=len(sandbox.deliveries))
+    receiver.events.clear()
+
+    sandbox.webhooks.hold()
+    sandbox.complete_session(session.id)
+    held = sandbox.webhooks.held()
+    assert held and receiver.events == []
+    order = held[::-1]
+    await sandbox.webhooks.release(order)
+
+    assert [e.id for e in receiver.events] == [d.event_id for d in order]
+    assert receiver.events[0].type == "checkout.session.completed"
+    assert all(d.delivered for d in held)
+
+
+async def test_the_pay_page_completes_the_session_and_redirects_to_the_success_url(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    product = await client.v1.products.create_async({"name": "Ticket <VIP>"})
+    price = await client.v1.prices.create_async(
+        {"product": product.id, "currency": "eur", "unit_amount": 1500}
+    )
+    session = await client.v1.checkout.sessions.create_async(
+        {
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 2}],
+            "success_url": "https://example.org/thanks?session={CHECKOUT_SESSION_ID}",
+        }
+    )
+    async with aiohttp.ClientSession() as http:
+        async with http.get(session.url) as page:
+            text = await page.text()
+            assert page.status == 200
+            assert "<button" in text and ">Pay<" in text and "30.00 EUR" in text
+            assert "Ticket &lt;VIP&gt;" in text and "<VIP>" not in text
+        async with http.post(
+            session.url, data={"email": "grace@example.org"}, allow_redirects=False
+        ) as paid:
+            assert paid.status == 303
+            assert paid.headers["Location"] == f"https://example.org/thanks?session={session.id}"
+        async with http.get(session.url) as gone:
+            assert gone.status == 410
+
+    done = await client.v1.checkout.sessions.retrieve_async(session.id, {"expand": ["customer"]})
+    assert (done.status, done.payment_status) == ("complete", "paid")
+    assert done.payment_intent.startswith("pi_") and done.subscription is None
+    assert done.customer.email == "grace@example.org"
+
+
+async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    price = await monthly_price(client)
+    session = await subscription_session(client, price)
+    paid = sandbox.complete_session(session.id)
+    sub_id = paid["subscription"]
+
+    invoice = sandbox.fail_renewal(sub_id)
+    assert invoice["status"] == "open" and invoice["billing_reason"] == "subscription_cycle"
+    sub = await client.v1.subscriptions.retrieve_async(sub_id)
+    assert sub.status == "past_due" and sub.latest_invoice == invoice["id"]
+    updated = sandbox.events[-1]
+    assert updated["type"] == "customer.subscription.updated"
+    assert updated["data"]["previous_attributes"]["status"] == "active"
+    assert "invoice.payment_failed" in sandbox.event_types()
+
+    later = await client.v1.subscriptions.update_async(sub_id, {"cancel_at_period_end": True})
+    assert later.cancel_at_period_end is True and later.cancel_at is not None
+
+    portal = await client.v1.billing_portal.sessions.create_async(
+        {"customer": paid["customer"], "return_url": "https://example.org/account"}
+    )
+    assert portal.url == f"{sandbox.base_url}/portal/{portal.id}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(portal.url) as page:
+            assert "Cancel subscription" in await page.text()
+        async with http.post(f"{portal.url}/cancel/{sub_id}", allow_redirects=False) as cancel:
+            assert cancel.status == 303
+    assert sandbox.event_types()[-1] == "customer.subscription.deleted"
+    canceled = await client.v1.subscriptions.retrieve_async(sub_id)
+    assert canceled.status == "canceled" and canceled.canceled_at is not None
+    assert (await client.v1.subscriptions.list_async({"customer": paid["customer"]})).data == []
+    listed = await client.v1.subscriptions.list_async({"status": "all"})
+    assert [s.id for s in listed.data] == [sub_id]
+
+    invoices = await client.v1.invoices.list_async({"subscription": sub_id})
+    assert [i.status for i in invoices.data] == ["open", "paid"]
+
+    one_time = await client.v1.prices.create_async(
+        {"product": price.product, "currency": "usd", "unit_amount": 900}
+    )
+    order = await client.v1.checkout.sessions.create_async(
+        {"mode": "payment", "line_items": [{"price": one_time.id, "quantity": 1}]}
+    )
+    intent = sandbox.complete_session(order.id)["payment_intent"]
+    refund = await client.v1.refunds.create_async({"payment_intent": intent})
+    assert refund.amount == 900 and refund.status == "succeeded"
+    refunded = sandbox.events[-1]
+    assert refunded["type"] == "charge.refunded"
+    assert refunded["data"]["object"]["refunded"] is True
+    assert refunded["data"]["previous_attributes"] == {"amount_refunded": 0, "refunded": False}
+
+
+async def test_an_event_snapshot_does_not_change_when_the_object_does(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    customer = await client.v1.customers.create_async({"email": "ada@example.org"})
+    await client.v1.customers.update_async(customer.id, {"email": "ada@new.example.org"})
+    created, updated = sandbox.events[-2:]
+    assert created["data"]["object"]["email"] == "ada@example.org"
+    assert updated["data"]["object"]["email"] == "ada@new.example.org"
+    assert updated["data"]["previous_attributes"] == {"email": "ada@example.org"}
+    assert json.loads(json.dumps(updated))["type"] == "customer.updated"
+
+
+async def test_a_release_sends_the_listed_deliveries_first_then_the_rest_in_event_order(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    sandbox.webhooks.hold()
+    first = await client.v1.customers.create_async({"email": "a@example.org"})
+    second = await client.v1.customers.create_async({"email": "b@example.org"})
+    held = sandbox.webhooks.held()
+    await sandbox.webhooks.release([held[1]])
+    assert [e.data.object.id for e in receiver.events] == [second.id, first.id]
+    assert all(d.delivered for d in held)
