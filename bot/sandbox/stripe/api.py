@@ -300,6 +300,15 @@ def get_refund(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject
     return api.one("refund", ids[0], params)
 
 
+def get_dispute(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    return api.one("dispute", ids[0], params)
+
+
+def list_disputes(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    objects = _filtered(_all(api, "dispute"), params, ("charge", "payment_intent"))
+    return api.page("dispute", _created_filter(objects, params), params, "/v1/disputes")
+
+
 def create_portal_session(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
     portal = api.state.create_portal_session(params)
     return api.show("billing_portal.session", portal, expansions(params))
@@ -309,7 +318,14 @@ def create_portal_session(api: Api, params: JsonObject, ids: tuple[str, ...]) ->
 
 
 def list_events(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
-    objects = _filtered(_all(api, "event"), params, ("type",))
+    objects = _all(api, "event")
+    type_ = as_str(params, "type")
+    if type_ is not None:
+        # "checkout.session.*" names a family of types, as on Stripe.
+        if type_.endswith(".*"):
+            objects = [e for e in objects if e["type"].startswith(type_[:-1])]
+        else:
+            objects = [e for e in objects if e["type"] == type_]
     types = params.get("types")
     if types is not None:
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
@@ -384,6 +400,8 @@ ROUTES = _routes(
     ("GET", "/v1/charges/{id}", get_charge),
     ("POST", "/v1/refunds", create_refund),
     ("GET", "/v1/refunds/{id}", get_refund),
+    ("GET", "/v1/disputes", list_disputes),
+    ("GET", "/v1/disputes/{id}", get_dispute),
     ("POST", "/v1/billing_portal/sessions", create_portal_session),
     ("GET", "/v1/events", list_events),
     ("GET", "/v1/events/{id}", get_event),

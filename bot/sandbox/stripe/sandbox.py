@@ -166,6 +166,15 @@ class StripeSandbox(Sandbox[RecordedCall]):
             params["amount"] = str(amount)
         return self.state.create_refund(params)
 
+    def open_dispute(self, payment_intent_id: str, reason: str = "fraudulent") -> JsonObject:
+        """Open a dispute on a payment's charge, as the cardholder's bank does."""
+        intent = self.state.get("payment_intent", payment_intent_id)
+        return self.state.open_dispute(self.state.get("charge", intent["latest_charge"]), reason)
+
+    def close_dispute(self, dispute_id: str, *, won: bool) -> JsonObject:
+        """Close a dispute, won or lost."""
+        return self.state.close_dispute(self.state.get("dispute", dispute_id), won=won)
+
     # -- webhooks --------------------------------------------------------------------------
 
     def add_webhook_endpoint(
@@ -173,6 +182,11 @@ class StripeSandbox(Sandbox[RecordedCall]):
     ) -> Endpoint:
         """Register a URL to receive every event (or the listed types), signed with a secret."""
         return self.webhooks.add_endpoint(url, secret=secret, events=events)
+
+    def roll_secret(self, endpoint: Endpoint, secret: str | None = None) -> str:
+        """Rotate an endpoint's secret; deliveries carry a ``v1`` for the old one too until
+        ``webhooks.expire_old_secrets(endpoint)``."""
+        return self.webhooks.roll_secret(endpoint, secret)
 
     @property
     def deliveries(self) -> list[Delivery]:
@@ -221,11 +235,21 @@ class StripeSandbox(Sandbox[RecordedCall]):
     async def _handle_api(self, request: web.Request) -> web.Response:
         verb, path = request.method, request.path
         text = await request.text() if verb == "POST" else request.query_string
-        params = parse_form(text)
         key = request.headers.get("Idempotency-Key") if verb == "POST" else None
-        status, body, replayed = self._answer(request, verb, path, text, params, key)
+        request_id = new_id("req_", 14)
+        try:
+            params = parse_form(text)
+        except ValueError:
+            params = {}
+            status, body, replayed = 400, StripeError(400, "Invalid request body.").body(), False
+        else:
+            self.state.request = {"id": request_id, "idempotency_key": key}
+            try:
+                status, body, replayed = self._answer(request, verb, path, params, key)
+            finally:
+                self.state.request = {"id": None, "idempotency_key": None}
         await self.record(RecordedCall(verb, path, params, self.now(), status, body, key, replayed))
-        headers = {"Request-Id": new_id("req_", 14)}
+        headers = {"Request-Id": request_id}
         if key is not None:
             headers["Idempotency-Key"] = key
         if replayed:
@@ -237,7 +261,6 @@ class StripeSandbox(Sandbox[RecordedCall]):
         request: web.Request,
         verb: str,
         path: str,
-        text: str,
         params: JsonObject,
         key: str | None,
     ) -> tuple[int, JsonObject, bool]:
@@ -246,6 +269,7 @@ class StripeSandbox(Sandbox[RecordedCall]):
             return injected.status, injected.body, False
         try:
             self._authenticate(request.headers.get("Authorization"))
+            self.state.sweep()
             digest = hashlib.sha256(
                 f"{verb} {path}\n{sorted(params.items(), key=str)!r}".encode()
             ).hexdigest()
@@ -294,6 +318,7 @@ class StripeSandbox(Sandbox[RecordedCall]):
     # -- the hosted pay page and the billing portal ----------------------------------------
 
     async def _pay_page(self, request: web.Request) -> web.Response:
+        self.state.sweep()
         session = self.state.objects["checkout.session"].get(request.match_info["session"])
         if session is None:
             return _page("Not found", "<p>This checkout link is not valid.</p>", 404)
@@ -323,6 +348,7 @@ class StripeSandbox(Sandbox[RecordedCall]):
 
     async def _pay_submit(self, request: web.Request) -> web.Response:
         session_id = request.match_info["session"]
+        self.state.sweep()
         form = await request.post()
         email = str(form.get("email") or "buyer@example.org")
         try:

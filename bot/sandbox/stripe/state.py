@@ -40,6 +40,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "subscription": ("subscription", "sub_", "id"),
     "invoice": ("invoice", "in_", "invoice"),
     "refund": ("refund", "re_", "refund"),
+    "dispute": ("dispute", "dp_", "dispute"),
     "billing_portal.session": ("billing_portal.session", "bps_", "session"),
     "event": ("event", "evt_", "id"),
 }
@@ -57,6 +58,8 @@ class StripeState:
         self.objects: dict[str, dict[str, JsonObject]] = {kind: {} for kind in KINDS}
         self.listeners: list[EventListener] = []
         self.api_version = API_VERSION
+        # The API request being answered, if any: events it causes name it, as Stripe's do.
+        self.request: JsonObject = {"id": None, "idempotency_key": None}
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -96,7 +99,7 @@ class StripeState:
                 "api_version": self.api_version,
                 "data": data,
                 "pending_webhooks": 0,
-                "request": {"id": None, "idempotency_key": None},
+                "request": dict(self.request),
                 "type": type_,
             },
         )
@@ -378,6 +381,13 @@ class StripeState:
         if "line_items" not in (expand or []):
             view.pop("line_items", None)
         return view
+
+    def sweep(self) -> None:
+        """Expire the open sessions whose ``expires_at`` has passed, as Stripe does by itself."""
+        now = self.now()
+        for session in list(self.objects["checkout.session"].values()):
+            if session["status"] == "open" and session["expires_at"] <= now:
+                self.expire_session(session)
 
     def expire_session(self, session: JsonObject) -> JsonObject:
         """Expire an open session, as ``POST …/expire`` or the 24 hours do."""
@@ -732,6 +742,39 @@ class StripeState:
         self.emit("refund.created", refund)
         self.emit("charge.refunded", charge, previous)
         return refund
+
+    def open_dispute(self, charge: JsonObject, reason: str = "fraudulent") -> JsonObject:
+        """Open a dispute on a charge (the cardholder's bank): ``charge.dispute.created``."""
+        if charge["disputed"]:
+            raise StripeError(400, f"Charge {charge['id']} is already disputed.")
+        dispute = self._new(
+            "dispute",
+            {
+                "amount": charge["amount"] - charge["amount_refunded"],
+                "charge": charge["id"],
+                "currency": charge["currency"],
+                "evidence_details": {"due_by": self.now() + 7 * 86400, "has_evidence": False},
+                "is_charge_refundable": False,
+                "metadata": {},
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "status": "needs_response",
+            },
+        )
+        charge["disputed"] = True
+        self.emit("charge.dispute.created", dispute)
+        return dispute
+
+    def close_dispute(self, dispute: JsonObject, *, won: bool) -> JsonObject:
+        """Close a dispute, won or lost: ``charge.dispute.closed``."""
+        if dispute["status"] in ("won", "lost"):
+            raise StripeError(
+                400, f"Dispute {dispute['id']} is already closed ({dispute['status']})."
+            )
+        previous = {"status": dispute["status"]}
+        dispute["status"] = "won" if won else "lost"
+        self.emit("charge.dispute.closed", dispute, previous)
+        return dispute
 
     def create_portal_session(self, params: JsonObject) -> JsonObject:
         """Open a billing-portal session for a customer; its ``url`` is a local page."""

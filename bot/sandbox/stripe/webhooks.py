@@ -22,14 +22,19 @@ from bot.sandbox.stripe.wire import JsonObject, new_id, new_webhook_secret, sign
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Endpoint:
-    """A registered webhook endpoint: where events go, its signing secret, which types."""
+    """A registered webhook endpoint: where events go, its signing secret, which types.
+
+    After `WebhookDispatcher.roll_secret` the old secrets still sign (one ``v1`` each after the
+    current one) until `WebhookDispatcher.expire_old_secrets`, as during Stripe's rotation.
+    """
 
     id: str
     url: str
     secret: str
     enabled_events: tuple[str, ...] = ("*",)
+    old_secrets: list[str] = field(default_factory=list)
 
     def wants(self, event_type: str) -> bool:
         """Tell whether this endpoint subscribed to an event type."""
@@ -59,6 +64,7 @@ class Delivery:
     event_type: str
     endpoint: Endpoint
     payload: str
+    queued_at: float
     state: str = "pending"  # held, pending, retrying, delivered, failed
     attempts: list[Attempt] = field(default_factory=list)
 
@@ -109,6 +115,16 @@ class WebhookDispatcher:
         self.endpoints.append(endpoint)
         return endpoint
 
+    def roll_secret(self, endpoint: Endpoint, secret: str | None = None) -> str:
+        """Give an endpoint a new signing secret; the old one keeps signing until expired."""
+        endpoint.old_secrets.insert(0, endpoint.secret)
+        endpoint.secret = secret or new_webhook_secret()
+        return endpoint.secret
+
+    def expire_old_secrets(self, endpoint: Endpoint) -> None:
+        """Stop signing with an endpoint's previous secrets."""
+        endpoint.old_secrets.clear()
+
     # -- queueing -------------------------------------------------------------------------
 
     def on_event(self, event: JsonObject) -> None:
@@ -127,6 +143,7 @@ class WebhookDispatcher:
                     event_type=event["type"],
                     endpoint=endpoint,
                     payload=payload,
+                    queued_at=self.clock(),
                     state="held" if self.holding else "pending",
                 )
                 self.deliveries.append(delivery)
@@ -165,6 +182,7 @@ class WebhookDispatcher:
             event_type=delivery.event_type,
             endpoint=delivery.endpoint,
             payload=delivery.payload,
+            queued_at=self.clock(),
         )
         self.deliveries.append(again)
         await self._deliver(again, 0.0)
@@ -204,7 +222,12 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
-            "Stripe-Signature": sign_payload(delivery.payload, delivery.endpoint.secret, int(at)),
+            # During a rotation the old secrets sign too, after the current one.
+            "Stripe-Signature": sign_payload(
+                delivery.payload,
+                [delivery.endpoint.secret, *delivery.endpoint.old_secrets],
+                int(at),
+            ),
         }
         try:
             async with self._http.post(

@@ -251,11 +251,15 @@ def new_webhook_secret() -> str:
     return "whsec_" + secrets.token_hex(24)
 
 
-def sign_payload(payload: str, secret: str, timestamp: int) -> str:
-    """Return the ``Stripe-Signature`` header value for a payload signed at a timestamp."""
+def sign_payload(payload: str, secret: str | Sequence[str], timestamp: int) -> str:
+    """Return the ``Stripe-Signature`` header for a payload signed at a timestamp.
+
+    Several secrets (during a rotation) give one ``v1`` each, the current secret first.
+    """
     signed = f"{timestamp}.{payload}".encode()
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    digests = [hmac.new(key.encode(), signed, hashlib.sha256).hexdigest() for key in keys]
+    return ",".join([f"t={timestamp}", *(f"v1={digest}" for digest in digests)])
 
 
 def key_fingerprint(key: str) -> str:

@@ -502,3 +502,100 @@ async def test_a_release_sends_the_listed_deliveries_first_then_the_rest_in_even
     await sandbox.webhooks.release([held[1]])
     assert [e.data.object.id for e in receiver.events] == [second.id, first.id]
     assert all(d.delivered for d in held)
+
+
+async def test_a_delayed_delivery_waits_before_its_first_attempt(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    sandbox.webhooks.delay = 0.2
+    await client.v1.customers.create_async({"email": "ada@example.org"})
+
+    [delivery] = await sandbox.wait_for_deliveries(lambda d: d.delivered)
+    # A lower bound the sandbox guarantees by construction, not a speed measurement.
+    assert delivery.attempts[0].at - delivery.queued_at >= 0.19
+    assert [e.type for e in receiver.events] == ["customer.created"]
+
+
+async def test_during_a_secret_rotation_deliveries_verify_with_the_old_and_the_new_secret(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    [endpoint] = sandbox.webhooks.endpoints
+    new_secret = sandbox.roll_secret(endpoint)
+    await client.v1.customers.create_async({"email": "ada@example.org"})
+
+    [delivery] = await sandbox.wait_for_deliveries(lambda d: d.delivered)
+    assert [e.type for e in receiver.events] == ["customer.created"]  # the old secret verifies
+    header = sign_payload(delivery.payload, [new_secret, WEBHOOK_SECRET], int(sandbox.now()))
+    assert header.count("v1=") == 2
+    stripe.Webhook.construct_event(delivery.payload, header, new_secret)
+
+    sandbox.webhooks.expire_old_secrets(endpoint)
+    sandbox.webhooks.max_attempts = 2
+    await client.v1.customers.create_async({"email": "grace@example.org"})
+    [refused] = await sandbox.wait_for_deliveries(lambda d: d.state == "failed")
+    assert [a.status for a in refused.attempts] == [400, 400]
+    assert len(receiver.events) == 1 and "No signatures found" in receiver.rejected[0]
+
+
+async def test_events_name_the_request_that_caused_them_and_filter_by_a_type_family(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    customer = await client.v1.customers.create_async(
+        {"email": "ada@example.org"}, {"idempotency_key": "signup-1"}
+    )
+    [created] = (await client.v1.events.list_async({"type": "customer.*"})).data
+    assert created.data.object.id == customer.id
+    assert created.request.idempotency_key == "signup-1"
+    assert created.request.id.startswith("req_")
+    assert (await client.v1.events.list_async({"type": "charge.*"})).data == []
+
+
+async def test_an_open_session_expires_by_itself_when_its_time_is_up() -> None:
+    now = [1_800_000_000.0]
+    async with StripeSandbox(clock=lambda: now[0]) as sandbox:
+        client = make_client(sandbox)
+        try:
+            product = await client.v1.products.create_async({"name": "Ticket"})
+            price = await client.v1.prices.create_async(
+                {"product": product.id, "currency": "usd", "unit_amount": 100}
+            )
+            session = await client.v1.checkout.sessions.create_async(
+                {"mode": "payment", "line_items": [{"price": price.id, "quantity": 1}]}
+            )
+            assert session.expires_at == 1_800_000_000 + 24 * 3600
+            now[0] = session.expires_at - 1
+            assert (await client.v1.checkout.sessions.retrieve_async(session.id)).status == "open"
+            now[0] = session.expires_at
+            later = await client.v1.checkout.sessions.retrieve_async(session.id)
+        finally:
+            await client._requestor._client.close_async()
+    assert later.status == "expired"
+    assert sandbox.event_types()[-1] == "checkout.session.expired"
+
+
+async def test_a_dispute_opens_and_closes_with_stripes_events(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    product = await client.v1.products.create_async({"name": "Ticket"})
+    price = await client.v1.prices.create_async(
+        {"product": product.id, "currency": "usd", "unit_amount": 700}
+    )
+    session = await client.v1.checkout.sessions.create_async(
+        {"mode": "payment", "line_items": [{"price": price.id, "quantity": 1}]}
+    )
+    intent = sandbox.complete_session(session.id)["payment_intent"]
+
+    dispute = sandbox.open_dispute(intent)
+    assert sandbox.event_types()[-1] == "charge.dispute.created"
+    assert (dispute["amount"], dispute["status"], dispute["payment_intent"]) == (
+        700,
+        "needs_response",
+        intent,
+    )
+    sandbox.close_dispute(dispute["id"], won=False)
+    closed = sandbox.events[-1]
+    assert closed["type"] == "charge.dispute.closed"
+    assert closed["data"]["object"]["status"] == "lost"
+    assert closed["data"]["previous_attributes"] == {"status": "needs_response"}
+    fetched = await client.v1.disputes.retrieve_async(dispute["id"])
+    assert fetched.status == "lost" and fetched.charge.startswith("ch_")
