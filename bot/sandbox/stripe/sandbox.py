@@ -74,6 +74,9 @@ class StripeSandbox(Sandbox[RecordedCall]):
         self.state.listeners.append(self.webhooks.on_event)
         self.api = Api(self.state, self.webhooks)
         self._idempotent: dict[str, _Saved] = {}
+        # What the portal's Cancel button does: Stripe's default portal configuration cancels
+        # at the end of the period; "immediately" ends the subscription at once.
+        self.portal_cancel_mode = "at_period_end"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -158,6 +161,10 @@ class StripeSandbox(Sandbox[RecordedCall]):
     def renew(self, subscription_id: str) -> JsonObject:
         """Renew a subscription with a paid invoice: ``invoice.paid``, subscription active."""
         return self.state.renew(self.state.get("subscription", subscription_id))
+
+    def end_period(self, subscription_id: str) -> JsonObject:
+        """End the period: a subscription set to cancel at period end ends, others renew."""
+        return self.state.end_period(self.state.get("subscription", subscription_id))
 
     def refund(self, payment_intent_id: str, amount: int | None = None) -> JsonObject:
         """Refund a payment (in full unless an amount is given): ``charge.refunded``."""
@@ -373,6 +380,9 @@ class StripeSandbox(Sandbox[RecordedCall]):
                 html.escape(self.state.objects["product"][i["price"]["product"]]["name"])
                 for i in sub["items"]["data"]
             )
+            if sub["cancel_at_period_end"]:
+                rows.append(f"<li>{names}: cancels at the end of the period</li>")
+                continue
             rows.append(
                 f'<li>{names} ({html.escape(sub["status"])}) <form method="post" '
                 f'action="/portal/{portal["id"]}/cancel/{sub["id"]}" style="display:inline">'
@@ -391,9 +401,11 @@ class StripeSandbox(Sandbox[RecordedCall]):
         sub = self.state.objects["subscription"].get(request.match_info["subscription"])
         if portal is None or sub is None or sub["customer"] != portal["customer"]:
             return _page("Not found", "<p>This subscription is not yours to cancel.</p>", 404)
-        if sub["status"] != "canceled":
+        if sub["status"] != "canceled" and self.portal_cancel_mode == "immediately":
             self.state.cancel_subscription(sub)
-            await self.notify()
+        elif sub["status"] != "canceled" and not sub["cancel_at_period_end"]:
+            self.state.update_subscription(sub, {"cancel_at_period_end": "true"})
+        await self.notify()
         raise web.HTTPSeeOther(f"/portal/{portal['id']}")
 
 

@@ -671,6 +671,10 @@ class StripeState:
             raise StripeError(
                 400, f"Subscription {subscription['id']} is {subscription['status']}."
             )
+        if subscription["cancel_at_period_end"]:
+            raise StripeError(
+                400, f"Subscription {subscription['id']} ends at its period end; it does not renew."
+            )
         self._advance_period(subscription)
         customer = self.get("customer", subscription["customer"])
         amount = sum(
@@ -689,6 +693,13 @@ class StripeState:
             {"status": "active", "latest_invoice": invoice["id"]},
         )
         return invoice
+
+    def end_period(self, subscription: JsonObject) -> JsonObject:
+        """End the current period: cancel if set to cancel at period end, else renew (paid)."""
+        if subscription["cancel_at_period_end"]:
+            return self.cancel_subscription(subscription)
+        self.renew(subscription)
+        return subscription
 
     def _advance_period(self, subscription: JsonObject) -> None:
         for item in subscription["items"]["data"]:

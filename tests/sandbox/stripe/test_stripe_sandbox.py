@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import pytest
 import stripe
 from aiohttp import web
 
-from bot.sandbox.stripe import StripeSandbox, parse_form, sign_payload
+from bot.sandbox.stripe import StripeError, StripeSandbox, parse_form, sign_payload
 
 pytestmark = [
     pytest.mark.e2e,
@@ -443,8 +444,10 @@ async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
     assert updated["data"]["previous_attributes"]["status"] == "active"
     assert "invoice.payment_failed" in sandbox.event_types()
 
-    later = await client.v1.subscriptions.update_async(sub_id, {"cancel_at_period_end": True})
-    assert later.cancel_at_period_end is True and later.cancel_at is not None
+    recovered = sandbox.end_period(sub_id)  # the next renewal is paid
+    assert recovered["status"] == "active"
+    tagged = await client.v1.subscriptions.update_async(sub_id, {"metadata": {"note": "vip"}})
+    assert tagged.metadata.to_dict() == {"offer": "supporters", "member": "42", "note": "vip"}
 
     portal = await client.v1.billing_portal.sessions.create_async(
         {"customer": paid["customer"], "return_url": "https://example.org/account"}
@@ -455,6 +458,16 @@ async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
             assert "Cancel subscription" in await page.text()
         async with http.post(f"{portal.url}/cancel/{sub_id}", allow_redirects=False) as cancel:
             assert cancel.status == 303
+        async with http.get(portal.url) as page:
+            assert "cancels at the end of the period" in await page.text()
+    # Stripe's default portal cancels at the period end: still active until then.
+    later = await client.v1.subscriptions.retrieve_async(sub_id)
+    assert later.status == "active" and later.cancel_at_period_end is True
+    assert sandbox.event_types()[-1] == "customer.subscription.updated"
+    with pytest.raises(StripeError, match="does not renew"):
+        sandbox.renew(sub_id)
+
+    sandbox.end_period(sub_id)
     assert sandbox.event_types()[-1] == "customer.subscription.deleted"
     canceled = await client.v1.subscriptions.retrieve_async(sub_id)
     assert canceled.status == "canceled" and canceled.canceled_at is not None
@@ -463,7 +476,7 @@ async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
     assert [s.id for s in listed.data] == [sub_id]
 
     invoices = await client.v1.invoices.list_async({"subscription": sub_id})
-    assert [i.status for i in invoices.data] == ["open", "paid"]
+    assert [i.status for i in invoices.data] == ["paid", "open", "paid"]
 
     one_time = await client.v1.prices.create_async(
         {"product": price.product, "currency": "usd", "unit_amount": 900}
@@ -599,3 +612,29 @@ async def test_a_dispute_opens_and_closes_with_stripes_events(
     assert closed["data"]["previous_attributes"] == {"status": "needs_response"}
     fetched = await client.v1.disputes.retrieve_async(dispute["id"])
     assert fetched.status == "lost" and fetched.charge.startswith("ch_")
+
+
+async def test_the_events_of_one_purchase_can_be_redelivered_in_every_order(
+    sandbox: StripeSandbox, client: stripe.StripeClient, receiver: Receiver
+) -> None:
+    price = await monthly_price(client)
+    session = await subscription_session(client, price)
+    await sandbox.wait_for_deliveries(lambda d: d.done, count=len(sandbox.deliveries))
+    sandbox.webhooks.hold()
+    sandbox.complete_session(session.id)
+    wanted = (
+        "customer.created",
+        "customer.subscription.created",
+        "invoice.paid",
+        "checkout.session.completed",
+    )
+    four = [d for d in sandbox.webhooks.held() if d.event_type in wanted]
+    assert [d.event_type for d in four] == list(wanted)
+
+    orders = list(itertools.permutations(four))
+    for order in orders:
+        receiver.events.clear()
+        for delivery in order:
+            await sandbox.webhooks.redeliver(delivery)
+        assert [e.id for e in receiver.events] == [d.event_id for d in order]
+    assert len(orders) == 24 and receiver.rejected == []
