@@ -16,6 +16,7 @@ from bot.sandbox.stripe.webhooks import WebhookDispatcher
 from bot.sandbox.stripe.wire import (
     JsonObject,
     StripeError,
+    as_bool,
     as_int,
     as_metadata,
     as_str,
@@ -207,6 +208,42 @@ def update_customer(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonO
     return api.show("customer", api.state.update_customer(customer, params), expansions(params))
 
 
+# -- coupons and promotion codes -------------------------------------------------------------
+
+
+def create_coupon(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    return api.show("coupon", api.state.create_coupon(params), expansions(params))
+
+
+def list_coupons(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    return api.page("coupon", _created_filter(_all(api, "coupon"), params), params, "/v1/coupons")
+
+
+def get_coupon(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    return api.one("coupon", ids[0], params)
+
+
+def create_promotion_code(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    promo = api.state.create_promotion_code(params)
+    return api.show("promotion_code", promo, expansions(params))
+
+
+def list_promotion_codes(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    objects = _filtered(_all(api, "promotion_code"), params, ("code", "customer"))
+    active = as_bool(params, "active")
+    if active is not None:
+        objects = [p for p in objects if p["active"] == active]
+    coupon = as_str(params, "coupon")
+    if coupon is not None:
+        objects = [p for p in objects if p["promotion"]["coupon"] == coupon]
+    objects = _created_filter(objects, params)
+    return api.page("promotion_code", objects, params, "/v1/promotion_codes")
+
+
+def get_promotion_code(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
+    return api.one("promotion_code", ids[0], params)
+
+
 # -- checkout sessions ------------------------------------------------------------------------
 
 
@@ -385,6 +422,12 @@ ROUTES = _routes(
     ("GET", "/v1/customers", list_customers),
     ("GET", "/v1/customers/{id}", get_customer),
     ("POST", "/v1/customers/{id}", update_customer),
+    ("POST", "/v1/coupons", create_coupon),
+    ("GET", "/v1/coupons", list_coupons),
+    ("GET", "/v1/coupons/{id}", get_coupon),
+    ("POST", "/v1/promotion_codes", create_promotion_code),
+    ("GET", "/v1/promotion_codes", list_promotion_codes),
+    ("GET", "/v1/promotion_codes/{id}", get_promotion_code),
     ("POST", "/v1/checkout/sessions", create_session),
     ("GET", "/v1/checkout/sessions", list_sessions),
     ("GET", "/v1/checkout/sessions/{id}", get_session),

@@ -139,11 +139,18 @@ class StripeSandbox(Sandbox[RecordedCall]):
     # -- control hooks: what customers and the dashboard do --------------------------------
 
     def complete_session(
-        self, session_id: str, email: str = "buyer@example.org", name: str | None = None
+        self,
+        session_id: str,
+        email: str = "buyer@example.org",
+        name: str | None = None,
+        promotion_code: str | None = None,
     ) -> JsonObject:
-        """Pay an open Checkout Session as a customer would, emitting Stripe's events."""
+        """Pay an open Checkout Session as a customer would, emitting Stripe's events.
+
+        ``promotion_code`` is a code typed on the pay page (the session must allow codes).
+        """
         return self.state.complete_session(
-            self.state.get("checkout.session", session_id), email, name
+            self.state.get("checkout.session", session_id), email, name, promotion_code
         )
 
     def expire_session(self, session_id: str) -> JsonObject:
@@ -345,9 +352,19 @@ class StripeSandbox(Sandbox[RecordedCall]):
             if session["cancel_url"]
             else ""
         )
+        code = (
+            '<p><label>Promotion code <input name="promotion_code"></label></p>'
+            if session["allow_promotion_codes"]
+            else ""
+        )
+        off = session["total_details"]["amount_discount"]
+        discount = (
+            f"<p>Discount: −{html.escape(_money(off, session['currency']))}</p>" if off else ""
+        )
         body = (
-            f"<ul>{items}</ul>"
-            f'<form method="post"><label>Email <input type="email" name="email" value="{email}" required></label> '
+            f"<ul>{items}</ul>{discount}"
+            '<form method="post"><p><label>Email <input type="email" name="email" '
+            f'value="{email}" required></label></p>{code}'
             f'<button type="submit">Pay</button></form>{cancel}'
             "<p><small>Stripe sandbox: no card is charged.</small></p>"
         )
@@ -358,8 +375,9 @@ class StripeSandbox(Sandbox[RecordedCall]):
         self.state.sweep()
         form = await request.post()
         email = str(form.get("email") or "buyer@example.org")
+        code = str(form.get("promotion_code") or "") or None
         try:
-            session = self.complete_session(session_id, email)
+            session = self.complete_session(session_id, email, promotion_code=code)
         except StripeError as error:
             return _page("Payment failed", f"<p>{html.escape(error.message)}</p>", error.status)
         await self.notify()

@@ -41,6 +41,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "invoice": ("invoice", "in_", "invoice"),
     "refund": ("refund", "re_", "refund"),
     "dispute": ("dispute", "dp_", "dispute"),
+    "coupon": ("coupon", "", "coupon"),
+    "promotion_code": ("promotion_code", "promo_", "promotion_code"),
     "billing_portal.session": ("billing_portal.session", "bps_", "session"),
     "event": ("event", "evt_", "id"),
 }
@@ -75,11 +77,12 @@ class StripeState:
             raise missing(name, object_id, param or default_param)
         return found
 
-    def _new(self, kind: str, fields: JsonObject) -> JsonObject:
+    def _new(self, kind: str, fields: JsonObject, object_id: str | None = None) -> JsonObject:
         """Store a new object of a kind with its id, object name, created and livemode."""
         _name, prefix, _param = KINDS[kind]
+        length = {"checkout.session": 58, "coupon": 8}.get(kind, 24)
         obj: JsonObject = {
-            "id": new_id(prefix, 58 if kind == "checkout.session" else 24),
+            "id": object_id or new_id(prefix, length),
             "object": kind,
             "created": self.now(),
             "livemode": False,
@@ -343,13 +346,23 @@ class StripeState:
             )
         if customer_id is not None:
             self.get("customer", customer_id, "customer")
-        total = sum(item["amount_total"] for item in items)
+        subtotal = sum(item["amount_total"] for item in items)
+        allow_codes = as_bool(params, "allow_promotion_codes")
+        discounts = self._session_discounts(params, allow_codes, str(currency))
+        discount = self._discount_amount(discounts, subtotal, str(currency))
         now = self.now()
         session = self._new(
             "checkout.session",
             {
-                "amount_subtotal": total,
-                "amount_total": total,
+                "allow_promotion_codes": allow_codes,
+                "amount_subtotal": subtotal,
+                "amount_total": subtotal - discount,
+                "discounts": discounts,
+                "total_details": {
+                    "amount_discount": discount,
+                    "amount_shipping": 0,
+                    "amount_tax": 0,
+                },
                 "cancel_url": as_str(params, "cancel_url"),
                 "client_reference_id": as_str(params, "client_reference_id"),
                 "currency": currency,
@@ -373,6 +386,173 @@ class StripeState:
         session["line_items"]["url"] = f"/v1/checkout/sessions/{session['id']}/line_items"
         session["url"] = f"{self.base_url()}/pay/{session['id']}"
         return session
+
+    def _session_discounts(
+        self, params: JsonObject, allow_codes: bool | None, currency: str
+    ) -> list[JsonObject]:
+        """Check a session's ``discounts`` (at most one coupon or promotion code)."""
+        raw = params.get("discounts")
+        if raw is None or raw == "":
+            return []
+        if allow_codes:
+            raise invalid(
+                "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+                "discounts",
+            )
+        if not isinstance(raw, list) or len(raw) > 1 or not isinstance(raw[0], dict):
+            raise invalid("You may only apply one discount to a Checkout Session.", "discounts")
+        coupon_id = as_str(raw[0], "coupon")
+        code_id = as_str(raw[0], "promotion_code")
+        if (coupon_id is None) == (code_id is None):
+            raise invalid(
+                "Each discount needs exactly one of coupon or promotion_code.", "discounts[0]"
+            )
+        if code_id is not None:
+            code = self.get("promotion_code", code_id, "discounts[0][promotion_code]")
+            if not code["active"]:
+                raise invalid(
+                    f"This promotion code is inactive: '{code_id}'.", "discounts[0][promotion_code]"
+                )
+            coupon_id = code["promotion"]["coupon"]
+        assert coupon_id is not None
+        coupon = self.get("coupon", coupon_id, "discounts[0][coupon]")
+        if not coupon["valid"]:
+            raise invalid(f"This coupon is no longer valid: '{coupon_id}'.", "discounts[0][coupon]")
+        if coupon["amount_off"] is not None and coupon["currency"] != currency:
+            raise invalid(
+                f"The coupon's currency ({coupon['currency']}) is not the session's ({currency}).",
+                "discounts[0][coupon]",
+            )
+        return [{"coupon": coupon["id"], "promotion_code": code_id}]
+
+    def _discount_amount(self, discounts: list[JsonObject], subtotal: int, currency: str) -> int:
+        """Return what a session's discounts take off its subtotal."""
+        off = 0
+        for discount in discounts:
+            coupon = self.objects["coupon"][discount["coupon"]]
+            if coupon["percent_off"] is not None:
+                off += round(subtotal * coupon["percent_off"] / 100)
+            elif coupon["currency"] == currency:
+                off += coupon["amount_off"]
+        return min(off, subtotal)
+
+    def promotion_code_by_code(self, code: str) -> JsonObject | None:
+        """Return the active promotion code a customer typed (case-insensitive), if any."""
+        for promo in self.objects["promotion_code"].values():
+            if promo["active"] and promo["code"].lower() == code.strip().lower():
+                return promo
+        return None
+
+    def _redeem(self, discounts: list[JsonObject]) -> None:
+        for discount in discounts:
+            coupon = self.objects["coupon"][discount["coupon"]]
+            coupon["times_redeemed"] += 1
+            if (
+                coupon["max_redemptions"] is not None
+                and coupon["times_redeemed"] >= coupon["max_redemptions"]
+            ):
+                coupon["valid"] = False
+            if discount["promotion_code"] is not None:
+                promo = self.objects["promotion_code"][discount["promotion_code"]]
+                promo["times_redeemed"] += 1
+                if (
+                    promo["max_redemptions"] is not None
+                    and promo["times_redeemed"] >= promo["max_redemptions"]
+                ):
+                    promo["active"] = False
+
+    # -- coupons and promotion codes ------------------------------------------------------
+
+    def create_coupon(self, params: JsonObject) -> JsonObject:
+        """Create a coupon: ``percent_off`` or ``amount_off`` with ``currency``."""
+        coupon_id = as_str(params, "id")
+        if coupon_id is not None and coupon_id in self.objects["coupon"]:
+            raise StripeError(
+                400,
+                "Coupon already exists.",
+                code="resource_already_exists",
+                param="id",
+                saved=False,
+            )
+        raw_percent = as_str(params, "percent_off")
+        amount_off = as_int(params, "amount_off", minimum=1)
+        if (raw_percent is None) == (amount_off is None):
+            raise invalid("You must pass exactly one of amount_off or percent_off.", "percent_off")
+        percent: float | None = None
+        if raw_percent is not None:
+            try:
+                percent = float(raw_percent)
+            except ValueError:
+                raise invalid(f"Invalid decimal: {raw_percent}", "percent_off") from None
+            if not 0 < percent <= 100:
+                raise invalid("percent_off must be greater than 0 and at most 100.", "percent_off")
+        currency = as_str(params, "currency")
+        if amount_off is not None and currency is None:
+            raise required("currency")
+        duration = as_str(params, "duration") or "once"
+        if duration not in ("once", "forever", "repeating"):
+            raise invalid(
+                "Invalid duration: must be one of forever, once, or repeating.", "duration"
+            )
+        months = as_int(params, "duration_in_months", minimum=1)
+        if duration == "repeating" and months is None:
+            raise required("duration_in_months")
+        coupon = self._new(
+            "coupon",
+            {
+                "amount_off": amount_off,
+                "applies_to": None,
+                "currency": currency.lower() if currency and amount_off is not None else None,
+                "duration": duration,
+                "duration_in_months": months if duration == "repeating" else None,
+                "max_redemptions": as_int(params, "max_redemptions", minimum=1),
+                "metadata": as_metadata(params) or {},
+                "name": as_str(params, "name"),
+                "percent_off": percent,
+                "redeem_by": as_int(params, "redeem_by"),
+                "times_redeemed": 0,
+                "valid": True,
+            },
+            coupon_id,
+        )
+        self.emit("coupon.created", coupon)
+        return coupon
+
+    def create_promotion_code(self, params: JsonObject) -> JsonObject:
+        """Create a customer-facing code for a coupon (``promotion[coupon]``)."""
+        promotion = params.get("promotion")
+        if not isinstance(promotion, dict):
+            raise required("promotion")
+        if as_str(promotion, "type") != "coupon":
+            raise invalid("Invalid promotion[type]: must be coupon.", "promotion[type]")
+        coupon_id = as_str(promotion, "coupon")
+        if coupon_id is None:
+            raise required("promotion[coupon]")
+        self.get("coupon", coupon_id, "promotion[coupon]")
+        code = as_str(params, "code") or new_id("", 8).upper()
+        if self.promotion_code_by_code(code) is not None:
+            raise invalid(f"An active promotion code with `code: {code}` already exists.", "code")
+        promo = self._new(
+            "promotion_code",
+            {
+                "active": as_bool(params, "active") is not False,
+                "code": code,
+                "customer": as_str(params, "customer"),
+                "expires_at": as_int(params, "expires_at"),
+                "max_redemptions": as_int(params, "max_redemptions", minimum=1),
+                "metadata": as_metadata(params) or {},
+                "promotion": {"coupon": coupon_id, "type": "coupon"},
+                "restrictions": {
+                    "currency_options": {},
+                    "first_time_transaction": False,
+                    "minimum_amount": None,
+                    "minimum_amount_currency": None,
+                },
+                "times_redeemed": 0,
+            },
+        )
+        self.emit("promotion_code.created", promo)
+        return promo
 
     @staticmethod
     def session_view(session: JsonObject, expand: list[str] | None = None) -> JsonObject:
@@ -402,13 +582,33 @@ class StripeState:
         return session
 
     def complete_session(
-        self, session: JsonObject, email: str, name: str | None = None
+        self,
+        session: JsonObject,
+        email: str,
+        name: str | None = None,
+        promotion_code: str | None = None,
     ) -> JsonObject:
-        """Pay a session as a customer would and emit the events Stripe emits, in its order."""
+        """Pay a session as a customer would and emit the events Stripe emits, in its order.
+
+        ``promotion_code`` is a code the customer types on the pay page (the session must
+        allow promotion codes).
+        """
         if session["status"] != "open":
             raise StripeError(
                 400, f"This Checkout Session is {session['status']} and can no longer be paid."
             )
+        if promotion_code:
+            promo = self.promotion_code_by_code(promotion_code)
+            if not session["allow_promotion_codes"]:
+                raise StripeError(400, "This Checkout Session does not accept promotion codes.")
+            if promo is None or not self.objects["coupon"][promo["promotion"]["coupon"]]["valid"]:
+                raise StripeError(400, f"This code is invalid: {promotion_code}.")
+            discounts = [{"coupon": promo["promotion"]["coupon"], "promotion_code": promo["id"]}]
+            off = self._discount_amount(discounts, session["amount_subtotal"], session["currency"])
+            session["discounts"] = discounts
+            session["total_details"]["amount_discount"] = off
+            session["amount_total"] = session["amount_subtotal"] - off
+        self._redeem(session["discounts"])
         now = self.now()
         if session["customer"] is None:
             customer = self.create_customer(
@@ -481,7 +681,12 @@ class StripeState:
                         "subscription": subscription["id"],
                     }
                 )
-            invoice = self._invoice(subscription, "subscription_create", paid=True, intent=intent)
+            invoice = self._invoice(
+                subscription,
+                "subscription_create",
+                paid=True,
+                discount=session["total_details"]["amount_discount"],
+            )
             subscription["latest_invoice"] = invoice["id"]
             self.emit("customer.subscription.created", subscription)
             self.emit("invoice.created", invoice)
@@ -540,7 +745,7 @@ class StripeState:
         reason: str,
         *,
         paid: bool,
-        intent: JsonObject | None = None,
+        discount: int = 0,
     ) -> JsonObject:
         """Create a subscription's invoice, paid or with its first payment attempt failed."""
         now = self.now()
@@ -565,7 +770,8 @@ class StripeState:
             }
             for item in subscription["items"]["data"]
         ]
-        amount = sum(line["amount"] for line in lines)
+        subtotal = sum(line["amount"] for line in lines)
+        amount = subtotal - discount
         return self._new(
             "invoice",
             {
@@ -593,6 +799,8 @@ class StripeState:
                 "period_end": now,
                 "period_start": now,
                 "status": "paid" if paid else "open",
+                "subtotal": subtotal,
+                "total_discount_amounts": [{"amount": discount}] if discount else [],
                 "status_transitions": {
                     "finalized_at": now,
                     "marked_uncollectible_at": None,
@@ -680,8 +888,8 @@ class StripeState:
         amount = sum(
             i["price"]["unit_amount"] * i["quantity"] for i in subscription["items"]["data"]
         )
-        intent = self._pay(customer, amount, subscription["currency"], subscription["metadata"])
-        invoice = self._invoice(subscription, "subscription_cycle", paid=True, intent=intent)
+        self._pay(customer, amount, subscription["currency"], subscription["metadata"])
+        invoice = self._invoice(subscription, "subscription_cycle", paid=True)
         self.emit("invoice.created", invoice)
         self.emit("invoice.finalized", invoice)
         self.emit("invoice.paid", invoice)

@@ -638,3 +638,94 @@ async def test_the_events_of_one_purchase_can_be_redelivered_in_every_order(
             await sandbox.webhooks.redeliver(delivery)
         assert [e.id for e in receiver.events] == [d.event_id for d in order]
     assert len(orders) == 24 and receiver.rejected == []
+
+
+async def test_a_coupon_and_promotion_code_discount_a_session_and_its_first_invoice(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    price = await monthly_price(client)
+    coupon = await client.v1.coupons.create_async(
+        {"id": "LAUNCH20", "percent_off": 20, "duration": "once", "max_redemptions": 1}
+    )
+    assert (coupon.id, coupon.object, coupon.valid, coupon.percent_off) == (
+        "LAUNCH20",
+        "coupon",
+        True,
+        20,
+    )
+    promo = await client.v1.promotion_codes.create_async(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "LAUNCH"}
+    )
+    assert promo.id.startswith("promo_") and promo.promotion.coupon == "LAUNCH20"
+    with pytest.raises(stripe.InvalidRequestError) as taken:
+        await client.v1.coupons.create_async({"id": "LAUNCH20", "percent_off": 5})
+    assert (taken.value.code, taken.value.param) == ("resource_already_exists", "id")
+
+    session = await client.v1.checkout.sessions.create_async(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "discounts": [{"promotion_code": promo.id}],
+        }
+    )
+    assert (session.amount_subtotal, session.amount_total) == (500, 400)
+    assert session.total_details.amount_discount == 100
+    assert session.discounts[0].coupon == "LAUNCH20"
+    with pytest.raises(stripe.InvalidRequestError) as both:
+        await client.v1.checkout.sessions.create_async(
+            {
+                "mode": "subscription",
+                "line_items": [{"price": price.id, "quantity": 1}],
+                "discounts": [{"coupon": coupon.id}],
+                "allow_promotion_codes": True,
+            }
+        )
+    assert both.value.param == "discounts"
+
+    paid = sandbox.complete_session(session.id)
+    invoice = await client.v1.invoices.retrieve_async(
+        sandbox.get("subscription", paid["subscription"])["latest_invoice"]
+    )
+    assert (invoice.subtotal, invoice.amount_paid) == (500, 400)
+    spent = await client.v1.coupons.retrieve_async("LAUNCH20")
+    assert (spent.times_redeemed, spent.valid) == (1, False)  # max_redemptions reached
+
+
+async def test_a_customer_types_a_promotion_code_on_the_pay_page(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    product = await client.v1.products.create_async({"name": "Ticket"})
+    price = await client.v1.prices.create_async(
+        {"product": product.id, "currency": "usd", "unit_amount": 2000}
+    )
+    coupon = await client.v1.coupons.create_async({"amount_off": 500, "currency": "usd"})
+    await client.v1.promotion_codes.create_async(
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "FRIENDS"}
+    )
+    session = await client.v1.checkout.sessions.create_async(
+        {
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "allow_promotion_codes": True,
+        }
+    )
+    async with aiohttp.ClientSession() as http:
+        async with http.get(session.url) as page:
+            assert 'name="promotion_code"' in await page.text()
+        async with http.post(
+            session.url, data={"email": "ada@example.org", "promotion_code": "nope"}
+        ) as refused:
+            assert refused.status == 400 and "This code is invalid" in await refused.text()
+        async with http.post(
+            session.url, data={"email": "ada@example.org", "promotion_code": "friends"}
+        ) as paid:
+            assert paid.status == 200 and "Thank you" in await paid.text()
+
+    done = await client.v1.checkout.sessions.retrieve_async(session.id)
+    assert (done.status, done.amount_total, done.total_details.amount_discount) == (
+        "complete",
+        1500,
+        500,
+    )
+    intent = await client.v1.payment_intents.retrieve_async(done.payment_intent)
+    assert intent.amount == 1500 and intent.status == "succeeded"
