@@ -29,19 +29,28 @@ Fidelity notes (what a client sees here, as on Stripe):
   page listing the customer's subscriptions with Cancel buttons), events (list, retrieve) and
   `POST /v1/webhook_endpoints`.
 - Control hooks: `complete_session`, `expire_session`, `cancel_subscription`, `fail_renewal`,
-  `renew`, `refund`. Each state change appends events with a snapshot in `data.object`
+  `renew`, `end_period`, `refund`, `open_dispute`, `close_dispute`. Each state change appends events with a snapshot in `data.object`
   (and `data.previous_attributes` for updates).
 - Webhooks (`add_webhook_endpoint`): each event is POSTed with
   `Stripe-Signature: t=<ts>,v1=<HMAC-SHA256(secret, "t.payload")>`, signed at each attempt,
   and retried on non-2xx or no answer with backoff `webhook_backoff * 2**(n-1)` seconds.
   `webhooks.copies`, `.delay`, `.hold()`/`.release(order)` duplicate, delay and reorder;
   `deliveries` lists each delivery with its attempts.
-- Not modelled: coupons, promotion codes, disputes, taxes, trials, payment methods and cards,
-  Connect, API versions other than stripe-python's, automatic session expiry by the clock.
+- Coupons (`percent_off` or `amount_off`) and promotion codes (`promotion[coupon]`) discount a
+  session through `discounts[0][…]`, or a code typed on the pay page when the session has
+  `allow_promotion_codes`; redemptions count against `max_redemptions`. A coupon discounts
+  the first payment only, whatever its `duration`.
+- Open sessions expire by themselves once the clock passes `expires_at` (24 h).
+- The portal's Cancel button cancels at the period end, Stripe's default configuration
+  (`portal_cancel_mode = "immediately"` ends it at once); `end_period` then ends it.
+- Not modelled: taxes, trials, payment methods and cards, 3-D Secure and async payments,
+  Connect, plan changes (`items`) on subscriptions, API versions other than stripe-python's.
 
-Where things live: `wire` (form decoding, errors, pages, signatures), `state` (the account and
-its events), `api` (the routes), `webhooks` (delivery) and `sandbox` (the server and the
-control API tests call).
+Where things live: `wire` (form decoding, errors, list pages, signatures), `account` (storage
+and events), `catalogue` (products, prices, customers, coupons, promotion codes), `billing`
+(payments, subscriptions, invoices, refunds, disputes, the portal), `state` (Checkout
+Sessions; `StripeState` is the whole account), `api` (the routes), `webhooks` (delivery) and
+`sandbox` (the server, the pay and portal pages, and the control API tests call).
 """
 
 from __future__ import annotations
