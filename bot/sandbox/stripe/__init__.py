@@ -28,8 +28,10 @@ Fidelity notes (what a client sees here, as on Stripe):
   payment intents and charges (retrieve), refunds, billing-portal sessions (`url` is a local
   page listing the customer's subscriptions with Cancel buttons), events (list, retrieve) and
   `POST /v1/webhook_endpoints`.
-- Control hooks: `complete_session`, `expire_session`, `cancel_subscription`, `fail_renewal`,
-  `renew`, `end_period`, `refund`, `open_dispute`, `close_dispute`. Each state change appends events with a snapshot in `data.object`
+- Control hooks: `complete_session` (`delayed=True` for a bank debit, then `settle_payment`),
+  `expire_session`, `cancel_subscription`, `fail_renewal`, `renew`, `end_period`, `refund`,
+  `open_dispute`, `close_dispute`. A payment-mode session makes no Customer unless
+  `customer_creation=always` or a `customer` was given (the email is in `customer_details`). Each state change appends events with a snapshot in `data.object`
   (and `data.previous_attributes` for updates).
 - Webhooks (`add_webhook_endpoint`): each event is POSTed with
   `Stripe-Signature: t=<ts>,v1=<HMAC-SHA256(secret, "t.payload")>`, signed at each attempt,
@@ -43,7 +45,7 @@ Fidelity notes (what a client sees here, as on Stripe):
 - Open sessions expire by themselves once the clock passes `expires_at` (24 h).
 - The portal's Cancel button cancels at the period end, Stripe's default configuration
   (`portal_cancel_mode = "immediately"` ends it at once); `end_period` then ends it.
-- Not modelled: taxes, trials, payment methods and cards, 3-D Secure and async payments,
+- Not modelled: taxes, trials, payment methods and cards, 3-D Secure,
   Connect, plan changes (`items`) on subscriptions, API versions other than stripe-python's.
 
 Where things live: `wire` (form decoding, errors, list pages, signatures), `account` (storage

@@ -21,33 +21,54 @@ class Billing(Catalogue):
     """Money moving: what customers pay, are refunded and dispute."""
 
     def _pay(
-        self, customer: JsonObject, amount: int, currency: str, metadata: dict[str, str]
+        self,
+        customer: JsonObject | None,
+        amount: int,
+        currency: str,
+        metadata: dict[str, str],
+        *,
+        email: str | None = None,
+        name: str | None = None,
     ) -> JsonObject:
         """Create a succeeded payment intent and its charge; emit their events."""
-        intent = self._new(
+        intent = self._intent(customer, amount, currency, metadata)
+        self._charge(
+            intent, email or (customer or {}).get("email"), name or (customer or {}).get("name")
+        )
+        return intent
+
+    def _intent(
+        self, customer: JsonObject | None, amount: int, currency: str, metadata: dict[str, str]
+    ) -> JsonObject:
+        """Create a payment intent still processing (a delayed payment method), no charge yet."""
+        return self._new(
             "payment_intent",
             {
                 "amount": amount,
-                "amount_received": amount,
+                "amount_received": 0,
                 "currency": currency,
-                "customer": customer["id"],
+                "customer": customer["id"] if customer else None,
+                "last_payment_error": None,
                 "latest_charge": None,
                 "metadata": dict(metadata),
-                "status": "succeeded",
+                "status": "processing",
             },
         )
+
+    def _charge(self, intent: JsonObject, email: str | None, name: str | None) -> JsonObject:
+        """Settle a payment intent with a succeeded charge; emit their events."""
         charge = self._new(
             "charge",
             {
-                "amount": amount,
-                "amount_captured": amount,
+                "amount": intent["amount"],
+                "amount_captured": intent["amount"],
                 "amount_refunded": 0,
-                "billing_details": {"email": customer["email"], "name": customer["name"]},
+                "billing_details": {"email": email, "name": name},
                 "captured": True,
-                "currency": currency,
-                "customer": customer["id"],
+                "currency": intent["currency"],
+                "customer": intent["customer"],
                 "disputed": False,
-                "metadata": dict(metadata),
+                "metadata": dict(intent["metadata"]),
                 "paid": True,
                 "payment_intent": intent["id"],
                 "refunded": False,
@@ -55,10 +76,16 @@ class Billing(Catalogue):
                 "status": "succeeded",
             },
         )
-        intent["latest_charge"] = charge["id"]
+        intent.update(
+            {
+                "amount_received": intent["amount"],
+                "latest_charge": charge["id"],
+                "status": "succeeded",
+            }
+        )
         self.emit("charge.succeeded", charge)
         self.emit("payment_intent.succeeded", intent)
-        return intent
+        return charge
 
     def _invoice(
         self,

@@ -144,13 +144,23 @@ class StripeSandbox(Sandbox[RecordedCall]):
         email: str = "buyer@example.org",
         name: str | None = None,
         promotion_code: str | None = None,
+        *,
+        delayed: bool = False,
     ) -> JsonObject:
         """Pay an open Checkout Session as a customer would, emitting Stripe's events.
 
         ``promotion_code`` is a code typed on the pay page (the session must allow codes).
+        ``delayed`` pays by a delayed method: complete but unpaid until `settle_payment`.
+        A payment-mode session makes no Customer unless created with
+        ``customer_creation="always"`` or for a ``customer``, as on Stripe.
         """
-        return self.state.complete_session(
-            self.state.get("checkout.session", session_id), email, name, promotion_code
+        session = self.state.get("checkout.session", session_id)
+        return self.state.complete_session(session, email, name, promotion_code, delayed=delayed)
+
+    def settle_payment(self, session_id: str, *, succeeded: bool = True) -> JsonObject:
+        """Settle a delayed payment: ``checkout.session.async_payment_succeeded`` or ``_failed``."""
+        return self.state.settle_payment(
+            self.state.get("checkout.session", session_id), succeeded=succeeded
         )
 
     def expire_session(self, session_id: str) -> JsonObject:

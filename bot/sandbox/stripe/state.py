@@ -87,6 +87,16 @@ class StripeState(Billing):
             )
         customer_id = as_str(params, "customer")
         customer_email = as_str(params, "customer_email")
+        creation = as_str(params, "customer_creation")
+        if creation is not None and mode != "payment":
+            raise invalid(
+                "`customer_creation` can only be used in `payment` mode.", "customer_creation"
+            )
+        if creation not in (None, "always", "if_required"):
+            raise invalid(
+                "Invalid customer_creation: must be one of always or if_required.",
+                "customer_creation",
+            )
         if customer_id is not None and customer_email is not None:
             raise invalid(
                 "You may only specify one of these parameters: customer, customer_email.",
@@ -115,6 +125,7 @@ class StripeState(Billing):
                 "client_reference_id": as_str(params, "client_reference_id"),
                 "currency": currency,
                 "customer": customer_id,
+                "customer_creation": (creation or "if_required") if mode == "payment" else None,
                 "customer_details": None,
                 "customer_email": customer_email,
                 "expires_at": now + SESSION_LIFETIME,
@@ -235,11 +246,14 @@ class StripeState(Billing):
         email: str,
         name: str | None = None,
         promotion_code: str | None = None,
+        *,
+        delayed: bool = False,
     ) -> JsonObject:
         """Pay a session as a customer would and emit the events Stripe emits, in its order.
 
         ``promotion_code`` is a code the customer types on the pay page (the session must
-        allow promotion codes).
+        allow promotion codes). ``delayed`` pays with a delayed method (a bank debit): the
+        session completes unpaid and `settle_payment` later succeeds or fails it.
         """
         if session["status"] != "open":
             raise StripeError(
@@ -256,34 +270,52 @@ class StripeState(Billing):
             session["discounts"] = discounts
             session["total_details"]["amount_discount"] = off
             session["amount_total"] = session["amount_subtotal"] - off
+        if delayed and session["mode"] != "payment":
+            raise StripeError(400, "The sandbox models delayed payment methods in payment mode.")
         self._redeem(session["discounts"])
         now = self.now()
-        if session["customer"] is None:
+        customer: JsonObject | None = None
+        if session["customer"] is not None:
+            customer = self.get("customer", session["customer"])
+        elif session["mode"] == "subscription" or session["customer_creation"] == "always":
             customer = self.create_customer(
                 {"email": session["customer_email"] or email, **({"name": name} if name else {})}
             )
-        else:
-            customer = self.get("customer", session["customer"])
+        # In payment mode Stripe makes no Customer unless asked (a guest): the email the
+        # buyer gave is only in customer_details.
+        payer_email = (customer or {}).get("email") or session["customer_email"] or email
+        payer_name = (customer or {}).get("name") or name
         items = session["line_items"]["data"]
         total = session["amount_total"]
         changes: JsonObject = {
-            "customer": customer["id"],
+            "customer": customer["id"] if customer else None,
             "customer_details": {
                 "address": None,
-                "email": customer["email"] or email,
-                "name": customer["name"] or name,
+                "email": payer_email,
+                "name": payer_name,
                 "phone": None,
                 "tax_exempt": "none",
                 "tax_ids": [],
             },
-            "payment_status": "paid",
+            "payment_status": "unpaid" if delayed else "paid",
             "status": "complete",
             "url": None,
         }
-        intent = self._pay(customer, total, session["currency"], session["metadata"])
+        if delayed:
+            intent = self._intent(customer, total, session["currency"], session["metadata"])
+        else:
+            intent = self._pay(
+                customer,
+                total,
+                session["currency"],
+                session["metadata"],
+                email=payer_email,
+                name=payer_name,
+            )
         if session["mode"] == "payment":
             changes["payment_intent"] = intent["id"]
         else:
+            assert customer is not None  # subscription mode always makes one
             subscription = self._new(
                 "subscription",
                 {
@@ -345,4 +377,30 @@ class StripeState(Billing):
             changes["invoice"] = invoice["id"]
         session.update(changes)
         self.emit("checkout.session.completed", self.session_view(session))
+        return session
+
+    def settle_payment(self, session: JsonObject, *, succeeded: bool) -> JsonObject:
+        """Settle a delayed payment: ``checkout.session.async_payment_succeeded`` or ``_failed``."""
+        intent_id = session["payment_intent"]
+        intent = self.objects["payment_intent"].get(intent_id) if intent_id else None
+        if session["status"] != "complete" or intent is None or intent["status"] != "processing":
+            raise StripeError(400, f"Checkout Session {session['id']} has no payment processing.")
+        details = session["customer_details"]
+        if succeeded:
+            self._charge(intent, details["email"], details["name"])
+            session["payment_status"] = "paid"
+            self.emit("checkout.session.async_payment_succeeded", self.session_view(session))
+        else:
+            intent.update(
+                {
+                    "last_payment_error": {
+                        "code": "payment_method_provider_decline",
+                        "message": "The payment was declined by the bank.",
+                        "type": "card_error",
+                    },
+                    "status": "requires_payment_method",
+                }
+            )
+            self.emit("payment_intent.payment_failed", intent)
+            self.emit("checkout.session.async_payment_failed", self.session_view(session))
         return session

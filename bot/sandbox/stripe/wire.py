@@ -170,6 +170,11 @@ def as_metadata(params: JsonObject, name: str = "metadata") -> dict[str, str] | 
         raise invalid("Invalid hash: metadata keys and values must be strings.", name)
     if len(value) > 50:
         raise invalid("Metadata can have up to 50 keys.", name)
+    for key, item in value.items():
+        if len(str(key)) > 40:
+            raise invalid("Metadata keys can be up to 40 characters long.", f"{name}[{key}]")
+        if len(item) > 500:
+            raise invalid("Metadata values can be up to 500 characters long.", f"{name}[{key}]")
     return {str(key): item for key, item in value.items()}
 
 

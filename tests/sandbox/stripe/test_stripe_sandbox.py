@@ -421,10 +421,14 @@ async def test_the_pay_page_completes_the_session_and_redirects_to_the_success_u
         async with http.get(session.url) as gone:
             assert gone.status == 410
 
-    done = await client.v1.checkout.sessions.retrieve_async(session.id, {"expand": ["customer"]})
+    done = await client.v1.checkout.sessions.retrieve_async(
+        session.id, {"expand": ["payment_intent"]}
+    )
     assert (done.status, done.payment_status) == ("complete", "paid")
-    assert done.payment_intent.startswith("pi_") and done.subscription is None
-    assert done.customer.email == "grace@example.org"
+    assert done.payment_intent.status == "succeeded" and done.subscription is None
+    # A payment-mode session makes no Customer by default: the email is in customer_details.
+    assert done.customer is None and done.customer_details.email == "grace@example.org"
+    assert sandbox.objects("customer") == []
 
 
 async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
@@ -729,3 +733,66 @@ async def test_a_customer_types_a_promotion_code_on_the_pay_page(
     )
     intent = await client.v1.payment_intents.retrieve_async(done.payment_intent)
     assert intent.amount == 1500 and intent.status == "succeeded"
+
+
+async def test_a_delayed_payment_completes_unpaid_then_settles_or_fails(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    product = await client.v1.products.create_async({"name": "Ticket"})
+    price = await client.v1.prices.create_async(
+        {"product": product.id, "currency": "eur", "unit_amount": 1200}
+    )
+
+    async def session_paid_later(succeeded: bool) -> stripe.checkout.Session:
+        session = await client.v1.checkout.sessions.create_async(
+            {
+                "mode": "payment",
+                "line_items": [{"price": price.id, "quantity": 1}],
+                "customer_creation": "always",
+            }
+        )
+        completed = sandbox.complete_session(session.id, email="ada@example.org", delayed=True)
+        assert (completed["status"], completed["payment_status"]) == ("complete", "unpaid")
+        assert sandbox.event_types()[-1] == "checkout.session.completed"
+        sandbox.settle_payment(session.id, succeeded=succeeded)
+        return await client.v1.checkout.sessions.retrieve_async(
+            session.id, {"expand": ["payment_intent", "customer"]}
+        )
+
+    settled = await session_paid_later(True)
+    assert sandbox.event_types()[-1] == "checkout.session.async_payment_succeeded"
+    assert settled.payment_status == "paid" and settled.payment_intent.status == "succeeded"
+    assert settled.customer.email == "ada@example.org"  # customer_creation=always
+
+    failed = await session_paid_later(False)
+    assert sandbox.event_types()[-2:] == [
+        "payment_intent.payment_failed",
+        "checkout.session.async_payment_failed",
+    ]
+    assert failed.payment_status == "unpaid"
+    assert failed.payment_intent.status == "requires_payment_method"
+    with pytest.raises(StripeError, match="no payment processing"):
+        sandbox.settle_payment(failed.id)
+
+
+async def test_the_portal_can_be_set_to_cancel_at_once_and_metadata_limits_are_stripes(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    price = await monthly_price(client)
+    sub_id = sandbox.complete_session((await subscription_session(client, price)).id)[
+        "subscription"
+    ]
+    customer = sandbox.get("subscription", sub_id)["customer"]
+    sandbox.portal_cancel_mode = "immediately"
+    portal = await client.v1.billing_portal.sessions.create_async({"customer": customer})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{portal.url}/cancel/{sub_id}", allow_redirects=False) as cancel,
+    ):
+        assert cancel.status == 303
+    assert sandbox.get("subscription", sub_id)["status"] == "canceled"
+    assert sandbox.event_types()[-1] == "customer.subscription.deleted"
+
+    with pytest.raises(stripe.InvalidRequestError) as too_long:
+        await client.v1.customers.create_async({"metadata": {"k" * 41: "v"}})
+    assert too_long.value.param == f"metadata[{'k' * 41}]"
