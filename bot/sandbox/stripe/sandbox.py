@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import time
@@ -317,7 +318,8 @@ class StripeSandbox(Sandbox[RecordedCall]):
                     self._idempotent[key] = _Saved(digest, error.status, error.body())
                 raise
             if key is not None:
-                self._idempotent[key] = _Saved(digest, status, body)
+                # A copy: the objects behind the answer change later, the replay must not.
+                self._idempotent[key] = _Saved(digest, status, copy.deepcopy(body))
             return status, body, False
         except StripeError as error:
             return error.status, error.body(), False

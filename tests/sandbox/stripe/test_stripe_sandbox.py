@@ -796,3 +796,53 @@ async def test_the_portal_can_be_set_to_cancel_at_once_and_metadata_limits_are_s
     with pytest.raises(stripe.InvalidRequestError) as too_long:
         await client.v1.customers.create_async({"metadata": {"k" * 41: "v"}})
     assert too_long.value.param == f"metadata[{'k' * 41}]"
+
+
+async def test_seeded_products_and_prices_read_back_through_the_client(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    product = sandbox.add_product("Members", metadata={"offer": "members"})
+    price = sandbox.add_price(
+        product["id"], 900, "eur", recurring={"interval": "year"}, lookup_key="members-yearly"
+    )
+    read = await client.v1.prices.retrieve_async(price["id"], {"expand": ["product"]})
+    assert (read.unit_amount, read.currency, read.recurring.interval) == (900, "eur", "year")
+    assert read.product.name == "Members" and read.product.metadata.to_dict() == {
+        "offer": "members"
+    }
+    assert read.lookup_key == "members-yearly"
+    listed = await client.v1.prices.list_async({"product": product["id"], "type": "recurring"})
+    assert [p.id for p in listed.data] == [price["id"]]
+
+
+async def test_the_dashboard_hooks_cancel_and_refund_and_a_rate_limit_is_stripes_429(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    price = await monthly_price(client)
+    paid = sandbox.complete_session((await subscription_session(client, price)).id)
+    canceled = sandbox.cancel_subscription(paid["subscription"])
+    assert (canceled["status"], canceled["cancellation_details"]["reason"]) == (
+        "canceled",
+        "cancellation_requested",
+    )
+    assert sandbox.event_types()[-1] == "customer.subscription.deleted"
+    with pytest.raises(StripeError):
+        sandbox.cancel_subscription(paid["subscription"])
+
+    first_invoice = sandbox.get("invoice", canceled["latest_invoice"])
+    assert first_invoice["status"] == "paid"
+    charge = next(c for c in sandbox.objects("charge") if c["customer"] == paid["customer"])
+    sandbox.refund(charge["payment_intent"], amount=200)
+    assert sandbox.get("charge", charge["id"])["refunded"] is False  # a partial refund
+    sandbox.refund(charge["payment_intent"])
+    assert sandbox.get("charge", charge["id"])["amount_refunded"] == 500
+    assert sandbox.event_types()[-2:] == ["refund.created", "charge.refunded"]
+    with pytest.raises(stripe.InvalidRequestError) as again:
+        await client.v1.refunds.create_async({"charge": charge["id"]})
+    assert again.value.code == "charge_already_refunded"
+
+    sandbox.fail_next(429, path="/v1/customers")
+    with pytest.raises(stripe.RateLimitError) as limited:
+        await client.v1.customers.list_async()
+    assert limited.value.http_status == 429
+    assert (await client.v1.customers.list_async()).object == "list"
