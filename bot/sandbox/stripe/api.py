@@ -255,6 +255,13 @@ def create_session(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonOb
 def list_sessions(api: Api, params: JsonObject, ids: tuple[str, ...]) -> JsonObject:
     fields = ("customer", "payment_intent", "subscription", "status", "client_reference_id")
     objects = _created_filter(_filtered(_all(api, "checkout.session"), params, fields), params)
+    details = params.get("customer_details")
+    if isinstance(details, dict) and as_str(details, "email") is not None:
+        # Matched exactly: the sandbox does not assume Stripe folds case here.
+        email = details["email"]
+        objects = [
+            s for s in objects if s["customer_details"] and s["customer_details"]["email"] == email
+        ]
     return api.page("checkout.session", objects, params, "/v1/checkout/sessions")
 
 

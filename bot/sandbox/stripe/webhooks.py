@@ -167,9 +167,10 @@ class WebhookDispatcher:
         self.holding = False
         first = list(order or [])
         queue = first + [d for d in self.held() if d not in first]
+        stray = [d.number for d in queue if d.state != "held"]
+        if stray:
+            raise ValueError(f"deliveries {stray} are not held")
         for delivery in queue:
-            if delivery.state != "held":
-                raise ValueError(f"delivery {delivery.number} is not held ({delivery.state})")
             delivery.state = "pending"
         for delivery in queue:
             await self._deliver(delivery, 0.0)

@@ -429,6 +429,10 @@ async def test_the_pay_page_completes_the_session_and_redirects_to_the_success_u
     # A payment-mode session makes no Customer by default: the email is in customer_details.
     assert done.customer is None and done.customer_details.email == "grace@example.org"
     assert sandbox.objects("customer") == []
+    by_email = await client.v1.checkout.sessions.list_async(
+        {"customer_details": {"email": "grace@example.org"}}
+    )
+    assert [s.id for s in by_email.data] == [session.id]
 
 
 async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
