@@ -94,8 +94,12 @@ class Billing(Catalogue):
         *,
         paid: bool,
         discount: int = 0,
+        one_time: list[JsonObject] | None = None,
     ) -> JsonObject:
-        """Create a subscription's invoice, paid or with its first payment attempt failed."""
+        """Create a subscription's invoice, paid or with its first payment attempt failed.
+
+        ``one_time`` are a checkout's one-time line items, billed on the first invoice only.
+        """
         now = self.now()
         lines = [
             {
@@ -117,6 +121,24 @@ class Billing(Catalogue):
                 "quantity": item["quantity"],
             }
             for item in subscription["items"]["data"]
+        ]
+        lines += [
+            {
+                "id": new_id("il_"),
+                "object": "line_item",
+                "amount": item["amount_subtotal"],
+                "currency": subscription["currency"],
+                "period": {"end": now, "start": now},
+                "pricing": {
+                    "price_details": {
+                        "price": item["price"]["id"],
+                        "product": item["price"]["product"],
+                    },
+                    "type": "price_details",
+                },
+                "quantity": item["quantity"],
+            }
+            for item in one_time or []
         ]
         subtotal = sum(line["amount"] for line in lines)
         amount = subtotal - discount

@@ -259,6 +259,8 @@ class StripeState(Billing):
             raise StripeError(
                 400, f"This Checkout Session is {session['status']} and can no longer be paid."
             )
+        if delayed and session["mode"] != "payment":
+            raise StripeError(400, "The sandbox models delayed payment methods in payment mode.")
         if promotion_code:
             promo = self.promotion_code_by_code(promotion_code)
             if not session["allow_promotion_codes"]:
@@ -270,8 +272,6 @@ class StripeState(Billing):
             session["discounts"] = discounts
             session["total_details"]["amount_discount"] = off
             session["amount_total"] = session["amount_subtotal"] - off
-        if delayed and session["mode"] != "payment":
-            raise StripeError(400, "The sandbox models delayed payment methods in payment mode.")
         self._redeem(session["discounts"])
         now = self.now()
         customer: JsonObject | None = None
@@ -341,12 +341,14 @@ class StripeState(Billing):
             subscription["items"]["url"] = (
                 f"/v1/subscription_items?subscription={subscription['id']}"
             )
+            # Recurring prices become the subscription's items; one-time prices are billed on
+            # the first invoice only, as Stripe does.
             for item in items:
                 price = item["price"]
+                if not price["recurring"]:
+                    continue
                 period = (
                     INTERVALS[price["recurring"]["interval"]] * price["recurring"]["interval_count"]
-                    if price["recurring"]
-                    else 0
                 )
                 subscription["items"]["data"].append(
                     {
@@ -366,6 +368,7 @@ class StripeState(Billing):
                 "subscription_create",
                 paid=True,
                 discount=session["total_details"]["amount_discount"],
+                one_time=[item for item in items if not item["price"]["recurring"]],
             )
             subscription["latest_invoice"] = invoice["id"]
             self.emit("customer.subscription.created", subscription)

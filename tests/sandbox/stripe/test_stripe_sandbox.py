@@ -850,3 +850,29 @@ async def test_the_dashboard_hooks_cancel_and_refund_and_a_rate_limit_is_stripes
         await client.v1.customers.list_async()
     assert limited.value.http_status == 429
     assert (await client.v1.customers.list_async()).object == "list"
+
+
+async def test_a_one_time_price_in_a_subscription_checkout_is_billed_once(
+    sandbox: StripeSandbox, client: stripe.StripeClient
+) -> None:
+    monthly = await monthly_price(client)
+    setup = await client.v1.prices.create_async(
+        {"product": monthly.product, "currency": "usd", "unit_amount": 1000}
+    )
+    session = await client.v1.checkout.sessions.create_async(
+        {
+            "mode": "subscription",
+            "line_items": [
+                {"price": monthly.id, "quantity": 1},
+                {"price": setup.id, "quantity": 1},
+            ],
+        }
+    )
+    assert session.amount_total == 1500
+    sub_id = sandbox.complete_session(session.id)["subscription"]
+    sub = await client.v1.subscriptions.retrieve_async(sub_id)
+    assert [i.price.id for i in sub["items"].data] == [monthly.id]
+    first = await client.v1.invoices.retrieve_async(sub.latest_invoice)
+    assert first.amount_paid == 1500 and len(first.lines.data) == 2
+    second = sandbox.renew(sub_id)
+    assert second["amount_paid"] == 500
