@@ -224,12 +224,30 @@ class Billing(Catalogue):
             changes["metadata"] = merge_metadata(subscription["metadata"], metadata)
         return self.update("subscription", subscription, "customer.subscription.updated", changes)
 
+    def _open_invoice(self, subscription: JsonObject) -> JsonObject | None:
+        """Return the subscription's latest invoice if it is still open (a failed renewal)."""
+        latest = subscription["latest_invoice"]
+        invoice = self.objects["invoice"].get(latest) if latest else None
+        return invoice if invoice is not None and invoice["status"] == "open" else None
+
     def fail_renewal(self, subscription: JsonObject) -> JsonObject:
-        """Make the next renewal's payment fail: an open invoice, and the subscription past due."""
+        """Fail a renewal's payment: ``invoice.payment_failed``, the subscription past due.
+
+        On an active subscription the period ends and a new invoice fails; on one already past
+        due, Stripe's retry of the same open invoice fails again (``attempt_count`` grows).
+        """
         if subscription["status"] not in ("active", "past_due"):
             raise StripeError(
                 400, f"Subscription {subscription['id']} is {subscription['status']}."
             )
+        invoice = self._open_invoice(subscription)
+        if invoice is not None:
+            previous = {"attempt_count": invoice["attempt_count"]}
+            invoice["attempt_count"] += 1
+            invoice["next_payment_attempt"] = self.now() + 3 * 86400
+            self.emit("invoice.updated", invoice, previous)
+            self.emit("invoice.payment_failed", invoice)
+            return invoice
         self._advance_period(subscription)
         invoice = self._invoice(subscription, "subscription_cycle", paid=False)
         self.emit("invoice.created", invoice)
@@ -244,24 +262,43 @@ class Billing(Catalogue):
         return invoice
 
     def renew(self, subscription: JsonObject) -> JsonObject:
-        """Renew a subscription with a paid invoice (and recover it from past due)."""
+        """Renew a subscription with a paid invoice: the next period's, or (past due) the retry
+        of the open invoice that failed, which brings the subscription back to active."""
         if subscription["status"] not in ("active", "past_due"):
             raise StripeError(
                 400, f"Subscription {subscription['id']} is {subscription['status']}."
             )
-        if subscription["cancel_at_period_end"]:
-            raise StripeError(
-                400, f"Subscription {subscription['id']} ends at its period end; it does not renew."
-            )
-        self._advance_period(subscription)
         customer = self.get("customer", subscription["customer"])
-        amount = sum(
-            i["price"]["unit_amount"] * i["quantity"] for i in subscription["items"]["data"]
-        )
-        self._pay(customer, amount, subscription["currency"], subscription["metadata"])
-        invoice = self._invoice(subscription, "subscription_cycle", paid=True)
-        self.emit("invoice.created", invoice)
-        self.emit("invoice.finalized", invoice)
+        invoice = self._open_invoice(subscription)
+        if invoice is not None:
+            self._pay(
+                customer, invoice["amount_due"], invoice["currency"], subscription["metadata"]
+            )
+            now = self.now()
+            invoice.update(
+                {
+                    "amount_paid": invoice["amount_due"],
+                    "amount_remaining": 0,
+                    "attempt_count": invoice["attempt_count"] + 1,
+                    "next_payment_attempt": None,
+                    "status": "paid",
+                }
+            )
+            invoice["status_transitions"]["paid_at"] = now
+        else:
+            if subscription["cancel_at_period_end"]:
+                raise StripeError(
+                    400,
+                    f"Subscription {subscription['id']} ends at its period end; it does not renew.",
+                )
+            self._advance_period(subscription)
+            amount = sum(
+                i["price"]["unit_amount"] * i["quantity"] for i in subscription["items"]["data"]
+            )
+            self._pay(customer, amount, subscription["currency"], subscription["metadata"])
+            invoice = self._invoice(subscription, "subscription_cycle", paid=True)
+            self.emit("invoice.created", invoice)
+            self.emit("invoice.finalized", invoice)
         self.emit("invoice.paid", invoice)
         self.emit("invoice.payment_succeeded", invoice)
         self.update(
@@ -297,6 +334,11 @@ class Billing(Catalogue):
             assert intent_id is not None
             intent = self.get("payment_intent", intent_id, "payment_intent")
             charge_id = intent["latest_charge"]
+            if charge_id is None:
+                raise invalid(
+                    f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                    "payment_intent",
+                )
         charge = self.get("charge", str(charge_id), "charge")
         left = charge["amount"] - charge["amount_refunded"]
         amount = as_int(params, "amount", minimum=1)

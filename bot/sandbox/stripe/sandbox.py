@@ -168,16 +168,21 @@ class StripeSandbox(Sandbox[RecordedCall]):
         """Expire an open session, as 24 hours without payment do."""
         return self.state.expire_session(self.state.get("checkout.session", session_id))
 
-    def cancel_subscription(self, subscription_id: str) -> JsonObject:
-        """Cancel a subscription now, as the customer in the portal or the owner would."""
-        return self.state.cancel_subscription(self.state.get("subscription", subscription_id))
+    def cancel_subscription(
+        self, subscription_id: str, reason: str = "cancellation_requested"
+    ) -> JsonObject:
+        """Cancel a subscription now: the owner in the dashboard (``cancellation_requested``),
+        or Stripe after the last failed retry (``payment_failed``)."""
+        subscription = self.state.get("subscription", subscription_id)
+        return self.state.cancel_subscription(subscription, reason)
 
     def fail_renewal(self, subscription_id: str) -> JsonObject:
-        """Fail the next renewal's payment: ``invoice.payment_failed``, subscription past due."""
+        """Fail the renewal's payment: ``invoice.payment_failed``, subscription past due (again on
+        a past-due subscription: the open invoice's retry fails)."""
         return self.state.fail_renewal(self.state.get("subscription", subscription_id))
 
     def renew(self, subscription_id: str) -> JsonObject:
-        """Renew a subscription with a paid invoice: ``invoice.paid``, subscription active."""
+        """Renew with a paid invoice (past due: the open invoice is paid): ``invoice.paid``."""
         return self.state.renew(self.state.get("subscription", subscription_id))
 
     def end_period(self, subscription_id: str) -> JsonObject:

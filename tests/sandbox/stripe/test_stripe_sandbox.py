@@ -452,8 +452,16 @@ async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
     assert updated["data"]["previous_attributes"]["status"] == "active"
     assert "invoice.payment_failed" in sandbox.event_types()
 
-    recovered = sandbox.end_period(sub_id)  # the next renewal is paid
-    assert recovered["status"] == "active"
+    retried = sandbox.fail_renewal(sub_id)  # Stripe retries the same invoice, and it fails
+    assert (retried["id"], retried["attempt_count"]) == (invoice["id"], 2)
+    recovered = sandbox.end_period(sub_id)  # the retry is paid: same invoice, active again
+    assert recovered["status"] == "active" and recovered["latest_invoice"] == invoice["id"]
+    assert sandbox.get("invoice", invoice["id"])["status"] == "paid"
+    assert sandbox.event_types()[-3:] == [
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "customer.subscription.updated",
+    ]
     tagged = await client.v1.subscriptions.update_async(sub_id, {"metadata": {"note": "vip"}})
     assert tagged.metadata.to_dict() == {"offer": "supporters", "member": "42", "note": "vip"}
 
@@ -484,7 +492,7 @@ async def test_subscriptions_cancel_fail_renewal_refund_and_the_billing_portal(
     assert [s.id for s in listed.data] == [sub_id]
 
     invoices = await client.v1.invoices.list_async({"subscription": sub_id})
-    assert [i.status for i in invoices.data] == ["paid", "open", "paid"]
+    assert [i.status for i in invoices.data] == ["paid", "paid"]
 
     one_time = await client.v1.prices.create_async(
         {"product": price.product, "currency": "usd", "unit_amount": 900}
