@@ -86,6 +86,26 @@ async def checkin(session, clock, member_id, kind=ActivityKind.RITUAL_CHECKIN, p
     )
 
 
+async def featured_work(session, clock, community_id, member_id, consent):
+    """Add a member's featured submission shared with ``consent``."""
+    submission = UgcSubmission(
+        community_id=community_id,
+        member_id=member_id,
+        platform="discord",
+        title="My bench",
+        story="Made it",
+        links=[],
+        content_key=f"work-{next(_keys)}",
+        consent=consent,
+        status=SubmissionStatus.APPROVED,
+        featured=True,
+        submitted_at=clock.now(),
+    )
+    session.add(submission)
+    await session.flush()
+    return submission
+
+
 async def outbox(session, prefix):
     return (
         await session.scalars(
@@ -290,21 +310,7 @@ async def test_a_points_badge_crossed_by_points_for_anonymous_work_is_not_announ
     )
     for user, consent in (("named", Consent.PUBLIC_NAMED), ("quiet", Consent.PUBLIC_ANONYMOUS)):
         member = await actor(session, clock, community_id, user)
-        submission = UgcSubmission(
-            community_id=community_id,
-            member_id=member.member_id,
-            platform="discord",
-            title="My bench",
-            story="Made it",
-            links=[],
-            content_key=user,
-            consent=consent,
-            status=SubmissionStatus.APPROVED,
-            featured=True,
-            submitted_at=clock.now(),
-        )
-        session.add(submission)
-        await session.flush()
+        submission = await featured_work(session, clock, community_id, member.member_id, consent)
         recorded = await record_activity(
             session,
             clock,
@@ -339,21 +345,7 @@ async def test_the_spotlight_is_announced_only_for_work_shared_with_a_name(sessi
     held = {}
     for user, consent in (("named", Consent.PUBLIC_NAMED), ("quiet", Consent.PUBLIC_ANONYMOUS)):
         member = await actor(session, clock, community_id, user)
-        session.add(
-            UgcSubmission(
-                community_id=community_id,
-                member_id=member.member_id,
-                platform="discord",
-                title="My bench",
-                story="Made it",
-                links=[],
-                content_key=user,
-                consent=consent,
-                status=SubmissionStatus.APPROVED,
-                featured=True,
-                submitted_at=clock.now(),
-            )
-        )
+        await featured_work(session, clock, community_id, member.member_id, consent)
         await checkin(session, clock, member.member_id, ActivityKind.UGC_FEATURED, 50)
         event = UgcFeatured(
             community_id=community_id, member_id=member.member_id, submission_uid=user
