@@ -100,6 +100,7 @@ async def featured_work(session, clock, community_id, member_id, consent):
         status=SubmissionStatus.APPROVED,
         featured=True,
         submitted_at=clock.now(),
+        decided_at=clock.now(),
     )
     session.add(submission)
     await session.flush()
@@ -634,27 +635,12 @@ async def test_a_second_spotlight_crossed_by_anonymous_work_is_not_announced(ses
     from bot.services.ugc.moderation import UgcFeatured
 
     member = await actor(session, clock, community_id, "ada")
-    for step, consent in enumerate((Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMOUS)):
+    for consent in (Consent.PUBLIC_NAMED, Consent.PUBLIC_ANONYMOUS):
         clock.advance(3600)
-        session.add(
-            UgcSubmission(
-                community_id=community_id,
-                member_id=member.member_id,
-                platform="discord",
-                title="My bench",
-                story="Made it",
-                links=[],
-                content_key=f"k{step}",
-                consent=consent,
-                status=SubmissionStatus.APPROVED,
-                featured=True,
-                submitted_at=clock.now(),
-                decided_at=clock.now(),
-            )
-        )
+        work = await featured_work(session, clock, community_id, member.member_id, consent)
         await checkin(session, clock, member.member_id, ActivityKind.UGC_FEATURED, 50)
         event = UgcFeatured(
-            community_id=community_id, member_id=member.member_id, submission_uid=f"k{step}"
+            community_id=community_id, member_id=member.member_id, submission_uid=work.uid
         )
         await handler.handler(SimpleNamespace(clock=clock), session, event)
 
