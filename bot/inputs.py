@@ -60,12 +60,18 @@ def name_key(name: str) -> str:
     """Return the key two names are the same by: any script's capitals, widths and spacing.
 
     NFKC folds compatibility forms (fullwidth "Ｗ" is "W"), casefold folds capitals in every
-    script ("Straße" is "strasse", "ΟΔΟΣ" is "οδοσ"), invisible characters go and runs of
-    spaces become one. Compare and look names up by this, never by SQL lower(), which
+    script ("Straße" is "strasse", "ΟΔΟΣ" is "οδοσ"), invisible and control characters go and
+    runs of spaces become one. Compare and look names up by this, never by SQL lower(), which
     SQLite applies to ASCII only.
     """
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    visible = "".join(" " if c.isspace() else c for c in folded if not _invisible(c) or c.isspace())
+    # Control characters go too: no stored name has one (input refuses them), and a typed
+    # lookup must not carry a NUL to PostgreSQL, which refuses it in text.
+    visible = "".join(
+        " " if c.isspace() else c
+        for c in folded
+        if c.isspace() or not (_invisible(c) or unicodedata.category(c) == "Cc")
+    )
     return _SPACES.sub(" ", visible).strip()
 
 

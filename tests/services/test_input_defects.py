@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
-from bot.errors import Invalid
+from bot.errors import Invalid, NotFound
 from bot.models import Ritual
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
@@ -78,6 +78,17 @@ async def test_a_name_in_any_script_is_taken_whatever_its_capitals_and_found_by_
     paused = await rituals.set_paused(session, clock, mod, second, True)
     assert paused.name == first.strip() and paused.paused
     assert await rituals.ritual_names(session, mod.community_id, second[:2]) == [first]
+
+
+async def test_a_typed_name_with_control_characters_is_looked_up_without_them(session, clock, mod):
+    """A NUL in a typed name reached PostgreSQL, which refuses it in text (a 500-like error)."""
+    await rituals.create_ritual(session, clock, mod, replace(SPEC, name="Office Hours"))
+
+    paused = await rituals.set_paused(session, clock, mod, "Office \x00Hours\x07", True)
+
+    assert paused.name == "Office Hours" and paused.paused
+    with pytest.raises(NotFound):
+        await rituals.set_paused(session, clock, mod, "office\x00hours", True)
 
 
 async def test_a_rename_to_another_rituals_name_in_another_script_case_is_refused(
