@@ -30,14 +30,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
-from bot.db.reassign import reassign
 from bot.errors import Forbidden, Invalid
 from bot.events import Event, domain_event, publish
 from bot.ids import new_uid
@@ -511,58 +509,6 @@ async def answer_times(
         median_first_response_seconds=statistics.median(firsts) if firsts else None,
         median_answer_seconds=statistics.median(answers) if answers else None,
     )
-
-
-# -- privacy: export, erasure, linking (called from :mod:`.data`) ----------------------------
-
-
-async def export_answers(session: AsyncSession, member_id: int) -> dict[str, Any]:
-    """Return the questions a member asked, the answers of theirs marked, and what they marked."""
-
-    def shown(row: AcceptedAnswer) -> dict[str, Any]:
-        return {
-            "id": row.uid,
-            "platform": row.platform,
-            "question": {"channel": row.channel_id, "message": row.message_id},
-            "answer": {"channel": row.answer_channel_id, "message": row.answer_message_id},
-            "asked_at": row.asked_at.isoformat(),
-            "first_response_at": (
-                row.first_response_at.isoformat() if row.first_response_at else None
-            ),
-            "answered_at": row.answered_at.isoformat(),
-            "accepted_at": row.accepted_at.isoformat(),
-        }
-
-    async def rows(column: Any) -> list[dict[str, Any]]:
-        found = await session.scalars(
-            select(AcceptedAnswer).where(column == member_id).order_by(AcceptedAnswer.id)
-        )
-        return [shown(row) for row in found]
-
-    return {
-        "questions_asked": await rows(AcceptedAnswer.asker_member_id),
-        "answers_accepted": await rows(AcceptedAnswer.answerer_member_id),
-        "answers_marked": await rows(AcceptedAnswer.accepted_by),
-    }
-
-
-async def erase_answers(session: AsyncSession, member_id: int) -> None:
-    """Forget the member in every question: as asker, answerer and marker.
-
-    The rows stay without them (message ids and times only, no text), so the scorecard's
-    medians hold and a question keeps its one answer.
-    """
-    for column in ("asker_member_id", "answerer_member_id", "accepted_by"):
-        target = getattr(AcceptedAnswer, column)
-        await session.execute(
-            update(AcceptedAnswer).where(target == member_id).values({column: None})
-        )
-
-
-async def merge_answers(session: AsyncSession, old: int, new: int) -> None:
-    """Move a linked member's questions, answers and marks to the kept member."""
-    for column in ("asker_member_id", "answerer_member_id", "accepted_by"):
-        await reassign(session, AcceptedAnswer, column, old, new)
 
 
 def accepted_words(result: AcceptResult, points: int, limit: int) -> Rich:
