@@ -36,6 +36,7 @@ from bot.services.recognition.counters import read_counters, streak_of
 from bot.services.recognition.periods import Period, period_start
 from bot.settings import load_settings
 from tests.conftest import make_spaces
+from tests.held_lock import until_blocked_on_a_lock
 from tests.services.test_recognition import RULES, seen
 
 _keys = count(1)
@@ -489,18 +490,7 @@ async def test_the_unique_pair_decides_when_both_saw_no_award(committed, clock, 
     racing = asyncio.ensure_future(second())
     if backend == "postgresql":
         # Wait until the second transaction is blocked on the first one's uncommitted row.
-        for _ in range(2000):
-            async with committed() as probe:
-                waiting = await probe.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                    )
-                )
-            if waiting:
-                break
-            await asyncio.sleep(0.005)
-        assert waiting, "the second transaction never reached the insert"
+        await until_blocked_on_a_lock(committed)
     await first.commit()
     await first.close()
     assert await racing == 0

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FakeClock
@@ -27,6 +27,7 @@ from bot.services.recognition import (
 )
 from bot.settings import RecognitionSettings, load_settings
 from tests.conftest import make_spaces
+from tests.held_lock import until_blocked_on_a_lock
 
 RULES = ReactionRules(points=1, daily_limit=3)
 
@@ -197,23 +198,6 @@ async def test_no_points_when_reaction_points_are_zero(session, spaces, clock):
     assert await session.scalar(select(func.count()).select_from(Activity)) == 0
 
 
-async def _until_waiting_on_locks(sessions: async_sessionmaker[AsyncSession], count: int) -> None:
-    """Return once this many PostgreSQL backends wait on a row lock (bounded)."""
-    waiting = 0
-    for _ in range(1000):
-        async with sessions() as session:
-            waiting = await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-            )
-        if waiting >= count:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"only {waiting} of {count} transactions reached the lock")
-
-
 async def test_concurrent_reactions_never_pass_the_daily_limit(
     committed: async_sessionmaker[AsyncSession], clock: FakeClock, backend: str
 ) -> None:
@@ -241,7 +225,7 @@ async def test_concurrent_reactions_never_pass_the_daily_limit(
             ada = await blocker.scalar(select(Identity.member_id).where(Identity.user_id == "ada"))
             await blocker.execute(select(Member.id).where(Member.id == ada).with_for_update())
             tasks = [asyncio.ensure_future(one(f"m{n}")) for n in range(1, 6)]
-            await _until_waiting_on_locks(committed, 5)
+            await until_blocked_on_a_lock(committed, 5)
         outcomes = await asyncio.gather(*tasks)
     else:
         # SQLite: every write transaction begins IMMEDIATE, one at a time.
