@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall
 from tests.fuzz import values
-from tests.fuzz.cases import RowCheck, settle
+from tests.fuzz.cases import RowCheck, owed, settle
 from tests.fuzz.observe import UNEXPECTED, LogWatch, discord_pings
 
 DEADLINE = 3.0  # Discord drops an interaction not answered within 3 s
@@ -253,6 +253,8 @@ class Harness:
         user = case.pick(self.members)
         clickable = self._clickable(user)
         action = case.pick(["command", "command", "autocomplete", "click", "form"])
+        if owed(len({c.path for c in self.commands} - self.tried), self.cases):
+            action = "command"
         modals = sorted(self.opened)
         if action == "form" and modals:
             # A form opened earlier (perhaps several cases ago), submitted by whoever opened it.

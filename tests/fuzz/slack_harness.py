@@ -25,7 +25,7 @@ from bot.sandbox.slack.sender import BotReply
 from bot.slack.front import SlackFront
 from bot.slack.manifest import slack_manifest
 from tests.fuzz import values
-from tests.fuzz.cases import RowCheck, settle
+from tests.fuzz.cases import RowCheck, owed, settle
 from tests.fuzz.observe import UNEXPECTED, LogWatch, slack_pings
 
 ACK_DEADLINE = 3.0  # Slack shows an error when the ack takes longer
@@ -180,6 +180,9 @@ class Harness:
         clicks = self._clickable(user)
         modals = sorted(self.opened)
         action = case.pick(["verb", "verb", "click", "form", "shortcut"])
+        verbs = {verb.name for verb in self.front.commands.verbs} | {""}
+        if owed(len(verbs - self.tried), self.cases):
+            action = "verb"
         if action == "shortcut" and self.shortcuts:
             reply = await self._shortcut(case, user)
         elif action == "click" and clicks:
