@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -15,6 +15,7 @@ from bot.db import dialect_insert
 from bot.db.driver import select_in, sqlite_driver
 from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, publish, publish_many
+from bot.ids import new_uid
 from bot.messages import DirectMessage, rich
 from bot.models import ErasedIdentity, Identity, Member
 from bot.outbox import send
@@ -326,3 +327,34 @@ async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
         last_active_at=member.last_active_at,
         platforms=tuple(sorted(platforms)),
     )
+
+
+async def public_id(session: AsyncSession, member_id: int) -> str:
+    """Return the member's public id (``members.uid``), giving one to a member without.
+
+    Members created by the raw ingest path carry none until a link or Stripe first names them.
+    """
+    uid = await session.scalar(select(Member.uid).where(Member.id == member_id))
+    if uid:
+        return uid
+    uid = new_uid()
+    await session.execute(update(Member).where(Member.id == member_id).values(uid=uid))
+    return uid
+
+
+async def member_of_public_id(session: AsyncSession, uid: str, community_id: int) -> int | None:
+    """Return the member with this public id in the community (the kept one after linking).
+
+    None for an unknown id or an erased member.
+    """
+    found = (
+        await session.execute(
+            select(Member.id, Member.merged_into_id).where(
+                Member.uid == uid, Member.community_id == community_id, Member.erased_at.is_(None)
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    kept: int = found.merged_into_id or found.id
+    return kept

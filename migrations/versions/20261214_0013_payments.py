@@ -7,6 +7,7 @@ Create Date: 2026-12-06 09:05:11.040920
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -20,6 +21,18 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Apply this revision."""
+    # Members get a public id (signed links, Stripe's client_reference_id), one each.
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("uid", sa.String(length=24), nullable=True))
+    members = sa.table("members", sa.column("id", sa.Integer()), sa.column("uid", sa.String()))
+    connection = op.get_bind()
+    ids = [row.id for row in connection.execute(sa.select(members.c.id))]
+    for member_id in ids:
+        connection.execute(
+            members.update().where(members.c.id == member_id).values(uid=secrets.token_hex(8))
+        )
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.create_unique_constraint(batch_op.f("uq_members_uid"), ["uid"])
     op.create_table(
         "stripe_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -168,6 +181,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_members_uid"), type_="unique")
+        batch_op.drop_column("uid")
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
         batch_op.drop_index("ix_subscriptions_status")
         batch_op.drop_index("ix_subscriptions_member")
