@@ -7,7 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
+from bot.discord.checks import PLATFORM
 from bot.services import members as members_service
+from bot.services.identities import member_joined
 from bot.services.linking import CODE_LENGTH
 from bot.services.members import (
     expires_in_minutes,
@@ -43,6 +45,21 @@ class Members(commands.Cog):
 
     def __init__(self, bot: FlywheelBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_member_join(self, member: discord.Member) -> None:
+        """Tell the core a known member (re)joined, so features give back what they keep."""
+        if member.bot or not self.bot.serves(member.guild.id):
+            return
+        runtime = self.bot.runtime
+        async with runtime.sessions() as session, session.begin():
+            await member_joined(
+                session,
+                runtime.clock,
+                platform=PLATFORM,
+                space=str(member.guild.id),
+                user_id=str(member.id),
+            )
 
     @app_commands.command(name="link", description="Link your Discord and Slack accounts")
     @app_commands.describe(code="The code Slack gave you; leave empty to get a code for Slack")
