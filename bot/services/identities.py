@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from bot.messages import DirectMessage, rich
 from bot.models import ErasedIdentity, Identity, Member, PlatformSpace
 from bot.outbox import send
 from bot.services.communities import SpaceRef
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -327,8 +330,10 @@ async def member_joined(
         )
     ).first()
     if found is None:
+        log.info("%s user %s joined space %s: not a known member", platform, user_id, space)
         return None
     member_id, community_id = found
+    log.info("%s user %s joined space %s: member %s", platform, user_id, space, member_id)
     await publish(
         session,
         clock,
