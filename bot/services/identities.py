@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +20,6 @@ from bot.messages import DirectMessage, rich
 from bot.models import ErasedIdentity, Identity, Member, PlatformSpace
 from bot.outbox import send
 from bot.services.communities import SpaceRef
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -330,10 +327,8 @@ async def member_joined(
         )
     ).first()
     if found is None:
-        log.info("%s user %s joined space %s: not a known member", platform, user_id, space)
         return None
     member_id, community_id = found
-    log.info("%s user %s joined space %s: member %s", platform, user_id, space, member_id)
     await publish(
         session,
         clock,
@@ -346,6 +341,11 @@ async def member_joined(
         ),
     )
     return int(member_id)
+
+
+def joined_as(member_id: int | None) -> str:
+    """Return how a front end logs the outcome of :func:`member_joined`."""
+    return "not a known member" if member_id is None else f"member {member_id}"
 
 
 async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:

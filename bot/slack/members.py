@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.callers import Actor
-from bot.services.identities import get_profile, member_joined
+from bot.services.identities import get_profile, joined_as, member_joined
 from bot.services.members import (
     about,
     expires_in_minutes,
@@ -23,6 +24,7 @@ from bot.slack.directory import as_dict
 from bot.slack.front import PLATFORM, ActionCall, EventCall, SlackFront, VerbCall
 from bot.text import slack_escape
 
+log = logging.getLogger(__name__)
 ERASE_PROMPT = "privacy_delete"
 CONFIRM_DELETE = f"{ERASE_PROMPT}_confirm"
 CANCEL_DELETE = f"{ERASE_PROMPT}_cancel"
@@ -155,9 +157,10 @@ async def team_join(call: EventCall) -> None:
     user = as_dict(call.event.get("user"))
     team = str(call.body.get("team_id") or user.get("team_id") or "")
     async with call.runtime.sessions() as session, session.begin():
-        await member_joined(
+        known = await member_joined(
             session, call.runtime.clock, platform=PLATFORM, space=team, user_id=str(user["id"])
         )
+    log.info("user %s joined workspace %s: %s", user["id"], team, joined_as(known))
 
 
 def register(app: AsyncApp, front: SlackFront) -> None:

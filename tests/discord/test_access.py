@@ -55,10 +55,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def joins(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
-    """Collect what the core logs about joins (the listener answers nobody)."""
-    caplog.set_level(logging.INFO, logger="bot.services.identities")
+    """Collect what the front end logs about joins (the listener answers nobody)."""
+    caplog.set_level(logging.INFO, logger="cogs.members")
     waiter = LogWaiter()
-    logger = logging.getLogger("bot.services.identities")
+    logger = logging.getLogger("cogs.members")
     logger.addHandler(waiter)
     yield waiter
     logger.removeHandler(waiter)
@@ -205,6 +205,40 @@ async def test_a_deleted_role_is_named_with_the_setting_to_change(runtime, sandb
     assert len(_owner_dms(sandbox)) == 1
 
 
+async def test_a_block_for_a_new_reason_tells_the_owner_again(runtime, sandbox, outbox, clock):
+    await sandbox.place_above_bot(GUILD_ID, PAID_ROLE_ID)
+    alice = await _member(runtime, ALICE_ID, "alice")
+    await _change(runtime, alice, grant=True, key="test-paid:1")
+    await _settle(runtime)
+
+    await sandbox.move_role(GUILD_ID, PAID_ROLE_ID, 1)  # the owner fixed the order ...
+    await sandbox.take_manage_roles(GUILD_ID)  # ... and took Manage Roles away
+    clock.advance(60)
+    await _settle(runtime)
+
+    assert await _blocked_events(runtime) == 2
+    first, second = _owner_dms(sandbox)
+    assert "is below 'Paid member'" in first and "lacks Manage Roles" in second
+    (row,) = await _role_rows(runtime)
+    assert row.blocked_at == clock.now() and row.not_before == clock.now() + timedelta(minutes=1)
+
+
+async def test_a_member_who_left_has_nothing_to_revoke_and_cannot_be_granted(
+    runtime, sandbox, outbox
+):
+    alice = await _member(runtime, ALICE_ID, "alice")
+    await sandbox.send_member_remove(GUILD_ID, ALICE_ID)
+    await _change(runtime, alice, grant=False, key="test-paid:revoke")
+    await _settle(runtime)
+    await _change(runtime, alice, grant=True, key="test-paid:grant")
+    await _settle(runtime)
+
+    revoke, grant = await _role_rows(runtime)
+    assert revoke.status == "sent"  # their roles left with them
+    assert grant.status == "dead" and "the member has left the server" in (grant.last_error or "")
+    assert _owner_dms(sandbox) == []  # nothing an owner can fix: a rejoin re-grants
+
+
 async def test_a_revoke_queued_while_the_grant_is_blocked_wins_whichever_retries_first(
     runtime, sandbox, outbox, clock
 ):
@@ -236,8 +270,8 @@ async def test_a_known_member_rejoining_publishes_member_joined_and_a_stranger_d
     await sandbox.send_member_add(GUILD_ID, STRANGER_ID, "stranger")
     await sandbox.send_member_add(GUILD_ID, ROBOT_ID, "a-bot", bot=True)
     await sandbox.send_member_add(GUILD_ID, ALICE_ID, "alice")
-    await joins.wait_for(f"user {ALICE_ID} joined space {GUILD_ID}: member {alice}")
-    await joins.wait_for(f"user {STRANGER_ID} joined space {GUILD_ID}: not a known member")
+    await joins.wait_for(f"user {ALICE_ID} joined guild {GUILD_ID}: member {alice}")
+    await joins.wait_for(f"user {STRANGER_ID} joined guild {GUILD_ID}: not a known member")
 
     async with runtime.sessions() as session:
         events = (

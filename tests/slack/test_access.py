@@ -78,10 +78,10 @@ async def served(runtime: Runtime, sandbox: SlackSandbox) -> AsyncIterator[Serve
 
 @pytest.fixture
 def joins(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
-    """Collect what the core logs about joins (the listener answers nobody)."""
-    caplog.set_level(logging.INFO, logger="bot.services.identities")
+    """Collect what the front end logs about joins (the listener answers nobody)."""
+    caplog.set_level(logging.INFO, logger="bot.slack.members")
     waiter = LogWaiter()
-    logger = logging.getLogger("bot.services.identities")
+    logger = logging.getLogger("bot.slack.members")
     logger.addHandler(waiter)
     yield waiter
     logger.removeHandler(waiter)
@@ -240,8 +240,8 @@ async def test_team_join_of_a_known_member_publishes_member_joined(runtime, sand
             {"type": "team_join", "user": {**sandbox.users[user], "team_id": sandbox.team_id}}
         )
         assert answer.status == 200
-    await joins.wait_for(f"user {STRANGER} joined space {sandbox.team_id}: not a known member")
-    await joins.wait_for(f"user {MEMBER} joined space {sandbox.team_id}: member {ada}")
+    await joins.wait_for(f"user {STRANGER} joined workspace {sandbox.team_id}: not a known member")
+    await joins.wait_for(f"user {MEMBER} joined workspace {sandbox.team_id}: member {ada}")
 
     async with runtime.sessions() as session:
         events = (
