@@ -463,14 +463,18 @@ class Dispatcher:
             claim_token=row.claim_token,
         )
 
-    async def next_due_in(self) -> float | None:
-        """Return seconds until the next row for our senders is due, or None if none waits."""
+    async def next_due_in(self, *, blocked: bool = True) -> float | None:
+        """Return seconds until the next row for our senders is due, or None if none waits.
+
+        ``blocked=False`` leaves out rows blocked on something an owner must fix.
+        """
         mine = OutboxMessage.platform.in_(list(self._senders))
+        waiting = OutboxMessage.status == "pending"
+        if not blocked:
+            waiting = and_(waiting, OutboxMessage.blocked_at.is_(None))
         async with self._sessions() as session:
             pending = await session.scalar(
-                select(func.min(OutboxMessage.not_before)).where(
-                    mine, OutboxMessage.status == "pending"
-                )
+                select(func.min(OutboxMessage.not_before)).where(mine, waiting)
             )
             leased = await session.scalar(
                 select(func.min(OutboxMessage.lease_until)).where(
@@ -483,12 +487,16 @@ class Dispatcher:
         return max(0.0, (min(times) - self._clock.now()).total_seconds())
 
     async def drain(self, max_passes: int = 10_000) -> int:
-        """Send until nothing is pending, sleeping on the clock for deferred rows (tests, demo)."""
+        """Send until nothing is pending, sleeping on the clock for deferred rows (tests, demo).
+
+        Rows blocked on an owner's fix (``Blocked``) are left waiting: they would not go
+        however long it slept.
+        """
         delivered = 0
         for _ in range(max_passes):
             sent = await self.dispatch_due()
             delivered += sent
-            wait = await self.next_due_in()
+            wait = await self.next_due_in(blocked=False)
             if wait is None:
                 return delivered
             if not sent:
