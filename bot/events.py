@@ -102,7 +102,8 @@ class MemberJoined(Event):
     """A known member joined (or rejoined) a guild or workspace of the community.
 
     Published by :func:`bot.services.identities.member_joined`; features restore what a
-    member keeps across leaving, such as paid access.
+    member keeps across leaving, such as paid access. ``join_uid`` is fresh for each join:
+    an effect queued for this join keys on it (a later rejoin queues its own).
     """
 
     community_id: int
@@ -110,6 +111,7 @@ class MemberJoined(Event):
     platform: str
     space: str  # the guild or workspace id on the platform
     user_id: str
+    join_uid: str = ""
 
 
 @domain_event("access.blocked")

@@ -338,6 +338,7 @@ async def member_joined(
             platform=platform,
             space=space,
             user_id=user_id,
+            join_uid=new_uid(),
         ),
     )
     return int(member_id)
