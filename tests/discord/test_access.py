@@ -240,6 +240,10 @@ async def test_a_member_who_left_has_nothing_to_revoke_and_cannot_be_granted(
     assert revoke.status == "sent"  # their roles left with them
     assert grant.status == "dead" and "the member has left the server" in (grant.last_error or "")
     assert _owner_dms(sandbox) == []  # nothing an owner can fix: a rejoin re-grants
+    async with runtime.sessions() as session:
+        (state,) = await access_state(session, alice)  # the latest change: the grant
+    assert (state.grant, state.outcome) == (True, Outcome.FAILED)
+    assert state.reason is not None and "left the server" in state.reason
 
 
 async def test_a_revoke_queued_while_the_grant_is_blocked_wins_whichever_retries_first(
