@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.errors import Forbidden
 from bot.messages import Part, Rich, RoleChange, UnreadableEffect, bold, code, load, rich
-from bot.models import OutboxMessage, PaidAccess
+from bot.models import Identity, Member, OutboxMessage, PaidAccess
 from bot.offers import OfferSettings
 from bot.services.callers import Actor, Role
 from bot.services.payments.access import entitlements, member_payments
@@ -108,7 +108,8 @@ class SubscriptionLine:
 class AccessReport:
     """Everything `/access why` shows about one member."""
 
-    member_id: int
+    member_id: int | None
+    name: str
     yourself: bool
     offers: tuple[OfferAccess, ...]
     orders: tuple[OrderLine, ...]
@@ -157,17 +158,52 @@ async def role_deliveries(session: AsyncSession, member_id: int) -> dict[str, tu
     return {uid: tuple(deliveries) for uid, (_, deliveries) in found.items()}
 
 
+async def _member_in_space(session: AsyncSession, actor: Actor, user_id: str) -> int | None:
+    """Return the member behind a user of the actor's own space, without creating one."""
+    return await session.scalar(
+        select(Member.id)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(
+            Identity.platform == actor.space.platform,
+            Identity.space_id == actor.space.space_id,
+            Identity.user_id == user_id,
+            Member.erased_at.is_(None),
+        )
+    )
+
+
 async def explain_access(
     session: AsyncSession,
     clock: Clock,
     offers: dict[str, OfferSettings],
     actor: Actor,
-    member_id: int,
+    *,
+    user_id: str | None = None,
+    name: str | None = None,
 ) -> AccessReport:
-    """Return a member's paid access explained from the records (others': moderators only)."""
-    yourself = member_id == actor.member_id
-    if not yourself and actor.caller.role < Role.MODERATOR:
+    """Return the paid access of the actor, or (moderators) of the user ``user_id`` of their
+    space, explained from the records."""
+    if user_id is None or user_id == actor.caller.user_id:
+        return await explain_member(session, clock, offers, actor.member_id, "you", yourself=True)
+    if actor.caller.role < Role.MODERATOR:
         raise Forbidden(NOT_YOURS)
+    shown = name or "that member"
+    member_id = await _member_in_space(session, actor, user_id)
+    if member_id is None:  # never seen here: no records at all
+        return AccessReport(None, shown, False, (), (), ())
+    return await explain_member(session, clock, offers, member_id, shown, yourself=False)
+
+
+async def explain_member(
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    member_id: int,
+    name: str,
+    *,
+    yourself: bool,
+) -> AccessReport:
+    """Return a member's paid access explained from the records (no permission check)."""
     decided = await entitlements(session, clock, offers, member_id)
     rows = {
         row.offer_slug: row
@@ -196,6 +232,7 @@ async def explain_access(
     orders, subscriptions = await member_payments(session, member_id)
     return AccessReport(
         member_id=member_id,
+        name=name,
         yourself=yourself,
         offers=tuple(shown),
         orders=tuple(
@@ -301,10 +338,15 @@ def _subscription_line(sub: SubscriptionLine) -> Rich:
     return rich(code(sub.subscription_id), "".join(parts))
 
 
-def why_lines(report: AccessReport, name: str) -> list[Rich]:
+def why_lines(report: AccessReport) -> list[Rich]:
     """Return the report as lines of neutral rich text (each front end renders and pages them)."""
-    whose = "Your paid access" if report.yourself else f"Paid access of {name}"
+    whose = "Your paid access" if report.yourself else f"Paid access of {report.name}"
     found = [rich(bold(whose))]
+    if report.member_id is None:
+        found.append(
+            rich(f"Flywheel has no records of {report.name}: no orders, no subscriptions.")
+        )
+        return found
     if not report.offers:
         found.append(rich("No offer grants access here (no [offers.<slug>] with an access key)."))
     for item in report.offers:
