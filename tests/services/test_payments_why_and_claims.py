@@ -48,7 +48,7 @@ async def test_a_member_sees_their_own_access_explained_from_the_records(session
     assert "Pro (pro, access paid): entitled\n    Why: order cs_test_" in shown
     assert "Club (club, access paid): entitled" in shown
     assert "past due; access kept until 2026-03-05 09:00 UTC" in shown
-    assert "Decision: granted since 02 Mar 2026 09:00 UTC (1 role changes queued)." in shown
+    assert "Decision: granted since 02 Mar 2026 09:00 UTC (1 role change queued)." in shown
     assert "discord: grant dead (3 attempts" in shown
     assert "Flywheel's role is below 'Paid' (50013)" in shown
     assert "complete/paid · 12.50 EUR · refunded 2.50 EUR" in shown

@@ -299,7 +299,8 @@ def _offer_lines(item: OfferAccess) -> list[Rich]:
     else:
         said = "granted" if item.granted else "not granted"
         at = f" since {when(item.changed_at)}" if item.changed_at else ""
-        found.append(rich(f"    Decision: {said}{at} ({item.changes} role changes queued)."))
+        count = f"{item.changes} role change{'s' if item.changes != 1 else ''} queued"
+        found.append(rich(f"    Decision: {said}{at} ({count})."))
         if item.granted != item.entitled:
             found.append(
                 rich("    The records and the decision differ: the next refresh brings it in line.")
@@ -309,7 +310,10 @@ def _offer_lines(item: OfferAccess) -> list[Rich]:
         found += [_delivery(d) for d in item.delivery]
     elif item.granted is not None:
         found.append(
-            rich("    Latest role change: none queued (another offer or a badge gives the role).")
+            rich(
+                "    Latest role change: no outbox record left (sent ones are pruned after "
+                "[outbox] retention_days)."
+            )
         )
     return found
 
