@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from bot.models import Badge, MemberBadge, PaidAccess, Subscription
 from bot.offers import OfferSettings
-from bot.services import payments
+from bot.services import payments, recognition
+from bot.services.callers import Role
 from bot.services.payments.grace import recheck_lapsed
 from tests.conftest import make_spaces
 from tests.services.payments_seed import OFFERS, member, order, role_rows, subscription
@@ -194,10 +195,7 @@ async def test_both_offers_ending_at_once_revoke_the_key(session, clock):
     assert ("paid", False) in grants(await role_rows(session))
 
 
-async def test_a_badge_giving_the_same_key_keeps_the_role_when_the_purchase_is_refunded(
-    session, clock
-):
-    community_id, alice = await setup(session, clock)
+async def insider_badge(session, clock, community_id, member_id) -> None:
     badge = Badge(
         community_id=community_id,
         slug="insider",
@@ -212,12 +210,20 @@ async def test_a_badge_giving_the_same_key_keeps_the_role_when_the_purchase_is_r
     session.add(
         MemberBadge(
             community_id=community_id,
-            member_id=alice,
+            member_id=member_id,
             badge_id=badge.id,
             awarded_at=clock.now(),
             via="manual",
         )
     )
+    await session.flush()
+
+
+async def test_a_badge_giving_the_same_key_keeps_the_role_when_the_purchase_is_refunded(
+    session, clock
+):
+    community_id, alice = await setup(session, clock)
+    await insider_badge(session, clock, community_id, alice)
     bought = await order(session, clock, community_id, alice)
     await refresh(session, clock, community_id, alice)
 
@@ -297,3 +303,16 @@ async def test_an_offer_moved_to_another_key_as_it_ends_revokes_the_key_that_was
 
     assert not change.granted
     assert grants(await role_rows(session)) == [("paid", True), ("paid", False)]
+
+
+async def test_revoking_a_badge_keeps_the_role_paid_access_still_gives(session, clock):
+    community_id, alice = await setup(session, clock)
+    mod = await member(session, clock, community_id, "mod", Role.MODERATOR)
+    await insider_badge(session, clock, community_id, alice)
+    await order(session, clock, community_id, alice)
+    await refresh(session, clock, community_id, alice)
+
+    await recognition.revoke(session, clock, mod, alice, "Insider")
+
+    assert await role_rows(session, "badge-role:") == []
+    assert grants(await role_rows(session)) == [("paid", True)]
