@@ -119,7 +119,9 @@ async def test_a_moderator_asks_about_another_member_and_a_member_cannot(
     ada = await slack_member(runtime, sandbox, MEMBER)
     await bought(runtime, ada)
 
-    by_mod = await command(served, sandbox, f"access why <@{MEMBER}|ada>", user_id=MODERATOR)
+    by_mod = await command(
+        served, sandbox, f"access why <@{MEMBER}|Ada Lovelace> 1", user_id=MODERATOR
+    )
     by_bob = await command(served, sandbox, f"access why <@{MEMBER}>", user_id=OTHER)
 
     assert by_mod.startswith("*Paid access of ada*\n")  # the workspace's display name

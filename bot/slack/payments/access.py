@@ -72,11 +72,13 @@ async def why_verb(call: VerbCall) -> None:
     """Explain paid access: yours, or (moderators) a mentioned member's."""
     user_id = None
     page = 1
-    for word in call.args:
-        found = MENTION.fullmatch(word)
-        if found:
-            user_id = found.group("mention") or found.group("user_id")
-        elif (number := ascii_int(word, max_digits=4)) is not None:
+    # A mention's label may hold spaces (<@U123|Ada Lovelace>): take it out of the text whole.
+    rest = call.rest
+    if (found := MENTION.search(rest)) is not None:
+        user_id = found.group("mention") or found.group("user_id")
+        rest = rest[: found.start()] + " " + rest[found.end() :]
+    for word in rest.split():
+        if (number := ascii_int(word, max_digits=4)) is not None:
             page = number
         else:
             command = call.front.commands.command
