@@ -4,6 +4,7 @@ the role."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,20 @@ async def test_an_email_of_the_wrong_shape_is_refused_with_what_to_type(ready, s
     reply = await slash("link-purchase", user_id=ALICE_ID, options=email("not an email"))
 
     assert "doesn't look like an email address" in reply.json["data"]["content"]
+
+
+async def test_a_long_answer_is_paged(ready, runtime, slash):
+    alice = await discord_member(runtime, ALICE_ID, "alice")
+    for _ in range(70):
+        await bought(runtime, alice, paid=False)
+
+    first = (await slash("access", user_id=ALICE_ID, options=why())).json["data"]["content"]
+    found = re.search(r"\nPage 1 of (\d+): `/access why page:2` for more\.$", first)
+    assert found is not None and int(found[1]) >= 3
+    options = why()
+    options[0]["options"].append({"type": 4, "name": "page", "value": int(found[1])})
+    last = (await slash("access", user_id=ALICE_ID, options=options)).json["data"]["content"]
+
+    assert first.startswith("**Your paid access**") and len(first) <= 2000
+    assert last.endswith(f"Page {found[1]} of {found[1]}: the last page.")
+    assert "**Subscriptions \\(0\\)**\nNone." in last

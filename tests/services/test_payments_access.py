@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -276,7 +277,11 @@ async def test_the_grace_job_revokes_lapsed_subscriptions_in_batches_when_the_cl
 
     clock.advance(timedelta(days=1, seconds=1).total_seconds())
     assert await recheck_lapsed(sessions, clock, OFFERS, batch=2) == 4
-    assert await recheck_lapsed(sessions, clock, OFFERS, batch=2) == 0
+    # The feature's own job, as the runtime runs it: nothing left to do.
+    context = SimpleNamespace(
+        sessions=sessions, clock=clock, settings=SimpleNamespace(offers=OFFERS)
+    )
+    assert await payments.FEATURE.jobs[0].run(context) == 0
 
     async with sessions() as session:
         granted = {row.member_id: row.granted for row in await session.scalars(select(PaidAccess))}
@@ -316,3 +321,23 @@ async def test_revoking_a_badge_keeps_the_role_paid_access_still_gives(session, 
 
     assert await role_rows(session, "badge-role:") == []
     assert grants(await role_rows(session)) == [("paid", True)]
+
+
+async def test_the_feature_job_revokes_a_subscription_past_its_grace_period(sessions, clock):
+    async with sessions() as session, session.begin():
+        discord, _ = await make_spaces(session, clock)
+        alice = (await member(session, clock, discord.community_id, "alice")).member_id
+        sub = await subscription(session, clock, discord.community_id, alice, "active")
+        await refresh(session, clock, discord.community_id, alice)
+        sub.status, sub.past_due_since = "past_due", clock.now()
+    context = SimpleNamespace(
+        sessions=sessions, clock=clock, settings=SimpleNamespace(offers=OFFERS)
+    )
+
+    clock.advance(timedelta(days=3).total_seconds() - 1)
+    assert await payments.FEATURE.jobs[0].run(context) == 0
+    clock.advance(1)
+    assert await payments.FEATURE.jobs[0].run(context) == 1
+
+    async with sessions() as session:
+        assert grants(await role_rows(session)) == [("paid", True), ("paid", False)]

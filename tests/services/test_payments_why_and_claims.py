@@ -256,3 +256,26 @@ async def test_a_claimed_order_in_another_community_is_never_offered(session, cl
     await payments.claim_purchase(session, clock, OFFERS, alice, "x@example.org")
     assert await _dms(session) == []
     assert await session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+async def test_why_shows_a_kept_role_and_access_from_an_offer_no_longer_configured(session, clock):
+    community_id = await community(session, clock)
+    alice = await member(session, clock, community_id, "alice")
+    bought = await order(session, clock, community_id, alice.member_id, "pro")
+    await subscription(session, clock, community_id, alice.member_id, "active")
+    await payments.refresh(
+        session, clock, OFFERS, community_id=community_id, member_id=alice.member_id
+    )
+    bought.amount_refunded = bought.amount_total
+    await payments.refresh(
+        session, clock, OFFERS, community_id=community_id, member_id=alice.member_id
+    )
+
+    shown = text(await payments.explain_access(session, clock, OFFERS, alice))
+    assert "Recorded: order cs_test_" in shown and "the role stays: offer club gives it." in shown
+
+    without_club = {slug: offer for slug, offer in OFFERS.items() if slug != "club"}
+    shown = text(await payments.explain_access(session, clock, without_club, alice))
+    assert "club (club, access paid): not entitled" in shown
+    assert "no longer in bot.toml" in shown and "Decision: granted since" in shown
+    assert "The records and the decision differ" not in shown.split("club (club")[1]

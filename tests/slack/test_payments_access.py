@@ -188,3 +188,23 @@ def test_the_email_slack_linked_is_read_as_typed() -> None:
     assert typed_email(" <mailto:a@b.org|a@b.org> ") == "a@b.org"
     assert typed_email("<mailto:a@b.org>") == "a@b.org"
     assert typed_email("a&amp;b@c.org") == "a&b@c.org"
+
+
+async def test_a_long_answer_is_paged_with_buttons(served: Served, sandbox: SlackSandbox) -> None:
+    runtime = served.runtime
+    ada = await slack_member(runtime, sandbox, MEMBER)
+    for _ in range(70):
+        await bought(runtime, ada, paid=False)
+
+    first = await command(served, sandbox, "access why")
+    assert first.startswith("*Your paid access*") and first.endswith("Page 1 of 3.")
+    answer = sandbox.calls_to("response_url")[-1]
+    (turn,) = [e for b in answer.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    seen = len(sandbox.calls)
+    await served.sender.send_block_action(
+        turn["action_id"], turn["value"], user_id=MEMBER, channel_id=CHANNEL
+    )
+    second = await sandbox.wait_for_call("response_url", since=seen)
+
+    assert second.args["text"].endswith("Page 2 of 3.")
+    assert "Orders (70)" not in second.args["text"]

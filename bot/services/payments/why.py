@@ -25,6 +25,10 @@ from bot.services.callers import Actor, Role
 from bot.services.payments.access import entitlements, member_payments
 
 NOT_YOURS = "You can ask about your own access; moderators and owners can ask about any member's."
+UNCONFIGURED = (
+    "this offer is no longer in bot.toml, or grants no access any more; Flywheel does not "
+    "revoke on a configuration change"
+)
 ERROR_SHOWN = 500  # characters of a platform's error shown (Discord pages cut longer lines)
 # Currencies Stripe counts in whole units (no cents).
 ZERO_DECIMAL = frozenset(
@@ -75,6 +79,7 @@ class OfferAccess:
     changed_at: datetime | None
     changes: int
     delivery: tuple[Delivery, ...]
+    configured: bool = True  # False: the offer left bot.toml, or grants no access any more
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,27 @@ async def explain_member(
                 delivery=deliveries.get(row.uid, ()) if row is not None else (),
             )
         )
+    decided_slugs = {item.offer_slug for item in decided}
+    for slug, row in sorted(rows.items()):
+        if slug in decided_slugs:
+            continue
+        # An offer taken out of bot.toml (or no longer granting access): Flywheel does not
+        # revoke on a configuration change, so what was granted stays until an owner acts.
+        shown.append(
+            OfferAccess(
+                slug=slug,
+                name=slug,
+                access=row.access,
+                entitled=False,
+                reason=UNCONFIGURED,
+                granted=row.granted,
+                recorded_reason=row.reason,
+                changed_at=row.changed_at,
+                changes=row.changes,
+                delivery=deliveries.get(row.uid, ()),
+                configured=False,
+            )
+        )
     orders, subscriptions = await member_payments(session, member_id)
     return AccessReport(
         member_id=member_id,
@@ -301,7 +327,9 @@ def _offer_lines(item: OfferAccess) -> list[Rich]:
         at = f" since {when(item.changed_at)}" if item.changed_at else ""
         count = f"{item.changes} role change{'s' if item.changes != 1 else ''} queued"
         found.append(rich(f"    Decision: {said}{at} ({count})."))
-        if item.granted != item.entitled:
+        if item.recorded_reason and item.recorded_reason != item.reason:
+            found.append(rich(f"    Recorded: {item.recorded_reason}."))
+        if item.granted != item.entitled and item.configured:
             found.append(
                 rich("    The records and the decision differ: the next refresh brings it in line.")
             )
