@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ from bot.services import payments, recognition
 from bot.services.callers import Role
 from bot.services.payments.grace import recheck_lapsed
 from tests.conftest import make_spaces
+from tests.held_lock import until_blocked_on_a_lock
 from tests.services.payments_seed import OFFERS, member, order, role_rows, subscription
 
 
@@ -341,3 +343,29 @@ async def test_the_feature_job_revokes_a_subscription_past_its_grace_period(sess
 
     async with sessions() as session:
         assert grants(await role_rows(session)) == [("paid", True), ("paid", False)]
+
+
+async def test_two_refreshes_of_a_new_buyer_at_once_grant_once(committed, clock, backend):
+    """Two webhooks about one member: the second waits for the first and finds it decided."""
+    async with committed() as session, session.begin():
+        community_id, alice = await setup(session, clock)
+        await order(session, clock, community_id, alice)
+
+    first = committed()
+    await first.begin()
+    assert len(await refresh(first, clock, community_id, alice)) == 1
+
+    async def second() -> list[payments.AccessChange]:
+        async with committed() as session, session.begin():
+            return await refresh(session, clock, community_id, alice)
+
+    racing = asyncio.ensure_future(second())
+    if backend == "postgresql":
+        await until_blocked_on_a_lock(committed)  # on the member's row, held by the first
+    await first.commit()
+    await first.close()
+
+    assert await racing == []
+    async with committed() as session:
+        assert len(await role_rows(session)) == 1
+        assert len(list(await session.scalars(select(PaidAccess)))) == 1
