@@ -3,6 +3,7 @@ and a purchase claimed by its checkout email without ever saying whether it exis
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from bot.services import payments
 from bot.services.callers import Role
 from bot.services.payments.claims import DAILY_ATTEMPTS, TOLD, claim_button_id
 from tests.conftest import make_spaces
+from tests.held_lock import until_blocked_on_a_lock
 from tests.services.payments_seed import OFFERS, member, order, role_rows, subscription
 
 
@@ -279,3 +281,44 @@ async def test_why_shows_a_kept_role_and_access_from_an_offer_no_longer_configur
     assert "club (club, access paid): not entitled" in shown
     assert "no longer in bot.toml" in shown and "Decision: granted since" in shown
     assert "The records and the decision differ" not in shown.split("club (club")[1]
+
+
+async def test_two_members_confirming_one_order_at_once_link_it_once(committed, clock, backend):
+    async with committed() as session, session.begin():
+        community_id = await community(session, clock)
+        alice = await member(session, clock, community_id, "alice")
+        bob = await member(session, clock, community_id, "bob")
+        bought = await order(session, clock, community_id, None, email="x@example.org")
+        for who in (alice, bob):
+            await payments.claim_purchase(session, clock, OFFERS, who, "x@example.org")
+    button = claim_button_id(bought.uid)
+
+    def confirm(session, who):
+        return payments.confirm_claim(
+            session, clock, OFFERS, community_id=community_id, member_id=who, button_id=button
+        )
+
+    first = committed()
+    await first.begin()
+    await confirm(first, alice.member_id)
+
+    async def second() -> None:
+        async with committed() as session, session.begin():
+            await confirm(session, bob.member_id)
+
+    racing = asyncio.ensure_future(second())
+    if backend == "postgresql":
+        await until_blocked_on_a_lock(committed)  # on the order's row
+    await first.commit()
+    await first.close()
+
+    with pytest.raises(NotFound):
+        await racing
+    async with committed() as session:
+        assert (await session.get(Order, bought.id)).member_id == alice.member_id
+        linked = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "payments.purchase_linked")
+        )
+        assert linked == 1
