@@ -2,35 +2,56 @@
 with Stripe whatever order its webhooks arrive in, and the paid access they give.
 
 Rooms: :mod:`.offers` (what bot.toml sells), :mod:`.access` (entitlement → RoleChange),
-:mod:`.events` (``payment.recorded`` / ``payment.reversed``) and :mod:`.data` (privacy and
-export). Front ends use only what this module exports.
+:mod:`.grace` (the job revoking access whose grace period ended), :mod:`.why`
+(`/access why`), :mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
+``payment.reversed``) and :mod:`.data` (privacy and export). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
 
-from bot.features import Feature
+from bot.features import Feature, Job
 from bot.services.payments import data
 from bot.services.payments.access import AccessChange, Entitlement, entitlements, refresh
+from bot.services.payments.claims import (
+    ClaimAsked,
+    ClaimConfirmed,
+    claim_purchase,
+    confirm_claim,
+    member_of_identity,
+    order_of_button,
+)
 from bot.services.payments.events import PaymentRecorded, PaymentReversed
+from bot.services.payments.grace import GRACE_EVERY_SECONDS, grace_job
 from bot.services.payments.offers import OfferView, find_offer, list_offers, view_of
+from bot.services.payments.why import AccessReport, explain_access, why_lines
 
 __all__ = [
     "FEATURE",
     "AccessChange",
+    "AccessReport",
+    "ClaimAsked",
+    "ClaimConfirmed",
     "Entitlement",
     "OfferView",
     "PaymentRecorded",
     "PaymentReversed",
+    "claim_purchase",
+    "confirm_claim",
     "entitlements",
+    "explain_access",
     "find_offer",
     "list_offers",
+    "member_of_identity",
+    "order_of_button",
     "refresh",
     "view_of",
+    "why_lines",
 ]
 
 FEATURE = Feature(
     name="payments",
     summary="Offers sold through Stripe Checkout, orders, subscriptions and paid access.",
+    jobs=(Job("paid-access-grace", GRACE_EVERY_SECONDS, grace_job),),
     exporter=data.export_member,
     eraser=data.erase_member,
     merger=data.merge_members,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
+from bot.slack.payments import access, claims
 
 __all__ = ["register"]
 
 
 def register(app: AsyncApp, front: SlackFront) -> None:
     """Add payments' parts (one line per part)."""
+    access.register(app, front)
+    claims.register(app, front)
