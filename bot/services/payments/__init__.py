@@ -3,13 +3,14 @@ with Stripe whatever order its webhooks arrive in, and the paid access they give
 
 Rooms: :mod:`.offers` (what bot.toml sells), :mod:`.access` (entitlement → RoleChange),
 :mod:`.grace` (the job revoking access whose grace period ended), :mod:`.why`
-(`/access why`), :mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
+(`/access why`), :mod:`.rejoin` (paid access back on rejoining), :mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
 ``payment.reversed``) and :mod:`.data` (privacy and export). Front ends use only what this module exports.
 """
 
 from __future__ import annotations
 
-from bot.features import Feature, Job
+from bot.events import MemberJoined
+from bot.features import Feature, Job, Subscription
 from bot.services.payments import data
 from bot.services.payments.access import AccessChange, Entitlement, entitlements, refresh
 from bot.services.payments.claims import (
@@ -23,6 +24,7 @@ from bot.services.payments.claims import (
 from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.grace import GRACE_EVERY_SECONDS, grace_job
 from bot.services.payments.offers import OfferView, find_offer, list_offers, view_of
+from bot.services.payments.rejoin import restore_on_join
 from bot.services.payments.why import AccessReport, explain_access, why_lines
 
 __all__ = [
@@ -52,6 +54,7 @@ FEATURE = Feature(
     name="payments",
     summary="Offers sold through Stripe Checkout, orders, subscriptions and paid access.",
     jobs=(Job("paid-access-grace", GRACE_EVERY_SECONDS, grace_job),),
+    subscriptions=(Subscription("payments.restore-on-join", MemberJoined, restore_on_join),),
     exporter=data.export_member,
     eraser=data.erase_member,
     merger=data.merge_members,

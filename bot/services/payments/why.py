@@ -150,7 +150,7 @@ async def role_deliveries(session: AsyncSession, member_id: int) -> dict[str, tu
             delivery = Delivery(
                 platform=row.platform,
                 grant=grant,
-                status=str(row.status),
+                status="blocked" if row.status == "pending" and row.blocked_at else str(row.status),
                 attempts=row.attempts,
                 last_error=row.last_error,
                 at=row.sent_at or row.created_at,
