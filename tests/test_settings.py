@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.badge_rules import BadgeSettings
-from bot.offers import OfferSettings
 from bot.errors import ConfigError
+from bot.offers import OfferSettings
 from bot.settings import FileSettings, load_settings
 
 
