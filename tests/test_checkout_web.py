@@ -24,7 +24,7 @@ from bot.services import payments
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.settings import load_settings
 from bot.web.app import create_app, start_site
-from tests.payments_setup import INSIDERS_NAME, SECRET_KEY, Shop, shop, with_public_url
+from tests.payments_setup import INSIDERS_NAME, Shop, shop, with_public_url
 
 __all__ = ["shop"]
 
@@ -58,9 +58,7 @@ class Store:
                 session,
                 self.runtime.clock,
                 actor,
-                offers=self.runtime.settings.offers,
-                secret=SECRET_KEY,
-                public_url=self.base,
+                self.runtime.settings,
                 offer=offer,
             )
         return links[0].url

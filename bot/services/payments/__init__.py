@@ -19,6 +19,7 @@ from bot.services.payments.billing import (
     PaymentsUnavailable,
     PortalLink,
     billing_customer,
+    offer_facts,
     offer_overview,
     open_portal,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "entitlements",
     "find_offer",
     "list_offers",
+    "offer_facts",
     "offer_overview",
     "open_portal",
     "open_session",

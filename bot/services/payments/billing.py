@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import FlywheelError
@@ -37,6 +37,7 @@ class OfferFigures:
     """One offer and what it sold."""
 
     offer: OfferView
+    settings: OfferSettings
     paid_orders: int
     live_subscriptions: int
     unmatched_paid: int
@@ -61,6 +62,13 @@ class PaymentsUnavailable(FlywheelError):
     """STRIPE_API_KEY is not set: nothing can be asked of Stripe."""
 
 
+async def _by_offer(
+    session: AsyncSession, statement: Select[tuple[str | None, int]]
+) -> dict[str | None, int]:
+    """Return a (offer slug, count) query's answer as a dict."""
+    return {slug: count for slug, count in (await session.execute(statement)).all()}
+
+
 async def offer_overview(
     session: AsyncSession,
     actor: Actor,
@@ -72,39 +80,31 @@ async def offer_overview(
     views = [find_offer(offers, offer)] if offer else list_offers(offers)
     community = actor.community_id
     paid = Order.payment_status == "paid"
-    orders = dict(
-        (
-            await session.execute(
-                select(Order.offer_slug, func.count())
-                .where(Order.community_id == community, paid)
-                .group_by(Order.offer_slug)
-            )
-        ).tuples()
+    orders = await _by_offer(
+        session,
+        select(Order.offer_slug, func.count())
+        .where(Order.community_id == community, paid)
+        .group_by(Order.offer_slug),
     )
-    unmatched = dict(
-        (
-            await session.execute(
-                select(Order.offer_slug, func.count())
-                .where(Order.community_id == community, paid, Order.matched.is_(False))
-                .group_by(Order.offer_slug)
-            )
-        ).tuples()
+    unmatched = await _by_offer(
+        session,
+        select(Order.offer_slug, func.count())
+        .where(Order.community_id == community, paid, Order.matched.is_(False))
+        .group_by(Order.offer_slug),
     )
-    live = dict(
-        (
-            await session.execute(
-                select(Subscription.offer_slug, func.count())
-                .where(
-                    Subscription.community_id == community,
-                    Subscription.status.in_(LIVE_SUBSCRIPTIONS),
-                )
-                .group_by(Subscription.offer_slug)
-            )
-        ).tuples()
+    live = await _by_offer(
+        session,
+        select(Subscription.offer_slug, func.count())
+        .where(
+            Subscription.community_id == community,
+            Subscription.status.in_(LIVE_SUBSCRIPTIONS),
+        )
+        .group_by(Subscription.offer_slug),
     )
     figures = [
         OfferFigures(
             view,
+            offers[view.slug],
             paid_orders=orders.get(view.slug, 0),
             live_subscriptions=live.get(view.slug, 0),
             unmatched_paid=unmatched.get(view.slug, 0),
@@ -113,6 +113,29 @@ async def offer_overview(
     ]
     unknown = sum(count for slug, count in orders.items() if slug is None or slug not in offers)
     return OfferOverview(figures, unknown)
+
+
+def offer_facts(figures: OfferFigures, *, detailed: bool) -> list[tuple[str, str]]:
+    """Return an offer's settings and counts as (label, value) pairs, plain text, in order."""
+    offer = figures.settings
+    facts = [
+        ("offer", figures.offer.slug),
+        ("Stripe price", offer.price),
+        ("mode", "subscription" if offer.mode == "subscription" else "one-time payment"),
+        ("access", offer.access or "none"),
+        ("members only", "yes" if offer.members_only else "no"),
+        ("paid orders", str(figures.paid_orders)),
+        ("live subscriptions", str(figures.live_subscriptions)),
+        ("paid orders matched to no member", str(figures.unmatched_paid)),
+    ]
+    if detailed:
+        facts[4:4] = [
+            ("grace period", f"{offer.grace_days} days"),
+            ("promotion codes", "allowed" if offer.allow_promotion_codes else "not allowed"),
+            ("success page", offer.success_url or "Flywheel's thank-you page"),
+            ("cancel page", offer.cancel_url or "Flywheel's canceled page"),
+        ]
+    return facts
 
 
 async def billing_customer(session: AsyncSession, actor: Actor) -> str | None:

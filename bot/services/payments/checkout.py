@@ -32,6 +32,7 @@ from bot.payments import StripeGateway
 from bot.services.callers import Actor
 from bot.services.identities import member_of_public_id, public_id
 from bot.services.payments.offers import OfferView, find_offer, list_offers
+from bot.settings import Settings
 
 LINK_PURPOSE = "buy"
 LINK_DAYS = 7
@@ -93,13 +94,14 @@ async def buy_links(
     session: AsyncSession,
     clock: Clock,
     actor: Actor,
-    *,
-    offers: dict[str, OfferSettings],
-    secret: str | None,
-    public_url: str,
+    settings: Settings,
     offer: str | None = None,
 ) -> list[BuyLink]:
     """Return the caller's personal link to one offer, or to every offer when none is named."""
+    offers = settings.offers
+    key = settings.secrets.FLYWHEEL_SECRET_KEY
+    secret = key.get_secret_value() if key else None
+    public_url = settings.web.public_url
     if not offers:
         raise NotFound(NOTHING_TO_BUY)
     chosen = [find_offer(offers, offer)] if offer else list_offers(offers)

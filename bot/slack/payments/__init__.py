@@ -5,9 +5,11 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
+from bot.slack.payments import buying
 
 __all__ = ["register"]
 
 
 def register(app: AsyncApp, front: SlackFront) -> None:
     """Add payments' parts (one line per part)."""
+    buying.register(app, front)
