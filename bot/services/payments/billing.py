@@ -63,7 +63,7 @@ class PaymentsUnavailable(FlywheelError):
 
 
 async def _by_offer(
-    session: AsyncSession, statement: Select[tuple[str | None, int]]
+    session: AsyncSession, statement: Select[str | None, int]
 ) -> dict[str | None, int]:
     """Return a (offer slug, count) query's answer as a dict."""
     return {slug: count for slug, count in (await session.execute(statement)).all()}
