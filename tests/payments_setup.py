@@ -1,4 +1,5 @@
-"""A shop for payments tests: the Stripe sandbox with three priced offers, and their bot.toml.
+"""A shop for payments tests: the Stripe sandbox with three priced offers, their bot.toml, and
+a store (Flywheel's web app with payments configured, and an HTTP client).
 
 ``pro`` is a one-time price that allows promotion codes, ``club`` a monthly subscription and
 ``insiders`` a members-only one-time price whose name holds markup (pages must escape it).
@@ -8,12 +9,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import aiohttp
 import pytest
+from sqlalchemy import select
 
-from bot.runtime import Runtime
+from bot.clock import FakeClock
+from bot.models import Member, Order
+from bot.runtime import Runtime, bootstrap_community, build_runtime
 from bot.sandbox.stripe import StripeSandbox
-from bot.settings import Settings
+from bot.services import payments
+from bot.services.callers import Caller, Role, resolve_actor
+from bot.settings import Settings, load_settings
+from bot.web.app import create_app, start_site
 
 SECRET_KEY = "flywheel-test-secret-key-for-signed-links"
 INSIDERS_NAME = "Insiders <b>& Co</b>"
@@ -67,3 +76,71 @@ def with_public_url(runtime: Runtime, url: str) -> None:
     runtime.settings = settings.model_copy(
         update={"file": settings.file.model_copy(update={"web": web})}
     )
+
+
+COMMUNITY = '[community]\nname = "Acme Makers"\nslug = "acme"\n'
+
+
+@dataclass
+class Store:
+    """Flywheel's web app with payments configured, and a browser-like HTTP client."""
+
+    runtime: Runtime
+    shop: Shop
+    base: str
+    http: aiohttp.ClientSession
+
+    async def link(self, offer: str, *, user: str = "U1", name: str = "Ada") -> str:
+        """Return a member's personal link to an offer, as /buy gives it."""
+        async with self.runtime.sessions() as session, session.begin():
+            actor = await resolve_actor(
+                session,
+                self.runtime.clock,
+                community_id=self.runtime.community_id,
+                caller=Caller("discord", "G1", user, name, Role.MEMBER),
+            )
+            links = await payments.buy_links(
+                session,
+                self.runtime.clock,
+                actor,
+                self.runtime.settings,
+                offer=offer,
+            )
+        return links[0].url
+
+    async def get(self, url: str) -> tuple[int, str, aiohttp.ClientResponse]:
+        """GET without following redirects; return status, body and the response."""
+        async with self.http.get(url, allow_redirects=False) as response:
+            return response.status, await response.text(), response
+
+    async def orders(self) -> list[Order]:
+        """Return every order, oldest first."""
+        async with self.runtime.sessions() as session:
+            return list(await session.scalars(select(Order).order_by(Order.id)))
+
+    async def member(self) -> Member:
+        """Return the one member the test made."""
+        async with self.runtime.sessions() as session:
+            found = await session.scalar(select(Member).where(Member.display_name.is_not(None)))
+            assert found is not None
+            return found
+
+
+@pytest.fixture
+async def store(
+    tmp_path: Path, database_url: str, committed: object, clock: FakeClock, shop: Shop
+) -> AsyncIterator[Store]:
+    config = tmp_path / "bot.toml"
+    config.write_text(COMMUNITY + shop.toml(), encoding="utf-8")
+    settings = load_settings(
+        config, environ={"FLYWHEEL_DATABASE_URL": database_url, **shop.environ()}
+    )
+    runtime = build_runtime(settings, clock=clock)
+    await bootstrap_community(runtime)
+    runner, port = await start_site(create_app(runtime), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{port}"
+    with_public_url(runtime, base)
+    async with aiohttp.ClientSession() as http:
+        yield Store(runtime, shop, base, http)
+    await runner.cleanup()
+    await runtime.close()

@@ -8,95 +8,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.clock import FakeClock
-from bot.models import Member, Order
-from bot.runtime import Runtime, bootstrap_community, build_runtime
-from bot.services import payments
-from bot.services.callers import Caller, Role, resolve_actor
-from bot.settings import load_settings
-from bot.web.app import create_app, start_site
-from tests.payments_setup import INSIDERS_NAME, Shop, shop, with_public_url
+from bot.models import Member
+from tests.payments_setup import INSIDERS_NAME, Store, shop, store
 
-__all__ = ["shop"]
+__all__ = ["shop", "store"]
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning"),
 ]
-
-COMMUNITY = '[community]\nname = "Acme Makers"\nslug = "acme"\n'
-
-
-@dataclass
-class Store:
-    """Flywheel's web app with payments configured, and a browser-like HTTP client."""
-
-    runtime: Runtime
-    shop: Shop
-    base: str
-    http: aiohttp.ClientSession
-
-    async def link(self, offer: str, *, user: str = "U1", name: str = "Ada") -> str:
-        """Return a member's personal link to an offer, as /buy gives it."""
-        async with self.runtime.sessions() as session, session.begin():
-            actor = await resolve_actor(
-                session,
-                self.runtime.clock,
-                community_id=self.runtime.community_id,
-                caller=Caller("discord", "G1", user, name, Role.MEMBER),
-            )
-            links = await payments.buy_links(
-                session,
-                self.runtime.clock,
-                actor,
-                self.runtime.settings,
-                offer=offer,
-            )
-        return links[0].url
-
-    async def get(self, url: str) -> tuple[int, str, aiohttp.ClientResponse]:
-        """GET without following redirects; return status, body and the response."""
-        async with self.http.get(url, allow_redirects=False) as response:
-            return response.status, await response.text(), response
-
-    async def orders(self) -> list[Order]:
-        async with self.runtime.sessions() as session:
-            return list(await session.scalars(select(Order).order_by(Order.id)))
-
-    async def member(self, user: str = "U1") -> Member:
-        async with self.runtime.sessions() as session:
-            found = await session.scalar(select(Member).where(Member.display_name.is_not(None)))
-            assert found is not None
-            return found
-
-
-@pytest.fixture
-async def store(
-    tmp_path: Path, database_url: str, committed: object, clock: FakeClock, shop: Shop
-) -> AsyncIterator[Store]:
-    config = tmp_path / "bot.toml"
-    config.write_text(COMMUNITY + shop.toml(), encoding="utf-8")
-    settings = load_settings(
-        config, environ={"FLYWHEEL_DATABASE_URL": database_url, **shop.environ()}
-    )
-    runtime = build_runtime(settings, clock=clock)
-    await bootstrap_community(runtime)
-    runner, port = await start_site(create_app(runtime), "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{port}"
-    with_public_url(runtime, base)
-    async with aiohttp.ClientSession() as http:
-        yield Store(runtime, shop, base, http)
-    await runner.cleanup()
-    await runtime.close()
 
 
 def session_of(location: str) -> str:
