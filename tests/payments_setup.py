@@ -35,9 +35,14 @@ class Shop:
     stripe: StripeSandbox
     prices: dict[str, str]
 
-    def toml(self) -> str:
-        """Return the [stripe] and [offers.*] tables for bot.toml."""
-        return (
+    def toml(self, extra: int = 0) -> str:
+        """Return the [stripe] and [offers.*] tables for bot.toml (``extra`` more offers of
+        the pro price, ``more-01``…, for paging)."""
+        more = "".join(
+            f'[offers.more-{n:02}]\nname = "More {n:02}"\nprice = "{self.prices["pro"]}"\n'
+            for n in range(1, extra + 1)
+        )
+        return more + (
             f'[stripe]\napi_base = "{self.stripe.api_base}"\ntimeout_seconds = 5\n'
             f'[offers.pro]\nname = "Pro Pack"\nprice = "{self.prices["pro"]}"\n'
             "allow_promotion_codes = true\n"

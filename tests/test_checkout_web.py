@@ -257,3 +257,25 @@ async def test_the_canceled_page_and_the_stylesheet_are_served(store: Store) -> 
     status, css, response = await store.get(f"{store.base}/assets/site.css")
     assert status == 200 and "body" in css
     assert response.content_type == "text/css"
+
+
+async def test_a_head_request_opens_no_checkout_session(store: Store) -> None:
+    async with store.http.head(await store.link("pro"), allow_redirects=False) as response:
+        assert response.status == 405
+
+    assert store.shop.stripe.objects("checkout.session") == []
+
+
+async def test_a_click_after_the_members_email_is_learnt_opens_a_new_session(
+    store: Store,
+) -> None:
+    link = await store.link("pro")
+    _, _, first = await store.get(link)
+    async with store.runtime.sessions() as session, session.begin():
+        await session.execute(update(Member).values(email="ada@example.org"))
+
+    status, _, second = await store.get(link)
+
+    assert status == 303
+    assert first.headers["Location"] != second.headers["Location"]
+    assert len(await store.orders()) == 2

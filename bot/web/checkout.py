@@ -209,6 +209,7 @@ def add_checkout_routes(app: web.Application, runtime: Runtime) -> None:
     """Serve /buy/{offer}, its thank-you and canceled pages, and the pages' stylesheet."""
     app[SOURCE] = CheckoutSource(runtime, read_sessions(runtime.engine))
     add_page_routes(app)
-    app.router.add_get("/buy/{offer}", buy)
+    # Not on HEAD: a link checker's HEAD must not open a Checkout Session.
+    app.router.add_get("/buy/{offer}", buy, allow_head=False)
     app.router.add_get("/buy/{offer}/thanks", thanks)
     app.router.add_get("/buy/{offer}/canceled", canceled)

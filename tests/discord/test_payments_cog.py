@@ -39,17 +39,23 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning"),
 ]
 
-LINK = re.compile(r"<(http://127\.0\.0\.1:\d+/buy/(?P<offer>[a-z-]+)\?m=[A-Za-z0-9_.-]+)>")
+LINK = re.compile(r"<(http://127\.0\.0\.1:\d+/buy/(?P<offer>[a-z0-9-]+)\?m=[A-Za-z0-9_.-]+)>")
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, shop: Shop) -> Settings:
+def extra_offers() -> int:
+    """How many offers beyond the shop's three (parametrize to page)."""
+    return 0
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, shop: Shop, extra_offers: int) -> Settings:
     """Discord, the shop's offers, STRIPE_API_KEY and FLYWHEEL_SECRET_KEY."""
     config = tmp_path / "bot.toml"
     config.write_text(
         '[community]\nname = "Acme Makers"\nslug = "acme"\n'
         f"[discord]\nguild_ids = [{GUILD_ID}]\nowner_user_ids = [{CONFIGURED_OWNER_ID}]\n"
-        f'[media]\ndir = "{tmp_path / "media"}"\n' + shop.toml(),
+        f'[media]\ndir = "{tmp_path / "media"}"\n' + shop.toml(extra_offers),
         encoding="utf-8",
     )
     return load_settings(
@@ -118,6 +124,17 @@ async def test_buy_without_an_offer_lists_every_offer_with_its_link(
     assert offers == ["club", "insiders", "pro"]
     # bot.toml's markup in a name is shown as text.
     assert "Insiders <b>& Co</b>" not in content(reply)
+
+
+@pytest.mark.parametrize("extra_offers", [12])
+async def test_buy_pages_a_long_list_of_offers(bot: FlywheelBot, slash: Slash, web: str) -> None:
+    first = await slash("buy")
+    second = await slash("buy", options=[{"type": 4, "name": "page", "value": 2}])
+
+    assert "Page 1 of 2: `/buy page:2` for more." in content(first)
+    assert "Page 2 of 2: the last page." in content(second)
+    offers = [m.group("offer") for m in LINK.finditer(content(first) + content(second))]
+    assert len(offers) == 15 and len(set(offers)) == 15
 
 
 async def test_buy_names_the_offers_when_the_one_asked_for_does_not_exist(

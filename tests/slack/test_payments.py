@@ -17,9 +17,10 @@ from bot.runtime import Runtime, bootstrap_community, build_runtime
 from bot.sandbox.slack import RecordedCall, SlackSandbox
 from bot.settings import load_settings
 from bot.slack.app import SlackPlatform
+from bot.slack.payments import buying
 from bot.web.app import create_app, start_site
 from tests.payments_setup import Shop, shop, with_public_url
-from tests.slack.conftest import CHANNEL, MEMBER, Served
+from tests.slack.conftest import CHANNEL, MEMBER, Served, prompt_buttons
 
 __all__ = ["shop"]
 
@@ -29,7 +30,13 @@ pytestmark = [
 ]
 
 OWNER = "U0OWNER"
-LINK = re.compile(r"<(http://127\.0\.0\.1:\d+/buy/(?P<offer>[a-z-]+)\?m=[A-Za-z0-9_.-]+)>")
+LINK = re.compile(r"<(http://127\.0\.0\.1:\d+/buy/(?P<offer>[a-z0-9-]+)\?m=[A-Za-z0-9_.-]+)>")
+
+
+@pytest.fixture
+def extra_offers() -> int:
+    """How many offers beyond the shop's three (parametrize to page)."""
+    return 0
 
 
 @pytest.fixture
@@ -40,13 +47,14 @@ async def runtime(
     clock: FakeClock,
     sandbox: SlackSandbox,
     shop: Shop,
+    extra_offers: int,
 ) -> AsyncIterator[Runtime]:
     """The Acme Makers runtime with the shop's offers, Stripe and the links' secret key."""
     sandbox.add_user(OWNER, "olive", real_name="Olive Owner", is_owner=True)
     config = tmp_path / "bot.toml"
     config.write_text(
         '[community]\nname = "Acme Makers"\nslug = "acme"\n[slack]\nmode = "http"\n'
-        f'[media]\ndir = "{tmp_path / "media"}"\n' + shop.toml(),
+        f'[media]\ndir = "{tmp_path / "media"}"\n' + shop.toml(extra_offers),
         encoding="utf-8",
     )
     settings = load_settings(
@@ -76,8 +84,10 @@ async def served(runtime: Runtime, sandbox: SlackSandbox) -> AsyncIterator[Serve
     await runner.cleanup()
 
 
-async def ask(served: Served, sandbox: SlackSandbox, text: str, user_id: str = MEMBER) -> str:
-    """Run a command and return the text of the ephemeral answer."""
+async def answer_to(
+    served: Served, sandbox: SlackSandbox, text: str, user_id: str = MEMBER
+) -> RecordedCall:
+    """Run a command and return the ephemeral answer."""
     seen = len(sandbox.calls)
     reply = await served.sender.send_slash_command(
         "/flywheel", text, user_id=user_id, channel_id=CHANNEL
@@ -85,7 +95,12 @@ async def ask(served: Served, sandbox: SlackSandbox, text: str, user_id: str = M
     assert reply.status == 200
     answer: RecordedCall = await sandbox.wait_for_call("response_url", since=seen)
     assert answer.args["response_type"] == "ephemeral"
-    return str(answer.args["text"])
+    return answer
+
+
+async def ask(served: Served, sandbox: SlackSandbox, text: str, user_id: str = MEMBER) -> str:
+    """Run a command and return the text of the ephemeral answer."""
+    return str((await answer_to(served, sandbox, text, user_id)).args["text"])
 
 
 async def test_buy_gives_a_link_that_opens_a_checkout_session_for_the_member(
@@ -113,6 +128,29 @@ async def test_buy_alone_lists_every_offer_with_its_link_escaped(
 
     assert [m.group("offer") for m in LINK.finditer(text)] == ["club", "insiders", "pro"]
     assert "*Insiders &lt;b&gt;&amp; Co&lt;/b&gt;*" in text
+
+
+@pytest.mark.parametrize("extra_offers", [12])
+async def test_buy_pages_a_long_list_of_offers_with_buttons(
+    served: Served, sandbox: SlackSandbox
+) -> None:
+    first = await answer_to(served, sandbox, "buy")
+    assert first.ok, first.response
+    assert "Page 1 of 2." in first.args["text"]
+    (next_page,) = prompt_buttons(first).items()
+    assert next_page == (buying.PAGE_ACTION, "2")
+
+    seen = len(sandbox.calls)
+    await served.sender.send_block_action(
+        buying.PAGE_ACTION, "2", user_id=MEMBER, channel_id=CHANNEL
+    )
+    second = await sandbox.wait_for_call("response_url", since=seen)
+
+    assert second.ok, second.response
+    assert "Page 2 of 2." in second.args["text"]
+    offers = [m.group("offer") for m in LINK.finditer(first.args["text"] + second.args["text"])]
+    assert len(offers) == 15 and len(set(offers)) == 15
+    assert all(len(b["text"]["text"]) <= 3000 for b in second.args["blocks"] if "text" in b)
 
 
 async def test_billing_gives_a_payer_a_portal_link(

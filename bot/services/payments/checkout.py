@@ -13,6 +13,8 @@ never hold a write transaction across a call to Stripe:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -187,6 +189,11 @@ def checkout_request(
         params["subscription_data"] = {"metadata": dict(metadata)}
     if offer.allow_promotion_codes:
         params["allow_promotion_codes"] = True
+    if key is not None:
+        # Stripe refuses a key replayed with other parameters (an email learnt, bot.toml
+        # edited in between): those are another session, so they get another key.
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        key = f"{key}:{digest[:16]}"
     return CheckoutRequest(params, key)
 
 
