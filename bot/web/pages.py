@@ -56,8 +56,6 @@ def message_page(
     paragraphs: list[str],
     status: int = 200,
     error_id: str | None = None,
-    next_url: str | None = None,
-    next_label: str = "",
 ) -> web.Response:
     """Render the one-message page (errors, thanks, canceled)."""
     return page(
@@ -67,8 +65,6 @@ def message_page(
         title=title,
         paragraphs=paragraphs,
         error_id=error_id,
-        next_url=next_url,
-        next_label=next_label,
     )
 
 
