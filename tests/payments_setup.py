@@ -25,6 +25,14 @@ from bot.settings import Settings, load_settings
 from bot.web.app import create_app, start_site
 
 SECRET_KEY = "flywheel-test-secret-key-for-signed-links"
+# For the command fuzz harnesses: two offers and the links' key (no Stripe key: /billing of a
+# member without a purchase never reaches Stripe), so /buy and /offer answer for real.
+FUZZ_PAYMENTS = (
+    '[offers.pro]\nname = "Pro <Pack> & *more*"\nprice = "price_fuzz_pro"\n'
+    '[offers.club]\nname = "Club"\nprice = "price_fuzz_club"\nmode = "subscription"\n'
+    "members_only = true\n",
+    {"FLYWHEEL_SECRET_KEY": SECRET_KEY},
+)
 INSIDERS_NAME = "Insiders <b>& Co</b>"
 
 
