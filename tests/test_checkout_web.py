@@ -6,6 +6,7 @@ page completes it and sends the buyer to our thank-you page; every refusal is a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +16,7 @@ from sqlalchemy import update
 
 from bot.clock import FakeClock
 from bot.models import Member
+from bot.payments import build_gateway
 from tests.payments_setup import INSIDERS_NAME, Store, shop, store
 
 __all__ = ["shop", "store"]
@@ -279,3 +281,40 @@ async def test_a_click_after_the_members_email_is_learnt_opens_a_new_session(
     assert status == 303
     assert first.headers["Location"] != second.headers["Location"]
     assert len(await store.orders()) == 2
+
+
+async def test_stripe_not_answering_in_time_is_a_502_page(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accept the connection, read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = store.runtime.settings
+    stripe_settings = settings.stripe.model_copy(
+        update={"api_base": f"http://127.0.0.1:{port}", "timeout_seconds": 0.2}
+    )
+    slow = build_gateway(
+        settings.model_copy(
+            update={"file": settings.file.model_copy(update={"stripe": stripe_settings})}
+        )
+    )
+    assert slow is not None
+    gateway, store.runtime.stripe = store.runtime.stripe, slow
+    try:
+        with caplog.at_level(logging.INFO):
+            status, body, _ = await store.get(await store.link("pro"))
+    finally:
+        store.runtime.stripe = gateway
+        await slow.close()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+    assert status == 502
+    assert "couldn't reach the payment provider" in body.replace("&#39;", "'")
+    assert "APIConnectionError" in caplog.text
