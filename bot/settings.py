@@ -460,6 +460,13 @@ class Settings(BaseModel):
             "slack": dict(self.slack.channels),
         }
 
+    def configured_owners(self) -> dict[str, tuple[str, ...]]:
+        """Return the owners' user ids bot.toml names (``owner_user_ids``), by platform."""
+        return {
+            "discord": tuple(str(user) for user in self.discord.owner_user_ids),
+            "slack": tuple(self.slack.owner_user_ids),
+        }
+
     @property
     def discord_enabled(self) -> bool:
         """Say whether a Discord token is configured."""

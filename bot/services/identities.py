@@ -14,10 +14,10 @@ from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.db.driver import select_in, sqlite_driver
 from bot.errors import FlywheelError, NotFound
-from bot.events import MemberCreated, publish, publish_many
+from bot.events import MemberCreated, MemberJoined, publish, publish_many
 from bot.ids import new_uid
 from bot.messages import DirectMessage, rich
-from bot.models import ErasedIdentity, Identity, Member
+from bot.models import ErasedIdentity, Identity, Member, PlatformSpace
 from bot.outbox import send
 from bot.services.communities import SpaceRef
 
@@ -303,6 +303,50 @@ async def resolve_passive_members(
         ],
     )
     return found
+
+
+async def member_joined(
+    session: AsyncSession, clock: Clock, *, platform: str, space: str, user_id: str
+) -> int | None:
+    """Note that a user joined a guild or workspace; publish ``member.joined`` if they are known.
+
+    A join is a passive signal: it creates no member (chat, a command or a purchase does)
+    and brings back nobody who asked to be erased. In a guild or workspace not bound to the
+    community nothing happens. Return the member's id, or None.
+    """
+    found = (
+        await session.execute(
+            select(Identity.member_id, PlatformSpace.community_id)
+            .join(PlatformSpace, PlatformSpace.id == Identity.space_id)
+            .where(
+                PlatformSpace.platform == platform,
+                PlatformSpace.external_id == space,
+                Identity.platform == platform,
+                Identity.user_id == user_id,
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    member_id, community_id = found
+    await publish(
+        session,
+        clock,
+        MemberJoined(
+            community_id=community_id,
+            member_id=member_id,
+            platform=platform,
+            space=space,
+            user_id=user_id,
+            join_uid=new_uid(),
+        ),
+    )
+    return int(member_id)
+
+
+def joined_as(member_id: int | None) -> str:
+    """Return how a front end logs the outcome of :func:`member_joined`."""
+    return "not a known member" if member_id is None else f"member {member_id}"
 
 
 async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
