@@ -342,6 +342,11 @@ PATHS_NEARBY = [
     "/media/",
     "/media/..%2F..%2Fbot.toml",
     "/media/0123456789abcdef.png.json",
+    # A configured members-only offer: any query is a link to check (never Stripe: no key).
+    "/buy/club",
+    "/buy/club/thanks",
+    "/buy/pro/canceled",
+    "/buy/%63lub",
 ]
 method_tokens = st.one_of(
     st.sampled_from(

@@ -1,10 +1,13 @@
 """Payments: offers sold through Stripe Checkout, orders and subscriptions kept convergent
 with Stripe whatever order its webhooks arrive in, and the paid access they give.
 
-Rooms: :mod:`.offers` (what bot.toml sells), :mod:`.access` (entitlement → RoleChange),
-:mod:`.grace` (the job revoking access whose grace period ended), :mod:`.why`
-(`/access why`), :mod:`.rejoin` (paid access back on rejoining), :mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
-``payment.reversed``) and :mod:`.data` (privacy and export). Front ends use only what this module exports.
+Rooms: :mod:`.offers` (what bot.toml sells), :mod:`.checkout` (buy links, Checkout
+Sessions), :mod:`.billing` (the billing portal, owners' offer figures), :mod:`.access`
+(entitlement → RoleChange), :mod:`.grace` (the job revoking access whose grace period
+ended), :mod:`.rejoin` (paid access back on rejoining), :mod:`.why` (`/access why`),
+:mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
+``payment.reversed``) and :mod:`.data` (privacy and export). Front ends use only what this
+module exports.
 """
 
 from __future__ import annotations
@@ -13,6 +16,28 @@ from bot.events import MemberJoined
 from bot.features import Feature, Job, Subscription
 from bot.services.payments import data
 from bot.services.payments.access import AccessChange, Entitlement, entitlements, refresh
+from bot.services.payments.billing import (
+    NO_PURCHASE,
+    OfferFigures,
+    OfferOverview,
+    PaymentsUnavailable,
+    PortalLink,
+    billing_customer,
+    offer_facts,
+    offer_overview,
+    open_portal,
+)
+from bot.services.payments.checkout import (
+    Buyer,
+    BuyLink,
+    CheckoutRequest,
+    OpenedSession,
+    buy_links,
+    buyer_of,
+    checkout_request,
+    open_session,
+    record_opened,
+)
 from bot.services.payments.claims import (
     ClaimAsked,
     ClaimConfirmed,
@@ -29,14 +54,27 @@ from bot.services.payments.why import AccessReport, explain_access, why_lines
 
 __all__ = [
     "FEATURE",
+    "NO_PURCHASE",
     "AccessChange",
     "AccessReport",
+    "BuyLink",
+    "Buyer",
+    "CheckoutRequest",
     "ClaimAsked",
     "ClaimConfirmed",
     "Entitlement",
+    "OfferFigures",
+    "OfferOverview",
     "OfferView",
+    "OpenedSession",
     "PaymentRecorded",
     "PaymentReversed",
+    "PaymentsUnavailable",
+    "PortalLink",
+    "billing_customer",
+    "buy_links",
+    "buyer_of",
+    "checkout_request",
     "claim_purchase",
     "confirm_claim",
     "entitlements",
@@ -44,7 +82,12 @@ __all__ = [
     "find_offer",
     "list_offers",
     "member_of_identity",
+    "offer_facts",
+    "offer_overview",
+    "open_portal",
+    "open_session",
     "order_of_button",
+    "record_opened",
     "refresh",
     "view_of",
     "why_lines",

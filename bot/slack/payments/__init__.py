@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.front import SlackFront
-from bot.slack.payments import access, claims
+from bot.slack.payments import access, buying, claims
 
 __all__ = ["register"]
 
@@ -14,3 +14,4 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     """Add payments' parts (one line per part)."""
     access.register(app, front)
     claims.register(app, front)
+    buying.register(app, front)
