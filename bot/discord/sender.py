@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.discord.access import (
+from bot.discord.access_errors import (
     MISSING_PERMISSIONS,
     UNKNOWN_MEMBER,
     UNKNOWN_ROLE,

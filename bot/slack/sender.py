@@ -38,7 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import DirectMessage, Edit, Post, RoleChange
 from bot.outbox import Blocked, Effect, PermanentFailure, Posted, RateLimit, RetryLater
-from bot.slack.access import blocked_reason, unset_access
+from bot.slack.access_errors import blocked_reason, unset_access
 from bot.slack.render import content
 
 log = logging.getLogger(__name__)
