@@ -170,6 +170,7 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
     assert {command["name"] for command in guild_sync.json} == {
         "Mark as answer",
         "about",
+        "access",
         "badge",
         "badges",
         "billing",
@@ -177,6 +178,7 @@ async def test_commands_are_synced_to_the_configured_guild_and_cleared_globally(
         "channel",
         "leaderboard",
         "link",
+        "link-purchase",
         "offer",
         "privacy",
         "rank",
