@@ -24,6 +24,7 @@ from bot.runtime import Runtime
 from bot.services import recognition, ugc
 from bot.web.media import serve_media
 from bot.web.proof import add_proof_routes
+from bot.web.stripe_webhook import add_webhook_routes
 
 log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -173,6 +174,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{key}", media)
     add_proof_routes(app, runtime)
+    add_webhook_routes(app, runtime)
     return app
 
 

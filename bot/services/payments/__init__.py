@@ -2,8 +2,9 @@
 with Stripe whatever order its webhooks arrive in, and the paid access they give.
 
 Rooms: :mod:`.offers` (what bot.toml sells), :mod:`.access` (entitlement → RoleChange),
-:mod:`.events` (``payment.recorded`` / ``payment.reversed``) and :mod:`.data` (privacy and
-export). Front ends use only what this module exports.
+:mod:`.events` (``payment.recorded`` / ``payment.reversed``), :mod:`.data` (privacy and
+export), and the Stripe events in: :mod:`.webhook` (record once, dispatch), :mod:`.orders`
+and :mod:`.subscriptions` (order-proof convergence), :mod:`.matching`. Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.services.payments import data
 from bot.services.payments.access import AccessChange, Entitlement, entitlements, refresh
 from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.offers import OfferView, find_offer, list_offers, view_of
+from bot.services.payments.webhook import apply_event, read_event
 
 __all__ = [
     "FEATURE",
@@ -21,9 +23,11 @@ __all__ = [
     "OfferView",
     "PaymentRecorded",
     "PaymentReversed",
+    "apply_event",
     "entitlements",
     "find_offer",
     "list_offers",
+    "read_event",
     "refresh",
     "view_of",
 ]

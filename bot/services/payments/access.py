@@ -46,7 +46,7 @@ class AccessChange:
     reason: str
 
 
-def _order_reversed(order: Order) -> str | None:
+def order_reversed(order: Order) -> str | None:
     """Return why a paid order no longer pays for anything, or None while it does."""
     if order.dispute_status in REVERSED_DISPUTES:
         return f"order {order.session_id}: the dispute was lost"
@@ -107,7 +107,7 @@ async def entitlements(
         reasons: list[tuple[bool, str]] = []
         if offer.mode == "subscription":
             reversed_subs = {
-                o.subscription_id for o in orders if o.offer_slug == slug and _order_reversed(o)
+                o.subscription_id for o in orders if o.offer_slug == slug and order_reversed(o)
             }
             for sub in (s for s in subscriptions if s.offer_slug == slug):
                 paying, why = _subscription_reason(sub, offer, now)
@@ -119,7 +119,7 @@ async def entitlements(
                 if order.payment_status != "paid":
                     reasons.append((False, f"order {order.session_id} is {order.payment_status}"))
                     continue
-                reversed_why = _order_reversed(order)
+                reversed_why = order_reversed(order)
                 reasons.append(
                     (reversed_why is None, reversed_why or f"order {order.session_id} is paid")
                 )

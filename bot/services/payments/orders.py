@@ -1,0 +1,234 @@
+"""Orders: one per Checkout Session, converging on Stripe's state whatever the arrival order.
+
+Each facet moves one way only, judged by the object's own state, never by when its event
+arrived: ``session_status`` open → complete or expired; ``payment_status`` unpaid → paid,
+no_payment_required or failed; ``amount_refunded`` keeps the largest amount seen;
+``dispute_status`` by the dispute's rank (won and lost are final). Ids and amounts a snapshot
+carries fill what is still empty. ``PaymentRecorded`` is published when an order first becomes
+paid (``paid_at`` set) and ``PaymentReversed`` when it first becomes refunded in full or its
+dispute lost: each transition happens once per order, so each event is published once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import dialect_insert
+from bot.events import publish
+from bot.ids import new_uid
+from bot.models import Order
+from bot.offers import OfferSettings
+from bot.services.payments.access import order_reversed
+from bot.services.payments.events import PaymentRecorded, PaymentReversed
+from bot.services.payments.matching import (
+    child,
+    member_for,
+    metadata_of,
+    moment,
+    number,
+    object_id,
+    offer_for,
+    remember_customer,
+    text,
+)
+
+SESSION_RANK = {"open": 0, "complete": 1, "expired": 1}
+PAYMENT_RANK = {"unpaid": 0, "paid": 1, "no_payment_required": 1, "failed": 1}
+DISPUTE_RANK = {
+    "warning_needs_response": 1,
+    "needs_response": 1,
+    "warning_under_review": 2,
+    "under_review": 2,
+    "warning_closed": 3,
+    "won": 4,
+    "lost": 4,
+}
+
+
+def _forward(current: str, new: str | None, ranks: Mapping[str, int]) -> str:
+    """Return ``new`` when it ranks above ``current`` (a final value is never left)."""
+    if new is None or new not in ranks:
+        return current
+    return new if ranks[new] > ranks.get(current, -1) else current
+
+
+async def _order_row(
+    session: AsyncSession, clock: Clock, community_id: int, obj: Mapping[str, Any]
+) -> Order:
+    """Return the session's order, locked, inserting it first if it is new."""
+    session_id = text(obj, "id") or ""
+    now = clock.now()
+    await session.execute(
+        dialect_insert(session, Order)
+        .values(
+            uid=new_uid(),
+            community_id=community_id,
+            session_id=session_id,
+            mode=(text(obj, "mode") or "payment")[:16],
+            session_status="open",
+            payment_status="unpaid",
+            amount_refunded=0,
+            matched=False,
+            created_at=moment(number(obj, "created")) or now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["community_id", "session_id"])
+    )
+    row = await session.scalar(
+        select(Order)
+        .where(Order.community_id == community_id, Order.session_id == session_id)
+        .with_for_update()
+    )
+    assert row is not None
+    return row
+
+
+def _fill(row: Order, obj: Mapping[str, Any]) -> None:
+    """Fill the ids and amounts a snapshot carries where the order has none yet."""
+    details = child(obj, "customer_details")
+    found: dict[str, Any] = {
+        "amount_total": number(obj, "amount_total"),
+        "currency": (text(obj, "currency") or "")[:3] or None,
+        "customer_id": object_id(obj, "customer"),
+        "customer_email": text(details, "email") or text(obj, "customer_email"),
+        "payment_intent_id": object_id(obj, "payment_intent"),
+        "subscription_id": object_id(obj, "subscription"),
+        "client_reference_id": (text(obj, "client_reference_id") or "")[:200] or None,
+    }
+    for name, value in found.items():
+        if value is not None and getattr(row, name) is None:
+            setattr(row, name, value[:320] if isinstance(value, str) else value)
+
+
+async def apply_session(
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    obj: Mapping[str, Any],
+    event_type: str,
+) -> Order:
+    """Apply a ``checkout.session.*`` snapshot to its order; return the order."""
+    row = await _order_row(session, clock, community_id, obj)
+    _fill(row, obj)
+    row.session_status = _forward(row.session_status, text(obj, "status"), SESSION_RANK)
+    payment = text(obj, "payment_status")
+    if event_type == "checkout.session.async_payment_failed":
+        payment = "failed"  # Stripe leaves the session "unpaid"; the order says why
+    row.payment_status = _forward(row.payment_status, payment, PAYMENT_RANK)
+    metadata = metadata_of(obj)
+    if row.offer_slug is None:
+        row.offer_slug = offer_for(offers, metadata)
+    if row.member_id is None:
+        row.member_id = await member_for(
+            session,
+            community_id,
+            metadata,
+            reference=row.client_reference_id,
+            customer_id=row.customer_id,
+        )
+    row.matched = row.offer_slug is not None and row.member_id is not None
+    if row.member_id is not None:
+        await remember_customer(session, row.member_id, row.customer_id)
+    row.updated_at = clock.now()
+    if row.payment_status == "paid" and row.paid_at is None:
+        row.paid_at = clock.now()
+        await session.flush()
+        await publish(
+            session,
+            clock,
+            PaymentRecorded(
+                community_id=community_id,
+                order_uid=row.uid,
+                session_id=row.session_id,
+                member_id=row.member_id,
+                offer_slug=row.offer_slug,
+                amount=row.amount_total,
+                currency=row.currency,
+                metadata=metadata,
+            ),
+        )
+    return row
+
+
+async def _order_of_charge(
+    session: AsyncSession, community_id: int, charge_id: str | None, intent_id: str | None
+) -> Order | None:
+    """Return the order a charge belongs to (by payment intent or charge id), locked."""
+    keys = []
+    if intent_id:
+        keys.append(Order.payment_intent_id == intent_id)
+    if charge_id:
+        keys.append(Order.charge_id == charge_id)
+    if not keys:
+        return None
+    found: Order | None = await session.scalar(
+        select(Order)
+        .where(Order.community_id == community_id, or_(*keys))
+        .order_by(Order.id)
+        .limit(1)
+        .with_for_update()
+    )
+    return found
+
+
+async def _reverse_once(
+    session: AsyncSession, clock: Clock, row: Order, was_reversed: bool, why: str
+) -> None:
+    """Publish ``PaymentReversed`` if this change took a paid order back."""
+    if was_reversed or row.paid_at is None or order_reversed(row) is None:
+        return
+    await publish(
+        session,
+        clock,
+        PaymentReversed(
+            community_id=row.community_id,
+            order_uid=row.uid,
+            session_id=row.session_id,
+            member_id=row.member_id,
+            offer_slug=row.offer_slug,
+            why=why,
+        ),
+    )
+
+
+async def apply_charge(
+    session: AsyncSession, clock: Clock, community_id: int, obj: Mapping[str, Any]
+) -> Order | None:
+    """Apply a ``charge.refunded`` snapshot: the refunded amount only grows."""
+    charge_id = text(obj, "id")
+    row = await _order_of_charge(session, community_id, charge_id, object_id(obj, "payment_intent"))
+    if row is None:
+        return None  # a charge of no order we know (reconcile finds its session later)
+    was_reversed = order_reversed(row) is not None
+    row.charge_id = row.charge_id or charge_id
+    row.amount_refunded = max(row.amount_refunded, number(obj, "amount_refunded") or 0)
+    row.updated_at = clock.now()
+    await _reverse_once(session, clock, row, was_reversed, "refunded")
+    return row
+
+
+async def apply_dispute(
+    session: AsyncSession, clock: Clock, community_id: int, obj: Mapping[str, Any]
+) -> Order | None:
+    """Apply a ``charge.dispute.*`` snapshot: the status only moves up its rank."""
+    row = await _order_of_charge(
+        session, community_id, object_id(obj, "charge"), object_id(obj, "payment_intent")
+    )
+    if row is None:
+        return None
+    was_reversed = order_reversed(row) is not None
+    row.charge_id = row.charge_id or object_id(obj, "charge")
+    status = text(obj, "status")
+    if status in DISPUTE_RANK and (
+        row.dispute_status is None or DISPUTE_RANK[status] > DISPUTE_RANK.get(row.dispute_status, 0)
+    ):
+        row.dispute_status = status
+    row.updated_at = clock.now()
+    await _reverse_once(session, clock, row, was_reversed, "dispute_lost")
+    return row
