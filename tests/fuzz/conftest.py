@@ -60,6 +60,7 @@ async def web_under_test(
             "DISCORD_TOKEN": "sandbox-discord-token",
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_SIGNING_SECRET": slack.signing_secret,
+            "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_secret",
         },
     )
     runtime = build_runtime(settings, clock=clock)

@@ -74,9 +74,10 @@ class Shop:
 
     async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """POST raw bytes to the webhook route."""
-        async with aiohttp.ClientSession() as http, http.post(
-            self.url, data=body, headers=headers
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(self.url, data=body, headers=headers) as response,
+        ):
             return response.status, await response.text()
 
     async def count(self, model: Any) -> int:
@@ -91,7 +92,9 @@ class Shop:
             return (value - since).total_seconds() if value is not None else None
 
         async with self.runtime.sessions() as session:
-            orders = (await session.scalars(select(Order).where(Order.member_id == member_id))).all()
+            orders = (
+                await session.scalars(select(Order).where(Order.member_id == member_id))
+            ).all()
             subs = (
                 await session.scalars(
                     select(Subscription).where(Subscription.member_id == member_id)
@@ -118,13 +121,28 @@ class Shop:
             ]
         return {
             "orders": [
-                (o.offer_slug, o.session_status, o.payment_status, o.amount_total, o.matched,
-                 rel(o.paid_at), o.subscription_id is not None)
+                (
+                    o.offer_slug,
+                    o.session_status,
+                    o.payment_status,
+                    o.amount_total,
+                    o.matched,
+                    rel(o.paid_at),
+                    o.subscription_id is not None,
+                )
                 for o in orders
             ],
             "subscriptions": [
-                (s.offer_slug, s.status, s.cancel_at_period_end, rel(s.current_period_end),
-                 rel(s.canceled_at), rel(s.ended_at), rel(s.past_due_since), rel(s.version))
+                (
+                    s.offer_slug,
+                    s.status,
+                    s.cancel_at_period_end,
+                    rel(s.current_period_end),
+                    rel(s.canceled_at),
+                    rel(s.ended_at),
+                    rel(s.past_due_since),
+                    rel(s.version),
+                )
                 for s in subs
             ],
             "access": [(a.offer_slug, a.access, a.granted) for a in access],
@@ -146,9 +164,7 @@ async def open_shop(tmp_path: Path, database_url: str, clock: FakeClock) -> Asyn
     )
     product = sandbox.add_product("Acme membership")
     prices = {
-        "supporters": sandbox.add_price(
-            product["id"], 500, recurring={"interval": "month"}
-        )["id"],
+        "supporters": sandbox.add_price(product["id"], 500, recurring={"interval": "month"})["id"],
         "guide": sandbox.add_price(product["id"], 2500)["id"],
     }
     config = tmp_path / "bot.toml"
@@ -182,7 +198,9 @@ async def open_shop(tmp_path: Path, database_url: str, clock: FakeClock) -> Asyn
 
 
 @pytest.fixture
-async def shop(tmp_path: Path, database_url: str, committed: object, clock: FakeClock) -> AsyncIterator[Shop]:
+async def shop(
+    tmp_path: Path, database_url: str, committed: object, clock: FakeClock
+) -> AsyncIterator[Shop]:
     """The shop, on a freshly migrated database (SQLite, or PostgreSQL when asked)."""
     async for opened in open_shop(tmp_path, database_url, clock):
         yield opened

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -98,9 +97,7 @@ async def test_forged_stale_and_malformed_requests_are_refused_and_write_nothing
         d.attempts[-1].status == 400 and not d.delivered for d in forged_deliveries
     )
     assert stale and all(d.attempts[-1].status == 400 for d in stale)
-    assert {name: status for name, (status, _) in answers.items()} == dict.fromkeys(
-        malformed, 400
-    )
+    assert {name: status for name, (status, _) in answers.items()} == dict.fromkeys(malformed, 400)
     assert "not JSON" in answers["not json"][1] and SECRET not in answers["bad header"][1]
     refusals = [r.getMessage() for r in caplog.records if r.name == "bot.refusals"]
     assert len(refusals) == len(malformed)
@@ -133,7 +130,7 @@ async def test_a_handler_failure_answers_500_and_stripes_retry_records_it_once(
     start = shop.clock.now()
     tripped: list[str] = []
 
-    def fail_the_first_order_insert(_conn, _cursor, statement, _params, _context, _many):  # noqa: ANN001
+    def fail_the_first_order_insert(_conn, _cursor, statement, _params, _context, _many):
         if statement.lstrip().upper().startswith("INSERT INTO ORDERS") and not tripped:
             tripped.append(statement)
             raise RuntimeError("the disk is full (injected)")
@@ -153,7 +150,9 @@ async def test_a_handler_failure_answers_500_and_stripes_retry_records_it_once(
     assert [a.status for a in completed.attempts] == [500, 200]
     failure = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert "error id" in failure.getMessage() and failure.exc_info is not None
-    assert tripped and await stripe_events(shop) == len({d.event_id for d in shop.sandbox.deliveries})
+    assert tripped and await stripe_events(shop) == len(
+        {d.event_id for d in shop.sandbox.deliveries}
+    )
     state = await shop.state(member_id, start)
     assert state["orders"] == [("guide", "complete", "paid", 2500, True, 0.0, False)]
     assert state["roles"] == [True] and state["recorded"] == 1

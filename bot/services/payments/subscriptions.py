@@ -131,7 +131,9 @@ async def _match(
         )
     ).first()
     if row.offer_slug is None:
-        row.offer_slug = offer_for(offers, metadata, prices) or (order.offer_slug if order else None)
+        row.offer_slug = offer_for(offers, metadata, prices) or (
+            order.offer_slug if order else None
+        )
     if row.member_id is None:
         row.member_id = (order.member_id if order else None) or await member_for(
             session, row.community_id, metadata, customer_id=row.customer_id
@@ -206,10 +208,11 @@ async def apply_invoice(
         paid_at = moment(number(child(obj, "status_transitions"), "paid_at")) or created
         if row.past_due_since is not None and row.past_due_since <= paid_at:
             row.past_due_since = None
-    elif not (row.status in PAYING and row.version > created):
-        # A failure older than a snapshot showing the subscription paying is history.
-        if row.past_due_since is None or created < row.past_due_since:
-            row.past_due_since = created
+    elif not (row.status in PAYING and row.version > created) and (
+        row.past_due_since is None or created < row.past_due_since
+    ):
+        # (A failure older than a snapshot showing the subscription paying is history.)
+        row.past_due_since = created
     row.updated_at = clock.now()
     return row
 

@@ -54,7 +54,9 @@ def read_event(event: Mapping[str, Any]) -> StripeEventIn:
         raise Invalid("The event has no type.", field="type", code="stripe.event.type")
     created = number(event, "created")
     if created is None or not 0 <= created < 2**37:
-        raise Invalid("The event has no created time.", field="created", code="stripe.event.created")
+        raise Invalid(
+            "The event has no created time.", field="created", code="stripe.event.created"
+        )
     obj = child(child(event, "data"), "object")
     if not obj or text(obj, "id") is None:
         raise Invalid("The event has no data.object.", field="data", code="stripe.event.data")
@@ -169,5 +171,7 @@ async def apply_event(
     offers = settings.offers
     changed = await handler(session, clock, offers, community_id, checked)
     if changed is not None and changed.member_id is not None:
-        await refresh(session, clock, offers, community_id=community_id, member_id=changed.member_id)
+        await refresh(
+            session, clock, offers, community_id=community_id, member_id=changed.member_id
+        )
     return True
