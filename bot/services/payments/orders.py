@@ -114,6 +114,16 @@ async def apply_session(
     event_type: str,
 ) -> Order:
     """Apply a ``checkout.session.*`` snapshot to its order; return the order."""
+    metadata = metadata_of(obj)
+    # Looked up before the row is loaded and changed, so the order is written in one UPDATE
+    # (a query after a change would flush it first).
+    named = await member_for(
+        session,
+        community_id,
+        metadata,
+        reference=text(obj, "client_reference_id"),
+        customer_id=object_id(obj, "customer"),
+    )
     row = await _order_row(session, clock, community_id, obj)
     _fill(row, obj)
     row.session_status = _forward(row.session_status, text(obj, "status"), SESSION_RANK)
@@ -121,24 +131,16 @@ async def apply_session(
     if event_type == "checkout.session.async_payment_failed":
         payment = "failed"  # Stripe leaves the session "unpaid"; the order says why
     row.payment_status = _forward(row.payment_status, payment, PAYMENT_RANK)
-    metadata = metadata_of(obj)
     if row.offer_slug is None:
         row.offer_slug = offer_for(offers, metadata)
     if row.member_id is None:
-        row.member_id = await member_for(
-            session,
-            community_id,
-            metadata,
-            reference=row.client_reference_id,
-            customer_id=row.customer_id,
-        )
+        row.member_id = named
     row.matched = row.offer_slug is not None and row.member_id is not None
     if row.member_id is not None:
         await remember_customer(session, row.member_id, row.customer_id)
     row.updated_at = clock.now()
     if row.payment_status == "paid" and row.paid_at is None:
         row.paid_at = clock.now()
-        await session.flush()
         await publish(
             session,
             clock,
