@@ -95,12 +95,17 @@ async def entitlements(
             .order_by(Order.created_at.desc(), Order.id.desc())
         )
     )
-    subscriptions = list(
-        await session.scalars(
-            select(Subscription)
-            .where(Subscription.member_id == member_id, Subscription.offer_slug.in_(granting))
-            .order_by(Subscription.version.desc(), Subscription.id.desc())
+    recurring = [slug for slug, offer in granting.items() if offer.mode == "subscription"]
+    subscriptions = (
+        list(
+            await session.scalars(
+                select(Subscription)
+                .where(Subscription.member_id == member_id, Subscription.offer_slug.in_(recurring))
+                .order_by(Subscription.version.desc(), Subscription.id.desc())
+            )
         )
+        if recurring  # a community selling only one-time offers has no subscriptions to read
+        else []
     )
     found: list[Entitlement] = []
     for slug, offer in granting.items():

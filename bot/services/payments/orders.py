@@ -57,35 +57,36 @@ def _forward(current: str, new: str | None, ranks: Mapping[str, int]) -> str:
     return new if ranks[new] > ranks.get(current, -1) else current
 
 
-async def _order_row(
-    session: AsyncSession, clock: Clock, community_id: int, obj: Mapping[str, Any]
-) -> Order:
-    """Return the session's order, locked, inserting it first if it is new."""
-    session_id = text(obj, "id") or ""
+def _blank(clock: Clock, community_id: int, obj: Mapping[str, Any]) -> Order:
+    """Return a new, unsaved order for a session: open, unpaid, nothing known yet."""
     now = clock.now()
-    await session.execute(
+    return Order(
+        uid=new_uid(),
+        community_id=community_id,
+        session_id=text(obj, "id") or "",
+        mode=(text(obj, "mode") or "payment")[:16],
+        session_status="open",
+        payment_status="unpaid",
+        amount_refunded=0,
+        matched=False,
+        created_at=moment(number(obj, "created")) or now,
+        updated_at=now,
+    )
+
+
+async def _insert(session: AsyncSession, order: Order) -> bool:
+    """Insert a new order unless its session has one; return whether it was inserted."""
+    values = {c.key: getattr(order, c.key) for c in Order.__table__.columns if c.key != "id"}
+    inserted = await session.scalar(
         dialect_insert(session, Order)
-        .values(
-            uid=new_uid(),
-            community_id=community_id,
-            session_id=session_id,
-            mode=(text(obj, "mode") or "payment")[:16],
-            session_status="open",
-            payment_status="unpaid",
-            amount_refunded=0,
-            matched=False,
-            created_at=moment(number(obj, "created")) or now,
-            updated_at=now,
-        )
+        .values(values)
         .on_conflict_do_nothing(index_elements=["community_id", "session_id"])
+        .returning(Order.id)
     )
-    row = await session.scalar(
-        select(Order)
-        .where(Order.community_id == community_id, Order.session_id == session_id)
-        .with_for_update()
-    )
-    assert row is not None
-    return row
+    if inserted is None:
+        return False
+    order.id = inserted
+    return True
 
 
 def _fill(row: Order, obj: Mapping[str, Any]) -> None:
@@ -105,6 +106,28 @@ def _fill(row: Order, obj: Mapping[str, Any]) -> None:
             setattr(row, name, value[:320] if isinstance(value, str) else value)
 
 
+def _merge(
+    row: Order,
+    obj: Mapping[str, Any],
+    event_type: str,
+    offers: dict[str, OfferSettings],
+    named: int | None,
+) -> Order:
+    """Move an order forward by a session snapshot (and the member it names); return it."""
+    _fill(row, obj)
+    row.session_status = _forward(row.session_status, text(obj, "status"), SESSION_RANK)
+    payment = text(obj, "payment_status")
+    if event_type == "checkout.session.async_payment_failed":
+        payment = "failed"  # Stripe leaves the session "unpaid"; the order says why
+    row.payment_status = _forward(row.payment_status, payment, PAYMENT_RANK)
+    if row.offer_slug is None:
+        row.offer_slug = offer_for(offers, metadata_of(obj))
+    if row.member_id is None:
+        row.member_id = named
+    row.matched = row.offer_slug is not None and row.member_id is not None
+    return row
+
+
 async def apply_session(
     session: AsyncSession,
     clock: Clock,
@@ -115,8 +138,7 @@ async def apply_session(
 ) -> Order:
     """Apply a ``checkout.session.*`` snapshot to its order; return the order."""
     metadata = metadata_of(obj)
-    # Looked up before the row is loaded and changed, so the order is written in one UPDATE
-    # (a query after a change would flush it first).
+    # Looked up first: a query after the stored order changed would flush it early.
     named = await member_for(
         session,
         community_id,
@@ -124,23 +146,27 @@ async def apply_session(
         reference=text(obj, "client_reference_id"),
         customer_id=object_id(obj, "customer"),
     )
-    row = await _order_row(session, clock, community_id, obj)
-    _fill(row, obj)
-    row.session_status = _forward(row.session_status, text(obj, "status"), SESSION_RANK)
-    payment = text(obj, "payment_status")
-    if event_type == "checkout.session.async_payment_failed":
-        payment = "failed"  # Stripe leaves the session "unpaid"; the order says why
-    row.payment_status = _forward(row.payment_status, payment, PAYMENT_RANK)
-    if row.offer_slug is None:
-        row.offer_slug = offer_for(offers, metadata)
-    if row.member_id is None:
-        row.member_id = named
-    row.matched = row.offer_slug is not None and row.member_id is not None
+    # The order as this snapshot alone makes it: inserted as it is when the session is new
+    # (one statement), else the stored order, locked, is merged with the snapshot.
+    row = _merge(_blank(clock, community_id, obj), obj, event_type, offers, named)
+    first_paid = row.payment_status == "paid"
+    if first_paid:
+        row.paid_at = clock.now()
+    if not await _insert(session, row):
+        stored = await session.scalar(
+            select(Order)
+            .where(Order.community_id == community_id, Order.session_id == row.session_id)
+            .with_for_update()
+        )
+        assert stored is not None
+        row = _merge(stored, obj, event_type, offers, named)
+        first_paid = row.payment_status == "paid" and row.paid_at is None
+        if first_paid:
+            row.paid_at = clock.now()
+        row.updated_at = clock.now()
     if row.member_id is not None:
         await remember_customer(session, row.member_id, row.customer_id)
-    row.updated_at = clock.now()
-    if row.payment_status == "paid" and row.paid_at is None:
-        row.paid_at = clock.now()
+    if first_paid:
         await publish(
             session,
             clock,
