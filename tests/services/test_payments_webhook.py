@@ -262,3 +262,94 @@ async def test_an_event_of_an_unused_type_is_recorded_and_answered_200(shop: Sho
     async with shop.runtime.sessions() as session:
         rows = (await session.execute(select(StripeEvent.type, StripeEvent.via))).all()
     assert rows == [("customer.created", "webhook")]
+
+
+async def test_a_lost_dispute_delivered_before_its_opening_still_ends_lost_and_reversed_once(
+    shop: Shop,
+) -> None:
+    member_id, uid = await shop.member("ada")
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    checkout = await shop.checkout("guide", uid)
+    shop.sandbox.complete_session(checkout.id)
+    await shop.settle()
+    intent = shop.sandbox.get("checkout.session", checkout.id)["payment_intent"]
+    shop.sandbox.webhooks.hold()
+    dispute = shop.sandbox.open_dispute(intent)
+    shop.clock.advance(86400)
+    shop.sandbox.close_dispute(dispute["id"], won=False)
+    closed = next(
+        d for d in shop.sandbox.webhooks.held() if d.event_type == "charge.dispute.closed"
+    )
+
+    await shop.sandbox.webhooks.release([closed])  # closed (lost) first, then created
+
+    async with shop.runtime.sessions() as session:
+        order = await session.scalar(select(Order))
+        reversed_ = (
+            await session.scalars(
+                select(EventRecord.payload).where(EventRecord.name == "payment.reversed")
+            )
+        ).all()
+    assert order is not None and order.dispute_status == "lost"
+    assert [r["why"] for r in reversed_] == ["dispute_lost"]
+    state = await shop.state(member_id, shop.clock.now())
+    assert state["access"] == [("guide", "guide", False)] and state["roles"] == [True, False]
+
+
+async def test_a_delayed_payment_is_recorded_when_it_settles_and_a_failed_one_never(
+    shop: Shop,
+) -> None:
+    member_id, uid = await shop.member("ada")
+    other_id, other_uid = await shop.member("bob")
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    paid = await shop.checkout("guide", uid)
+    failed = await shop.checkout("guide", other_uid)
+    shop.sandbox.complete_session(paid.id, delayed=True)
+    shop.sandbox.complete_session(failed.id, delayed=True)
+    await shop.settle()
+    waiting = await shop.state(member_id, shop.clock.now())
+
+    shop.sandbox.settle_payment(paid.id, succeeded=True)
+    shop.sandbox.settle_payment(failed.id, succeeded=False)
+    await shop.settle()
+
+    assert waiting["orders"][0][1:3] == ("complete", "unpaid") and waiting["recorded"] == 0
+    settled = await shop.state(member_id, shop.clock.now())
+    refused = await shop.state(other_id, shop.clock.now())
+    assert settled["orders"][0][1:3] == ("complete", "paid") and settled["recorded"] == 1
+    assert settled["access"] == [("guide", "guide", True)]
+    assert refused["orders"][0][1:3] == ("complete", "failed") and refused["recorded"] == 0
+    assert refused["access"] == [] and refused["roles"] == []
+
+
+async def test_an_expired_session_is_kept_as_an_expired_unpaid_order(shop: Shop) -> None:
+    member_id, uid = await shop.member("ada")
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    checkout = await shop.checkout("guide", uid)
+
+    shop.sandbox.expire_session(checkout.id)
+    await shop.settle()
+
+    state = await shop.state(member_id, shop.clock.now())
+    assert state["orders"] == [("guide", "expired", "unpaid", 2500, True, None, False)]
+    assert state["recorded"] == 0 and state["roles"] == []
+
+
+async def test_without_the_webhook_secret_every_delivery_is_refused_503_and_logged(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = shop.runtime.settings
+    shop.runtime.settings = settings.model_copy(
+        update={"secrets": settings.secrets.model_copy(update={"STRIPE_WEBHOOK_SECRET": None})}
+    )
+    body = b'{"id": "evt_1"}'
+    now = int(shop.clock.now().timestamp())
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.web.stripe_webhook"):
+            status, text = await shop.post(body, {"Stripe-Signature": sign(body, SECRET, now)})
+    finally:
+        shop.runtime.settings = settings
+
+    assert status == 503 and "not configured" in text
+    assert any("STRIPE_WEBHOOK_SECRET is not set" in r.getMessage() for r in caplog.records)
+    assert await stripe_events(shop) == 0
