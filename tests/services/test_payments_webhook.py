@@ -130,19 +130,21 @@ async def test_a_handler_failure_answers_500_and_stripes_retry_records_it_once(
     start = shop.clock.now()
     tripped: list[str] = []
 
-    def fail_the_first_order_insert(_conn, _cursor, statement, _params, _context, _many):
-        if statement.lstrip().upper().startswith("INSERT INTO ORDERS") and not tripped:
+    # The first payment.recorded row fails to insert: by then the event and the order are
+    # written in the transaction, so the rollback must take them back.
+    def fail_the_first_payment_event(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith("INSERT INTO EVENTS") and not tripped:
             tripped.append(statement)
             raise RuntimeError("the disk is full (injected)")
 
     engine = shop.runtime.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", fail_the_first_order_insert)
+    sa_event.listen(engine, "before_cursor_execute", fail_the_first_payment_event)
     try:
         with caplog.at_level(logging.ERROR, logger="bot.web.stripe_webhook"):
             shop.sandbox.complete_session(checkout.id)
             await shop.settle()
     finally:
-        sa_event.remove(engine, "before_cursor_execute", fail_the_first_order_insert)
+        sa_event.remove(engine, "before_cursor_execute", fail_the_first_payment_event)
 
     completed = next(
         d for d in shop.sandbox.deliveries if d.event_type == "checkout.session.completed"

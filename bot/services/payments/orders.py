@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db import dialect_insert
+from bot.db.driver import insert_new
 from bot.events import publish
 from bot.ids import new_uid
 from bot.models import Order
@@ -77,12 +77,7 @@ def _blank(clock: Clock, community_id: int, obj: Mapping[str, Any]) -> Order:
 async def _insert(session: AsyncSession, order: Order) -> bool:
     """Insert a new order unless its session has one; return whether it was inserted."""
     values = {c.key: getattr(order, c.key) for c in Order.__table__.columns if c.key != "id"}
-    inserted = await session.scalar(
-        dialect_insert(session, Order)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["community_id", "session_id"])
-        .returning(Order.id)
-    )
+    inserted = await insert_new(session, Order, values, ("community_id", "session_id"))
     if inserted is None:
         return False
     order.id = inserted

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db import dialect_insert
+from bot.db.driver import insert_new
 from bot.ids import new_uid
 from bot.models import Order, Subscription
 from bot.offers import OfferSettings
@@ -83,19 +83,27 @@ async def _row(
 ) -> Subscription:
     """Return the subscription's row, locked, inserting a placeholder first if it is new."""
     now = clock.now()
-    await session.execute(
-        dialect_insert(session, Subscription)
-        .values(
-            uid=new_uid(),
-            community_id=community_id,
-            subscription_id=subscription_id,
-            status=status,
-            cancel_at_period_end=False,
-            version=EPOCH,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["community_id", "subscription_id"])
+    await insert_new(
+        session,
+        Subscription,
+        {
+            "uid": new_uid(),
+            "community_id": community_id,
+            "subscription_id": subscription_id,
+            "customer_id": None,
+            "member_id": None,
+            "offer_slug": None,
+            "status": status,
+            "current_period_end": None,
+            "cancel_at_period_end": False,
+            "canceled_at": None,
+            "ended_at": None,
+            "past_due_since": None,
+            "version": EPOCH,
+            "created_at": now,
+            "updated_at": now,
+        },
+        ("community_id", "subscription_id"),
     )
     row = await session.scalar(
         select(Subscription)

@@ -19,8 +19,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db import dialect_insert
-from bot.db.driver import sqlite_driver, sqlite_time
+from bot.db.driver import insert_new
 from bot.errors import Invalid
 from bot.models import Order, StripeEvent, Subscription
 from bot.offers import OfferSettings
@@ -133,38 +132,19 @@ async def _record(
     session: AsyncSession, clock: Clock, community_id: int, event: StripeEventIn, via: Via
 ) -> bool:
     """Insert the event's row; return False if it was there already."""
-    object_id = (text(event.object, "id") or "")[:MAX_ID]
-    driver = await sqlite_driver(session)
-    if driver is not None:
-        # Every request runs this: on SQLite one trip to the driver instead of four.
-        found = await driver.execute_fetchall(
-            "INSERT INTO stripe_events (community_id, event_id, type, object_id, created, "
-            "processed_at, via) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (community_id, event_id) DO NOTHING RETURNING id",
-            (
-                community_id,
-                event.id,
-                event.type,
-                object_id,
-                sqlite_time(event.created),
-                sqlite_time(clock.now()),
-                via,
-            ),
-        )
-        return bool(list(found))
-    inserted = await session.scalar(
-        dialect_insert(session, StripeEvent)
-        .values(
-            community_id=community_id,
-            event_id=event.id,
-            type=event.type,
-            object_id=object_id,
-            created=event.created,
-            processed_at=clock.now(),
-            via=via,
-        )
-        .on_conflict_do_nothing(index_elements=["community_id", "event_id"])
-        .returning(StripeEvent.id)
+    inserted = await insert_new(
+        session,
+        StripeEvent,
+        {
+            "community_id": community_id,
+            "event_id": event.id,
+            "type": event.type,
+            "object_id": (text(event.object, "id") or "")[:MAX_ID],
+            "created": event.created,
+            "processed_at": clock.now(),
+            "via": via,
+        },
+        ("community_id", "event_id"),
     )
     return inserted is not None
 
