@@ -355,3 +355,33 @@ async def test_without_the_webhook_secret_every_delivery_is_refused_503_and_logg
     assert status == 503 and "not configured" in text
     assert any("STRIPE_WEBHOOK_SECRET is not set" in r.getMessage() for r in caplog.records)
     assert await stripe_events(shop) == 0
+
+
+async def test_a_refund_delivered_before_its_session_is_applied_when_the_session_arrives(
+    shop: Shop,
+) -> None:
+    member_id, uid = await shop.member("ada")
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    checkout = await shop.checkout("guide", uid)
+    shop.sandbox.webhooks.hold()
+    shop.sandbox.complete_session(checkout.id)
+    intent = shop.sandbox.get("checkout.session", checkout.id)["payment_intent"]
+    shop.clock.advance(3600)
+    shop.sandbox.refund(intent)
+    refunded = next(d for d in shop.sandbox.webhooks.held() if d.event_type == "charge.refunded")
+
+    await shop.sandbox.webhooks.release([refunded])  # the refund first, the session after
+
+    async with shop.runtime.sessions() as session:
+        orders = (await session.scalars(select(Order))).all()
+        names = (
+            await session.scalars(
+                select(EventRecord.name).where(EventRecord.name.like("payment.%"))
+            )
+        ).all()
+    assert [(o.session_id, o.payment_status, o.amount_refunded) for o in orders] == [
+        (checkout.id, "paid", 2500)
+    ]
+    assert sorted(names) == ["payment.recorded", "payment.reversed"]
+    state = await shop.state(member_id, shop.clock.now())
+    assert state["access"] == [] and state["roles"] == []  # never paying: nothing granted

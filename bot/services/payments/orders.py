@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db.driver import insert_new
+from bot.db.driver import insert_new, sqlite_driver
 from bot.events import publish
 from bot.ids import new_uid
 from bot.models import Order
@@ -48,6 +48,12 @@ DISPUTE_RANK = {
     "won": 4,
     "lost": 4,
 }
+
+
+# The session id of an order held for a refund or dispute whose Checkout Session has not
+# arrived yet (Stripe's charge names its payment intent, not the session): the session's
+# order takes over what it holds and the held row is deleted.
+HELD = "pi:"
 
 
 def _forward(current: str, new: str | None, ranks: Mapping[str, int]) -> str:
@@ -82,6 +88,43 @@ async def _insert(session: AsyncSession, order: Order) -> bool:
         return False
     order.id = inserted
     return True
+
+
+async def _held(session: AsyncSession, community_id: int, intent_id: str | None) -> Order | None:
+    """Return the order held for this payment intent's charge, locked, if there is one."""
+    if intent_id is None:
+        return None
+    key = HELD + intent_id
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        # Almost never there: on SQLite, ask in one trip before loading anything.
+        found = await driver.execute_fetchall(
+            "SELECT 1 FROM orders WHERE community_id = ? AND session_id = ?", (community_id, key)
+        )
+        if not list(found):
+            return None
+    held: Order | None = await session.scalar(
+        select(Order)
+        .where(Order.community_id == community_id, Order.session_id == key)
+        .with_for_update()
+    )
+    return held
+
+
+def _take_over(row: Order, held: Order) -> None:
+    """Move what a held order knows of its charge (refunds, dispute) onto the session's."""
+    row.charge_id = row.charge_id or held.charge_id
+    row.amount_refunded = max(row.amount_refunded, held.amount_refunded)
+    row.dispute_status = _dispute(row.dispute_status, held.dispute_status)
+
+
+def _dispute(current: str | None, new: str | None) -> str | None:
+    """Return the dispute status further along its rank (won and lost are final)."""
+    if new not in DISPUTE_RANK:
+        return current
+    if current is None or DISPUTE_RANK[new] > DISPUTE_RANK.get(current, 0):
+        return new
+    return current
 
 
 def _fill(row: Order, obj: Mapping[str, Any]) -> None:
@@ -143,7 +186,11 @@ async def apply_session(
     )
     # The order as this snapshot alone makes it: inserted as it is when the session is new
     # (one statement), else the stored order, locked, is merged with the snapshot.
+    held = await _held(session, community_id, object_id(obj, "payment_intent"))
     row = _merge(_blank(clock, community_id, obj), obj, event_type, offers, named)
+    if held is not None:
+        _take_over(row, held)
+    was_reversed = False
     first_paid = row.payment_status == "paid"
     if first_paid:
         row.paid_at = clock.now()
@@ -154,7 +201,10 @@ async def apply_session(
             .with_for_update()
         )
         assert stored is not None
+        was_reversed = order_reversed(stored) is not None
         row = _merge(stored, obj, event_type, offers, named)
+        if held is not None:
+            _take_over(row, held)
         first_paid = row.payment_status == "paid" and row.paid_at is None
         if first_paid:
             row.paid_at = clock.now()
@@ -176,6 +226,10 @@ async def apply_session(
                 metadata=metadata,
             ),
         )
+    if held is not None:
+        await session.delete(held)
+        why = "dispute_lost" if row.dispute_status == "lost" else "refunded"
+        await _reverse_once(session, clock, row, was_reversed, why)
     return row
 
 
@@ -220,14 +274,48 @@ async def _reverse_once(
     )
 
 
+async def _hold(
+    session: AsyncSession,
+    clock: Clock,
+    community_id: int,
+    intent_id: str | None,
+    charge_id: str | None,
+) -> Order | None:
+    """Return an order held for a charge whose session is not known yet (None without an
+    intent to wait for); its session's order takes it over when it arrives."""
+    if intent_id is None:
+        return None
+    now = clock.now()
+    await _insert(
+        session,
+        Order(
+            uid=new_uid(),
+            community_id=community_id,
+            session_id=HELD + intent_id,
+            mode="payment",
+            session_status="open",
+            payment_status="unpaid",
+            payment_intent_id=intent_id,
+            charge_id=charge_id,
+            amount_refunded=0,
+            matched=False,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    return await _held(session, community_id, intent_id)
+
+
 async def apply_charge(
     session: AsyncSession, clock: Clock, community_id: int, obj: Mapping[str, Any]
 ) -> Order | None:
     """Apply a ``charge.refunded`` snapshot: the refunded amount only grows."""
     charge_id = text(obj, "id")
-    row = await _order_of_charge(session, community_id, charge_id, object_id(obj, "payment_intent"))
+    intent_id = object_id(obj, "payment_intent")
+    row = await _order_of_charge(session, community_id, charge_id, intent_id)
+    row = row or await _hold(session, clock, community_id, intent_id, charge_id)
     if row is None:
-        return None  # a charge of no order we know (reconcile finds its session later)
+        return None  # no payment intent to wait for: nothing Checkout sold
     was_reversed = order_reversed(row) is not None
     row.charge_id = row.charge_id or charge_id
     row.amount_refunded = max(row.amount_refunded, number(obj, "amount_refunded") or 0)
@@ -240,18 +328,14 @@ async def apply_dispute(
     session: AsyncSession, clock: Clock, community_id: int, obj: Mapping[str, Any]
 ) -> Order | None:
     """Apply a ``charge.dispute.*`` snapshot: the status only moves up its rank."""
-    row = await _order_of_charge(
-        session, community_id, object_id(obj, "charge"), object_id(obj, "payment_intent")
-    )
+    charge_id, intent_id = object_id(obj, "charge"), object_id(obj, "payment_intent")
+    row = await _order_of_charge(session, community_id, charge_id, intent_id)
+    row = row or await _hold(session, clock, community_id, intent_id, charge_id)
     if row is None:
         return None
     was_reversed = order_reversed(row) is not None
-    row.charge_id = row.charge_id or object_id(obj, "charge")
-    status = text(obj, "status")
-    if status in DISPUTE_RANK and (
-        row.dispute_status is None or DISPUTE_RANK[status] > DISPUTE_RANK.get(row.dispute_status, 0)
-    ):
-        row.dispute_status = status
+    row.charge_id = row.charge_id or charge_id
+    row.dispute_status = _dispute(row.dispute_status, text(obj, "status"))
     row.updated_at = clock.now()
     await _reverse_once(session, clock, row, was_reversed, "dispute_lost")
     return row
