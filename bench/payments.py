@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Result
+from bot.clock import FakeClock
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECRET = "whsec_bench"
@@ -69,16 +70,24 @@ def _event(index: int, member_uid: str, created: int) -> bytes:
 
 
 async def _members(url: str, community_id: int, count: int) -> list[str]:
-    """Bulk-insert members with public ids; return the ids."""
-    from sqlalchemy import insert
+    """Bulk-insert members on Discord (each with an identity), with public ids; return the ids."""
+    from sqlalchemy import insert, select
 
-    from bot.db import create_engine
-    from bot.models import Member
+    from bot.db import create_engine, create_sessionmaker
+    from bot.models import Identity, Member
+    from bot.services.communities import ensure_space
 
     uids = [f"benchmember{index:08d}" for index in range(count)]
     engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(
+    async with create_sessionmaker(engine)() as session, session.begin():
+        space = await ensure_space(
+            session,
+            FakeClock(START),
+            community_id=community_id,
+            platform="discord",
+            external_id="1",
+        )
+        await session.execute(
             insert(Member),
             [
                 {
@@ -90,6 +99,20 @@ async def _members(url: str, community_id: int, count: int) -> list[str]:
                     "joined_at": START,
                 }
                 for index, uid in enumerate(uids)
+            ],
+        )
+        ids = await session.scalars(select(Member.id).where(Member.uid.in_(uids)))
+        await session.execute(
+            insert(Identity),
+            [
+                {
+                    "member_id": member_id,
+                    "space_id": space.space_id,
+                    "platform": "discord",
+                    "user_id": str(900_000 + member_id),
+                    "created_at": START,
+                }
+                for member_id in ids
             ],
         )
     await engine.dispose()
@@ -111,7 +134,6 @@ async def stripe_webhook(scratch: Path, quick: bool) -> list[Result]:
     import aiohttp
 
     from bench.workloads import _database
-    from bot.clock import FakeClock
     from bot.payments.signature import sign
     from bot.process import build_web_app
     from bot.runtime import bootstrap_community, build_runtime
@@ -174,12 +196,14 @@ async def _check(runtime: Any, count: int) -> None:
     """Make sure each event left one order and one access grant, not more."""
     from sqlalchemy import func, select
 
-    from bot.models import Order, PaidAccess, StripeEvent
+    from bot.models import Order, OutboxMessage, PaidAccess, StripeEvent
 
     async with runtime.sessions() as session:
         found = [
             await session.scalar(select(func.count()).select_from(model))
-            for model in (StripeEvent, Order, PaidAccess)
+            for model in (StripeEvent, Order, PaidAccess, OutboxMessage)
         ]
-    if found != [count, count, count]:
-        raise RuntimeError(f"stripe_webhook: {found} events, orders, grants for {count} events")
+    if found != [count] * 4:
+        raise RuntimeError(
+            f"stripe_webhook: {found} events, orders, grants, role changes for {count} events"
+        )
