@@ -72,43 +72,75 @@ Handler = Callable[
 
 
 async def _session(
-    s: AsyncSession, c: Clock, o: dict[str, OfferSettings], cid: int, e: StripeEventIn
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    event: StripeEventIn,
 ) -> Order | Subscription | None:
-    order = await orders.apply_session(s, c, o, cid, e.object, e.type)
-    linked = await subscriptions.link_order(s, c, o, order)
+    order = await orders.apply_session(
+        session, clock, offers, community_id, event.object, event.type
+    )
+    linked = await subscriptions.link_order(session, clock, offers, order)
     if linked is not None and linked.member_id not in (None, order.member_id):
-        await refresh(s, c, o, community_id=cid, member_id=linked.member_id)
+        await refresh(session, clock, offers, community_id=community_id, member_id=linked.member_id)
     return order
 
 
 async def _subscription(
-    s: AsyncSession, c: Clock, o: dict[str, OfferSettings], cid: int, e: StripeEventIn
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    event: StripeEventIn,
 ) -> Order | Subscription | None:
-    return await subscriptions.apply_snapshot(s, c, o, cid, e.object, e.created)
+    return await subscriptions.apply_snapshot(
+        session, clock, offers, community_id, event.object, event.created
+    )
 
 
 async def _invoice_paid(
-    s: AsyncSession, c: Clock, o: dict[str, OfferSettings], cid: int, e: StripeEventIn
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    event: StripeEventIn,
 ) -> Order | Subscription | None:
-    return await subscriptions.apply_invoice(s, c, o, cid, e.object, e.created, paid=True)
+    return await subscriptions.apply_invoice(
+        session, clock, offers, community_id, event.object, event.created, paid=True
+    )
 
 
 async def _invoice_failed(
-    s: AsyncSession, c: Clock, o: dict[str, OfferSettings], cid: int, e: StripeEventIn
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    event: StripeEventIn,
 ) -> Order | Subscription | None:
-    return await subscriptions.apply_invoice(s, c, o, cid, e.object, e.created, paid=False)
+    return await subscriptions.apply_invoice(
+        session, clock, offers, community_id, event.object, event.created, paid=False
+    )
 
 
 async def _charge(
-    s: AsyncSession, c: Clock, o: dict[str, OfferSettings], cid: int, e: StripeEventIn
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    event: StripeEventIn,
 ) -> Order | Subscription | None:
-    return await orders.apply_charge(s, c, cid, e.object)
+    return await orders.apply_charge(session, clock, community_id, event.object)
 
 
 async def _dispute(
-    s: AsyncSession, c: Clock, o: dict[str, OfferSettings], cid: int, e: StripeEventIn
+    session: AsyncSession,
+    clock: Clock,
+    offers: dict[str, OfferSettings],
+    community_id: int,
+    event: StripeEventIn,
 ) -> Order | Subscription | None:
-    return await orders.apply_dispute(s, c, cid, e.object)
+    return await orders.apply_dispute(session, clock, community_id, event.object)
 
 
 HANDLERS: dict[str, Handler] = {
