@@ -94,3 +94,49 @@ async def test_a_purchase_canceled_at_once_ends_canceled_without_access_in_all_1
     first_deleted = [s for o, s in states.items() if o[0] == "customer.subscription.deleted"]
     assert first_deleted and all(s["roles"] == [] for s in first_deleted)
     assert all(s["roles"] in ([], [True, False]) for s in states.values())
+
+
+async def _renewal(shop: Shop, buyer: str, order: tuple[int, ...]) -> dict[str, Any]:
+    """Buy, fail a renewal, pay its retry an hour later; deliver those 4 events in ``order``."""
+    member_id, uid = await shop.member(buyer)
+    checkout = await shop.checkout("supporters", uid)
+    start = shop.clock.now()
+    shop.sandbox.complete_session(checkout.id)
+    await shop.settle()
+    subscription = shop.sandbox.get("checkout.session", checkout.id)["subscription"]
+    shop.sandbox.webhooks.hold()
+    shop.clock.advance(60)
+    shop.sandbox.fail_renewal(subscription)
+    shop.clock.advance(3600)
+    shop.sandbox.renew(subscription)
+    held = shop.sandbox.webhooks.held()
+    wanted = ("invoice.payment_failed", "invoice.paid", "customer.subscription.updated")
+    four = [d for d in held if d.event_type in wanted]
+    assert [d.event_type for d in four] == [
+        "invoice.payment_failed",
+        "customer.subscription.updated",  # past_due
+        "invoice.paid",
+        "customer.subscription.updated",  # active again
+    ]
+    await shop.sandbox.webhooks.release([four[i] for i in order])
+    assert all(d.delivered for d in shop.sandbox.deliveries)
+    return await shop.state(member_id, start)
+
+
+async def test_a_failed_renewal_and_its_paid_retry_end_active_with_no_grace_in_all_24_orders(
+    shop: Shop,
+) -> None:
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    orders = list(itertools.permutations(range(4)))
+    states = {order: await _renewal(shop, f"buyer{i}", order) for i, order in enumerate(orders)}
+
+    expected = {
+        "orders": [("supporters", "complete", "paid", 500, True, 0.0, True)],
+        # Active again, the period advanced by the failed renewal, no grace period running.
+        "subscriptions": [("supporters", "active", False, 60 * 86400.0, None, None, None, 3660.0)],
+        "access": [("supporters", "supporters", True)],
+        "roles": [True],
+        "recorded": 1,
+    }
+    differing = {order: state for order, state in states.items() if state != expected}
+    assert len(states) == 24 and not differing, differing
