@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.models import EventRecord, Order, OutboxMessage, StripeEvent, Subscription
 from bot.payments.signature import sign
 from bot.sandbox.stripe import sign_payload
+from bot.services.payments.webhook import HANDLERS
 from tests.fuzz.snapshot import changed_tables, snapshot
 from tests.services.payments_webhook_kit import SECRET, Shop, shop, stripe_events
 
@@ -385,3 +386,49 @@ async def test_a_refund_delivered_before_its_session_is_applied_when_the_session
     assert sorted(names) == ["payment.recorded", "payment.reversed"]
     state = await shop.state(member_id, shop.clock.now())
     assert state["access"] == [] and state["roles"] == []  # never paying: nothing granted
+
+
+async def test_signed_events_holding_odd_values_are_answered_without_a_server_error(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd: dict[str, object] = {
+        "created": 10**30,
+        "amount_total": 10**30,
+        "amount_refunded": "all of it",
+        "currency": 5,
+        "customer": "cus_" + "x" * 400,
+        "customer_email": "e" * 400,
+        "customer_details": [],
+        "metadata": {"flywheel_member": 5, "flywheel_offer": ["guide"]},
+        "client_reference_id": "x" * 5000,
+        "payment_intent": {"id": "pi_odd"},
+        "charge": "ch_odd",
+        "status": "s" * 100,
+        "payment_status": None,
+        "mode": "x" * 100,
+        "subscription": ["sub_1"],
+        "items": {"data": [{"current_period_end": -(10**30)}, "x", {"price": 3}]},
+        "canceled_at": 2**62,
+        "cancel_at_period_end": "yes",
+        "parent": {"subscription_details": {"subscription": "sub_" + "y" * 300, "metadata": []}},
+        "status_transitions": {"paid_at": 10**40},
+        "billing_reason": 1,
+    }
+    now = int(shop.clock.now().timestamp())
+    answers = {}
+    with caplog.at_level(logging.ERROR):
+        for index, kind in enumerate(sorted(HANDLERS)):
+            body = json.dumps(
+                {
+                    "id": f"evt_odd_{index}",
+                    "type": kind,
+                    "created": now,
+                    "data": {"object": {"id": f"obj_odd_{index}", **odd}},
+                }
+            ).encode()
+            answers[kind] = (await shop.post(body, {"Stripe-Signature": sign(body, SECRET, now)}))[
+                0
+            ]
+
+    assert set(answers.values()) == {200}, answers
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Member
+from bot.models.payments import STRIPE_ID
 from bot.offers import OfferSettings
 from bot.services.identities import member_of_public_id
 
@@ -42,16 +43,29 @@ def child(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def object_id(obj: Mapping[str, Any], key: str) -> str | None:
-    """Return an id field, whether Stripe sent the id or the expanded object."""
+    """Return an id field, whether Stripe sent the id or the expanded object (None when it is
+    longer than a Stripe id can be)."""
     value = obj.get(key)
-    if isinstance(value, dict):
-        return text(value, "id")
-    return value if isinstance(value, str) and value else None
+    found = text(value, "id") if isinstance(value, dict) else value
+    return found if isinstance(found, str) and 0 < len(found) <= STRIPE_ID else None
+
+
+# The largest timestamp a datetime holds (9999-12-31); amounts fit a 32-bit integer column.
+MAX_SECONDS = 253_402_300_799
+MAX_AMOUNT = 2**31 - 1
 
 
 def moment(seconds: int | None) -> datetime | None:
-    """Return a Stripe timestamp (unix seconds) as an aware datetime."""
-    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+    """Return a Stripe timestamp (unix seconds) as an aware datetime (None if impossible)."""
+    if seconds is None or not 0 <= seconds <= MAX_SECONDS:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def amount(obj: Mapping[str, Any], key: str) -> int | None:
+    """Return ``obj[key]`` when it is an amount in the smallest unit (0 … 2**31 - 1)."""
+    value = number(obj, key)
+    return value if value is not None and 0 <= value <= MAX_AMOUNT else None
 
 
 def metadata_of(obj: Mapping[str, Any]) -> dict[str, str]:

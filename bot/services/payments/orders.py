@@ -26,6 +26,7 @@ from bot.offers import OfferSettings
 from bot.services.payments.access import order_reversed
 from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.matching import (
+    amount,
     child,
     member_for,
     metadata_of,
@@ -131,7 +132,7 @@ def _fill(row: Order, obj: Mapping[str, Any]) -> None:
     """Fill the ids and amounts a snapshot carries where the order has none yet."""
     details = child(obj, "customer_details")
     found: dict[str, Any] = {
-        "amount_total": number(obj, "amount_total"),
+        "amount_total": amount(obj, "amount_total"),
         "currency": (text(obj, "currency") or "")[:3] or None,
         "customer_id": object_id(obj, "customer"),
         "customer_email": text(details, "email") or text(obj, "customer_email"),
@@ -318,7 +319,7 @@ async def apply_charge(
         return None  # no payment intent to wait for: nothing Checkout sold
     was_reversed = order_reversed(row) is not None
     row.charge_id = row.charge_id or charge_id
-    row.amount_refunded = max(row.amount_refunded, number(obj, "amount_refunded") or 0)
+    row.amount_refunded = max(row.amount_refunded, amount(obj, "amount_refunded") or 0)
     row.updated_at = clock.now()
     await _reverse_once(session, clock, row, was_reversed, "refunded")
     return row

@@ -38,7 +38,8 @@ from bot.services.payments.matching import (
     text,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the version of a row no snapshot has set yet
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_STATUS = 24  # subscriptions.status  # the version of a row no snapshot has set yet
 FINAL = frozenset({"canceled", "incomplete_expired"})
 STATUS_RANK = {
     "incomplete": 0,
@@ -159,7 +160,9 @@ async def apply_snapshot(
     created: datetime,
 ) -> Subscription:
     """Apply a ``customer.subscription.*`` snapshot if it is not older than the row's."""
-    status = text(obj, "status") or "incomplete"
+    status = text(obj, "status")
+    if status is None or len(status) > MAX_STATUS:  # none of Stripe's is that long
+        status = "incomplete"
     row = await _row(session, clock, community_id, text(obj, "id") or "", status)
     row.customer_id = row.customer_id or object_id(obj, "customer")
     await _match(session, offers, row, metadata_of(obj), _prices(obj))

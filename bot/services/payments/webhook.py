@@ -22,17 +22,17 @@ from bot.clock import Clock
 from bot.db.driver import insert_new
 from bot.errors import Invalid
 from bot.models import Order, StripeEvent, Subscription
+from bot.models.payments import STRIPE_ID
 from bot.offers import OfferSettings
 from bot.services.payments import orders, subscriptions
 from bot.services.payments.access import refresh
-from bot.services.payments.matching import child, moment, number, text
+from bot.services.payments.matching import child, moment, number, object_id, text
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Via = Literal["webhook", "reconcile"]
 MAX_TYPE = 80
-MAX_ID = 255
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,17 @@ class StripeEventIn:
 def read_event(event: Mapping[str, Any]) -> StripeEventIn:
     """Return the event's id, type, created time and object, or raise Invalid naming the part."""
     event_id, kind = text(event, "id"), text(event, "type")
-    if event_id is None or len(event_id) > MAX_ID:
+    if event_id is None or len(event_id) > STRIPE_ID:
         raise Invalid("The event has no id.", field="id", code="stripe.event.id")
     if kind is None or len(kind) > MAX_TYPE:
         raise Invalid("The event has no type.", field="type", code="stripe.event.type")
     created = number(event, "created")
-    if created is None or not 0 <= created < 2**37:
+    if created is None or moment(created) is None:
         raise Invalid(
             "The event has no created time.", field="created", code="stripe.event.created"
         )
     obj = child(child(event, "data"), "object")
-    if not obj or text(obj, "id") is None:
+    if object_id(obj, "id") is None:
         raise Invalid("The event has no data.object.", field="data", code="stripe.event.data")
     when = moment(created)
     assert when is not None
@@ -171,7 +171,7 @@ async def _record(
             "community_id": community_id,
             "event_id": event.id,
             "type": event.type,
-            "object_id": (text(event.object, "id") or "")[:MAX_ID],
+            "object_id": text(event.object, "id") or "",
             "created": event.created,
             "processed_at": clock.now(),
             "via": via,
