@@ -65,6 +65,7 @@ async def web_under_test(
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_SIGNING_SECRET": slack.signing_secret,
             **FUZZ_PAYMENTS[1],
+            "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_secret",
         },
     )
     runtime = build_runtime(settings, clock=clock)

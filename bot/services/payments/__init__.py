@@ -6,8 +6,9 @@ Sessions), :mod:`.billing` (the billing portal, owners' offer figures), :mod:`.a
 (entitlement → RoleChange), :mod:`.grace` (the job revoking access whose grace period
 ended), :mod:`.rejoin` (paid access back on rejoining), :mod:`.why` (`/access why`),
 :mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
-``payment.reversed``) and :mod:`.data` (privacy and export). Front ends use only what this
-module exports.
+``payment.reversed``), :mod:`.data` (privacy and export), and the Stripe events in:
+:mod:`.webhook` (record once, dispatch), :mod:`.orders` and :mod:`.subscriptions`
+(order-proof convergence), :mod:`.matching`. Front ends use only what this module exports.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.grace import GRACE_EVERY_SECONDS, grace_job
 from bot.services.payments.offers import OfferView, find_offer, list_offers, view_of
 from bot.services.payments.rejoin import restore_on_join
+from bot.services.payments.webhook import apply_event, read_event
 from bot.services.payments.why import AccessReport, explain_access, why_lines
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "PaymentReversed",
     "PaymentsUnavailable",
     "PortalLink",
+    "apply_event",
     "billing_customer",
     "buy_links",
     "buyer_of",
@@ -87,6 +90,7 @@ __all__ = [
     "open_portal",
     "open_session",
     "order_of_button",
+    "read_event",
     "record_opened",
     "refresh",
     "view_of",

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.ids import new_uid
 from bot.messages import RoleChange
 from bot.models import Badge, Member, MemberBadge, Order, PaidAccess, Subscription
 from bot.offers import OfferSettings
@@ -262,16 +263,19 @@ async def refresh(
         if row is None:
             if not item.entitled:
                 continue  # never granted: nothing to take back
+            # Every column given here (uid, changes): no flush needed before it is used, so
+            # the row is written once, with its decision, when the transaction next flushes.
             row = PaidAccess(
+                uid=new_uid(),
                 community_id=community_id,
                 member_id=member_id,
                 offer_slug=item.offer_slug,
                 access=item.access,
                 granted=False,
+                changes=0,
                 changed_at=clock.now(),
             )
             session.add(row)
-            await session.flush()
         row.reason = item.reason
         if row.granted == item.entitled and row.access == item.access:
             continue
