@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db.driver import insert_new
 from bot.errors import Invalid
-from bot.models import Order, StripeEvent, Subscription
+from bot.models import Community, Order, StripeEvent, Subscription
 from bot.models.payments import STRIPE_ID
 from bot.offers import OfferSettings
 from bot.services.payments import orders, subscriptions
@@ -160,6 +161,25 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+async def _one_at_a_time(session: AsyncSession, community_id: int) -> None:
+    """Wait for the community's other Stripe events in flight, then hold them off until commit.
+
+    Stripe sends a purchase's events at once, and each touches the same order, subscription
+    and member in a different order (the session locks its order, then creates the
+    subscription; ``customer.subscription.created`` creates it, then updates the member):
+    applied side by side on PostgreSQL they deadlock, and the one refused waits hours for
+    Stripe's retry. Holding the community's row (``FOR NO KEY UPDATE``, which leaves foreign
+    key checks of other writers alone) applies one event at a time, before the event row is
+    inserted, so a duplicate delivered alongside waits here too rather than on that row.
+    SQLite runs one writer at a time already.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    await session.execute(
+        select(Community.id).where(Community.id == community_id).with_for_update(key_share=True)
+    )
+
+
 async def _record(
     session: AsyncSession, clock: Clock, community_id: int, event: StripeEventIn, via: Via
 ) -> bool:
@@ -195,6 +215,7 @@ async def apply_event(
     (before writing anything) when the event lacks its id, type, created time or object.
     """
     checked = read_event(event)
+    await _one_at_a_time(session, community_id)
     if not await _record(session, clock, community_id, checked, via):
         return False
     handler = HANDLERS.get(checked.type)
