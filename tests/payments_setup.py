@@ -7,7 +7,8 @@ a store (Flywheel's web app with payments configured, and an HTTP client).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +44,15 @@ class Shop:
     stripe: StripeSandbox
     prices: dict[str, str]
 
-    def toml(self, extra: int = 0) -> str:
+    def toml(self, extra: int = 0, access: dict[str, str] | None = None) -> str:
         """Return the [stripe] and [offers.*] tables for bot.toml (``extra`` more offers of
-        the pro price, ``more-01``…, for paging)."""
+        the pro price, ``more-01``…, for paging; ``access`` maps an offer's slug to the access
+        key it grants)."""
+        grants = access or {}
+
+        def grant(slug: str) -> str:
+            return f'access = "{grants[slug]}"\n' if slug in grants else ""
+
         more = "".join(
             f'[offers.more-{n:02}]\nname = "More {n:02}"\nprice = "{self.prices["pro"]}"\n'
             for n in range(1, extra + 1)
@@ -53,11 +60,11 @@ class Shop:
         return more + (
             f'[stripe]\napi_base = "{self.stripe.api_base}"\ntimeout_seconds = 5\n'
             f'[offers.pro]\nname = "Pro Pack"\nprice = "{self.prices["pro"]}"\n'
-            "allow_promotion_codes = true\n"
+            f"allow_promotion_codes = true\n{grant('pro')}"
             f'[offers.club]\nname = "Supporters Club"\nprice = "{self.prices["club"]}"\n'
-            'mode = "subscription"\n'
+            f'mode = "subscription"\n{grant("club")}'
             f'[offers.insiders]\nname = "{INSIDERS_NAME}"\nprice = "{self.prices["insiders"]}"\n'
-            "members_only = true\n"
+            f"members_only = true\n{grant('insiders')}"
         )
 
     def environ(self) -> dict[str, str]:
@@ -65,10 +72,9 @@ class Shop:
         return {"STRIPE_API_KEY": self.stripe.api_key, "FLYWHEEL_SECRET_KEY": SECRET_KEY}
 
 
-@pytest.fixture
-async def shop() -> AsyncIterator[Shop]:
-    """Start the Stripe sandbox with the three offers' products and prices."""
-    stripe = StripeSandbox(webhook_backoff=0.01)
+async def open_shop(clock: Callable[[], float] | None = None) -> Shop:
+    """Start the Stripe sandbox (on ``clock``, else real time) with the offers' prices."""
+    stripe = StripeSandbox(clock=clock or time.time, webhook_backoff=0.01)
     await stripe.start()
     pro = stripe.add_product("Pro Pack")
     club = stripe.add_product("Supporters Club")
@@ -78,8 +84,15 @@ async def shop() -> AsyncIterator[Shop]:
         "club": stripe.add_price(club["id"], 500, recurring={"interval": "month"})["id"],
         "insiders": stripe.add_price(insiders["id"], 9900)["id"],
     }
-    yield Shop(stripe, prices)
-    await stripe.stop()
+    return Shop(stripe, prices)
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[Shop]:
+    """Start the Stripe sandbox with the three offers' products and prices."""
+    opened = await open_shop()
+    yield opened
+    await opened.stripe.stop()
 
 
 def with_public_url(runtime: Runtime, url: str) -> None:
