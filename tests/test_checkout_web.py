@@ -128,6 +128,7 @@ async def test_a_member_with_a_stripe_customer_checks_out_as_that_customer(
     created = store.shop.stripe.get("checkout.session", session_of(response.headers["Location"]))
     assert created["customer"] == customer["id"]
     assert created["customer_email"] is None
+    assert created["customer_creation"] == "if_required"  # Stripe's default: none asked for
 
 
 async def test_a_member_with_a_known_email_gets_it_filled_in(store: Store) -> None:
@@ -139,6 +140,8 @@ async def test_a_member_with_a_known_email_gets_it_filled_in(store: Store) -> No
 
     created = store.shop.stripe.get("checkout.session", session_of(response.headers["Location"]))
     assert created["customer_email"] == "ada@example.org"
+    # A one-time payment makes a customer, so the buyer has a billing page afterwards.
+    assert created["customer_creation"] == "always"
 
 
 async def test_an_anonymous_buyer_of_an_open_offer_gets_a_session_naming_nobody(
@@ -150,6 +153,7 @@ async def test_an_anonymous_buyer_of_an_open_offer_gets_a_session_naming_nobody(
     created = store.shop.stripe.get("checkout.session", session_of(response.headers["Location"]))
     assert created["client_reference_id"] is None
     assert "flywheel_member" not in created["metadata"]
+    assert created["customer_creation"] == "always"  # a later /link purchase gets /billing
     [order] = await store.orders()
     assert order.member_id is None and order.matched is False
 

@@ -129,17 +129,22 @@ async def test_a_member_subscribes_through_their_buy_link_joins_the_private_chan
     assert MEMBER not in sandbox.members_of(SUPPORTERS)
 
 
-async def test_a_one_time_purchase_puts_the_member_in_the_user_group(
-    served: tuple[Served, Storefront], sandbox: SlackSandbox, runtime: Runtime
+async def test_a_one_time_purchase_puts_the_member_in_the_user_group_and_billing_opens_their_page(
+    served: tuple[Served, Storefront], sandbox: SlackSandbox, runtime: Runtime, shop: Shop
 ) -> None:
     front, storefront = served
 
     paid = await storefront.pay(await buy_link(front, sandbox, "pro"), "ada@example.org")
     await settle(runtime)
 
-    assert (await storefront.order(paid["id"])).offer_slug == "pro"
+    order = await storefront.order(paid["id"])
+    assert (order.offer_slug, order.payment_status) == ("pro", "paid")
     assert sandbox.usergroups[INSIDERS]["users"] == [OWNER, MEMBER]
     assert MEMBER not in sandbox.members_of(SUPPORTERS)  # the other offer's channel
+    # A one-time buyer is a Stripe customer too, so /billing has a page (receipts, card).
+    billing = await ask(front, sandbox, "billing")
+    (portal,) = shop.stripe.objects("billing_portal.session")
+    assert portal["customer"] == order.customer_id and f"<{portal['url']}>" in billing
 
 
 async def test_a_paying_member_who_leaves_and_joins_again_is_put_back_in_the_channel(

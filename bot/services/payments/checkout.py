@@ -184,6 +184,10 @@ def checkout_request(
         key = f"flywheel-buy:{community_slug}:{slug}:{buyer.uid}:{window}"
     # An anonymous buyer gets no key of ours: two strangers in one minute are two sessions
     # (stripe-python still retries a failed POST with a key of its own).
+    if offer.mode == "payment" and "customer" not in params:
+        # A one-time payment makes no Stripe customer by default; without one the buyer has
+        # no billing page (/billing) and their next purchase is not recognised by customer.
+        params["customer_creation"] = "always"
     params["metadata"] = metadata
     if offer.mode == "subscription":
         params["subscription_data"] = {"metadata": dict(metadata)}
