@@ -166,6 +166,9 @@ async def test_a_paying_member_who_leaves_and_rejoins_gets_the_role_back(
     await settle(runtime)
 
     assert has_role(sandbox)
+    why = said(await slash("access", options=access_why()))
+    deliveries = [line.strip() for line in why.splitlines() if line.strip().startswith("discord:")]
+    assert deliveries == ["discord: grant sent \\(1 attempt, 02 Mar 2026 09:00 UTC\\)"], why
 
 
 async def test_a_role_above_the_bots_blocks_the_grant_tells_the_owner_and_access_why_says_so_until_it_is_fixed(

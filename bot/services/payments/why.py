@@ -124,14 +124,16 @@ class AccessReport:
 async def role_deliveries(session: AsyncSession, member_id: int) -> dict[str, tuple[Delivery, ...]]:
     """Return, per paid_access uid of the member, the outbox rows of its latest role change.
 
-    Reads the rows keyed ``paid-access:<uid>:<n>:<platform>`` and keeps the highest ``n``.
+    Reads the rows keyed ``paid-access:<uid>:<n>:…`` and keeps the highest ``n``; of its rows,
+    the newest per platform and space (a rejoin queues the change ``n`` again, and the earlier
+    row, sent or dead when the member had left, no longer says where things stand).
     This is the one place `/access why` reads delivery state from: a diagnosis of why a
     grant fails (``access_state``) can take its place.
     """
     uids = list(
         await session.scalars(select(PaidAccess.uid).where(PaidAccess.member_id == member_id))
     )
-    found: dict[str, tuple[int, list[Delivery]]] = {}
+    found: dict[str, tuple[int, dict[tuple[str, str], Delivery]]] = {}
     for uid in uids:
         rows = await session.scalars(
             select(OutboxMessage)
@@ -156,11 +158,12 @@ async def role_deliveries(session: AsyncSession, member_id: int) -> dict[str, tu
                 at=row.sent_at or row.created_at,
             )
             latest = found.get(uid)
+            where = (row.platform, row.target)
             if latest is None or int(number) > latest[0]:
-                found[uid] = (int(number), [delivery])
+                found[uid] = (int(number), {where: delivery})
             elif int(number) == latest[0]:
-                latest[1].append(delivery)
-    return {uid: tuple(deliveries) for uid, (_, deliveries) in found.items()}
+                latest[1][where] = delivery  # rows come oldest first: the newest stays
+    return {uid: tuple(deliveries.values()) for uid, (_, deliveries) in found.items()}
 
 
 async def _member_in_space(session: AsyncSession, actor: Actor, user_id: str) -> int | None:
