@@ -132,11 +132,14 @@ async def test_a_member_subscribes_through_their_buy_link_gets_the_role_and_lose
     billing = await slash("billing")
     portal = PORTAL.search(said(billing))
     assert portal, said(billing)
+    (opened,) = shop.stripe.objects("billing_portal.session")
+    assert opened["customer"] == order.customer_id
     await storefront.cancel_in_portal(portal.group(1))
     await settle(runtime)
+    subscription = shop.stripe.get("subscription", paid["subscription"])
+    assert subscription["cancel_at_period_end"] and subscription["status"] == "active"
     assert has_role(sandbox)  # canceled at the period's end: paid until then
 
-    subscription = shop.stripe.get("subscription", paid["subscription"])
     period_end = subscription["items"]["data"][0]["current_period_end"]
     clock.set(datetime.fromtimestamp(period_end, UTC))
     shop.stripe.end_period(paid["subscription"])
