@@ -21,7 +21,7 @@ from bot.outbox.access import BLOCKED_RETRY_MAX
 from bot.runtime import Runtime, bootstrap_community, build_runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.settings import load_settings
-from bot.slack.app import attach_slack
+from bot.slack.app import SlackPlatform, attach_slack
 from tests.payments_e2e import Storefront, open_storefront, settle, shop, shop_config
 from tests.payments_setup import Shop
 from tests.slack.conftest import COMMUNITY_TOML, MEMBER, LogWaiter, Served
@@ -81,15 +81,28 @@ async def runtime(
 
 
 @pytest.fixture
+def platform(runtime: Runtime, sandbox: SlackSandbox) -> SlackPlatform:
+    """The Slack front end and its outbox sender, attached to the runtime as the process does."""
+    return attach_slack(runtime, api_base=sandbox.api_base)
+
+
+@pytest.fixture
+async def storefront(
+    runtime: Runtime, shop: Shop, platform: SlackPlatform
+) -> AsyncIterator[Storefront]:
+    """The process's web app (with /slack/events) on loopback, Stripe's webhooks pointing at it."""
+    async for opened in open_storefront(runtime, shop):
+        yield opened
+
+
+@pytest.fixture
 async def served(
-    runtime: Runtime, sandbox: SlackSandbox, shop: Shop
-) -> AsyncIterator[tuple[Served, Storefront]]:
-    """The Slack front end and its outbox sender on the runtime, served with the web app."""
-    platform = attach_slack(runtime, api_base=sandbox.api_base)
-    async for storefront in open_storefront(runtime, shop):
-        sender = sandbox.sender(f"{storefront.base}/slack/events")
-        yield Served(runtime, platform, sender), storefront
-        await sender.close()
+    runtime: Runtime, sandbox: SlackSandbox, platform: SlackPlatform, storefront: Storefront
+) -> AsyncIterator[Served]:
+    """Signed requests from Slack to the served app."""
+    sender = sandbox.sender(f"{storefront.base}/slack/events")
+    yield Served(runtime, platform, sender)
+    await sender.close()
 
 
 async def buy_link(served: Served, sandbox: SlackSandbox, offer: str) -> str:
@@ -105,10 +118,9 @@ def owner_dms(sandbox: SlackSandbox) -> list[str]:
 
 
 async def test_a_member_subscribes_through_their_buy_link_joins_the_private_channel_and_is_removed_when_they_cancel_in_the_portal(
-    served: tuple[Served, Storefront], sandbox: SlackSandbox, shop: Shop, runtime: Runtime
+    served: Served, storefront: Storefront, sandbox: SlackSandbox, shop: Shop, runtime: Runtime
 ) -> None:
-    front, storefront = served
-    link = await buy_link(front, sandbox, "club")
+    link = await buy_link(served, sandbox, "club")
 
     paid = await storefront.pay(link, "ada@example.org")
 
@@ -119,7 +131,7 @@ async def test_a_member_subscribes_through_their_buy_link_joins_the_private_chan
     await settle(runtime)
     assert MEMBER in sandbox.members_of(SUPPORTERS)
 
-    portal = PORTAL.search(await ask(front, sandbox, "billing"))
+    portal = PORTAL.search(await ask(served, sandbox, "billing"))
     assert portal
     shop.stripe.portal_cancel_mode = "immediately"
     await storefront.cancel_in_portal(portal.group(1))
@@ -130,11 +142,10 @@ async def test_a_member_subscribes_through_their_buy_link_joins_the_private_chan
 
 
 async def test_a_one_time_purchase_puts_the_member_in_the_user_group_and_billing_opens_their_page(
-    served: tuple[Served, Storefront], sandbox: SlackSandbox, runtime: Runtime, shop: Shop
+    served: Served, storefront: Storefront, sandbox: SlackSandbox, runtime: Runtime, shop: Shop
 ) -> None:
-    front, storefront = served
 
-    paid = await storefront.pay(await buy_link(front, sandbox, "pro"), "ada@example.org")
+    paid = await storefront.pay(await buy_link(served, sandbox, "pro"), "ada@example.org")
     await settle(runtime)
 
     order = await storefront.order(paid["id"])
@@ -142,25 +153,25 @@ async def test_a_one_time_purchase_puts_the_member_in_the_user_group_and_billing
     assert sandbox.usergroups[INSIDERS]["users"] == [OWNER, MEMBER]
     assert MEMBER not in sandbox.members_of(SUPPORTERS)  # the other offer's channel
     # A one-time buyer is a Stripe customer too, so /billing has a page (receipts, card).
-    billing = await ask(front, sandbox, "billing")
+    billing = await ask(served, sandbox, "billing")
     (portal,) = shop.stripe.objects("billing_portal.session")
     assert portal["customer"] == order.customer_id and f"<{portal['url']}>" in billing
 
 
 async def test_a_paying_member_who_leaves_and_joins_again_is_put_back_in_the_channel(
-    served: tuple[Served, Storefront],
+    served: Served,
+    storefront: Storefront,
     sandbox: SlackSandbox,
     runtime: Runtime,
     log_waiter: Callable[[str], LogWaiter],
 ) -> None:
-    front, storefront = served
     joins = log_waiter("bot.slack.members")
-    await storefront.pay(await buy_link(front, sandbox, "club"), "ada@example.org")
+    await storefront.pay(await buy_link(served, sandbox, "club"), "ada@example.org")
     await settle(runtime)
     assert MEMBER in sandbox.members_of(SUPPORTERS)
 
     sandbox.state.members[SUPPORTERS].remove(MEMBER)  # leaving took them out of the channel
-    joined = await front.sender.send_event(
+    joined = await served.sender.send_event(
         {"type": "team_join", "user": {**sandbox.users[MEMBER], "team_id": sandbox.team_id}}
     )
     assert joined.status == 200
@@ -168,22 +179,29 @@ async def test_a_paying_member_who_leaves_and_joins_again_is_put_back_in_the_cha
     await settle(runtime)
 
     assert MEMBER in sandbox.members_of(SUPPORTERS)
+    assert sandbox.calls_to("conversations.invite")[-1].ok
+    why = await ask(served, sandbox, "access why")
+    deliveries = [line.strip() for line in why.splitlines() if line.strip().startswith("slack:")]
+    assert deliveries == ["slack: grant sent (1 attempt, 02 Mar 2026 09:00 UTC)"], why
 
 
 async def test_flywheel_outside_the_private_channel_blocks_the_grant_tells_the_owner_and_access_why_says_so_until_it_is_invited(
-    served: tuple[Served, Storefront], sandbox: SlackSandbox, runtime: Runtime, clock: FakeClock
+    served: Served,
+    storefront: Storefront,
+    sandbox: SlackSandbox,
+    runtime: Runtime,
+    clock: FakeClock,
 ) -> None:
-    front, storefront = served
     sandbox.state.set_bot_membership(SUPPORTERS, member=False)
 
-    await storefront.pay(await buy_link(front, sandbox, "club"), "ada@example.org")
+    await storefront.pay(await buy_link(served, sandbox, "club"), "ada@example.org")
     await settle(runtime)
 
     assert MEMBER not in sandbox.members_of(SUPPORTERS)
     (told,) = owner_dms(sandbox)
     assert "Flywheel could not give ada the access *supporters* on Slack" in told
     assert OUTSIDE in told and "keeps trying" in told
-    why = await ask(front, sandbox, "access why")
+    why = await ask(served, sandbox, "access why")
     assert "*Supporters Club* (club, access `supporters`): entitled" in why
     assert f"slack: grant blocked (0 attempts, 02 Mar 2026 09:00 UTC): {OUTSIDE}" in why, why
 
@@ -193,4 +211,4 @@ async def test_flywheel_outside_the_private_channel_blocks_the_grant_tells_the_o
 
     assert MEMBER in sandbox.members_of(SUPPORTERS)
     assert len(owner_dms(sandbox)) == 1
-    assert "slack: grant sent" in await ask(front, sandbox, "access why")
+    assert "slack: grant sent" in await ask(served, sandbox, "access why")
