@@ -294,6 +294,12 @@ async def _start_bot(
         server.result()  # raises what stopped it, e.g. a ConfigError: port in use
         raise RuntimeError("the bot stopped before it served")
     port = ready.result()
+    if check:
+        # The tour serves on a free port: links the bot hands out (/buy) must name it.
+        web = settings.file.web.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+        runtime.settings = settings.model_copy(
+            update={"file": settings.file.model_copy(update={"web": web})}
+        )
     await discord.wait_until_identified(timeout=30)
     stripe.add_webhook_endpoint(f"http://127.0.0.1:{port}/stripe/webhook", secret=WEBHOOK_SECRET)
     demo = Demo(

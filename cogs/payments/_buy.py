@@ -101,7 +101,7 @@ class Buying(commands.Cog):
         async with self.bot.acting(interaction) as (session, actor):
             customer = await payments.billing_customer(session, actor)
         if customer is None:
-            claim = runtime.commands.spell("discord", "link purchase")
+            claim = runtime.commands.spell("discord", "link-purchase")
             await send_ephemeral(interaction, payments.NO_PURCHASE.format(link_purchase=claim))
             return
         portal = await payments.open_portal(

@@ -224,7 +224,7 @@ async def test_billing_without_a_purchase_suggests_claiming_it(
     reply = await slash("billing")
 
     assert "I found no purchase of yours" in content(reply)
-    assert "`/link purchase`" in content(reply)
+    assert "`/link-purchase`" in content(reply)
     assert shop.stripe.objects("billing_portal.session") == []
 
 

@@ -5,7 +5,7 @@ Rooms: :mod:`.offers` (what bot.toml sells), :mod:`.checkout` (buy links, Checko
 Sessions), :mod:`.billing` (the billing portal, owners' offer figures), :mod:`.access`
 (entitlement → RoleChange), :mod:`.grace` (the job revoking access whose grace period
 ended), :mod:`.rejoin` (paid access back on rejoining), :mod:`.why` (`/access why`),
-:mod:`.claims` (`/link purchase`), :mod:`.events` (``payment.recorded`` /
+:mod:`.claims` (`/link purchase`), :mod:`.reconcile` (repairing drift from Stripe's history), :mod:`.events` (``payment.recorded`` /
 ``payment.reversed``), :mod:`.data` (privacy and export), and the Stripe events in:
 :mod:`.webhook` (record once, dispatch), :mod:`.orders` and :mod:`.subscriptions`
 (order-proof convergence), :mod:`.matching`. Front ends use only what this module exports.
@@ -50,6 +50,12 @@ from bot.services.payments.claims import (
 from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.grace import GRACE_EVERY_SECONDS, grace_job
 from bot.services.payments.offers import OfferView, find_offer, list_offers, view_of
+from bot.services.payments.reconcile import (
+    NIGHTLY_EVERY_SECONDS,
+    ReconcileReport,
+    nightly_job,
+    reconcile,
+)
 from bot.services.payments.rejoin import restore_on_join
 from bot.services.payments.webhook import apply_event, read_event
 from bot.services.payments.why import AccessReport, explain_access, why_lines
@@ -73,6 +79,7 @@ __all__ = [
     "PaymentReversed",
     "PaymentsUnavailable",
     "PortalLink",
+    "ReconcileReport",
     "apply_event",
     "billing_customer",
     "buy_links",
@@ -91,6 +98,7 @@ __all__ = [
     "open_session",
     "order_of_button",
     "read_event",
+    "reconcile",
     "record_opened",
     "refresh",
     "view_of",
@@ -100,7 +108,10 @@ __all__ = [
 FEATURE = Feature(
     name="payments",
     summary="Offers sold through Stripe Checkout, orders, subscriptions and paid access.",
-    jobs=(Job("paid-access-grace", GRACE_EVERY_SECONDS, grace_job),),
+    jobs=(
+        Job("paid-access-grace", GRACE_EVERY_SECONDS, grace_job),
+        Job("payments-reconcile", NIGHTLY_EVERY_SECONDS, nightly_job),
+    ),
     subscriptions=(Subscription("payments.restore-on-join", MemberJoined, restore_on_join),),
     exporter=data.export_member,
     eraser=data.erase_member,
