@@ -20,6 +20,7 @@ from bot.services.identities import member_of_public_id
 
 OFFER_KEY = "flywheel_offer"
 MEMBER_KEY = "flywheel_member"
+COMMUNITY_KEY = "flywheel_community"
 # A public id is 24 characters at most (members.uid); anything longer names no member.
 MAX_PUBLIC_ID = 24
 
@@ -71,6 +72,16 @@ def amount(obj: Mapping[str, Any], key: str) -> int | None:
 def metadata_of(obj: Mapping[str, Any]) -> dict[str, str]:
     """Return an object's metadata, string values only."""
     return {k: v for k, v in child(obj, "metadata").items() if isinstance(v, str)}
+
+
+def community_named(obj: Mapping[str, Any]) -> str | None:
+    """Return the community slug a Stripe object's metadata names (an invoice: its
+    subscription's), or None when it names none."""
+    named = metadata_of(obj).get(COMMUNITY_KEY)
+    if named is None:
+        details = child(child(obj, "parent"), "subscription_details")
+        named = metadata_of(details).get(COMMUNITY_KEY)
+    return named
 
 
 def offer_for(

@@ -26,7 +26,14 @@ from bot.models.payments import STRIPE_ID
 from bot.offers import OfferSettings
 from bot.services.payments import orders, subscriptions
 from bot.services.payments.access import refresh
-from bot.services.payments.matching import child, moment, number, object_id, text
+from bot.services.payments.matching import (
+    child,
+    community_named,
+    moment,
+    number,
+    object_id,
+    text,
+)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -200,6 +207,17 @@ async def apply_event(
     handler = HANDLERS.get(checked.type)
     if handler is None:
         return True  # recorded; a type Flywheel does not use
+    named = community_named(checked.object)
+    if named is not None and named != settings.community.slug:
+        # One Stripe account can sell for several communities, and each endpoint hears every
+        # event of the account: another community's purchase must not become an order here
+        # (its offer slug may exist here too; its buyer may be a member here by customer).
+        log.info(
+            "Stripe event %s is about community %r, not this one: recorded, not applied",
+            checked.id,
+            named[:40],
+        )
+        return True
     offers = settings.offers
     changed = await handler(session, clock, offers, community_id, checked)
     if changed is not None and changed.member_id is not None:
