@@ -13,7 +13,7 @@ ended), :mod:`.rejoin` (paid access back on rejoining), :mod:`.why` (`/access wh
 
 from __future__ import annotations
 
-from bot.events import MemberJoined
+from bot.events import MemberJoined, MembersLinked
 from bot.features import Feature, Job, Subscription
 from bot.services.payments import data
 from bot.services.payments.access import AccessChange, Entitlement, entitlements, refresh
@@ -50,7 +50,7 @@ from bot.services.payments.claims import (
 from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.grace import GRACE_EVERY_SECONDS, grace_job
 from bot.services.payments.offers import OfferView, find_offer, list_offers, view_of
-from bot.services.payments.rejoin import restore_on_join
+from bot.services.payments.rejoin import extend_on_link, restore_on_join
 from bot.services.payments.webhook import apply_event, read_event
 from bot.services.payments.why import AccessReport, explain_access, why_lines
 
@@ -101,7 +101,10 @@ FEATURE = Feature(
     name="payments",
     summary="Offers sold through Stripe Checkout, orders, subscriptions and paid access.",
     jobs=(Job("paid-access-grace", GRACE_EVERY_SECONDS, grace_job),),
-    subscriptions=(Subscription("payments.restore-on-join", MemberJoined, restore_on_join),),
+    subscriptions=(
+        Subscription("payments.restore-on-join", MemberJoined, restore_on_join),
+        Subscription("payments.extend-on-link", MembersLinked, extend_on_link),
+    ),
     exporter=data.export_member,
     eraser=data.erase_member,
     merger=data.merge_members,
