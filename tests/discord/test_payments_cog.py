@@ -188,6 +188,7 @@ async def test_billing_gives_a_payer_a_portal_link(
                 session_status="complete",
                 payment_status="paid",
                 customer_id=customer["id"],
+                client_reference_id=alice.uid,  # bought through her personal link
                 matched=True,
                 created_at=clock.now(),
                 updated_at=clock.now(),
@@ -223,7 +224,7 @@ async def test_billing_without_a_purchase_suggests_claiming_it(
 ) -> None:
     reply = await slash("billing")
 
-    assert "I found no purchase of yours" in content(reply)
+    assert "I found no purchase made through your personal link" in content(reply)
     assert "`/link purchase`" in content(reply)
     assert shop.stripe.objects("billing_portal.session") == []
 

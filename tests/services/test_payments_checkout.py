@@ -151,11 +151,12 @@ async def test_an_order_the_webhook_recorded_first_is_left_as_it_is(
     )
 
 
-async def test_the_billing_customer_falls_back_to_the_latest_order_then_subscription(
+async def test_the_billing_customer_falls_back_to_the_latest_order_bought_through_the_members_link(
     session: AsyncSession, clock: FakeClock, spaces: tuple[SpaceRef, SpaceRef]
 ) -> None:
     ada = await actor_of(session, clock, spaces[0], "ada")
     assert await payments.billing_customer(session, ada) is None
+    # A subscription and an order from a plain link (claimed by email): not proof enough.
     session.add(
         Subscription(
             community_id=ada.community_id,
@@ -168,8 +169,19 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_then_subscrip
             updated_at=clock.now(),
         )
     )
+    session.add(
+        Order(
+            community_id=ada.community_id,
+            session_id="cs_claimed",
+            member_id=ada.member_id,
+            mode="payment",
+            customer_id="cus_claimed",
+            created_at=clock.now() + timedelta(hours=1),
+            updated_at=clock.now(),
+        )
+    )
     await session.flush()
-    assert await payments.billing_customer(session, ada) == "cus_sub"
+    assert await payments.billing_customer(session, ada) is None
     for n, customer in enumerate(["cus_old", "cus_new"]):
         session.add(
             Order(
@@ -178,6 +190,7 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_then_subscrip
                 member_id=ada.member_id,
                 mode="payment",
                 customer_id=customer,
+                client_reference_id="ada-public-id",
                 created_at=clock.now() + timedelta(minutes=n),
                 updated_at=clock.now(),
             )

@@ -5,17 +5,28 @@ Through the bot's real web app, with the Stripe sandbox delivering signed webhoo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select, update
 
 from bot.models import Member, Order, PaidAccess, StripeEvent, Subscription
+from bot.offers import OfferSettings
+from bot.payments.signature import sign
+from bot.services import payments
+from bot.services.payments.claims import claim_button_id
 from tests.services.payments_webhook_kit import SECRET, Shop, shop
+from tests.services.test_ugc import actor
 
 __all__ = ["shop"]  # the fixture, used by name
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning"),
 ]
+
+
+def offers_of(shop: Shop) -> dict[str, OfferSettings]:
+    return shop.runtime.settings.offers
 
 
 async def test_a_purchase_made_for_another_community_on_the_same_stripe_account_is_not_applied(
@@ -51,3 +62,90 @@ async def test_a_purchase_made_for_another_community_on_the_same_stripe_account_
     async with shop.runtime.sessions() as session:
         named = await session.scalar(select(Subscription.member_id))
     assert named is None  # the invoice names no community of ours either
+
+
+async def _customer_of(shop: Shop, member_id: int) -> str | None:
+    async with shop.runtime.sessions() as session:
+        found: str | None = await session.scalar(
+            select(Member.stripe_customer_id).where(Member.id == member_id)
+        )
+        return found
+
+
+async def test_a_client_reference_id_alone_names_nobody_since_a_payment_link_takes_it_from_the_url(
+    shop: Shop,
+) -> None:
+    # A Stripe Payment Link (or pricing table) copies ?client_reference_id= from its URL into
+    # the session: any buyer can put another member's public id there. Only the metadata our
+    # checkout writes names a member.
+    victim_id, victim_uid = await shop.member("ada")
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    bought = await shop.client.v1.checkout.sessions.create_async(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": shop.prices["supporters"], "quantity": 1}],
+            "success_url": "https://acme.example/thanks",
+            "client_reference_id": victim_uid,
+        }
+    )
+
+    shop.sandbox.complete_session(bought.id, email="mallory@example.org")
+    await shop.settle()
+
+    async with shop.runtime.sessions() as session:
+        order = await session.scalar(select(Order))
+        subscription = await session.scalar(select(Subscription))
+    assert order is not None and order.payment_status == "paid"
+    assert (order.member_id, order.matched) == (None, False)  # kept, shown as unmatched
+    assert subscription is not None and subscription.member_id is None
+    assert await _customer_of(shop, victim_id) is None  # not handed the buyer's customer
+    assert await shop.count(PaidAccess) == 0
+
+
+async def test_a_purchase_claimed_by_email_never_hands_the_claimer_the_buyers_stripe_customer(
+    shop: Shop,
+) -> None:
+    # Anyone who knows a buyer's email can claim their purchase (the issue leaves emailing a
+    # code out); what they must not get is the buyer's Stripe customer: its billing portal
+    # shows and changes the buyer's cards, address and subscriptions.
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    bought = await shop.checkout("supporters", None)
+    shop.sandbox.complete_session(bought.id, email="ada@example.org")
+    await shop.settle()
+    claimer_id, _ = await shop.member("mallory")
+    async with shop.runtime.sessions() as session, session.begin():
+        mallory = await actor(session, shop.clock, shop.runtime.community_id, "mallory")
+        await payments.claim_purchase(
+            session, shop.clock, offers_of(shop), mallory, "ada@example.org"
+        )
+        order_uid = await session.scalar(select(Order.uid))
+        assert order_uid is not None
+        await payments.confirm_claim(
+            session,
+            shop.clock,
+            offers_of(shop),
+            community_id=shop.runtime.community_id,
+            member_id=claimer_id,
+            button_id=claim_button_id(order_uid),
+        )
+    # The session comes in again under an event id not seen before (as reconcile reads it).
+    snapshot = shop.sandbox.get("checkout.session", bought.id)
+    body = json.dumps(
+        {
+            "id": "evt_session_again",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": int(shop.clock.now().timestamp()),
+            "data": {"object": snapshot},
+        }
+    ).encode()
+    now = int(shop.clock.now().timestamp())
+    answer = await shop.post(body, {"Stripe-Signature": sign(body, SECRET, now)})
+
+    assert answer == (200, "processed\n")
+    assert await _customer_of(shop, claimer_id) is None
+    async with shop.runtime.sessions() as session:
+        mallory = await actor(session, shop.clock, shop.runtime.community_id, "mallory")
+        assert await payments.billing_customer(session, mallory) is None
+        granted = await session.scalar(select(PaidAccess.granted))
+    assert granted is True  # the claim itself still links the purchase and its access

@@ -21,8 +21,9 @@ from bot.services.callers import Actor, Role, require
 from bot.services.payments.offers import OfferView, find_offer, list_offers
 
 NO_PURCHASE = (
-    "I found no purchase of yours, so there is no billing page to open. If you paid with "
-    "another email, claim the purchase with {link_purchase} and try again."
+    "I found no purchase made through your personal link, so there is no billing page to open "
+    "here. A purchase from a plain link (even one you claimed with {link_purchase}) is managed "
+    "from the link in Stripe's receipt email."
 )
 # Subscriptions that still give (or may soon give back) access: counted as live.
 LIVE_SUBSCRIPTIONS = ("active", "trialing", "past_due")
@@ -139,27 +140,30 @@ def offer_facts(figures: OfferFigures, *, detailed: bool) -> list[tuple[str, str
 
 
 async def billing_customer(session: AsyncSession, actor: Actor) -> str | None:
-    """Return the member's Stripe customer: their own, else their latest order's or subscription's."""
+    """Return the member's Stripe customer: their own, else that of their latest order bought
+    through their personal link.
+
+    Never the customer of a purchase the member claimed by its email (``/link purchase``):
+    typing an address proves nothing, and the billing portal shows and changes everything of
+    that customer (cards, address, invoices, subscriptions). Such a purchase's order names no
+    member (``client_reference_id``), since it was bought from a plain link.
+    """
     own = await session.scalar(
         select(Member.stripe_customer_id).where(Member.id == actor.member_id)
     )
     if own:
         return own
-    latest_order = await session.scalar(
+    latest_order: str | None = await session.scalar(
         select(Order.customer_id)
-        .where(Order.member_id == actor.member_id, Order.customer_id.is_not(None))
+        .where(
+            Order.member_id == actor.member_id,
+            Order.customer_id.is_not(None),
+            Order.client_reference_id.is_not(None),
+        )
         .order_by(Order.created_at.desc(), Order.id.desc())
         .limit(1)
     )
-    if latest_order:
-        return latest_order
-    latest_sub: str | None = await session.scalar(
-        select(Subscription.customer_id)
-        .where(Subscription.member_id == actor.member_id, Subscription.customer_id.is_not(None))
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-        .limit(1)
-    )
-    return latest_sub
+    return latest_order
 
 
 async def open_portal(gateway: StripeGateway | None, customer: str, return_url: str) -> PortalLink:

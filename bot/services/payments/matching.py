@@ -100,16 +100,19 @@ async def member_for(
     community_id: int,
     metadata: Mapping[str, str],
     *,
-    reference: str | None = None,
     customer_id: str | None = None,
 ) -> int | None:
-    """Return the member a Stripe object names (public id in metadata or client_reference_id),
-    else the member whose Stripe customer it is, else None."""
-    for uid in (metadata.get(MEMBER_KEY), reference):
-        if uid and len(uid) <= MAX_PUBLIC_ID:
-            found = await member_of_public_id(session, uid, community_id)
-            if found is not None:
-                return found
+    """Return the member a Stripe object names (their public id in metadata), else the member
+    whose Stripe customer it is, else None.
+
+    ``client_reference_id`` is not read: our checkout sets it to the same public id as the
+    metadata, but a Stripe Payment Link or pricing table takes it from its URL, so any buyer
+    could name any member with it (and hand them, or take, a Stripe customer)."""
+    uid = metadata.get(MEMBER_KEY)
+    if uid and len(uid) <= MAX_PUBLIC_ID:
+        found = await member_of_public_id(session, uid, community_id)
+        if found is not None:
+            return found
     if customer_id:
         by_customer: int | None = await session.scalar(
             select(Member.id)
@@ -126,7 +129,10 @@ async def member_for(
 
 
 async def remember_customer(session: AsyncSession, member_id: int, customer_id: str | None) -> None:
-    """Give a member their Stripe customer id when they have none yet (the billing portal)."""
+    """Give a member their Stripe customer id when they have none yet (the billing portal).
+
+    Only for a member the Stripe object itself named (signed metadata from our checkout): a
+    purchase claimed by its email proves nothing about who owns that customer."""
     if customer_id:
         await session.execute(
             update(Member)

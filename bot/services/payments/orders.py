@@ -179,11 +179,7 @@ async def apply_session(
     metadata = metadata_of(obj)
     # Looked up first: a query after the stored order changed would flush it early.
     named = await member_for(
-        session,
-        community_id,
-        metadata,
-        reference=text(obj, "client_reference_id"),
-        customer_id=object_id(obj, "customer"),
+        session, community_id, metadata, customer_id=object_id(obj, "customer")
     )
     # The order as this snapshot alone makes it: inserted as it is when the session is new
     # (one statement), else the stored order, locked, is merged with the snapshot.
@@ -210,8 +206,9 @@ async def apply_session(
         if first_paid:
             row.paid_at = clock.now()
         row.updated_at = clock.now()
-    if row.member_id is not None:
-        await remember_customer(session, row.member_id, row.customer_id)
+    if named is not None and row.member_id == named:
+        # Not for a member the order got by a claim (/link purchase): see remember_customer.
+        await remember_customer(session, named, row.customer_id)
     if first_paid:
         await publish(
             session,

@@ -143,12 +143,14 @@ async def _match(
         row.offer_slug = offer_for(offers, metadata, prices) or (
             order.offer_slug if order else None
         )
-    if row.member_id is None:
-        row.member_id = (order.member_id if order else None) or await member_for(
+    if row.member_id is None and order is not None and order.member_id is not None:
+        row.member_id = order.member_id  # its customer was remembered (or not) with the order
+    elif row.member_id is None:
+        row.member_id = await member_for(
             session, row.community_id, metadata, customer_id=row.customer_id
         )
-    if row.member_id is not None:
-        await remember_customer(session, row.member_id, row.customer_id)
+        if row.member_id is not None:
+            await remember_customer(session, row.member_id, row.customer_id)
 
 
 async def apply_snapshot(
