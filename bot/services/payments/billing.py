@@ -8,17 +8,23 @@ could be matched to (the ones to look at).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+import stripe
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import FlywheelError
+from bot.acting import new_error_id
+from bot.errors import FlywheelError, NotFound
 from bot.models import Member, Order, Subscription
 from bot.offers import OfferSettings
 from bot.payments import StripeGateway
 from bot.services.callers import Actor, Role, require
+from bot.services.payments.checkout import customer_missing
 from bot.services.payments.offers import OfferView, find_offer, list_offers
+
+log = logging.getLogger(__name__)
 
 NO_PURCHASE = (
     "I found no purchase made through your personal link, so there is no billing page to open "
@@ -27,6 +33,15 @@ NO_PURCHASE = (
 )
 # Subscriptions that still give (or may soon give back) access: counted as live.
 LIVE_SUBSCRIPTIONS = ("active", "trialing", "past_due")
+PORTAL_GONE = (
+    "Stripe no longer knows the billing account I have for you (it was removed, or the shop "
+    "moved to live payments). Your next purchase through your personal link sets it up again; "
+    "an earlier one is managed from the link in Stripe's receipt email."
+)
+PORTAL_FAILED = (
+    "Stripe couldn't open your billing page just now; nothing changed. Try again in a minute "
+    "(error id {error_id})."
+)
 NO_STRIPE = (
     "Payments aren't set up yet: an owner must set STRIPE_API_KEY in the bot's environment "
     "and restart it."
@@ -170,7 +185,21 @@ async def open_portal(gateway: StripeGateway | None, customer: str, return_url: 
     """Create a billing-portal session for a customer (stripe-python's errors pass through)."""
     if gateway is None:
         raise PaymentsUnavailable(NO_STRIPE)
-    portal = await gateway.client.v1.billing_portal.sessions.create_async(
-        params={"customer": customer, "return_url": return_url}
-    )
+    try:
+        portal = await gateway.client.v1.billing_portal.sessions.create_async(
+            params={"customer": customer, "return_url": return_url}
+        )
+    except (stripe.StripeError, TimeoutError) as error:
+        if customer_missing(error, customer):
+            raise NotFound(PORTAL_GONE) from None
+        error_id = new_error_id()
+        # What Stripe said, never the request: stripe-python's messages mask the key.
+        log.error(
+            "billing portal failed (error id %s): %s %s code=%s",
+            error_id,
+            type(error).__name__,
+            getattr(error, "http_status", None) or "",
+            getattr(error, "code", None),
+        )
+        raise PaymentsUnavailable(PORTAL_FAILED.format(error_id=error_id)) from None
     return PortalLink(portal.url)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -216,6 +216,25 @@ async def open_session(gateway: StripeGateway, request: CheckoutRequest) -> Open
         currency=created.currency,
         customer_id=_id_of(created.customer),
         customer_email=created.customer_email,
+    )
+
+
+def customer_missing(error: Exception, customer_id: str | None) -> bool:
+    """Return whether Stripe refused a request because this customer does not exist (any
+    more, or in this mode: test customers are unknown to live keys)."""
+    return (
+        customer_id is not None
+        and getattr(error, "code", None) == "resource_missing"
+        and getattr(error, "param", None) == "customer"
+    )
+
+
+async def forget_customer(session: AsyncSession, member_id: int, customer_id: str) -> None:
+    """Clear a member's Stripe customer that Stripe no longer knows (if it is still that one)."""
+    await session.execute(
+        update(Member)
+        .where(Member.id == member_id, Member.stripe_customer_id == customer_id)
+        .values(stripe_customer_id=None)
     )
 
 
