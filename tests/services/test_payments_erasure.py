@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from bot.models import Order, OutboxMember, OutboxMessage, PaidAccess
+from bot.models import OutboxMember, OutboxMessage, PaidAccess
 from bot.services import payments
 from bot.services.privacy import delete_member
 from tests.conftest import make_spaces
