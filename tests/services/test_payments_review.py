@@ -149,3 +149,53 @@ async def test_a_purchase_claimed_by_email_never_hands_the_claimer_the_buyers_st
         assert await payments.billing_customer(session, mallory) is None
         granted = await session.scalar(select(PaidAccess.granted))
     assert granted is True  # the claim itself still links the purchase and its access
+
+
+async def test_a_purchase_opened_here_is_applied_even_after_the_community_slug_was_renamed(
+    shop: Shop,
+) -> None:
+    # The checkout wrote the slug of its day into the metadata; bot.toml's slug changed since.
+    # What is known here (the open order our checkout recorded, its subscription) stays ours,
+    # so its cancellation still takes the access back.
+    member_id, uid = await shop.member("ada")
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    renamed = {
+        "flywheel_offer": "supporters",
+        "flywheel_member": uid,
+        "flywheel_community": "acme-old",
+    }
+    bought = await shop.checkout(
+        "supporters", uid, metadata=renamed, subscription_data={"metadata": renamed}
+    )
+    async with shop.runtime.sessions() as session, session.begin():
+        now = shop.clock.now()
+        session.add(
+            Order(
+                uid="openorder0000001",
+                community_id=shop.runtime.community_id,
+                session_id=bought.id,
+                offer_slug="supporters",
+                member_id=member_id,
+                mode="subscription",
+                session_status="open",
+                payment_status="unpaid",
+                client_reference_id=uid,
+                matched=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    shop.sandbox.complete_session(bought.id)
+    await shop.settle()
+    paid = await shop.state(member_id, shop.clock.now())
+
+    shop.sandbox.cancel_subscription(
+        shop.sandbox.get("checkout.session", bought.id)["subscription"]
+    )
+    await shop.settle()
+
+    state = await shop.state(member_id, shop.clock.now())
+    assert paid["access"] == [("supporters", "supporters", True)]
+    assert [s[:2] for s in state["subscriptions"]] == [("supporters", "canceled")]
+    assert state["access"] == [("supporters", "supporters", False)]
+    assert state["roles"] == [True, False]

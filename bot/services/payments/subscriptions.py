@@ -191,7 +191,7 @@ async def apply_snapshot(
     return row
 
 
-def _invoice_subscription(obj: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+def invoice_subscription(obj: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     """Return the subscription an invoice bills and its metadata (API 2026-10-28: parent)."""
     details = child(child(obj, "parent"), "subscription_details")
     found = object_id(details, "subscription") or object_id(obj, "subscription")
@@ -209,7 +209,7 @@ async def apply_invoice(
     paid: bool,
 ) -> Subscription | None:
     """Apply ``invoice.paid`` / ``invoice.payment_failed`` to the subscription it bills."""
-    subscription_id, metadata = _invoice_subscription(obj)
+    subscription_id, metadata = invoice_subscription(obj)
     if subscription_id is None:
         return None  # a one-off invoice: no subscription to keep
     first = text(obj, "billing_reason") == "subscription_create"
