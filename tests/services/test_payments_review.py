@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from bot.models import Member, Order, PaidAccess, StripeEvent, Subscription
+from bot.models import Member, Order, OutboxMessage, PaidAccess, StripeEvent, Subscription
 from bot.offers import OfferSettings
 from bot.payments.signature import sign
 from bot.services import payments
@@ -199,3 +199,25 @@ async def test_a_purchase_opened_here_is_applied_even_after_the_community_slug_w
     assert [s[:2] for s in state["subscriptions"]] == [("supporters", "canceled")]
     assert state["access"] == [("supporters", "supporters", False)]
     assert state["roles"] == [True, False]
+
+
+async def test_a_purchase_whose_email_has_capital_letters_beyond_ascii_can_be_claimed(
+    shop: Shop,
+) -> None:
+    # SQL lower() leaves Å as it is on SQLite (and PostgreSQL under the C locale).
+    shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
+    bought = await shop.checkout("guide", None)
+    shop.sandbox.complete_session(bought.id, email="ÅSA.Buyer@Example.org")
+    await shop.settle()
+
+    async with shop.runtime.sessions() as session, session.begin():
+        asa = await actor(session, shop.clock, shop.runtime.community_id, "asa")
+        await payments.claim_purchase(
+            session, shop.clock, offers_of(shop), asa, "åsa.buyer@example.org"
+        )
+        offered = (
+            await session.scalars(
+                select(OutboxMessage.key).where(OutboxMessage.key.like("purchase-claim:%"))
+            )
+        ).all()
+    assert len(offered) == 1

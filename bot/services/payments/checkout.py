@@ -33,6 +33,7 @@ from bot.offers import OfferSettings
 from bot.payments import StripeGateway
 from bot.services.callers import Actor
 from bot.services.identities import member_of_public_id, public_id
+from bot.services.payments.matching import email_key
 from bot.services.payments.offers import OfferView, find_offer, list_offers
 from bot.settings import Settings
 
@@ -269,7 +270,7 @@ async def record_opened(
         "amount_total": opened.amount_total,
         "currency": opened.currency,
         "customer_id": opened.customer_id,
-        "customer_email": opened.customer_email,
+        "customer_email": email_key(opened.customer_email),
         "client_reference_id": buyer.uid if buyer else None,
         "matched": buyer is not None,
         "created_at": opened.created,

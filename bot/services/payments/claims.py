@@ -29,6 +29,7 @@ from bot.outbox import send
 from bot.services.audit import audit, record_audit
 from bot.services.callers import Actor
 from bot.services.payments.access import AccessChange, refresh
+from bot.services.payments.matching import email_key
 from bot.services.payments.why import money
 
 CLAIM_ACTION = "payments.purchase_claim"
@@ -93,7 +94,7 @@ def check_email(typed: str) -> str:
             field="email",
             code="email.shape",
         )
-    return email.lower()
+    return email_key(email) or email
 
 
 async def _recent_claims(

@@ -69,6 +69,11 @@ def amount(obj: Mapping[str, Any], key: str) -> int | None:
     return value if value is not None and 0 <= value <= MAX_AMOUNT else None
 
 
+def email_key(email: str | None) -> str | None:
+    """Return an email as orders keep it and claims compare it: lower-cased by Python."""
+    return email.lower() if email else None
+
+
 def metadata_of(obj: Mapping[str, Any]) -> dict[str, str]:
     """Return an object's metadata, string values only."""
     return {k: v for k, v in child(obj, "metadata").items() if isinstance(v, str)}

@@ -28,6 +28,7 @@ from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.matching import (
     amount,
     child,
+    email_key,
     member_for,
     metadata_of,
     moment,
@@ -135,7 +136,9 @@ def _fill(row: Order, obj: Mapping[str, Any]) -> None:
         "amount_total": amount(obj, "amount_total"),
         "currency": (text(obj, "currency") or "")[:3] or None,
         "customer_id": object_id(obj, "customer"),
-        "customer_email": text(details, "email") or text(obj, "customer_email"),
+        # Lower-cased here, in Python: `/link purchase` compares with SQL lower(), which
+        # SQLite (and PostgreSQL under the C locale) applies to ASCII letters only.
+        "customer_email": email_key(text(details, "email") or text(obj, "customer_email")),
         "payment_intent_id": object_id(obj, "payment_intent"),
         "subscription_id": object_id(obj, "subscription"),
         "client_reference_id": (text(obj, "client_reference_id") or "")[:200] or None,
