@@ -17,6 +17,7 @@ from bot.offers import OfferSettings
 from bot.services import payments
 from bot.services.callers import Actor, Caller, Role, resolve_actor
 from bot.services.communities import SpaceRef
+from bot.services.identities import public_id
 from bot.settings import Settings, load_settings
 
 SECRET = "service-test-secret"
@@ -155,8 +156,10 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_bought_throug
     session: AsyncSession, clock: FakeClock, spaces: tuple[SpaceRef, SpaceRef]
 ) -> None:
     ada = await actor_of(session, clock, spaces[0], "ada")
+    ada_uid = await public_id(session, ada.member_id)
     assert await payments.billing_customer(session, ada) is None
-    # A subscription and an order from a plain link (claimed by email): not proof enough.
+    # A subscription and orders from plain links (claimed by email; one whose Payment Link
+    # URL carried a client_reference_id of its own): not proof enough.
     session.add(
         Subscription(
             community_id=ada.community_id,
@@ -166,6 +169,18 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_bought_throug
             status="active",
             version=clock.now(),
             created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    session.add(
+        Order(
+            community_id=ada.community_id,
+            session_id="cs_claimed_tracked",
+            member_id=ada.member_id,
+            mode="payment",
+            customer_id="cus_claimed_tracked",
+            client_reference_id="newsletter-campaign-7",
+            created_at=clock.now() + timedelta(hours=2),
             updated_at=clock.now(),
         )
     )
@@ -190,7 +205,7 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_bought_throug
                 member_id=ada.member_id,
                 mode="payment",
                 customer_id=customer,
-                client_reference_id="ada-public-id",
+                client_reference_id=ada_uid,
                 created_at=clock.now() + timedelta(minutes=n),
                 updated_at=clock.now(),
             )

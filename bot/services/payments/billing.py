@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 import stripe
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.acting import new_error_id
@@ -160,8 +160,8 @@ async def billing_customer(session: AsyncSession, actor: Actor) -> str | None:
 
     Never the customer of a purchase the member claimed by its email (``/link purchase``):
     typing an address proves nothing, and the billing portal shows and changes everything of
-    that customer (cards, address, invoices, subscriptions). Such a purchase's order names no
-    member (``client_reference_id``), since it was bought from a plain link.
+    that customer (cards, address, invoices, subscriptions). Such a purchase's order does not
+    carry the member's public id as ``client_reference_id``: it was bought from a plain link.
     """
     own = await session.scalar(
         select(Member.stripe_customer_id).where(Member.id == actor.member_id)
@@ -173,7 +173,12 @@ async def billing_customer(session: AsyncSession, actor: Actor) -> str | None:
         .where(
             Order.member_id == actor.member_id,
             Order.customer_id.is_not(None),
-            Order.client_reference_id.is_not(None),
+            # Bought through the member's own link (or that of an account merged into theirs).
+            Order.client_reference_id.in_(
+                select(Member.uid).where(
+                    or_(Member.id == actor.member_id, Member.merged_into_id == actor.member_id)
+                )
+            ),
         )
         .order_by(Order.created_at.desc(), Order.id.desc())
         .limit(1)
