@@ -322,3 +322,23 @@ async def test_stripe_not_answering_in_time_is_a_502_page(
     assert status == 502
     assert "couldn't reach the payment provider" in body.replace("&#39;", "'")
     assert "APIConnectionError" in caplog.text
+
+
+async def test_a_member_whose_stripe_customer_is_gone_checks_out_without_it_and_it_is_forgotten(
+    store: Store,
+) -> None:
+    # A customer deleted in Stripe's dashboard, or one from test mode once the shop uses live
+    # keys: Stripe answers 404 resource_missing (param customer) to a session naming it.
+    link = await store.link("pro")
+    async with store.runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(Member).values(stripe_customer_id="cus_test_gone", email="ada@example.org")
+        )
+
+    status, _, response = await store.get(link)
+
+    assert status == 303
+    created = store.shop.stripe.get("checkout.session", session_of(response.headers["Location"]))
+    assert created["customer"] is None and created["customer_email"] == "ada@example.org"
+    assert created["client_reference_id"] == (await store.member()).uid
+    assert (await store.member()).stripe_customer_id is None

@@ -122,8 +122,9 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
 async def _erase_from_outbox(session: AsyncSession, member_id: int) -> None:
     """Remove the member from every outbox row linked to them.
 
-    A DM or role change for them is not sent; a copy already sent (or dead) is not kept; a
-    message for others still to go out (a recap naming them) goes without what was theirs.
+    A DM or role grant for them is not sent (a revoke still is); a copy already sent (or dead)
+    is not kept; a message for others still to go out (a recap naming them) goes without what
+    was theirs.
     """
     linked = select(OutboxMember.outbox_id).where(OutboxMember.member_id == member_id)
     rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(linked)))).all()
@@ -134,6 +135,16 @@ async def _erase_from_outbox(session: AsyncSession, member_id: int) -> None:
             await session.delete(row)
             continue
         theirs = isinstance(message, DirectMessage | RoleChange) and message.member_id == member_id
+        if (
+            theirs
+            and isinstance(message, RoleChange)
+            and not message.grant
+            and row.status not in ("sent", "dead")
+        ):
+            # Taking access away still goes out (paid access revoked on erasure): once the
+            # identities are forgotten nothing else could. The row keeps its platform address
+            # until it is sent and pruned; it is no longer linked to the member.
+            continue
         if (
             theirs
             or row.status in ("sent", "dead")

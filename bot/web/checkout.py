@@ -16,7 +16,7 @@ Stripe sends the buyer back when the offer names no pages of its own.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import stripe
 from aiohttp import web
@@ -130,25 +130,39 @@ async def buy(request: web.Request) -> web.StreamResponse:
             "Payments aren't set up yet: the community's owner must set STRIPE_API_KEY.",
             status=503,
         )
-    wanted = payments.checkout_request(
-        slug,
-        offer,
-        buyer,
-        community_slug=runtime.settings.community.slug,
-        public_url=runtime.settings.web.public_url,
-        now=runtime.clock.now(),
-    )
+
+    def request_for(buyer: payments.Buyer | None) -> payments.CheckoutRequest:
+        return payments.checkout_request(
+            slug,
+            offer,
+            buyer,
+            community_slug=runtime.settings.community.slug,
+            public_url=runtime.settings.web.public_url,
+            now=runtime.clock.now(),
+        )
+
+    forgotten = None
     try:
-        opened = await payments.open_session(runtime.stripe, wanted)
+        try:
+            opened = await payments.open_session(runtime.stripe, request_for(buyer))
+        except stripe.InvalidRequestError as error:
+            if buyer is None or not payments.customer_missing(error, buyer.customer_id):
+                raise
+            # The member's Stripe customer is gone (deleted in the dashboard, or the shop moved
+            # from test to live keys): check out without it, and forget it below.
+            forgotten, buyer = buyer.customer_id, replace(buyer, customer_id=None)
+            opened = await payments.open_session(runtime.stripe, request_for(buyer))
     except (stripe.StripeError, TimeoutError) as error:
         error_id = new_error_id()
         # What Stripe said, never the request: stripe-python's messages mask the key.
         log.error(
-            "checkout for offer %s failed (error id %s): %s %s",
+            "checkout for offer %s failed (error id %s): %s %s code=%s param=%s",
             slug,
             error_id,
             type(error).__name__,
             getattr(error, "http_status", None) or "",
+            getattr(error, "code", None),
+            getattr(error, "param", None),
         )
         return _page(
             runtime,
@@ -169,6 +183,8 @@ async def buy(request: web.Request) -> web.StreamResponse:
                 buyer=buyer,
                 opened=opened,
             )
+            if buyer is not None and forgotten is not None:
+                await payments.forget_customer(session, buyer.member_id, forgotten)
     except Exception:
         # The buyer can still pay: the webhook records the order then. Say so in the log.
         log.exception("checkout %s: the open order could not be recorded", opened.session_id)

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.discord.sender import DiscordSender
+from bot.ids import new_uid
 from bot.messages import RoleChange
-from bot.models import EventRecord, OutboxMessage
+from bot.models import EventRecord, OutboxMessage, PaidAccess
 from bot.outbox import send
 from bot.outbox.access import BLOCKED_RETRY_MAX
 from bot.runtime import Runtime
@@ -21,6 +22,7 @@ from bot.sandbox.discord import DiscordSandbox
 from bot.services.access import access_state
 from bot.services.access.state import Outcome
 from bot.services.callers import Caller, Role, resolve_actor
+from bot.services.privacy import delete_member
 from bot.settings import Settings, load_settings
 from tests.discord.conftest import (
     ALICE_ID,
@@ -296,3 +298,34 @@ async def test_a_known_member_rejoining_publishes_member_joined_and_a_stranger_d
         }
     ]
     assert not any(str(ROBOT_ID) in line for line in joins.messages)
+
+
+async def test_erasing_a_paying_member_takes_their_paid_role_away_on_discord(
+    runtime, sandbox, outbox, clock
+):
+    alice = await _member(runtime, ALICE_ID, "alice")
+    async with runtime.sessions() as session, session.begin():
+        # What payments' refresh records beside the grant it queues.
+        session.add(
+            PaidAccess(
+                uid=new_uid(),
+                community_id=runtime.community_id,
+                member_id=alice,
+                offer_slug="pro",
+                access="paid",
+                granted=True,
+                reason="order cs_1 is paid",
+                changes=1,
+                changed_at=clock.now(),
+            )
+        )
+    await _change(runtime, alice, grant=True, key="paid-access:granted:1")
+    await _settle(runtime)
+    assert PAID_ROLE_ID in sandbox.member_roles(GUILD_ID, ALICE_ID)
+
+    async with runtime.sessions() as session, session.begin():
+        await delete_member(session, clock, member_id=alice)
+    await _settle(runtime)
+
+    assert PAID_ROLE_ID not in sandbox.member_roles(GUILD_ID, ALICE_ID)
+    assert sandbox.calls_matching("DELETE", ROLE_PATH)[-1].status == 204

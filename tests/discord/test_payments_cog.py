@@ -188,6 +188,7 @@ async def test_billing_gives_a_payer_a_portal_link(
                 session_status="complete",
                 payment_status="paid",
                 customer_id=customer["id"],
+                client_reference_id=alice.uid,  # bought through her personal link
                 matched=True,
                 created_at=clock.now(),
                 updated_at=clock.now(),
@@ -223,7 +224,7 @@ async def test_billing_without_a_purchase_suggests_claiming_it(
 ) -> None:
     reply = await slash("billing")
 
-    assert "I found no purchase of yours" in content(reply)
+    assert "I found no purchase made through your personal link" in content(reply)
     assert "`/link-purchase`" in content(reply)
     assert shop.stripe.objects("billing_portal.session") == []
 
@@ -279,3 +280,25 @@ async def test_offer_is_refused_to_members(bot: FlywheelBot, slash: Slash) -> No
     reply = await slash("offer", user_id=ALICE_ID, options=_verb("list"))
 
     assert content(reply) == "Only owners can do that."
+
+
+async def test_billing_for_a_customer_stripe_no_longer_knows_says_so_instead_of_failing(
+    bot: FlywheelBot, slash: Slash, runtime: Runtime, shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    await slash("billing")  # Alice exists
+    async with runtime.sessions() as session, session.begin():
+        # Removed in Stripe's dashboard, or a test-mode customer once the keys are live.
+        await session.execute(update(Member).values(stripe_customer_id="cus_test_gone"))
+
+    gone = await slash("billing")
+    shop.stripe.fail_next(400, path="/v1/billing_portal/sessions")
+    customer = shop.stripe.state.create_customer({"email": "alice@example.org"})
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(update(Member).values(stripe_customer_id=customer["id"]))
+    failing = await slash("billing")
+
+    assert "Stripe no longer knows the billing account I have for you" in content(gone)
+    assert "Stripe couldn't open your billing page just now" in content(failing)
+    error_id = re.search(r"error id ([0-9a-f]{8})", content(failing))
+    assert error_id and any(error_id.group(1) in r.getMessage() for r in caplog.records)
+    assert "Something went wrong" not in content(gone) + content(failing)

@@ -17,6 +17,7 @@ from bot.offers import OfferSettings
 from bot.services import payments
 from bot.services.callers import Actor, Caller, Role, resolve_actor
 from bot.services.communities import SpaceRef
+from bot.services.identities import public_id
 from bot.settings import Settings, load_settings
 
 SECRET = "service-test-secret"
@@ -151,11 +152,14 @@ async def test_an_order_the_webhook_recorded_first_is_left_as_it_is(
     )
 
 
-async def test_the_billing_customer_falls_back_to_the_latest_order_then_subscription(
+async def test_the_billing_customer_falls_back_to_the_latest_order_bought_through_the_members_link(
     session: AsyncSession, clock: FakeClock, spaces: tuple[SpaceRef, SpaceRef]
 ) -> None:
     ada = await actor_of(session, clock, spaces[0], "ada")
+    ada_uid = await public_id(session, ada.member_id)
     assert await payments.billing_customer(session, ada) is None
+    # A subscription and orders from plain links (claimed by email; one whose Payment Link
+    # URL carried a client_reference_id of its own): not proof enough.
     session.add(
         Subscription(
             community_id=ada.community_id,
@@ -168,8 +172,31 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_then_subscrip
             updated_at=clock.now(),
         )
     )
+    session.add(
+        Order(
+            community_id=ada.community_id,
+            session_id="cs_claimed_tracked",
+            member_id=ada.member_id,
+            mode="payment",
+            customer_id="cus_claimed_tracked",
+            client_reference_id="newsletter-campaign-7",
+            created_at=clock.now() + timedelta(hours=2),
+            updated_at=clock.now(),
+        )
+    )
+    session.add(
+        Order(
+            community_id=ada.community_id,
+            session_id="cs_claimed",
+            member_id=ada.member_id,
+            mode="payment",
+            customer_id="cus_claimed",
+            created_at=clock.now() + timedelta(hours=1),
+            updated_at=clock.now(),
+        )
+    )
     await session.flush()
-    assert await payments.billing_customer(session, ada) == "cus_sub"
+    assert await payments.billing_customer(session, ada) is None
     for n, customer in enumerate(["cus_old", "cus_new"]):
         session.add(
             Order(
@@ -178,6 +205,7 @@ async def test_the_billing_customer_falls_back_to_the_latest_order_then_subscrip
                 member_id=ada.member_id,
                 mode="payment",
                 customer_id=customer,
+                client_reference_id=ada_uid,
                 created_at=clock.now() + timedelta(minutes=n),
                 updated_at=clock.now(),
             )

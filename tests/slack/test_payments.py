@@ -173,7 +173,7 @@ async def test_billing_without_a_purchase_suggests_claiming_it(
 ) -> None:
     text = await ask(served, sandbox, "billing")
 
-    assert "I found no purchase of yours" in text
+    assert "I found no purchase made through your personal link" in text
     assert "`/flywheel link purchase`" in text
     assert shop.stripe.objects("billing_portal.session") == []
 

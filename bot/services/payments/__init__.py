@@ -13,7 +13,7 @@ ended), :mod:`.rejoin` (paid access back on rejoining), :mod:`.why` (`/access wh
 
 from __future__ import annotations
 
-from bot.events import MemberJoined
+from bot.events import MemberJoined, MembersLinked
 from bot.features import Feature, Job, Subscription
 from bot.services.payments import data
 from bot.services.payments.access import AccessChange, Entitlement, entitlements, refresh
@@ -36,6 +36,8 @@ from bot.services.payments.checkout import (
     buy_links,
     buyer_of,
     checkout_request,
+    customer_missing,
+    forget_customer,
     open_session,
     record_opened,
 )
@@ -56,7 +58,7 @@ from bot.services.payments.reconcile import (
     nightly_job,
     reconcile,
 )
-from bot.services.payments.rejoin import restore_on_join
+from bot.services.payments.rejoin import extend_on_link, restore_on_join
 from bot.services.payments.webhook import apply_event, read_event
 from bot.services.payments.why import AccessReport, explain_access, why_lines
 
@@ -87,9 +89,11 @@ __all__ = [
     "checkout_request",
     "claim_purchase",
     "confirm_claim",
+    "customer_missing",
     "entitlements",
     "explain_access",
     "find_offer",
+    "forget_customer",
     "list_offers",
     "member_of_identity",
     "offer_facts",
@@ -112,7 +116,10 @@ FEATURE = Feature(
         Job("paid-access-grace", GRACE_EVERY_SECONDS, grace_job),
         Job("payments-reconcile", NIGHTLY_EVERY_SECONDS, nightly_job),
     ),
-    subscriptions=(Subscription("payments.restore-on-join", MemberJoined, restore_on_join),),
+    subscriptions=(
+        Subscription("payments.restore-on-join", MemberJoined, restore_on_join),
+        Subscription("payments.extend-on-link", MembersLinked, extend_on_link),
+    ),
     exporter=data.export_member,
     eraser=data.erase_member,
     merger=data.merge_members,

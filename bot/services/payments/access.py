@@ -317,3 +317,22 @@ async def _queue(
         key=f"paid-access:{row.uid}:{row.changes}",
         community_id=row.community_id,
     )
+
+
+async def revoke_all(session: AsyncSession, clock: Clock, member_id: int) -> int:
+    """Queue a revoke of every access a member's paid access holds (erasing them: once their
+    identities are forgotten nothing could take it back); return how many were queued."""
+    granted = list(
+        await session.scalars(
+            select(PaidAccess)
+            .where(PaidAccess.member_id == member_id, PaidAccess.granted.is_(True))
+            .order_by(PaidAccess.id)
+        )
+    )
+    done: set[str] = set()
+    for row in granted:
+        if row.access not in done:
+            done.add(row.access)
+            await _queue(session, clock, row, row.access, grant=False)
+        row.granted = False
+    return len(done)

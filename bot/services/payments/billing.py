@@ -8,24 +8,40 @@ could be matched to (the ones to look at).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+import stripe
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import FlywheelError
+from bot.acting import new_error_id
+from bot.errors import FlywheelError, NotFound
 from bot.models import Member, Order, Subscription
 from bot.offers import OfferSettings
 from bot.payments import StripeGateway
 from bot.services.callers import Actor, Role, require
+from bot.services.payments.checkout import customer_missing
 from bot.services.payments.offers import OfferView, find_offer, list_offers
 
+log = logging.getLogger(__name__)
+
 NO_PURCHASE = (
-    "I found no purchase of yours, so there is no billing page to open. If you paid with "
-    "another email, claim the purchase with {link_purchase} and try again."
+    "I found no purchase made through your personal link, so there is no billing page to open "
+    "here. A purchase from a plain link (even one you claimed with {link_purchase}) is managed "
+    "from the link in Stripe's receipt email."
 )
 # Subscriptions that still give (or may soon give back) access: counted as live.
 LIVE_SUBSCRIPTIONS = ("active", "trialing", "past_due")
+PORTAL_GONE = (
+    "Stripe no longer knows the billing account I have for you (it was removed, or the shop "
+    "moved to live payments). Your next purchase through your personal link sets it up again; "
+    "an earlier one is managed from the link in Stripe's receipt email."
+)
+PORTAL_FAILED = (
+    "Stripe couldn't open your billing page just now; nothing changed. Try again in a minute "
+    "(error id {error_id})."
+)
 NO_STRIPE = (
     "Payments aren't set up yet: an owner must set STRIPE_API_KEY in the bot's environment "
     "and restart it."
@@ -139,34 +155,56 @@ def offer_facts(figures: OfferFigures, *, detailed: bool) -> list[tuple[str, str
 
 
 async def billing_customer(session: AsyncSession, actor: Actor) -> str | None:
-    """Return the member's Stripe customer: their own, else their latest order's or subscription's."""
+    """Return the member's Stripe customer: their own, else that of their latest order bought
+    through their personal link.
+
+    Never the customer of a purchase the member claimed by its email (``/link purchase``):
+    typing an address proves nothing, and the billing portal shows and changes everything of
+    that customer (cards, address, invoices, subscriptions). Such a purchase's order does not
+    carry the member's public id as ``client_reference_id``: it was bought from a plain link.
+    """
     own = await session.scalar(
         select(Member.stripe_customer_id).where(Member.id == actor.member_id)
     )
     if own:
         return own
-    latest_order = await session.scalar(
+    latest_order: str | None = await session.scalar(
         select(Order.customer_id)
-        .where(Order.member_id == actor.member_id, Order.customer_id.is_not(None))
+        .where(
+            Order.member_id == actor.member_id,
+            Order.customer_id.is_not(None),
+            # Bought through the member's own link (or that of an account merged into theirs).
+            Order.client_reference_id.in_(
+                select(Member.uid).where(
+                    or_(Member.id == actor.member_id, Member.merged_into_id == actor.member_id)
+                )
+            ),
+        )
         .order_by(Order.created_at.desc(), Order.id.desc())
         .limit(1)
     )
-    if latest_order:
-        return latest_order
-    latest_sub: str | None = await session.scalar(
-        select(Subscription.customer_id)
-        .where(Subscription.member_id == actor.member_id, Subscription.customer_id.is_not(None))
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-        .limit(1)
-    )
-    return latest_sub
+    return latest_order
 
 
 async def open_portal(gateway: StripeGateway | None, customer: str, return_url: str) -> PortalLink:
     """Create a billing-portal session for a customer (stripe-python's errors pass through)."""
     if gateway is None:
         raise PaymentsUnavailable(NO_STRIPE)
-    portal = await gateway.client.v1.billing_portal.sessions.create_async(
-        params={"customer": customer, "return_url": return_url}
-    )
+    try:
+        portal = await gateway.client.v1.billing_portal.sessions.create_async(
+            params={"customer": customer, "return_url": return_url}
+        )
+    except (stripe.StripeError, TimeoutError) as error:
+        if customer_missing(error, customer):
+            raise NotFound(PORTAL_GONE) from None
+        error_id = new_error_id()
+        # What Stripe said, never the request: stripe-python's messages mask the key.
+        log.error(
+            "billing portal failed (error id %s): %s %s code=%s",
+            error_id,
+            type(error).__name__,
+            getattr(error, "http_status", None) or "",
+            getattr(error, "code", None),
+        )
+        raise PaymentsUnavailable(PORTAL_FAILED.format(error_id=error_id)) from None
     return PortalLink(portal.url)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -33,6 +33,7 @@ from bot.offers import OfferSettings
 from bot.payments import StripeGateway
 from bot.services.callers import Actor
 from bot.services.identities import member_of_public_id, public_id
+from bot.services.payments.matching import email_key
 from bot.services.payments.offers import OfferView, find_offer, list_offers
 from bot.settings import Settings
 
@@ -223,6 +224,25 @@ async def open_session(gateway: StripeGateway, request: CheckoutRequest) -> Open
     )
 
 
+def customer_missing(error: Exception, customer_id: str | None) -> bool:
+    """Return whether Stripe refused a request because this customer does not exist (any
+    more, or in this mode: test customers are unknown to live keys)."""
+    return (
+        customer_id is not None
+        and getattr(error, "code", None) == "resource_missing"
+        and getattr(error, "param", None) == "customer"
+    )
+
+
+async def forget_customer(session: AsyncSession, member_id: int, customer_id: str) -> None:
+    """Clear a member's Stripe customer that Stripe no longer knows (if it is still that one)."""
+    await session.execute(
+        update(Member)
+        .where(Member.id == member_id, Member.stripe_customer_id == customer_id)
+        .values(stripe_customer_id=None)
+    )
+
+
 def _id_of(value: Any) -> str | None:
     """Return an expandable field's id (a string, or an object with ``id``)."""
     if value is None or isinstance(value, str):
@@ -254,7 +274,7 @@ async def record_opened(
         "amount_total": opened.amount_total,
         "currency": opened.currency,
         "customer_id": opened.customer_id,
-        "customer_email": opened.customer_email,
+        "customer_email": email_key(opened.customer_email),
         "client_reference_id": buyer.uid if buyer else None,
         "matched": buyer is not None,
         "created_at": opened.created,

@@ -29,6 +29,7 @@ from bot.outbox import send
 from bot.services.audit import audit, record_audit
 from bot.services.callers import Actor
 from bot.services.payments.access import AccessChange, refresh
+from bot.services.payments.matching import email_key
 from bot.services.payments.why import money
 
 CLAIM_ACTION = "payments.purchase_claim"
@@ -93,7 +94,7 @@ def check_email(typed: str) -> str:
             field="email",
             code="email.shape",
         )
-    return email.lower()
+    return email_key(email) or email
 
 
 async def _recent_claims(
@@ -241,10 +242,10 @@ async def confirm_claim(
     if claimed is None:
         raise gone
     await session.refresh(order)
-    member = await session.get(Member, member_id, with_for_update=True)
-    assert member is not None
-    if order.customer_id and not member.stripe_customer_id:
-        member.stripe_customer_id = order.customer_id
+    # The member's Stripe customer is *not* set from the order: knowing an email proves
+    # nothing, and that customer opens the buyer's billing portal (cards, invoices, cancel)
+    # and would be reused by the member's next checkout. The buyer manages a claimed
+    # purchase from Stripe's receipt email.
     if order.subscription_id:
         await session.execute(
             update(Subscription)

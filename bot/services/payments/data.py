@@ -2,6 +2,8 @@
 
 Orders and subscriptions are the community's books: erasing a member unlinks them from
 the rows (and forgets the email Stripe gave) but keeps the rows, so totals stay right.
+The access their payments gave is revoked: once their identities are forgotten nothing could
+take it back when the payment ends (the privacy service lets such a revoke go out).
 Stripe keeps its own records; erasure here does not reach Stripe.
 """
 
@@ -16,6 +18,7 @@ from bot.clock import Clock
 from bot.db.reassign import reassign
 from bot.features import ExportTable
 from bot.models import Order, PaidAccess, Subscription
+from bot.services.payments.access import revoke_all
 
 MEMBER_TABLES = ("orders", "subscriptions", "paid_access")
 ANONYMOUS_TABLES = ("stripe_events",)
@@ -80,7 +83,8 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
 
 
 async def erase_member(session: AsyncSession, member_id: int, clock: Clock) -> None:
-    """Unlink a member from orders and subscriptions (kept, anonymous) and drop their access."""
+    """Unlink a member from orders and subscriptions (kept, anonymous) and revoke their access."""
+    await revoke_all(session, clock, member_id)
     await session.execute(
         update(Order)
         .where(Order.member_id == member_id)

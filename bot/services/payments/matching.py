@@ -20,6 +20,7 @@ from bot.services.identities import member_of_public_id
 
 OFFER_KEY = "flywheel_offer"
 MEMBER_KEY = "flywheel_member"
+COMMUNITY_KEY = "flywheel_community"
 # A public id is 24 characters at most (members.uid); anything longer names no member.
 MAX_PUBLIC_ID = 24
 
@@ -68,9 +69,24 @@ def amount(obj: Mapping[str, Any], key: str) -> int | None:
     return value if value is not None and 0 <= value <= MAX_AMOUNT else None
 
 
+def email_key(email: str | None) -> str | None:
+    """Return an email as orders keep it and claims compare it: lower-cased by Python."""
+    return email.lower() if email else None
+
+
 def metadata_of(obj: Mapping[str, Any]) -> dict[str, str]:
     """Return an object's metadata, string values only."""
     return {k: v for k, v in child(obj, "metadata").items() if isinstance(v, str)}
+
+
+def community_named(obj: Mapping[str, Any]) -> str | None:
+    """Return the community slug a Stripe object's metadata names (an invoice: its
+    subscription's), or None when it names none."""
+    named = metadata_of(obj).get(COMMUNITY_KEY)
+    if named is None:
+        details = child(child(obj, "parent"), "subscription_details")
+        named = metadata_of(details).get(COMMUNITY_KEY)
+    return named
 
 
 def offer_for(
@@ -89,16 +105,19 @@ async def member_for(
     community_id: int,
     metadata: Mapping[str, str],
     *,
-    reference: str | None = None,
     customer_id: str | None = None,
 ) -> int | None:
-    """Return the member a Stripe object names (public id in metadata or client_reference_id),
-    else the member whose Stripe customer it is, else None."""
-    for uid in (metadata.get(MEMBER_KEY), reference):
-        if uid and len(uid) <= MAX_PUBLIC_ID:
-            found = await member_of_public_id(session, uid, community_id)
-            if found is not None:
-                return found
+    """Return the member a Stripe object names (their public id in metadata), else the member
+    whose Stripe customer it is, else None.
+
+    ``client_reference_id`` is not read: our checkout sets it to the same public id as the
+    metadata, but a Stripe Payment Link or pricing table takes it from its URL, so any buyer
+    could name any member with it (and hand them, or take, a Stripe customer)."""
+    uid = metadata.get(MEMBER_KEY)
+    if uid and len(uid) <= MAX_PUBLIC_ID:
+        found = await member_of_public_id(session, uid, community_id)
+        if found is not None:
+            return found
     if customer_id:
         by_customer: int | None = await session.scalar(
             select(Member.id)
@@ -115,7 +134,10 @@ async def member_for(
 
 
 async def remember_customer(session: AsyncSession, member_id: int, customer_id: str | None) -> None:
-    """Give a member their Stripe customer id when they have none yet (the billing portal)."""
+    """Give a member their Stripe customer id when they have none yet (the billing portal).
+
+    Only for a member the Stripe object itself named (signed metadata from our checkout): a
+    purchase claimed by its email proves nothing about who owns that customer."""
     if customer_id:
         await session.execute(
             update(Member)

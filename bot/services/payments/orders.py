@@ -28,6 +28,7 @@ from bot.services.payments.events import PaymentRecorded, PaymentReversed
 from bot.services.payments.matching import (
     amount,
     child,
+    email_key,
     member_for,
     metadata_of,
     moment,
@@ -135,7 +136,9 @@ def _fill(row: Order, obj: Mapping[str, Any]) -> None:
         "amount_total": amount(obj, "amount_total"),
         "currency": (text(obj, "currency") or "")[:3] or None,
         "customer_id": object_id(obj, "customer"),
-        "customer_email": text(details, "email") or text(obj, "customer_email"),
+        # Lower-cased here, in Python: `/link purchase` compares with SQL lower(), which
+        # SQLite (and PostgreSQL under the C locale) applies to ASCII letters only.
+        "customer_email": email_key(text(details, "email") or text(obj, "customer_email")),
         "payment_intent_id": object_id(obj, "payment_intent"),
         "subscription_id": object_id(obj, "subscription"),
         "client_reference_id": (text(obj, "client_reference_id") or "")[:200] or None,
@@ -179,11 +182,7 @@ async def apply_session(
     metadata = metadata_of(obj)
     # Looked up first: a query after the stored order changed would flush it early.
     named = await member_for(
-        session,
-        community_id,
-        metadata,
-        reference=text(obj, "client_reference_id"),
-        customer_id=object_id(obj, "customer"),
+        session, community_id, metadata, customer_id=object_id(obj, "customer")
     )
     # The order as this snapshot alone makes it: inserted as it is when the session is new
     # (one statement), else the stored order, locked, is merged with the snapshot.
@@ -210,8 +209,9 @@ async def apply_session(
         if first_paid:
             row.paid_at = clock.now()
         row.updated_at = clock.now()
-    if row.member_id is not None:
-        await remember_customer(session, row.member_id, row.customer_id)
+    if named is not None and row.member_id == named:
+        # Not for a member the order got by a claim (/link purchase): see remember_customer.
+        await remember_customer(session, named, row.customer_id)
     if first_paid:
         await publish(
             session,

@@ -143,12 +143,14 @@ async def _match(
         row.offer_slug = offer_for(offers, metadata, prices) or (
             order.offer_slug if order else None
         )
-    if row.member_id is None:
-        row.member_id = (order.member_id if order else None) or await member_for(
+    if row.member_id is None and order is not None and order.member_id is not None:
+        row.member_id = order.member_id  # its customer was remembered (or not) with the order
+    elif row.member_id is None:
+        row.member_id = await member_for(
             session, row.community_id, metadata, customer_id=row.customer_id
         )
-    if row.member_id is not None:
-        await remember_customer(session, row.member_id, row.customer_id)
+        if row.member_id is not None:
+            await remember_customer(session, row.member_id, row.customer_id)
 
 
 async def apply_snapshot(
@@ -189,7 +191,7 @@ async def apply_snapshot(
     return row
 
 
-def _invoice_subscription(obj: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+def invoice_subscription(obj: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     """Return the subscription an invoice bills and its metadata (API 2026-10-28: parent)."""
     details = child(child(obj, "parent"), "subscription_details")
     found = object_id(details, "subscription") or object_id(obj, "subscription")
@@ -207,7 +209,7 @@ async def apply_invoice(
     paid: bool,
 ) -> Subscription | None:
     """Apply ``invoice.paid`` / ``invoice.payment_failed`` to the subscription it bills."""
-    subscription_id, metadata = _invoice_subscription(obj)
+    subscription_id, metadata = invoice_subscription(obj)
     if subscription_id is None:
         return None  # a one-off invoice: no subscription to keep
     first = text(obj, "billing_reason") == "subscription_create"

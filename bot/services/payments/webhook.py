@@ -27,7 +27,14 @@ from bot.models.payments import STRIPE_ID
 from bot.offers import OfferSettings
 from bot.services.payments import orders, subscriptions
 from bot.services.payments.access import refresh
-from bot.services.payments.matching import child, moment, number, object_id, text
+from bot.services.payments.matching import (
+    child,
+    community_named,
+    moment,
+    number,
+    object_id,
+    text,
+)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -201,6 +208,24 @@ async def _record(
     return inserted is not None
 
 
+async def _known(session: AsyncSession, community_id: int, event: StripeEventIn) -> bool:
+    """Return whether the session or subscription an event is about has a row here."""
+    if event.type.startswith("checkout.session."):
+        wanted = text(event.object, "id")
+        query = select(Order.id).where(
+            Order.community_id == community_id, Order.session_id == wanted
+        )
+    else:
+        if event.type.startswith("invoice."):
+            wanted = subscriptions.invoice_subscription(event.object)[0]
+        else:
+            wanted = text(event.object, "id")
+        query = select(Subscription.id).where(
+            Subscription.community_id == community_id, Subscription.subscription_id == wanted
+        )
+    return wanted is not None and await session.scalar(query.limit(1)) is not None
+
+
 async def apply_event(
     session: AsyncSession,
     clock: Clock,
@@ -221,6 +246,22 @@ async def apply_event(
     handler = HANDLERS.get(checked.type)
     if handler is None:
         return True  # recorded; a type Flywheel does not use
+    named = community_named(checked.object)
+    if (
+        named is not None
+        and named != settings.community.slug
+        and not await _known(session, community_id, checked)
+    ):
+        # One Stripe account can sell for several communities, and each endpoint hears every
+        # event of the account: another community's purchase must not become an order here
+        # (its offer slug may exist here too; its buyer may be a member here by customer).
+        # What is known here already is ours whatever it says (the slug was renamed since).
+        log.info(
+            "Stripe event %s is about community %r, not this one: recorded, not applied",
+            checked.id,
+            named[:40],
+        )
+        return True
     offers = settings.offers
     changed = await handler(session, clock, offers, community_id, checked)
     if changed is not None and changed.member_id is not None:
