@@ -1,6 +1,7 @@
 """Recognition: points from chat, per-period score rows, and the boards read from them.
 
-Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.reactions`
+Rooms: :mod:`.ingest` (chat's rules and batch writer), :mod:`.pipeline` (the chat queue
+that feeds it), :mod:`.reactions`
 (points for reactions received from others, written at once), :mod:`.periods` (boards,
 calendar periods in the community's time zone), :mod:`.scores` (the score rows: added to
 with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
@@ -64,8 +65,6 @@ from bot.services.recognition.catalogue import (
 from bot.services.recognition.ingest import (
     BatchResult,
     ChatRules,
-    IngestPipeline,
-    IngestStats,
     MessageSeen,
     ingest_batch,
     text_digest,
@@ -73,6 +72,7 @@ from bot.services.recognition.ingest import (
     visible_text,
 )
 from bot.services.recognition.periods import Board, Period, period_start
+from bot.services.recognition.pipeline import IngestPipeline, IngestStats
 from bot.services.recognition.reactions import (
     ReactionOutcome,
     ReactionResult,

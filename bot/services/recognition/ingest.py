@@ -1,16 +1,13 @@
-"""Points from chat: a bounded queue of neutral message events, written in batches.
+"""Points from chat: the rules and the batch writer behind the chat queue.
 
 A front end turns each message it sees into a :class:`MessageSeen` (no text, only its
-length and digest) and awaits :meth:`IngestPipeline.submit`. The pipeline's loop writes the
-queue every ``flush_seconds``, or as soon as a batch is full, one transaction per batch
-(:func:`ingest_batch`): members resolved (the missing ones created together), the chat
-rules applied, the ledger rows inserted in bulk (``ON CONFLICT DO NOTHING`` on
-their source key), and the members' totals, the per-period score rows and the rules' state
-updated with them. No domain event is written per message.
+length and digest) and awaits :meth:`~bot.services.recognition.pipeline.IngestPipeline.submit`;
+the pipeline writes the queue in batches, one transaction each (:func:`ingest_batch`):
+members resolved (the missing ones created together), the chat rules applied, the ledger
+rows inserted in bulk (``ON CONFLICT DO NOTHING`` on their source key), and the members'
+totals, the per-period score rows and the rules' state updated with them. No domain event
+is written per message.
 
-A full queue makes ``submit`` wait (back-pressure, counted for ``/metrics``). A graceful
-stop writes what is queued. A hard kill loses at most ``flush_seconds`` of chat points:
-purchases, rewards and decisions never go through this queue, they are written at once.
 The rules' memory (each member's last counted message: when, and its text's digest) is a
 table written in the same transaction, so the cooldown and the repeated-text rule hold
 across batches and restarts.
@@ -18,19 +15,18 @@ across batches and restarts.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
 import aiosqlite
 from sqlalchemy import Table, bindparam, case, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import UTCDateTime, dialect_insert
@@ -39,7 +35,7 @@ from bot.db.driver import (
     select_in,
     sqlite_driver,
     sqlite_time,
-    values_returning,
+    values_insert,
 )
 from bot.destinations import PLATFORMS
 from bot.models import Activity, Community, Member, MessageState
@@ -56,7 +52,6 @@ ACTIVITIES = cast(Table, Activity.__table__)
 MEMBERS = cast(Table, Member.__table__)
 STATE = cast(Table, MessageState.__table__)
 MESSAGE = ActivityKind.MESSAGE.value
-MAX_ATTEMPTS = 5
 
 
 # Characters that show nothing: format characters (zero-width spaces and joiners, direction
@@ -154,13 +149,35 @@ class BatchResult:
     members_created: int
 
 
-def _checked(event: MessageSeen) -> str | None:
-    """Return why an event cannot be written at all (bad lengths), or None."""
-    if len(event.source_key) > 200 or len(event.user_id) > 64 or len(event.space_id) > 64:
-        return "malformed"
-    if event.at.tzinfo is None:
-        return "malformed"
-    return None
+def _candidates(
+    rules: ChatRules, events: Sequence[MessageSeen], skipped: Counter[str]
+) -> list[tuple[MessageSeen, str]]:
+    """Return the events the rules may count, each with its ledger key; count the rest."""
+    ignored = rules.ignored_channels
+    shortest = rules.min_length
+    found: list[tuple[MessageSeen, str]] = []
+    for event in events:
+        if event.is_bot:
+            skipped["bot"] += 1
+        elif event.channel_id in ignored or (
+            event.parent_id is not None and event.parent_id in ignored
+        ):
+            skipped["ignored_channel"] += 1
+        elif event.text_length < shortest:
+            skipped["short"] += 1
+        else:
+            key = event.source_key
+            # Lengths the columns cannot hold, or a time without its zone: not writable.
+            if (
+                len(key) > 200
+                or len(event.user_id) > 64
+                or len(event.space_id) > 64
+                or event.at.tzinfo is None
+            ):
+                skipped["malformed"] += 1
+            else:
+                found.append((event, key))
+    return found
 
 
 async def _spaces(
@@ -217,8 +234,9 @@ _MEMBER_TOTALS_SQLITE = (
 _LEDGER_SQLITE = (
     "INSERT INTO activities (community_id, member_id, kind, points, occurred_at, recorded_at, "
     "source_key, source_ref, imported)",
-    "ON CONFLICT (community_id, source_key) DO NOTHING RETURNING community_id, source_key",
+    "ON CONFLICT (community_id, source_key) DO NOTHING",
 )
+_LEDGER_NEW_SQLITE = "SELECT community_id, source_key FROM activities WHERE id > ?"
 _STATE_READ_SQLITE = (
     "SELECT member_id, last_counted_at, last_digest FROM recognition_message_state "
     "WHERE member_id IN"
@@ -228,13 +246,15 @@ _STATE_SQLITE = (
     "VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET "
     "last_counted_at = excluded.last_counted_at, last_digest = excluded.last_digest"
 )
-# (community id, member id, points, occurred at) of a ledger row written
-Written = tuple[int, int, int, datetime]
+# A message the rules count: (community id, member id, when, its ledger key)
+Counted = tuple[int, int, datetime, str]
+# A member's last counted message: (when, its text's digest)
+Memory = tuple[datetime, str]
 
 
 async def _rules_memory(
     session: AsyncSession, driver: aiosqlite.Connection | None, member_ids: set[int]
-) -> dict[int, tuple[datetime, str]]:
+) -> dict[int, Memory]:
     """Return each member's last counted message (when, digest), locking their rows."""
     if driver is None:
         rows = await session.execute(
@@ -247,53 +267,120 @@ async def _rules_memory(
     return {member_id: (from_sqlite_time(at), digest) for member_id, at, digest in found}
 
 
+def _apply_rules(
+    rules: ChatRules,
+    candidates: list[tuple[MessageSeen, str]],
+    community_of: Mapping[tuple[str, str], int],
+    owners: Mapping[tuple[str, str, str], int],
+    erased: set[tuple[str, str, str]],
+    state: dict[int, Memory],
+    skipped: Counter[str],
+) -> tuple[list[Counted], dict[int, Memory]]:
+    """Return the messages that count, in time order, and the members' new memory.
+
+    ``state`` is each member's last counted message and moves along as messages count.
+    """
+    cooldown = timedelta(seconds=rules.cooldown_seconds)
+    counted: list[Counted] = []
+    touched: dict[int, Memory] = {}
+    candidates.sort(key=lambda candidate: candidate[0].at)
+    for event, key in candidates:
+        community_id = community_of.get((event.platform, event.space_id))
+        if community_id is None or event.community_id not in (None, community_id):
+            skipped["unknown_space"] += 1
+            continue
+        who = (event.platform, event.space_id, event.user_id)
+        member_id = owners.get(who)
+        if member_id is None:
+            skipped["erased" if who in erased else "unknown_member"] += 1
+            continue
+        last = state.get(member_id)
+        if last is not None:
+            if event.text_digest == last[1]:
+                skipped["repeated"] += 1
+                continue
+            if event.at < last[0] + cooldown:
+                skipped["cooldown"] += 1
+                continue
+        state[member_id] = touched[member_id] = (event.at, event.text_digest)
+        counted.append((community_id, member_id, event.at, key))
+    return counted, touched
+
+
 async def _insert_ledger(
-    session: AsyncSession, driver: aiosqlite.Connection | None, ledger: list[dict[str, object]]
-) -> list[Written]:
+    session: AsyncSession,
+    driver: aiosqlite.Connection | None,
+    counted: list[Counted],
+    points: int,
+    now: datetime,
+) -> list[Counted]:
     """Insert the ledger rows; return those that were new (a message seen twice counts once)."""
     if driver is None:
-        inserted = await session.execute(
+        returned = await session.execute(
             dialect_insert(session, ACTIVITIES)
             .on_conflict_do_nothing(index_elements=["community_id", "source_key"])
-            .returning(
-                ACTIVITIES.c.community_id,
-                ACTIVITIES.c.member_id,
-                ACTIVITIES.c.points,
-                ACTIVITIES.c.occurred_at,
-            ),
-            ledger,
+            .returning(ACTIVITIES.c.community_id, ACTIVITIES.c.source_key),
+            [
+                {
+                    "community_id": community_id,
+                    "member_id": member_id,
+                    "kind": MESSAGE,
+                    "points": points,
+                    "occurred_at": at,
+                    "recorded_at": now,
+                    "source_key": key,
+                    "source_ref": None,
+                    "imported": False,
+                }
+                for community_id, member_id, at, key in counted
+            ],
         )
-        return [cast(Written, tuple(row)) for row in inserted]
+        new = {(community_id, key) for community_id, key in returned}
+    else:
+        head, tail = _LEDGER_SQLITE
+        recorded = sqlite_time(now)
+        inserted, last = await values_insert(
+            driver,
+            head,
+            [
+                (c, m, MESSAGE, points, sqlite_time(at), recorded, key, None, False)
+                for c, m, at, key in counted
+            ],
+            tail,
+        )
+        if inserted == len(counted):
+            return counted  # every row was new
+        # The rows this batch inserted have the ids just below the last one (see values_insert).
+        keys = await driver.execute_fetchall(_LEDGER_NEW_SQLITE, ((last or 0) - inserted,))
+        new = {(community_id, key) for community_id, key in keys}
     # The first row of a key in the batch is the one the INSERT keeps.
-    by_key: dict[tuple[object, object], dict[str, object]] = {}
-    for row in ledger:
-        by_key.setdefault((row["community_id"], row["source_key"]), row)
-    head, tail = _LEDGER_SQLITE
-    recorded = sqlite_time(cast(datetime, ledger[0]["recorded_at"]))
-    keys = await values_returning(
-        driver,
-        head,
-        [
-            (
-                row["community_id"],
-                row["member_id"],
-                row["kind"],
-                row["points"],
-                sqlite_time(cast(datetime, row["occurred_at"])),
-                recorded,
-                row["source_key"],
-                row["source_ref"],
-                row["imported"],
-            )
-            for row in ledger
-        ],
-        tail,
-    )
-    new = [by_key[community_id, key] for community_id, key in keys]
-    return [
-        cast(Written, (row["community_id"], row["member_id"], row["points"], row["occurred_at"]))
-        for row in new
-    ]
+    kept: list[Counted] = []
+    for row in counted:
+        mark = (row[0], row[3])
+        if mark in new:
+            new.discard(mark)
+            kept.append(row)
+    return kept
+
+
+async def _write_members(
+    session: AsyncSession,
+    driver: aiosqlite.Connection | None,
+    moved: list[tuple[int, int, int, datetime]],
+    stamps: Mapping[int, tuple[datetime, str]],
+) -> None:
+    """Add (member id, points, messages, last at) to the members' totals, in id order."""
+    if driver is None:
+        await session.execute(
+            _MEMBER_TOTALS,
+            [{"member": m, "points": p, "count": c, "at": at} for m, p, c, at in moved],
+        )
+        return
+    rows = []
+    for m, p, c, at in moved:
+        known = stamps.get(m)
+        rows.append((p, c, known[1] if known and known[0] == at else sqlite_time(at), m))
+    await driver.executemany(_MEMBER_TOTALS_SQLITE, rows)
 
 
 async def ingest_batch(
@@ -301,28 +388,17 @@ async def ingest_batch(
 ) -> BatchResult:
     """Apply the chat rules to a batch and write its points, in the caller's transaction."""
     skipped: Counter[str] = Counter()
-    candidates: list[MessageSeen] = []
-    for event in events:
-        if event.is_bot:
-            skipped["bot"] += 1
-        elif event.channel_id in rules.ignored_channels or (
-            event.parent_id is not None and event.parent_id in rules.ignored_channels
-        ):
-            skipped["ignored_channel"] += 1
-        elif event.text_length < rules.min_length:
-            skipped["short"] += 1
-        elif _checked(event):
-            skipped["malformed"] += 1
-        else:
-            candidates.append(event)
+    candidates = _candidates(rules, events, skipped)
     wanted: dict[tuple[str, str], int | None] = {}
-    for event in candidates:
-        if wanted.get((event.platform, event.space_id)) is None:
-            wanted[event.platform, event.space_id] = event.community_id
-    spaces = await _spaces(session, clock, wanted)
     by_space: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
-    for event in candidates:
-        by_space[event.platform, event.space_id].setdefault(event.user_id, event.display_name)
+    for event, _ in candidates:
+        where = (event.platform, event.space_id)
+        if wanted.get(where) is None:
+            wanted[where] = event.community_id
+        people = by_space[where]
+        if event.user_id not in people:
+            people[event.user_id] = event.display_name
+    spaces = await _spaces(session, clock, wanted)
     owners: dict[tuple[str, str, str], int] = {}
     erased: set[tuple[str, str, str]] = set()
     created = 0
@@ -337,92 +413,48 @@ async def ingest_batch(
         created += sum(1 for member in resolved.values() if member.created)
         erased.update((*key, u) for u in people if u not in resolved)
         owners.update({(*key, u): member.member_id for u, member in resolved.items()})
-    communities = {s.community_id for s in spaces.values()}
+    community_of = {key: space.community_id for key, space in spaces.items()}
     zones = {
         row.id: row.timezone
         for row in await session.execute(
-            select(Community.id, Community.timezone).where(Community.id.in_(communities))
+            select(Community.id, Community.timezone).where(
+                Community.id.in_(set(community_of.values()))
+            )
         )
     }
-    member_ids = set(owners.values())
     driver = await sqlite_driver(session)
-    state = await _rules_memory(session, driver, member_ids)
-    cooldown = timedelta(seconds=rules.cooldown_seconds)
-    now = clock.now()
-    ledger: list[dict[str, object]] = []
-    touched: set[int] = set()
-    for event in sorted(candidates, key=lambda e: e.at):
-        space = spaces.get((event.platform, event.space_id))
-        if space is None or event.community_id not in (None, space.community_id):
-            skipped["unknown_space"] += 1
-            continue
-        member_id = owners.get((event.platform, event.space_id, event.user_id))
-        if member_id is None:
-            skipped[
-                "erased"
-                if (event.platform, event.space_id, event.user_id) in erased
-                else "unknown_member"
-            ] += 1
-            continue
-        last = state.get(member_id)
-        if last is not None:
-            if event.text_digest == last[1]:
-                skipped["repeated"] += 1
-                continue
-            if event.at < last[0] + cooldown:
-                skipped["cooldown"] += 1
-                continue
-        state[member_id] = (event.at, event.text_digest)
-        touched.add(member_id)
-        ledger.append(
-            {
-                "community_id": space.community_id,
-                "member_id": member_id,
-                "kind": MESSAGE,
-                "points": rules.message_points,
-                "occurred_at": event.at,
-                "recorded_at": now,
-                "source_key": event.source_key,
-                "source_ref": None,
-                "imported": False,
-            }
-        )
-    if not ledger:
+    state = await _rules_memory(session, driver, set(owners.values()))
+    counted, touched = _apply_rules(rules, candidates, community_of, owners, erased, state, skipped)
+    if not counted:
         return BatchResult(len(events), 0, dict(skipped), created)
-    inserted = await _insert_ledger(session, driver, ledger)
-    if len(inserted) < len(ledger):
-        skipped["duplicate"] += len(ledger) - len(inserted)
-    points: dict[int, int] = defaultdict(int)
+    points = rules.message_points
+    inserted = await _insert_ledger(session, driver, counted, points, clock.now())
+    if len(inserted) < len(counted):
+        skipped["duplicate"] += len(counted) - len(inserted)
+    # The members' memory as SQLite keeps it (the totals' last-active time reuses it).
+    stamps = (
+        {m: (at, sqlite_time(at)) for m, (at, _) in touched.items()} if driver is not None else {}
+    )
     counts: dict[int, int] = defaultdict(int)
     latest: dict[int, datetime] = {}
-    totals: dict[int, dict[ScoreKey, int]] = defaultdict(lambda: defaultdict(int))
     by_community: dict[int, list[tuple[int, str, int, datetime]]] = defaultdict(list)
-    for community_id, member_id, amount, occurred_at in inserted:
-        points[member_id] += amount
+    for community_id, member_id, at, _ in inserted:  # in time order: the last is the latest
         counts[member_id] += 1
-        latest[member_id] = max(latest.get(member_id, occurred_at), occurred_at)
-        by_community[community_id].append((member_id, MESSAGE, amount, occurred_at))
-    for community_id, written in by_community.items():
-        add_many(totals[community_id], written, zones.get(community_id, "UTC"))
-    if points:
+        latest[member_id] = at
+        by_community[community_id].append((member_id, MESSAGE, points, at))
+    if counts:
         # In id order, as every writer locks them: no deadlock between processes.
-        moved = [(m, p, counts[m], latest[m]) for m, p in sorted(points.items())]
-        if driver is None:
-            await session.execute(
-                _MEMBER_TOTALS,
-                [{"member": m, "points": p, "count": c, "at": at} for m, p, c, at in moved],
-            )
-        else:
-            await driver.executemany(
-                _MEMBER_TOTALS_SQLITE,
-                [(p, c, sqlite_time(at), m) for m, p, c, at in moved],
-            )
-    hidden = await hidden_among(session, points.keys())
-    for community_id, rows in totals.items():
-        await apply_scores(session, clock, community_id, rows, hidden)
+        moved = [(m, c * points, c, latest[m]) for m, c in sorted(counts.items())]
+        await _write_members(session, driver, moved, stamps)
+    hidden = await hidden_among(session, counts.keys())
+    for community_id, written in by_community.items():
+        totals: dict[ScoreKey, int] = defaultdict(int)
+        add_many(totals, written, zones.get(community_id, "UTC"))
+        await apply_scores(session, clock, community_id, totals, hidden)
         # Badges with a `points >= N` rule (a query for those rules, nothing more if none).
-        await award_earned(session, clock, community_id, {k[0] for k in rows}, counters=["points"])
-    memory = [(m, state[m][0], state[m][1]) for m in sorted(touched)]
+        await award_earned(
+            session, clock, community_id, {k[0] for k in totals}, counters=["points"]
+        )
     if driver is None:
         insert_state = dialect_insert(session, STATE)
         await session.execute(
@@ -433,126 +465,13 @@ async def ingest_batch(
                     "last_digest": insert_state.excluded.last_digest,
                 },
             ),
-            [{"member_id": m, "last_counted_at": at, "last_digest": d} for m, at, d in memory],
+            [
+                {"member_id": m, "last_counted_at": touched[m][0], "last_digest": touched[m][1]}
+                for m in sorted(touched)
+            ],
         )
     else:
-        await driver.executemany(_STATE_SQLITE, [(m, sqlite_time(at), d) for m, at, d in memory])
+        await driver.executemany(
+            _STATE_SQLITE, [(m, stamps[m][1], touched[m][1]) for m in sorted(touched)]
+        )
     return BatchResult(len(events), len(inserted), dict(skipped), created)
-
-
-@dataclass
-class IngestStats:
-    """Running totals of one pipeline (read by ``/metrics``)."""
-
-    received: int = 0
-    counted: int = 0
-    batches: int = 0
-    backpressure: int = 0
-    dropped: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-
-
-class IngestPipeline:
-    """The bounded queue between the front ends and the ledger, and its flusher loop."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        settings: RecognitionSettings,
-    ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._settings = settings
-        self.rules = ChatRules.from_settings(settings)
-        self._queue: asyncio.Queue[MessageSeen] = asyncio.Queue(maxsize=settings.queue_size)
-        self._full = asyncio.Event()
-        self._arrived = asyncio.Event()
-        self._write_lock = asyncio.Lock()
-        self._written = asyncio.Condition()
-        self.stats = IngestStats()
-
-    @property
-    def depth(self) -> int:
-        """Return how many messages wait to be written."""
-        return self._queue.qsize()
-
-    async def submit(self, event: MessageSeen) -> None:
-        """Queue a message; wait while the queue is full (back-pressure)."""
-        if self._queue.full():
-            self.stats.backpressure += 1
-            self._full.set()
-        await self._queue.put(event)
-        self.stats.received += 1
-        self._arrived.set()
-        if self._queue.qsize() >= self._settings.batch_size:
-            self._full.set()
-
-    def _take(self) -> list[MessageSeen]:
-        batch: list[MessageSeen] = []
-        while len(batch) < self._settings.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
-
-    async def _write(self, batch: list[MessageSeen]) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                async with self._sessions() as session, session.begin():
-                    result = await ingest_batch(session, self._clock, self.rules, batch)
-            except Exception:
-                if attempt == MAX_ATTEMPTS:
-                    log.exception("chat points: dropping a batch of %d messages", len(batch))
-                    self.stats.dropped += len(batch)
-                    return
-                log.exception("chat points: writing a batch failed; retrying")
-                await asyncio.sleep(min(0.1 * 2**attempt, self._settings.flush_seconds))
-                continue
-            self.stats.batches += 1
-            self.stats.counted += result.counted
-            self.stats.skipped.update(result.skipped)
-            async with self._written:
-                self._written.notify_all()
-            return
-
-    async def wait_received(self, count: int) -> None:
-        """Return once this many messages were submitted in all (for tests and the demo)."""
-        while self.stats.received < count:
-            self._arrived.clear()
-            await self._arrived.wait()
-
-    async def wait_written(self, batches: int) -> None:
-        """Return once this many batches have been written (for tests and the demo's check)."""
-        async with self._written:
-            await self._written.wait_for(lambda: self.stats.batches >= batches)
-
-    async def flush(self) -> int:
-        """Write everything queued now, batch by batch; return how many messages were taken."""
-        taken = 0
-        async with self._write_lock:
-            while batch := self._take():
-                taken += len(batch)
-                await self._write(batch)
-        return taken
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Write the queue every ``flush_seconds`` or when a batch is full; flush on stop."""
-        loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            deadline = loop.time() + self._settings.flush_seconds
-            while self._queue.qsize() < self._settings.batch_size and not stop.is_set():
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                self._full.clear()
-                full = asyncio.ensure_future(self._full.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {full, stopper}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-                full.cancel()
-                stopper.cancel()
-            await self.flush()
-        await self.flush()
