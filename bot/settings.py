@@ -258,7 +258,7 @@ class RecognitionSettings(_Section):
     # Messages waiting to be written; a full queue makes the front end wait (back-pressure).
     queue_size: int = Field(default=20_000, ge=10, le=1_000_000)
     # Messages written in one transaction at most.
-    batch_size: int = Field(default=2_000, ge=1, le=5_000)
+    batch_size: int = Field(default=2_000, ge=1, le=50_000)
     # The queue is written at least this often; a hard kill loses at most this much chat.
     flush_seconds: float = Field(default=2.0, gt=0, le=60)
     # Points for an answer its asker (or a moderator) marks as accepted; at least 1, so a
