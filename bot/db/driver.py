@@ -13,7 +13,8 @@ Only SQLite has this path; on PostgreSQL the callers use their Core statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import asyncio
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, cast
@@ -112,13 +113,35 @@ async def values_insert(
     largest rowid so far plus one. Each chunk is one step of the driver, whatever its
     size (a ``RETURNING`` is one step, and one Python tuple, per row).
     """
-    inserted, last = 0, None
-    for sql, values in _chunks(head, rows, tail):
-        cursor = await driver.execute(sql, values)
-        if cursor.rowcount > 0:
-            inserted += cursor.rowcount
-            last = cursor.lastrowid
-    return inserted, last
+    return await start_values_insert(driver, head, rows, tail)
+
+
+def start_values_insert(
+    driver: aiosqlite.Connection,
+    head: str,
+    rows: Sequence[tuple[Any, ...]],
+    tail: str,
+) -> Awaitable[tuple[int, int | None]]:
+    """Send :func:`values_insert`'s statements now; await the result for its answer.
+
+    Every chunk is queued for the driver's thread at once (it runs them in order), so the
+    thread does not wait on the event loop between chunks, and a caller that yields once
+    (``await asyncio.sleep(0)``) can work in Python while they run.
+    """
+    sent = [
+        asyncio.ensure_future(driver.execute(sql, values))
+        for sql, values in _chunks(head, rows, tail)
+    ]
+
+    async def answer() -> tuple[int, int | None]:
+        inserted, last = 0, None
+        for cursor in await asyncio.gather(*sent):
+            if cursor.rowcount > 0:
+                inserted += cursor.rowcount
+                last = cursor.lastrowid
+        return inserted, last
+
+    return answer()
 
 
 async def select_in(

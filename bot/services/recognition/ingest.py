@@ -15,11 +15,12 @@ across batches and restarts.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -35,7 +36,7 @@ from bot.db.driver import (
     select_in,
     sqlite_driver,
     sqlite_time,
-    values_insert,
+    start_values_insert,
 )
 from bot.destinations import PLATFORMS
 from bot.models import Activity, Community, Member, MessageState
@@ -88,7 +89,7 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(visible_text(text).casefold().encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageSeen:
     """A chat message a front end saw, in neutral terms; its text is not kept.
 
@@ -313,9 +314,15 @@ async def _insert_ledger(
     counted: list[Counted],
     points: int,
     now: datetime,
+    meanwhile: Callable[[], None],
 ) -> list[Counted]:
-    """Insert the ledger rows; return those that were new (a message seen twice counts once)."""
+    """Insert the ledger rows; return those that were new (a message seen twice counts once).
+
+    ``meanwhile`` is called while the rows are written (on SQLite the driver's thread writes
+    them while Python works on).
+    """
     if driver is None:
+        meanwhile()
         returned = await session.execute(
             dialect_insert(session, ACTIVITIES)
             .on_conflict_do_nothing(index_elements=["community_id", "source_key"])
@@ -339,7 +346,7 @@ async def _insert_ledger(
     else:
         head, tail = _LEDGER_SQLITE
         recorded = sqlite_time(now)
-        inserted, last = await values_insert(
+        sent = start_values_insert(
             driver,
             head,
             [
@@ -348,6 +355,9 @@ async def _insert_ledger(
             ],
             tail,
         )
+        await asyncio.sleep(0)  # the statements reach the driver's queue
+        meanwhile()
+        inserted, last = await sent
         if inserted == len(counted):
             return counted  # every row was new
         # The rows this batch inserted have the ids just below the last one (see values_insert).
@@ -361,6 +371,26 @@ async def _insert_ledger(
             new.discard(mark)
             kept.append(row)
     return kept
+
+
+# What new ledger rows add: messages and the latest time per member, score rows per community
+_Derived = tuple[dict[int, int], dict[int, datetime], dict[int, dict[ScoreKey, int]]]
+
+
+def _derive(inserted: list[Counted], points: int, zones: Mapping[int, str]) -> _Derived:
+    """Return what the ledger rows ``inserted`` (in time order) add to members and boards."""
+    counts: dict[int, int] = defaultdict(int)
+    latest: dict[int, datetime] = {}
+    by_community: dict[int, list[tuple[int, str, int, datetime]]] = defaultdict(list)
+    for community_id, member_id, at, _ in inserted:  # in time order: the last is the latest
+        counts[member_id] += 1
+        latest[member_id] = at
+        by_community[community_id].append((member_id, MESSAGE, points, at))
+    scores: dict[int, dict[ScoreKey, int]] = {}
+    for community_id, written in by_community.items():
+        totals = scores[community_id] = defaultdict(int)
+        add_many(totals, written, zones.get(community_id, "UTC"))
+    return counts, latest, scores
 
 
 async def _write_members(
@@ -428,28 +458,26 @@ async def ingest_batch(
     if not counted:
         return BatchResult(len(events), 0, dict(skipped), created)
     points = rules.message_points
-    inserted = await _insert_ledger(session, driver, counted, points, clock.now())
+    # The members' memory as SQLite keeps it (the totals' last-active time reuses it).
+    stamps: dict[int, tuple[datetime, str]] = {}
+    derived: list[_Derived] = []
+
+    def meanwhile() -> None:  # while the ledger is written: as if every row were new
+        if driver is not None:
+            stamps.update({m: (at, sqlite_time(at)) for m, (at, _) in touched.items()})
+        derived.append(_derive(counted, points, zones))
+
+    inserted = await _insert_ledger(session, driver, counted, points, clock.now(), meanwhile)
     if len(inserted) < len(counted):
         skipped["duplicate"] += len(counted) - len(inserted)
-    # The members' memory as SQLite keeps it (the totals' last-active time reuses it).
-    stamps = (
-        {m: (at, sqlite_time(at)) for m, (at, _) in touched.items()} if driver is not None else {}
-    )
-    counts: dict[int, int] = defaultdict(int)
-    latest: dict[int, datetime] = {}
-    by_community: dict[int, list[tuple[int, str, int, datetime]]] = defaultdict(list)
-    for community_id, member_id, at, _ in inserted:  # in time order: the last is the latest
-        counts[member_id] += 1
-        latest[member_id] = at
-        by_community[community_id].append((member_id, MESSAGE, points, at))
+        derived[0] = _derive(inserted, points, zones)
+    counts, latest, scores = derived[0]
     if counts:
         # In id order, as every writer locks them: no deadlock between processes.
         moved = [(m, c * points, c, latest[m]) for m, c in sorted(counts.items())]
         await _write_members(session, driver, moved, stamps)
     hidden = await hidden_among(session, counts.keys())
-    for community_id, written in by_community.items():
-        totals: dict[ScoreKey, int] = defaultdict(int)
-        add_many(totals, written, zones.get(community_id, "UTC"))
+    for community_id, totals in scores.items():
         await apply_scores(session, clock, community_id, totals, hidden)
         # Badges with a `points >= N` rule (a query for those rules, nothing more if none).
         await award_earned(
