@@ -104,6 +104,7 @@ async def values_insert(
     head: str,
     rows: Sequence[tuple[Any, ...]],
     tail: str,
+    fixed: Sequence[Any] = (),
 ) -> tuple[int, int | None]:
     """Run ``head VALUES (...), (...) tail`` over ``rows`` in chunks, returning nothing.
 
@@ -111,9 +112,10 @@ async def values_insert(
     ``tail`` leaves some out) and the rowid of the last one (None if none was). On a rowid
     table the rows inserted are then the ids just below it: SQLite gives each new row the
     largest rowid so far plus one. Each chunk is one step of the driver, whatever its
-    size (a ``RETURNING`` is one step, and one Python tuple, per row).
+    size (a ``RETURNING`` is one step, and one Python tuple, per row). ``fixed`` is as in
+    :func:`values_returning`.
     """
-    return await start_values_insert(driver, head, rows, tail)
+    return await start_values_insert(driver, head, rows, tail, fixed)
 
 
 def start_values_insert(
@@ -121,6 +123,7 @@ def start_values_insert(
     head: str,
     rows: Sequence[tuple[Any, ...]],
     tail: str,
+    fixed: Sequence[Any] = (),
 ) -> Awaitable[tuple[int, int | None]]:
     """Send :func:`values_insert`'s statements now; await the result for its answer.
 
@@ -130,7 +133,7 @@ def start_values_insert(
     """
     sent = [
         asyncio.ensure_future(driver.execute(sql, values))
-        for sql, values in _chunks(head, rows, tail)
+        for sql, values in _chunks(head, rows, tail, fixed)
     ]
 
     async def answer() -> tuple[int, int | None]:

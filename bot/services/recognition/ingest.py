@@ -232,10 +232,12 @@ _MEMBER_TOTALS_SQLITE = (
     "last_active_at = CASE WHEN last_active_at IS NULL OR last_active_at < ?3 THEN ?3 "
     "ELSE last_active_at END WHERE id = ?4"
 )
+# One community at a time: each row binds only (member id, when, key).
 _LEDGER_SQLITE = (
     "INSERT INTO activities (community_id, member_id, kind, points, occurred_at, recorded_at, "
-    "source_key, source_ref, imported)",
-    "ON CONFLICT (community_id, source_key) DO NOTHING",
+    "source_key, source_ref, imported) SELECT ?1, column1, ?2, ?3, column2, ?4, column3, NULL, 0 "
+    "FROM (",
+    ") WHERE true ON CONFLICT (community_id, source_key) DO NOTHING",
 )
 _LEDGER_NEW_SQLITE = "SELECT community_id, source_key FROM activities WHERE id > ?"
 _STATE_READ_SQLITE = (
@@ -346,18 +348,20 @@ async def _insert_ledger(
     else:
         head, tail = _LEDGER_SQLITE
         recorded = sqlite_time(now)
-        sent = start_values_insert(
-            driver,
-            head,
-            [
-                (c, m, MESSAGE, points, sqlite_time(at), recorded, key, None, False)
-                for c, m, at, key in counted
-            ],
-            tail,
-        )
+        rows: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+        for community_id, member_id, at, key in counted:
+            rows[community_id].append((member_id, sqlite_time(at), key))
+        sent = [
+            start_values_insert(driver, head, some, tail, (c, MESSAGE, points, recorded))
+            for c, some in rows.items()
+        ]
         await asyncio.sleep(0)  # the statements reach the driver's queue
         meanwhile()
-        inserted, last = await sent
+        inserted, last = 0, None
+        for answer in sent:
+            count, rowid = await answer
+            if count:
+                inserted, last = inserted + count, rowid
         if inserted == len(counted):
             return counted  # every row was new
         # The rows this batch inserted have the ids just below the last one (see values_insert).
