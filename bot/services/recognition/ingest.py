@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import cast
 
 import aiosqlite
@@ -120,6 +121,11 @@ class MessageSeen:
         return f"msg:{self.platform}:{self.channel_id}:{self.message_id}"
 
 
+# The ledger key is "msg:<platform>:<channel>:<message id>" in a 200-character column.
+_KEY_ROOM = 200 - len("msg:::")
+_AT = attrgetter("at")
+
+
 @dataclass(frozen=True)
 class ChatRules:
     """What a chat message must be to earn points."""
@@ -152,11 +158,11 @@ class BatchResult:
 
 def _candidates(
     rules: ChatRules, events: Sequence[MessageSeen], skipped: Counter[str]
-) -> list[tuple[MessageSeen, str]]:
-    """Return the events the rules may count, each with its ledger key; count the rest."""
+) -> list[MessageSeen]:
+    """Return the events the rules may count; count the rest."""
     ignored = rules.ignored_channels
     shortest = rules.min_length
-    found: list[tuple[MessageSeen, str]] = []
+    found: list[MessageSeen] = []
     for event in events:
         if event.is_bot:
             skipped["bot"] += 1
@@ -166,18 +172,17 @@ def _candidates(
             skipped["ignored_channel"] += 1
         elif event.text_length < shortest:
             skipped["short"] += 1
+        # Lengths the columns cannot hold (the ledger key's without building it: see
+        # MessageSeen.source_key), or a time without its zone: not writable.
+        elif (
+            len(event.platform) + len(event.channel_id) + len(event.message_id) > _KEY_ROOM
+            or len(event.user_id) > 64
+            or len(event.space_id) > 64
+            or event.at.tzinfo is None
+        ):
+            skipped["malformed"] += 1
         else:
-            key = event.source_key
-            # Lengths the columns cannot hold, or a time without its zone: not writable.
-            if (
-                len(key) > 200
-                or len(event.user_id) > 64
-                or len(event.space_id) > 64
-                or event.at.tzinfo is None
-            ):
-                skipped["malformed"] += 1
-            else:
-                found.append((event, key))
+            found.append(event)
     return found
 
 
@@ -272,30 +277,35 @@ async def _rules_memory(
 
 def _apply_rules(
     rules: ChatRules,
-    candidates: list[tuple[MessageSeen, str]],
+    candidates: list[MessageSeen],
     community_of: Mapping[tuple[str, str], int],
-    owners: Mapping[tuple[str, str, str], int],
-    erased: set[tuple[str, str, str]],
+    owners: Mapping[tuple[str, str], Mapping[str, int | None]],
     state: dict[int, Memory],
     skipped: Counter[str],
 ) -> tuple[list[Counted], dict[int, Memory]]:
     """Return the messages that count, in time order, and the members' new memory.
 
+    ``owners`` maps each space's users to their member (None: erased; absent: unknown).
     ``state`` is each member's last counted message and moves along as messages count.
     """
     cooldown = timedelta(seconds=rules.cooldown_seconds)
     counted: list[Counted] = []
     touched: dict[int, Memory] = {}
-    candidates.sort(key=lambda candidate: candidate[0].at)
-    for event, key in candidates:
-        community_id = community_of.get((event.platform, event.space_id))
+    platform = space_id = None
+    community_id: int | None = None
+    people: Mapping[str, int | None] = {}
+    candidates.sort(key=_AT)  # stable: messages of one moment stay in arrival order
+    for event in candidates:
+        if event.space_id != space_id or event.platform != platform:
+            platform, space_id = event.platform, event.space_id
+            community_id = community_of.get((platform, space_id))
+            people = owners.get((platform, space_id), {})
         if community_id is None or event.community_id not in (None, community_id):
             skipped["unknown_space"] += 1
             continue
-        who = (event.platform, event.space_id, event.user_id)
-        member_id = owners.get(who)
-        if member_id is None:
-            skipped["erased" if who in erased else "unknown_member"] += 1
+        member_id = people.get(event.user_id, 0)
+        if not member_id:
+            skipped["unknown_member" if member_id == 0 else "erased"] += 1
             continue
         last = state.get(member_id)
         if last is not None:
@@ -306,7 +316,7 @@ def _apply_rules(
                 skipped["cooldown"] += 1
                 continue
         state[member_id] = touched[member_id] = (event.at, event.text_digest)
-        counted.append((community_id, member_id, event.at, key))
+        counted.append((community_id, member_id, event.at, event.source_key))
     return counted, touched
 
 
@@ -425,7 +435,7 @@ async def ingest_batch(
     candidates = _candidates(rules, events, skipped)
     wanted: dict[tuple[str, str], int | None] = {}
     by_space: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
-    for event, _ in candidates:
+    for event in candidates:
         where = (event.platform, event.space_id)
         if wanted.get(where) is None:
             wanted[where] = event.community_id
@@ -433,8 +443,8 @@ async def ingest_batch(
         if event.user_id not in people:
             people[event.user_id] = event.display_name
     spaces = await _spaces(session, clock, wanted)
-    owners: dict[tuple[str, str, str], int] = {}
-    erased: set[tuple[str, str, str]] = set()
+    # Per space: each user's member id, or None for someone who asked to be erased.
+    owners: dict[tuple[str, str], dict[str, int | None]] = {}
     created = 0
     for key, people in by_space.items():
         space = spaces.get(key)
@@ -445,8 +455,10 @@ async def ingest_batch(
             session, clock, space=space, users=list(people.items())
         )
         created += sum(1 for member in resolved.values() if member.created)
-        erased.update((*key, u) for u in people if u not in resolved)
-        owners.update({(*key, u): member.member_id for u, member in resolved.items()})
+        mine: dict[str, int | None] = dict.fromkeys(people)
+        for user_id, member in resolved.items():
+            mine[user_id] = member.member_id
+        owners[key] = mine
     community_of = {key: space.community_id for key, space in spaces.items()}
     zones = {
         row.id: row.timezone
@@ -457,8 +469,9 @@ async def ingest_batch(
         )
     }
     driver = await sqlite_driver(session)
-    state = await _rules_memory(session, driver, set(owners.values()))
-    counted, touched = _apply_rules(rules, candidates, community_of, owners, erased, state, skipped)
+    member_ids = {m for mine in owners.values() for m in mine.values() if m is not None}
+    state = await _rules_memory(session, driver, member_ids)
+    counted, touched = _apply_rules(rules, candidates, community_of, owners, state, skipped)
     if not counted:
         return BatchResult(len(events), 0, dict(skipped), created)
     points = rules.message_points
