@@ -20,7 +20,7 @@ import hashlib
 import logging
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -232,10 +232,13 @@ _MEMBER_TOTALS = (
 
 # On SQLite a batch's big statements go straight to the driver (see bot.db.driver): the same
 # SQL as the Core statements, with plain values (times in the text SQLite keeps).
+# Multi-row statements (one step of the driver for a thousand rows: see start_values_insert).
 _MEMBER_TOTALS_SQLITE = (
-    "UPDATE members SET points_total = points_total + ?1, activity_count = activity_count + ?2, "
-    "last_active_at = CASE WHEN last_active_at IS NULL OR last_active_at < ?3 THEN ?3 "
-    "ELSE last_active_at END WHERE id = ?4"
+    "UPDATE members SET points_total = points_total + v.column2, "
+    "activity_count = activity_count + v.column3, last_active_at = CASE "
+    "WHEN last_active_at IS NULL OR last_active_at < v.column4 THEN v.column4 "
+    "ELSE last_active_at END FROM (",
+    ") AS v WHERE members.id = v.column1",
 )
 # One community at a time: each row binds only (member id, when, key).
 _LEDGER_SQLITE = (
@@ -250,9 +253,9 @@ _STATE_READ_SQLITE = (
     "WHERE member_id IN"
 )
 _STATE_SQLITE = (
-    "INSERT INTO recognition_message_state (member_id, last_counted_at, last_digest) "
-    "VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET "
-    "last_counted_at = excluded.last_counted_at, last_digest = excluded.last_digest"
+    "INSERT INTO recognition_message_state (member_id, last_counted_at, last_digest)",
+    "ON CONFLICT (member_id) DO UPDATE SET "
+    "last_counted_at = excluded.last_counted_at, last_digest = excluded.last_digest",
 )
 # A message the rules count: (community id, member id, when, its ledger key)
 Counted = tuple[int, int, datetime, str]
@@ -407,24 +410,15 @@ def _derive(inserted: list[Counted], points: int, zones: Mapping[int, str]) -> _
     return counts, latest, scores
 
 
-async def _write_members(
-    session: AsyncSession,
-    driver: aiosqlite.Connection | None,
-    moved: list[tuple[int, int, int, datetime]],
-    stamps: Mapping[int, tuple[datetime, str]],
-) -> None:
-    """Add (member id, points, messages, last at) to the members' totals, in id order."""
-    if driver is None:
-        await session.execute(
-            _MEMBER_TOTALS,
-            [{"member": m, "points": p, "count": c, "at": at} for m, p, c, at in moved],
-        )
-        return
+def _stamped(
+    moved: list[tuple[int, int, int, datetime]], stamps: Mapping[int, tuple[datetime, str]]
+) -> list[tuple[int, int, int, str]]:
+    """Return (member id, points, messages, last at) rows with the time as SQLite keeps it."""
     rows = []
     for m, p, c, at in moved:
         known = stamps.get(m)
-        rows.append((p, c, known[1] if known and known[0] == at else sqlite_time(at), m))
-    await driver.executemany(_MEMBER_TOTALS_SQLITE, rows)
+        rows.append((m, p, c, known[1] if known and known[0] == at else sqlite_time(at)))
+    return rows
 
 
 async def ingest_batch(
@@ -478,10 +472,15 @@ async def ingest_batch(
     # The members' memory as SQLite keeps it (the totals' last-active time reuses it).
     stamps: dict[int, tuple[datetime, str]] = {}
     derived: list[_Derived] = []
+    sent: list[Awaitable[object]] = []
 
     def meanwhile() -> None:  # while the ledger is written: as if every row were new
         if driver is not None:
             stamps.update({m: (at, sqlite_time(at)) for m, (at, _) in touched.items()})
+            # The rules' memory does not depend on the ledger: queued behind it at once.
+            memory = [(m, stamps[m][1], touched[m][1]) for m in sorted(touched)]
+            head, tail = _STATE_SQLITE
+            sent.append(start_values_insert(driver, head, memory, tail))
         derived.append(_derive(counted, points, zones))
 
     inserted = await _insert_ledger(session, driver, counted, points, clock.now(), meanwhile)
@@ -492,7 +491,14 @@ async def ingest_batch(
     if counts:
         # In id order, as every writer locks them: no deadlock between processes.
         moved = [(m, c * points, c, latest[m]) for m, c in sorted(counts.items())]
-        await _write_members(session, driver, moved, stamps)
+        if driver is None:
+            await session.execute(
+                _MEMBER_TOTALS,
+                [{"member": m, "points": p, "count": c, "at": at} for m, p, c, at in moved],
+            )
+        else:
+            head, tail = _MEMBER_TOTALS_SQLITE
+            sent.append(start_values_insert(driver, head, _stamped(moved, stamps), tail))
     hidden = await hidden_among(session, counts.keys())
     for community_id, totals in scores.items():
         await apply_scores(session, clock, community_id, totals, hidden)
@@ -500,6 +506,8 @@ async def ingest_batch(
         await award_earned(
             session, clock, community_id, {k[0] for k in totals}, counters=["points"]
         )
+    for answer in sent:
+        await answer
     if driver is None:
         insert_state = dialect_insert(session, STATE)
         await session.execute(
@@ -514,9 +522,5 @@ async def ingest_batch(
                 {"member_id": m, "last_counted_at": touched[m][0], "last_digest": touched[m][1]}
                 for m in sorted(touched)
             ],
-        )
-    else:
-        await driver.executemany(
-            _STATE_SQLITE, [(m, stamps[m][1], touched[m][1]) for m in sorted(touched)]
         )
     return BatchResult(len(events), len(inserted), dict(skipped), created)
