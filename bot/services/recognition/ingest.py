@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import cast
 
 import aiosqlite
-from sqlalchemy import Table, bindparam, case, select, update
+from sqlalchemy import Table, bindparam, case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -247,7 +247,9 @@ _LEDGER_SQLITE = (
     "FROM (",
     ") WHERE true ON CONFLICT (community_id, source_key) DO NOTHING",
 )
-_LEDGER_NEW_SQLITE = "SELECT community_id, source_key FROM activities WHERE id > ?"
+_LEDGER_NEW_SQLITE = "SELECT community_id, source_key FROM activities WHERE id > :after"
+_LEDGER_CHUNK = 1_000  # rows a statement (see bot.db.driver)
+_RULES_SLICE = 2_000  # messages judged between two sends of ledger rows
 _STATE_READ_SQLITE = (
     "SELECT member_id, last_counted_at, last_digest FROM recognition_message_state "
     "WHERE member_id IN"
@@ -280,24 +282,23 @@ async def _rules_memory(
 
 def _apply_rules(
     rules: ChatRules,
-    candidates: list[MessageSeen],
+    candidates: Sequence[MessageSeen],
     community_of: Mapping[tuple[str, str], int],
     owners: Mapping[tuple[str, str], Mapping[str, int | None]],
     state: dict[int, Memory],
+    touched: dict[int, Memory],
+    counted: list[Counted],
     skipped: Counter[str],
-) -> tuple[list[Counted], dict[int, Memory]]:
-    """Return the messages that count, in time order, and the members' new memory.
+) -> None:
+    """Add the messages that count (in time order) to ``counted``, their memory to ``touched``.
 
     ``owners`` maps each space's users to their member (None: erased; absent: unknown).
     ``state`` is each member's last counted message and moves along as messages count.
     """
     cooldown = timedelta(seconds=rules.cooldown_seconds)
-    counted: list[Counted] = []
-    touched: dict[int, Memory] = {}
     platform = space_id = None
     community_id: int | None = None
     people: Mapping[str, int | None] = {}
-    candidates.sort(key=_AT)  # stable: messages of one moment stay in arrival order
     for event in candidates:
         if event.space_id != space_id or event.platform != platform:
             platform, space_id = event.platform, event.space_id
@@ -320,12 +321,54 @@ def _apply_rules(
                 continue
         state[member_id] = touched[member_id] = (event.at, event.text_digest)
         counted.append((community_id, member_id, event.at, event.source_key))
-    return counted, touched
+
+
+class _LedgerSender:
+    """A batch's ledger rows on SQLite, sent to the driver's thread while the rules run.
+
+    Full chunks go as soon as they are counted (the same statement each time, so SQLite
+    keeps it prepared); :meth:`finish` sends the rest.
+    """
+
+    def __init__(self, driver: aiosqlite.Connection, points: int, now: datetime) -> None:
+        self._driver = driver
+        self._points = points
+        self._recorded = sqlite_time(now)
+        self._waiting: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+        self._sent: list[Awaitable[tuple[int, int | None]]] = []
+
+    def add(self, rows: Sequence[Counted]) -> None:
+        """Queue these rows; send every full chunk."""
+        for community_id, member_id, at, key in rows:
+            waiting = self._waiting[community_id]
+            waiting.append((member_id, sqlite_time(at), key))
+            if len(waiting) == _LEDGER_CHUNK:
+                self._send(community_id)
+
+    def finish(self) -> None:
+        """Send what is left."""
+        for community_id in list(self._waiting):
+            self._send(community_id)
+
+    def _send(self, community_id: int) -> None:
+        rows = self._waiting.pop(community_id)
+        head, tail = _LEDGER_SQLITE
+        fixed = (community_id, MESSAGE, self._points, self._recorded)
+        self._sent.append(start_values_insert(self._driver, head, rows, tail, fixed))
+
+    async def written(self) -> tuple[int, int | None]:
+        """Return how many rows were new and the last new row's id (see values_insert)."""
+        inserted, last = 0, None
+        for answer in self._sent:
+            count, rowid = await answer
+            if count:
+                inserted, last = inserted + count, rowid
+        return inserted, last
 
 
 async def _insert_ledger(
     session: AsyncSession,
-    driver: aiosqlite.Connection | None,
+    sender: _LedgerSender | None,
     counted: list[Counted],
     points: int,
     now: datetime,
@@ -333,10 +376,10 @@ async def _insert_ledger(
 ) -> list[Counted]:
     """Insert the ledger rows; return those that were new (a message seen twice counts once).
 
-    ``meanwhile`` is called while the rows are written (on SQLite the driver's thread writes
-    them while Python works on).
+    On SQLite ``sender`` has sent the rows already. ``meanwhile`` is called while they are
+    written (on SQLite the driver's thread writes them while Python works on).
     """
-    if driver is None:
+    if sender is None:
         meanwhile()
         returned = await session.execute(
             dialect_insert(session, ACTIVITIES)
@@ -359,26 +402,14 @@ async def _insert_ledger(
         )
         new = {(community_id, key) for community_id, key in returned}
     else:
-        head, tail = _LEDGER_SQLITE
-        recorded = sqlite_time(now)
-        rows: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
-        for community_id, member_id, at, key in counted:
-            rows[community_id].append((member_id, sqlite_time(at), key))
-        sent = [
-            start_values_insert(driver, head, some, tail, (c, MESSAGE, points, recorded))
-            for c, some in rows.items()
-        ]
+        sender.finish()
         await asyncio.sleep(0)  # the statements reach the driver's queue
         meanwhile()
-        inserted, last = 0, None
-        for answer in sent:
-            count, rowid = await answer
-            if count:
-                inserted, last = inserted + count, rowid
+        inserted, last = await sender.written()
         if inserted == len(counted):
             return counted  # every row was new
         # The rows this batch inserted have the ids just below the last one (see values_insert).
-        keys = await driver.execute_fetchall(_LEDGER_NEW_SQLITE, ((last or 0) - inserted,))
+        keys = await session.execute(text(_LEDGER_NEW_SQLITE), {"after": (last or 0) - inserted})
         new = {(community_id, key) for community_id, key in keys}
     # The first row of a key in the batch is the one the INSERT keeps.
     kept: list[Counted] = []
@@ -465,10 +496,20 @@ async def ingest_batch(
     driver = await sqlite_driver(session)
     member_ids = {m for mine in owners.values() for m in mine.values() if m is not None}
     state = await _rules_memory(session, driver, member_ids)
-    counted, touched = _apply_rules(rules, candidates, community_of, owners, state, skipped)
+    points = rules.message_points
+    sender = _LedgerSender(driver, points, clock.now()) if driver is not None else None
+    counted: list[Counted] = []
+    touched: dict[int, Memory] = {}
+    candidates.sort(key=_AT)  # stable: messages of one moment stay in arrival order
+    for start in range(0, len(candidates), _RULES_SLICE):
+        first = len(counted)
+        some = candidates[start : start + _RULES_SLICE]
+        _apply_rules(rules, some, community_of, owners, state, touched, counted, skipped)
+        if sender is not None:  # the driver's thread writes these while the next are judged
+            sender.add(counted[first:])
+            await asyncio.sleep(0)
     if not counted:
         return BatchResult(len(events), 0, dict(skipped), created)
-    points = rules.message_points
     # The members' memory as SQLite keeps it (the totals' last-active time reuses it).
     stamps: dict[int, tuple[datetime, str]] = {}
     derived: list[_Derived] = []
@@ -483,7 +524,7 @@ async def ingest_batch(
             sent.append(start_values_insert(driver, head, memory, tail))
         derived.append(_derive(counted, points, zones))
 
-    inserted = await _insert_ledger(session, driver, counted, points, clock.now(), meanwhile)
+    inserted = await _insert_ledger(session, sender, counted, points, clock.now(), meanwhile)
     if len(inserted) < len(counted):
         skipped["duplicate"] += len(counted) - len(inserted)
         derived[0] = _derive(inserted, points, zones)
