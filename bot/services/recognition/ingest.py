@@ -429,15 +429,16 @@ def _derive(inserted: list[Counted], points: int, zones: Mapping[int, str]) -> _
     """Return what the ledger rows ``inserted`` (in time order) add to members and boards."""
     counts: dict[int, int] = defaultdict(int)
     latest: dict[int, datetime] = {}
-    by_community: dict[int, list[tuple[int, str, int, datetime]]] = defaultdict(list)
+    communities: set[int] = set()
     for community_id, member_id, at, _ in inserted:  # in time order: the last is the latest
         counts[member_id] += 1
         latest[member_id] = at
-        by_community[community_id].append((member_id, MESSAGE, points, at))
+        communities.add(community_id)
     scores: dict[int, dict[ScoreKey, int]] = {}
-    for community_id, written in by_community.items():
+    for community_id in communities:
         totals = scores[community_id] = defaultdict(int)
-        add_many(totals, written, zones.get(community_id, "UTC"))
+        rows = ((m, MESSAGE, points, at) for c, m, at, _ in inserted if c == community_id)
+        add_many(totals, rows, zones.get(community_id, "UTC"))
     return counts, latest, scores
 
 
