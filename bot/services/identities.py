@@ -270,17 +270,34 @@ async def resolve_passive_members(
     transaction creates meanwhile keeps that member (the identity's unique key decides);
     the member this call made for them is removed again.
     """
-    found: dict[str, ResolvedMember] = {}
+    ids, created = await passive_member_ids(session, clock, space=space, users=users)
+    return {
+        user_id: ResolvedMember(member_id, space.community_id, created=user_id in created)
+        for user_id, member_id in ids.items()
+    }
+
+
+async def passive_member_ids(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    space: SpaceRef,
+    users: Sequence[tuple[str, str | None]],
+) -> tuple[dict[str, int], set[str]]:
+    """Return :func:`resolve_passive_members` as plain ids, and the users whose member is new.
+
+    Chat resolves thousands of users a batch: one object each showed.
+    """
+    found: dict[str, int] = {}
     wanted = {user_id: name[:100] if name else None for user_id, name in users}
     if not wanted:
-        return found
-    for user_id, member_id in await _known(session, space, wanted):
-        found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
+        return found, set()
+    found.update(await _known(session, space, wanted))
     digests = {
         identity_digest(space.platform, space.space_id, u): u for u in wanted if u not in found
     }
     if not digests:
-        return found
+        return found, set()
     erased = await session.scalars(
         select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(digests))
     )
@@ -288,7 +305,7 @@ async def resolve_passive_members(
         del digests[digest]
     new = list(digests.values())
     if not new:
-        return found
+        return found, set()
     now = clock.now()
     driver = await sqlite_driver(session)
     if driver is not None:
@@ -330,10 +347,8 @@ async def resolve_passive_members(
     lost = [user_id for user_id in new if user_id not in mine]
     if lost:
         await session.execute(delete(Member).where(Member.id.in_([members[u] for u in lost])))
-        for user_id, member_id in await _known(session, space, lost):
-            found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
-    for user_id, member_id in mine.items():
-        found[user_id] = ResolvedMember(member_id, space.community_id, created=True)
+        found.update(await _known(session, space, lost))
+    found.update(mine)
     await publish_many(
         session,
         clock,
@@ -344,7 +359,7 @@ async def resolve_passive_members(
             for member_id in mine.values()
         ],
     )
-    return found
+    return found, set(mine)
 
 
 async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:

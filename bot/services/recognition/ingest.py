@@ -43,7 +43,7 @@ from bot.destinations import PLATFORMS
 from bot.models import Activity, Community, Member, MessageState
 from bot.services.communities import SpaceRef, ensure_space
 from bot.services.engagement import ActivityKind
-from bot.services.identities import resolve_passive_members
+from bot.services.identities import passive_member_ids
 from bot.services.recognition.badges import award_earned
 from bot.services.recognition.scores import ScoreKey, add_many, apply_scores, hidden_among
 from bot.settings import RecognitionSettings
@@ -477,13 +477,10 @@ async def ingest_batch(
         if space is None:
             continue
         # A chat message is a passive signal: someone who asked to be erased is left out.
-        resolved = await resolve_passive_members(
-            session, clock, space=space, users=list(people.items())
-        )
-        created += sum(1 for member in resolved.values() if member.created)
+        ids, new = await passive_member_ids(session, clock, space=space, users=list(people.items()))
+        created += len(new)
         mine: dict[str, int | None] = dict.fromkeys(people)
-        for user_id, member in resolved.items():
-            mine[user_id] = member.member_id
+        mine.update(ids)
         owners[key] = mine
     community_of = {key: space.community_id for key, space in spaces.items()}
     zones = {
