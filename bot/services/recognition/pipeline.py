@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.services.recognition.ingest import ChatRules, MessageSeen, ingest_batch
+from bot.services.recognition.chat import ChatRules, MessageSeen
+from bot.services.recognition.ingest import ingest_batch
 from bot.settings import RecognitionSettings
 
 log = logging.getLogger(__name__)
