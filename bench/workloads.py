@@ -21,6 +21,9 @@
 - ``proof_json``: ``GET /proof.json`` over 10,000 approved public submissions (2,000 with
   ``--quick``), first page and a deep page, against the same SELECTs in raw ``sqlite3``
   (see :mod:`bench.proof`).
+- ``stripe_webhook``: signed ``checkout.session.completed`` events through the web app's
+  ``POST /stripe/webhook`` (verified, recorded once, order and access written) and the same
+  events repeated, against signature verification alone (see :mod:`bench.payments`).
 - ``ingest``, ``leaderboard``: chat points through the recognition pipeline against raw
   ``executemany`` of its ledger rows, and top-10 / own-rank latency over 1,000,000 members and
   10,000,000 ledger rows against a ``GROUP BY`` over the ledger (see :mod:`bench.recognition`).
@@ -461,6 +464,12 @@ def _proof() -> dict[str, Workload]:
     return {"proof_json": proof_json}
 
 
+def _payments() -> dict[str, Workload]:
+    from bench.payments import stripe_webhook
+
+    return {"stripe_webhook": stripe_webhook}
+
+
 def _recognition() -> dict[str, Workload]:
     from bench.recognition import ingest, leaderboard
 
@@ -475,5 +484,6 @@ WORKLOADS: dict[str, Workload] = {
     "ritual_tick_due": ritual_tick_due,
     **_bursts(),
     **_proof(),
+    **_payments(),
     **_recognition(),
 }

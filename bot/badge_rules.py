@@ -1,13 +1,17 @@
 """Badge rules: ``<counter> >= <whole number>``, parsed strictly (bot.toml and ``/badge create``).
 
 Kept apart from the badges service so bot.toml's validation can use it without importing
-the services. The counters are read by :mod:`bot.services.recognition.badges`.
+the services; ``[badges.<slug>]``'s settings live here too. The counters are read by :mod:`bot.services.recognition.badges`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.destinations import ACCESS_KEY
 
 # Counter name -> what it counts (shown in /badges and in refusals).
 COUNTERS: dict[str, str] = {
@@ -122,3 +126,53 @@ BUILT_INS: tuple[BuiltIn, ...] = (
 )
 BUILT_IN_SLUGS = tuple(b.slug for b in BUILT_INS)
 SLUG = r"^[a-z][a-z0-9-]{0,39}$"
+
+
+class BadgeSettings(BaseModel):
+    """One ``[badges.<slug>]`` table: a badge of its own, or changes to a built-in one.
+
+    For a built-in (founding-member, community-spotlight, community-expert, ritual-regular,
+    advocate) every key is optional and what is left out keeps the built-in's value;
+    ``rule = "manual"`` makes it manual only and ``enabled = false`` takes it away. A badge
+    of its own needs ``name`` and ``emoji``; without ``rule`` it is manual only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=60)
+    emoji: str | None = Field(default=None, min_length=1, max_length=32)
+    description: str | None = Field(default=None, max_length=300)
+    # "<counter> >= <whole number>" (counters: ugc_featured, rituals_attended,
+    # answers_accepted, streak_weeks, points), or "manual".
+    rule: str | None = None
+    # A neutral access key of [discord.access] / [slack.access], granted with the badge.
+    role: str | None = None
+    enabled: bool = True
+
+    @field_validator("rule")
+    @classmethod
+    def _strict_rule(cls, value: str | None) -> str | None:
+        if value is None or value == "manual":
+            return value
+        try:
+            parse_rule(value)
+        except BadRule as exc:
+            raise ValueError(f"{exc}, or 'manual' for a badge moderators award by hand") from None
+        return value
+
+    @field_validator("emoji")
+    @classmethod
+    def _one_token(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise ValueError("give one emoji, e.g. '🏅', with no spaces")
+        return value
+
+    @field_validator("role")
+    @classmethod
+    def _access_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(ACCESS_KEY, value):
+            raise ValueError(
+                "use an access key of [discord.access] / [slack.access]: lower-case letters, "
+                "digits, - and _"
+            )
+        return value

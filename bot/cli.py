@@ -312,6 +312,52 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if imported or unchanged else 1
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Read recent Stripe history and repair orders and subscriptions that drifted."""
+    settings = _settings(args)
+    from bot.process import require_current_schema
+    from bot.runtime import bootstrap_community, build_runtime
+    from bot.services.payments.reconcile import reconcile
+
+    if settings.secrets.STRIPE_API_KEY is None:
+        raise ConfigError(
+            "STRIPE_API_KEY is not set: reconcile reads Stripe; set it in the environment "
+            "(a restricted key with read access to Checkout Sessions, Subscriptions and Events "
+            "is enough)"
+        )
+
+    async def main() -> list[str]:
+        runtime = build_runtime(settings)
+        try:
+            await require_current_schema(runtime)
+            community_id = await bootstrap_community(runtime)
+            assert runtime.stripe is not None
+            report = await reconcile(
+                runtime.sessions,
+                runtime.clock,
+                settings,
+                runtime.stripe,
+                community_id,
+                days=args.days,
+            )
+            return [report.summary(), *(f"  {line}" for line in report.repairs)]
+        finally:
+            await runtime.close()
+
+    import stripe
+
+    try:
+        lines = asyncio.run(main())
+    except stripe.StripeError as exc:
+        # Stripe's own messages mask the key; say what failed and where to look.
+        raise ConfigError(
+            f"Stripe refused reconcile ({type(exc).__name__}: {exc.user_message or 'no detail'}); "
+            "check STRIPE_API_KEY and [stripe] api_base"
+        ) from None
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the bot against the local sandboxes."""
     from bot.demo import main as demo_main
@@ -405,6 +451,18 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("format", metavar="FORMAT", help="csv or mee6")
     importer.add_argument("file", metavar="FILE", help="the file to import")
     importer.set_defaults(func=cmd_import)
+    again = verb(
+        "reconcile", "compare recent Stripe sessions and subscriptions with ours; repair drift"
+    )
+    again.add_argument(
+        "--days",
+        type=int,
+        choices=range(1, 31),
+        default=None,
+        metavar="N",
+        help="how many days back to read, 1-30 (default: [stripe] reconcile_days)",
+    )
+    again.set_defaults(func=cmd_reconcile)
     demo = verb("demo", "run the whole bot against local Discord and Slack sandboxes (no accounts)")
     demo.add_argument(
         "--check", action="store_true", help="run a scripted tour; exit 1 if a step fails"

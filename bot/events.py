@@ -98,6 +98,42 @@ class MemberErased(Event):
     member_id: int
 
 
+@domain_event("member.joined")
+@dataclass(frozen=True)
+class MemberJoined(Event):
+    """A known member joined (or rejoined) a guild or workspace of the community.
+
+    Published by :func:`bot.services.identities.member_joined`; features restore what a
+    member keeps across leaving, such as paid access. ``join_uid`` is fresh for each join:
+    an effect queued for this join keys on it (a later rejoin queues its own).
+    """
+
+    community_id: int
+    member_id: int
+    platform: str
+    space: str  # the guild or workspace id on the platform
+    user_id: str
+    join_uid: str = ""
+
+
+@domain_event("access.blocked")
+@dataclass(frozen=True)
+class AccessBlocked(Event):
+    """A role change waits on something an owner can fix; the outbox keeps retrying it.
+
+    Published by the outbox dispatcher when a row first blocks, or blocks for a new reason.
+    """
+
+    community_id: int | None
+    outbox_key: str
+    member_id: int
+    access: str
+    grant: bool
+    platform: str
+    space: str
+    reason: str
+
+
 def decode(name: str, payload: dict[str, Any]) -> Event:
     """Rebuild a stored event."""
     cls = _REGISTRY.get(name)

@@ -29,6 +29,7 @@ from bot.commands import CommandNames
 if TYPE_CHECKING:
     from bot.events import Event
     from bot.media import MediaStore
+    from bot.payments import StripeGateway
     from bot.settings import Settings
 
 SERVICES_PACKAGE = "bot.services"
@@ -56,6 +57,14 @@ class FeatureContext(Protocol):
     @property
     def media(self) -> MediaStore:
         """Return the media store (members' files, copied from the platforms)."""
+
+    @property
+    def stripe(self) -> StripeGateway | None:
+        """Return the Stripe client, when STRIPE_API_KEY is set."""
+
+    @property
+    def community_id(self) -> int:
+        """Return the id of the community this process serves."""
 
 
 @dataclass(frozen=True)

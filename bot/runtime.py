@@ -17,6 +17,7 @@ from bot.events import EventBus
 from bot.features import Job, Subscription, discover
 from bot.media import LocalMediaStore, MediaStore
 from bot.outbox import Dispatcher
+from bot.payments import StripeGateway, build_gateway
 from bot.scheduler import Scheduler
 from bot.services.channels import apply_configured
 from bot.services.communities import ensure_community
@@ -61,10 +62,14 @@ class Runtime:
     commands: CommandNames = field(default_factory=CommandNames)
     community_id: int = 0
     platforms: list[Platform] = field(default_factory=list)
+    # The Stripe client (bot.payments), when STRIPE_API_KEY is set.
+    stripe: StripeGateway | None = None
 
     async def close(self) -> None:
-        """Close the outbox senders and release the database."""
+        """Close the outbox senders, the Stripe client and release the database."""
         await self.dispatcher.close()
+        if self.stripe is not None:
+            await self.stripe.close()
         await self.engine.dispose()
 
 
@@ -114,6 +119,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         media=LocalMediaStore(settings.media.path, public_url=settings.web.public_url),
         commands=CommandNames(slack_command=settings.slack.command),
         ingest=IngestPipeline(sessions, clock, settings.recognition),
+        stripe=build_gateway(settings),
     )
     for feature in discover():
         for job in feature.jobs:

@@ -25,11 +25,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.badge_rules import BUILT_IN_SLUGS, BUILT_INS, SLUG, BadRule, parse_rule
+from bot.badge_rules import BUILT_IN_SLUGS, BUILT_INS, SLUG, BadgeSettings
 from bot.commands import DEFAULT_SLACK_COMMAND
 from bot.destinations import ACCESS_KEY, PURPOSES
 from bot.errors import ConfigError
 from bot.inputs import UnknownZone, check_zone
+from bot.offers import OfferSettings, StripeSettings, check_offer_slugs
 
 _T = TypeVar("_T")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///flywheel.db"
@@ -281,54 +282,6 @@ class RecognitionSettings(_Section):
         return value
 
 
-class BadgeSettings(_Section):
-    """One ``[badges.<slug>]`` table: a badge of its own, or changes to a built-in one.
-
-    For a built-in (founding-member, community-spotlight, community-expert, ritual-regular,
-    advocate) every key is optional and what is left out keeps the built-in's value;
-    ``rule = "manual"`` makes it manual only and ``enabled = false`` takes it away. A badge
-    of its own needs ``name`` and ``emoji``; without ``rule`` it is manual only.
-    """
-
-    name: str | None = Field(default=None, min_length=1, max_length=60)
-    emoji: str | None = Field(default=None, min_length=1, max_length=32)
-    description: str | None = Field(default=None, max_length=300)
-    # "<counter> >= <whole number>" (counters: ugc_featured, rituals_attended,
-    # answers_accepted, streak_weeks, points), or "manual".
-    rule: str | None = None
-    # A neutral access key of [discord.access] / [slack.access], granted with the badge.
-    role: str | None = None
-    enabled: bool = True
-
-    @field_validator("rule")
-    @classmethod
-    def _strict_rule(cls, value: str | None) -> str | None:
-        if value is None or value == "manual":
-            return value
-        try:
-            parse_rule(value)
-        except BadRule as exc:
-            raise ValueError(f"{exc}, or 'manual' for a badge moderators award by hand") from None
-        return value
-
-    @field_validator("emoji")
-    @classmethod
-    def _one_token(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
-            raise ValueError("give one emoji, e.g. '🏅', with no spaces")
-        return value
-
-    @field_validator("role")
-    @classmethod
-    def _access_key(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(ACCESS_KEY, value):
-            raise ValueError(
-                "use an access key of [discord.access] / [slack.access]: lower-case letters, "
-                "digits, - and _"
-            )
-        return value
-
-
 class LoggingSettings(_Section):
     """Log output."""
 
@@ -348,6 +301,8 @@ class FileSettings(_Section):
     ugc: UgcSettings = Field(default_factory=UgcSettings)
     recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
     badges: dict[str, BadgeSettings] = Field(default_factory=dict)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+    offers: dict[str, OfferSettings] = Field(default_factory=dict)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @field_validator("badges")
@@ -378,12 +333,7 @@ class FileSettings(_Section):
                 )
             names[key] = slug
         # [discord] and [slack] come before [badges] in this model: already validated here.
-        mapped = {
-            key
-            for section in ("discord", "slack")
-            if (given := info.data.get(section)) is not None
-            for key in given.access
-        }
+        mapped = _mapped_access(info)
         for slug, badge in value.items():
             if badge.role is not None and badge.role not in mapped:
                 raise ValueError(
@@ -391,6 +341,24 @@ class FileSettings(_Section):
                     "[slack.access]; map it to a role there, or remove the role"
                 )
         return value
+
+    @field_validator("offers")
+    @classmethod
+    def _offer_tables(
+        cls, value: dict[str, OfferSettings], info: ValidationInfo
+    ) -> dict[str, OfferSettings]:
+        check_offer_slugs(value, _mapped_access(info))
+        return value
+
+
+def _mapped_access(info: ValidationInfo) -> set[str]:
+    """Return the access keys [discord.access] and [slack.access] map (validated already)."""
+    return {
+        key
+        for section in ("discord", "slack")
+        if (given := info.data.get(section)) is not None
+        for key in given.access
+    }
 
 
 class Secrets(BaseSettings):
@@ -479,11 +447,28 @@ class Settings(BaseModel):
         """Return the [badges.<slug>] tables."""
         return self.file.badges
 
+    @property
+    def stripe(self) -> StripeSettings:
+        """Return the [stripe] section."""
+        return self.file.stripe
+
+    @property
+    def offers(self) -> dict[str, OfferSettings]:
+        """Return the [offers.<slug>] tables."""
+        return self.file.offers
+
     def configured_channels(self) -> dict[str, dict[str, str]]:
         """Return the channel ids bot.toml names, by platform and purpose."""
         return {
             "discord": {purpose: str(c) for purpose, c in self.discord.channels.items()},
             "slack": dict(self.slack.channels),
+        }
+
+    def configured_owners(self) -> dict[str, tuple[str, ...]]:
+        """Return the owners' user ids bot.toml names (``owner_user_ids``), by platform."""
+        return {
+            "discord": tuple(str(user) for user in self.discord.owner_user_ids),
+            "slack": tuple(self.slack.owner_user_ids),
         }
 
     @property

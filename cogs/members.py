@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral
+from bot.discord.checks import PLATFORM
 from bot.services import members as members_service
+from bot.services.identities import joined_as, member_joined
 from bot.services.linking import CODE_LENGTH
 from bot.services.members import (
     expires_in_minutes,
@@ -19,6 +23,7 @@ from bot.services.members import (
 from bot.services.recognition import set_leaderboard_public
 from bot.text import discord_escape
 
+log = logging.getLogger(__name__)
 Interaction = discord.Interaction[FlywheelBot]
 CONFIRM_SECONDS = 120.0
 LEADERBOARD_SETTING = {
@@ -43,6 +48,22 @@ class Members(commands.Cog):
 
     def __init__(self, bot: FlywheelBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_member_join(self, member: discord.Member) -> None:
+        """Tell the core a known member (re)joined, so features give back what they keep."""
+        if member.bot or not self.bot.serves(member.guild.id):
+            return
+        runtime = self.bot.runtime
+        async with runtime.sessions() as session, session.begin():
+            known = await member_joined(
+                session,
+                runtime.clock,
+                platform=PLATFORM,
+                space=str(member.guild.id),
+                user_id=str(member.id),
+            )
+        log.info("user %s joined guild %s: %s", member.id, member.guild.id, joined_as(known))
 
     @app_commands.command(name="link", description="Link your Discord and Slack accounts")
     @app_commands.describe(code="The code Slack gave you; leave empty to get a code for Slack")

@@ -67,6 +67,19 @@ def test_proof_json_reports_both_pages_against_the_raw_queries(tmp_path):
         assert row["baseline"] == "sqlite3 page+files SELECTs" and row["baseline_value"] > 0
 
 
+def test_stripe_webhook_reports_events_and_repeats_per_second_beside_verification_alone(
+    tmp_path,
+):
+    result = flywheel("bench", "--quick", "--json", "--workload", "stripe_webhook", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["metric"] for row in rows] == ["events_per_s", "repeats_per_s"]
+    for row in rows:
+        assert row["workload"] == "stripe_webhook" and row["value"] > 0
+        assert row["baseline"] == "signature verification alone" and row["baseline_value"] > 0
+
+
 def test_ingest_reports_its_rates_against_raw_executemany_of_its_ledger_rows(tmp_path):
     result = flywheel("bench", "--quick", "--json", "--workload", "ingest", cwd=tmp_path)
 

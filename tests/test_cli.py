@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from bot.db.migrate import head_revision
+from bot.sandbox.stripe import StripeSandbox
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
 # Run the code under test, not whatever `bot` the interpreter would find (a git worktree
@@ -43,7 +44,7 @@ def flywheel(*args: str, cwd, env=None, timeout=60) -> subprocess.CompletedProce
 def test_help_lists_every_verb(tmp_path):
     result = flywheel("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for verb in ("run", "web", "migrate", "export", "demo", "commands", "bench"):
+    for verb in ("run", "web", "migrate", "reconcile", "export", "demo", "commands", "bench"):
         assert re.search(rf"^\s+{verb}\s", result.stdout, re.MULTILINE), verb
     assert flywheel("export", "--help", cwd=tmp_path).stdout.count("--format") >= 1
 
@@ -374,3 +375,58 @@ def test_the_whole_export_includes_the_ugc_tables(tmp_path):
     assert by_uid[uids["community"]]["consent"] == "community"
     assert by_uid[uids["withdrawn"]]["withdrawn_at"] is not None
     assert json.loads((tmp_path / "out" / "ugc_prompts.json").read_text()) == []
+
+
+def test_reconcile_without_a_stripe_key_exits_2_naming_it(tmp_path):
+    assert flywheel("migrate", cwd=tmp_path).returncode == 0
+    result = flywheel("reconcile", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "STRIPE_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_reconcile_records_a_purchase_stripe_holds_and_says_what_it_repaired(tmp_path):
+    stripe_sandbox = StripeSandbox()
+    await stripe_sandbox.start()
+    try:
+        product = stripe_sandbox.add_product("Guide")
+        price = stripe_sandbox.add_price(product["id"], 2500)
+        (tmp_path / "bot.toml").write_text(
+            f'[stripe]\napi_base = "{stripe_sandbox.api_base}"\n'
+            f'[offers.guide]\nname = "The guide"\nprice = "{price["id"]}"\n'
+        )
+        assert flywheel("migrate", cwd=tmp_path).returncode == 0
+        session = stripe_sandbox.state.create_session(
+            {
+                "mode": "payment",
+                "line_items": [{"price": price["id"], "quantity": "1"}],
+                "success_url": "https://acme.example/thanks",
+                "metadata": {"flywheel_offer": "guide"},
+            }
+        )
+        stripe_sandbox.complete_session(session["id"])
+        env = {**ENV, "STRIPE_API_KEY": stripe_sandbox.api_key}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "reconcile",
+            "--config",
+            "bot.toml",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()
+        printed = out.decode()
+        assert "1 checkout sessions" in printed and "repaired" in printed
+        assert f"order {session['id']} recorded" in printed
+        with sqlite3.connect(tmp_path / "flywheel.db") as db:
+            rows = db.execute(
+                "SELECT session_id, payment_status, offer_slug FROM orders"
+            ).fetchall()
+        assert rows == [(session["id"], "paid", "guide")]
+    finally:
+        await stripe_sandbox.stop()

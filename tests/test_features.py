@@ -16,10 +16,20 @@ from tests.conftest import default_settings, make_spaces
 
 def test_the_declared_features_are_found_in_the_services():
     names = [feature.name for feature in discover()]
-    assert names == ["channels", "members", "recognition", "rituals", "ugc", "upkeep"]
+    assert names == [
+        "access",
+        "channels",
+        "members",
+        "payments",
+        "recognition",
+        "rituals",
+        "ugc",
+        "upkeep",
+    ]
     assert front_end_modules("cogs") == [
         "cogs.channels",
         "cogs.members",
+        "cogs.payments",
         "cogs.recognition",
         "cogs.rituals",
         "cogs.ugc",

@@ -17,6 +17,7 @@ from bot.features import discover, front_end_modules
 ROOT = Path(__file__).resolve().parents[1]
 # The Slack front end's own modules: the app and its kit, not features.
 SLACK_KIT = {
+    "access_errors",
     "app",
     "blocks",
     "confirm",

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.badge_rules import BadgeSettings
 from bot.errors import ConfigError
-from bot.settings import BadgeSettings, FileSettings, load_settings
+from bot.offers import OfferSettings
+from bot.settings import FileSettings, load_settings
 
 
 def _load(tmp_path, text: str, environ=None):
@@ -24,9 +26,10 @@ def test_the_example_file_loads_as_is_and_documents_every_key(project_root):
     assert settings.community.timezone == "UTC"
     text = example.read_text()
     for section, model in FileSettings.model_fields.items():
-        if model.annotation == dict[str, BadgeSettings]:  # [badges.<slug>] tables
+        tables = {dict[str, BadgeSettings]: BadgeSettings, dict[str, OfferSettings]: OfferSettings}
+        if model.annotation in tables:  # [badges.<slug>] and [offers.<slug>] tables
             assert f"[{section}." in text
-            for key in BadgeSettings.model_fields:
+            for key in tables[model.annotation].model_fields:
                 assert f"{key} = " in text, f"bot.toml.example does not document {section}.*.{key}"
             continue
         assert f"[{section}]" in text

@@ -14,13 +14,17 @@ Only SQLite has this path; on PostgreSQL the callers use their Core statements.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, cast
 
 import aiosqlite
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import Base
+from bot.db.engine import dialect_insert
 
 # SQLite's default SQLITE_MAX_VARIABLE_NUMBER (3.32 and later): a statement binds at most this.
 MAX_VARIABLES = 32_766
@@ -169,3 +173,39 @@ async def select_in(
 
 def _flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
     return list(chain.from_iterable(rows))
+
+
+def _bound(value: Any) -> Any:
+    """Return a value as SQLite binds it: times as their text form, booleans as 0/1."""
+    if isinstance(value, datetime):
+        return sqlite_time(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+async def insert_new(
+    session: AsyncSession, model: type[Base], values: Mapping[str, Any], conflict: Sequence[str]
+) -> int | None:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING id``: the new row's id, or None
+    when a row with the same ``conflict`` columns exists (one trip to the driver on SQLite).
+
+    ``values`` hold every column to write (defaults are not applied on SQLite's path).
+    """
+    table = cast(Table, model.__table__)
+    driver = await sqlite_driver(session)
+    if driver is None:
+        statement = (
+            dialect_insert(session, table)
+            .values(dict(values))
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(table.c.id)
+        )
+        found: int | None = await session.scalar(statement)
+        return found
+    names = list(values)
+    # Table and column names come from the model, never from input; the values are bound.
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks(len(names))}) "  # noqa: S608
+    sql += f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING id"
+    rows = list(await driver.execute_fetchall(sql, [_bound(values[name]) for name in names]))
+    return int(rows[0][0]) if rows else None

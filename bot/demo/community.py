@@ -20,11 +20,21 @@ from typing import Any
 from bot.clock import Clock
 from bot.db import create_engine
 from bot.db.migrate import upgrade_connection
+from bot.demo.payments import (
+    PAID_ROLE,
+    SLACK_PAID_CHANNEL,
+    WEBHOOK_SECRET,
+    seed_shop,
+    shop_config,
+    shop_environ,
+    start_stripe,
+)
 from bot.platforms import attach_platforms
 from bot.process import serve
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.discord import DiscordSandbox, RecordedCall, point_discord_py_at
 from bot.sandbox.slack import SlackEventSender, SlackSandbox
+from bot.sandbox.stripe import StripeSandbox
 from bot.services import rituals
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.engagement import record_activity
@@ -101,6 +111,7 @@ class Demo:
     discord: DiscordSandbox
     slack: SlackSandbox
     slack_sender: SlackEventSender
+    stripe: StripeSandbox
     port: int
     members: list[int] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -197,14 +208,23 @@ async def start_demo(*, check: bool, workdir: Path, clock: Clock, port: int = 80
     """
     discord = DiscordSandbox(clock=clock.monotonic)
     slack = SlackSandbox(team_id=TEAM)
+    stripe = start_stripe(clock)
     _seed_sandboxes(discord, slack)
+    price = seed_shop(stripe, discord, slack, GUILD)
     await discord.start()
     await slack.start()
+    await stripe.start()
     try:
         return await _start_bot(
-            check=check, workdir=workdir, clock=clock, port=port, discord=discord, slack=slack
+            check=check,
+            workdir=workdir,
+            clock=clock,
+            port=port,
+            sandboxes=(discord, slack, stripe),
+            price=price,
         )
     except BaseException:
+        await stripe.stop()
         await slack.stop()
         await discord.stop()
         raise
@@ -216,9 +236,10 @@ async def _start_bot(
     workdir: Path,
     clock: Clock,
     port: int,
-    discord: DiscordSandbox,
-    slack: SlackSandbox,
+    sandboxes: tuple[DiscordSandbox, SlackSandbox, StripeSandbox],
+    price: str,
 ) -> Demo:
+    discord, slack, stripe = sandboxes
     point_discord_py_at(discord)
     database_url = f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
     engine = create_engine(database_url)
@@ -235,10 +256,14 @@ async def _start_bot(
         "message_content_intent = true\n"
         f"channels = {{ ugc-review = {REVIEW}, showcase = {SHOWCASE}, announcements = {NEWS},"
         f" recognition = {KUDOS} }}\n"
+        f"access = {{ paid = {PAID_ROLE} }}\n"
         f'[slack]\nmode = "http"\nowner_user_ids = ["{SLACK_OWNER}"]\n'
         f'channels = {{ ugc-review = "{SLACK_REVIEW}", showcase = "{SLACK_SHOWCASE}" }}\n'
+        f'access = {{ paid = "{SLACK_PAID_CHANNEL}" }}\n'
         f'[media]\ndir = "{workdir / "media"}"\n'
-        '[logging]\nlevel = "WARNING"\n',
+        f'[stripe]\napi_base = "{stripe.api_base}"\n'
+        + shop_config(price)
+        + '[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
     )
     settings = load_settings(
@@ -248,6 +273,7 @@ async def _start_bot(
             "DISCORD_TOKEN": "sandbox-discord-token",
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_SIGNING_SECRET": slack.signing_secret,
+            **shop_environ(),
         },
     )
     runtime = build_runtime(settings, clock)
@@ -268,13 +294,21 @@ async def _start_bot(
         server.result()  # raises what stopped it, e.g. a ConfigError: port in use
         raise RuntimeError("the bot stopped before it served")
     port = ready.result()
+    if check:
+        # The tour serves on a free port: links the bot hands out (/buy) must name it.
+        web = settings.file.web.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+        runtime.settings = settings.model_copy(
+            update={"file": settings.file.model_copy(update={"web": web})}
+        )
     await discord.wait_until_identified(timeout=30)
+    stripe.add_webhook_endpoint(f"http://127.0.0.1:{port}/stripe/webhook", secret=WEBHOOK_SECRET)
     demo = Demo(
         server,
         runtime,
         discord,
         slack,
         slack.sender(f"http://127.0.0.1:{port}/slack/events"),
+        stripe,
         port,
         stop=stop,
     )
@@ -287,6 +321,7 @@ async def stop_demo(demo: Demo) -> None:
     demo.stop.set()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(demo.server, timeout=15)
+    await demo.stripe.stop()
     await demo.slack.stop()
     await demo.discord.stop()
 

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.clock import AcceleratedClock, SystemClock
+from bot.demo.buying import BUYER, buy_link
 from bot.demo.community import FIRST_NAMES, GUILD, RITUALS, Demo, start_demo, stop_demo
+from bot.demo.payments import PAID_ROLE
 from bot.demo.recognition import chatter
 from bot.demo.ugc import (
     decide_on_discord,
@@ -69,7 +71,11 @@ async def run_interactive(out: Callable[[str], None] = print, *, port: int = 808
         out(
             "  Members chat in #general every few seconds and earn points: try /rank and /leaderboard."
         )
+        out("  shop:     Hana's personal /buy link (the sandbox's pay page; click Pay):")
+        out(f"            {await buy_link(demo, BUYER, 'Hana')}")
+        out("            once paid, Hana gets the Insider role in the Discord sandbox.")
         out("Press Ctrl-C to stop.")
+        insider = False
         rng = random.Random(11)
         seen: set[str] = set()
         elapsed = 0
@@ -82,6 +88,11 @@ async def run_interactive(out: Callable[[str], None] = print, *, port: int = 808
                         await _ugc_scene(demo, UGC_SCENE.index(elapsed), out)
                     except Exception as exc:  # the demo goes on; say what did not happen
                         out(f"  (the UGC scene stopped: {type(exc).__name__}: {exc})")
+                if not insider and PAID_ROLE in demo.discord.member_roles(GUILD, BUYER):
+                    insider = True
+                    out(
+                        f"[{clock.now():%a %H:%M}] Hana paid: the Insider role is hers (/access why)"
+                    )
                 if elapsed % CHAT_EVERY == 0:
                     try:
                         await chatter(demo, rng, out)

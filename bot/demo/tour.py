@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import FakeClock, SystemClock
+from bot.demo.buying import PAYMENTS_TOUR
 from bot.demo.community import (
     GENERAL,
     GUILD,
@@ -255,6 +256,7 @@ TOUR: list[tuple[str, Step]] = [
     ("ritual reminder DM", step_reminder_dm),
     *UGC_TOUR,
     *RECOGNITION_TOUR,
+    *PAYMENTS_TOUR,
 ]
 
 

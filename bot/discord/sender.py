@@ -17,9 +17,24 @@ from typing import Any
 
 import aiohttp
 
+from bot.discord.access_errors import (
+    MISSING_PERMISSIONS,
+    UNKNOWN_MEMBER,
+    UNKNOWN_ROLE,
+    diagnose,
+    unset_access,
+)
 from bot.discord.render import message_body
 from bot.messages import DirectMessage, Edit, Post, RoleChange
-from bot.outbox import Effect, PermanentFailure, Posted, RateLimit, RateLimiter, RetryLater
+from bot.outbox import (
+    Blocked,
+    Effect,
+    PermanentFailure,
+    Posted,
+    RateLimit,
+    RateLimiter,
+    RetryLater,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +57,15 @@ PERMANENT_CODES = {
     50013: "the bot is missing a permission there",
     50035: "Discord rejected the message as invalid",
 }
+
+
+class Refused(PermanentFailure):
+    """Discord refused a request with an error code (``code``) and HTTP ``status``."""
+
+    def __init__(self, reason: str, *, code: int, status: int) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.status = status
 
 
 def nonce_for(key: str) -> str:
@@ -155,16 +179,25 @@ class DiscordSender:
         guild, _, user = address.partition(":")
         role = self._access.get(message.access)
         if role is None:
-            raise PermanentFailure(
-                f"no Discord role is set for access {message.access!r}; add it under "
-                f"[discord.access] in bot.toml ({message.access} = <role id>)"
+            raise Blocked(unset_access(message.access))
+        try:
+            await self._request(
+                "PUT" if message.grant else "DELETE",
+                f"/guilds/{guild}/members/{user}/roles/{role}",
+                None,
+                headers={"X-Audit-Log-Reason": message.reason[:512]},
             )
-        await self._request(
-            "PUT" if message.grant else "DELETE",
-            f"/guilds/{guild}/members/{user}/roles/{role}",
-            None,
-            headers={"X-Audit-Log-Reason": message.reason[:512]},
-        )
+        except Refused as exc:
+            if exc.code == UNKNOWN_MEMBER and not message.grant:
+                return  # they left the server, and their roles went with them
+            if exc.code not in (UNKNOWN_ROLE, MISSING_PERMISSIONS):
+                raise
+            try:
+                reason = await diagnose(self, guild, role, message.access)
+            except PermanentFailure as unseen:
+                log.warning("cannot tell why Discord refused a role change: %s", unseen.reason)
+                reason = exc.reason
+            raise Blocked(reason) from exc
 
     async def _dm_channel(self, user_id: str) -> str:
         cached = self._dm_channels.get(user_id)
@@ -234,7 +267,7 @@ class DiscordSender:
         json_body: dict[str, Any] | None = None,
         data: aiohttp.FormData | None = None,
         headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         all_headers = {
@@ -265,10 +298,16 @@ class DiscordSender:
             if response.status >= 400:
                 code = int(answer.get("code", 0)) if isinstance(answer, dict) else 0
                 what = PERMANENT_CODES.get(code, str(answer.get("message", "request refused")))
-                raise PermanentFailure(
-                    f"Discord refused {method} {path}: {what} (code {code}, HTTP {response.status})"
+                raise Refused(
+                    f"Discord refused {method} {path}: {what} (code {code}, HTTP {response.status})",
+                    code=code,
+                    status=response.status,
                 )
-            return answer if isinstance(answer, dict) else {}
+            return answer
+
+    async def get(self, path: str) -> Any:
+        """Return Discord's JSON answer to a GET (a list or an object)."""
+        return await self._request("GET", path, None)
 
     def _note_headers(self, headers: Any, bucket: str) -> None:
         # Honour Discord's own accounting too: when a bucket is spent, wait out its reset.

@@ -8,6 +8,7 @@ from bot.models.destinations import Destination, DestinationChannel
 from bot.models.events import EventDelivery, EventRecord
 from bot.models.member import ErasedIdentity, Identity, LinkCode, Member
 from bot.models.outbox import OutboxMember, OutboxMessage, OutboxStatus
+from bot.models.payments import Order, PaidAccess, StripeEvent, Subscription
 from bot.models.posts import PostRecord
 from bot.models.recognition import (
     AcceptedAnswer,
@@ -58,9 +59,11 @@ __all__ = [
     "MemberScore",
     "MessageState",
     "OccurrenceStatus",
+    "Order",
     "OutboxMember",
     "OutboxMessage",
     "OutboxStatus",
+    "PaidAccess",
     "PlatformSpace",
     "PostRecord",
     "PromptStatus",
@@ -70,7 +73,9 @@ __all__ = [
     "RitualLink",
     "RitualOccurrence",
     "RitualReminderOptIn",
+    "StripeEvent",
     "SubmissionStatus",
+    "Subscription",
     "UgcAttachment",
     "UgcMediaTrash",
     "UgcPrompt",

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
+from bot.ids import new_uid
 
 
 class Member(Base):
@@ -21,6 +22,9 @@ class Member(Base):
     __table_args__ = (Index("ix_members_community_points", "community_id", "points_total"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The member's public id (signed links, Stripe's client_reference_id). Rows written by the
+    # raw ingest path have none until first needed: see bot.services.members.public_id.
+    uid: Mapped[str | None] = mapped_column(String(24), unique=True, default=new_uid)
     community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), index=True
     )

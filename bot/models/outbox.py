@@ -26,7 +26,8 @@ class OutboxMessage(Base):
 
     ``status`` moves pending → claimed (in a dispatcher's batch) → sending (its try has
     begun) → sent, or back to pending to retry, or → dead with ``last_error`` after too
-    many failures or a permanent one. A row still claimed or sending past ``lease_until``
+    many failures or a permanent one. A row blocked on something an owner can fix stays
+    pending with ``blocked_at`` set and is tried again slowly until it goes through. A row still claimed or sending past ``lease_until``
     belongs to a dispatcher that died and is taken up again; only a "sending" one counts
     that try as an attempt.
     """
@@ -62,6 +63,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set while the row is blocked on something an owner can fix (bot.outbox.Blocked):
+    # when ``last_error``, the reason, was first seen. Cleared by any other outcome.
+    blocked_at: Mapped[datetime | None]
 
 
 class OutboxMember(Base):

@@ -9,6 +9,7 @@ message is about.
 
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.effects import (
+    Blocked,
     Effect,
     Message,
     PermanentFailure,
@@ -22,6 +23,7 @@ from bot.outbox.limits import RateLimiter
 from bot.outbox.queue import Outgoing, enqueue_many, send, send_many
 
 __all__ = [
+    "Blocked",
     "Dispatcher",
     "Effect",
     "Message",

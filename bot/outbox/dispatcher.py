@@ -18,14 +18,24 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.messages import DirectMessage, Edit, Post, Subject, UnreadableEffect, load
+from bot.events import Event, publish
+from bot.messages import DirectMessage, Edit, Post, RoleChange, Subject, UnreadableEffect, load
 from bot.models import OutboxMessage
 from bot.outbox import registry
-from bot.outbox.effects import Effect, Message, PermanentFailure, Posted, RetryLater, Sender
+from bot.outbox.access import blocked_event, blocked_wait, superseded
+from bot.outbox.effects import (
+    Blocked,
+    Effect,
+    Message,
+    PermanentFailure,
+    Posted,
+    RetryLater,
+    Sender,
+)
 from bot.outbox.limits import RateLimiter
 from bot.settings import OutboxSettings
 
@@ -48,6 +58,10 @@ class _Deferred(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"deferred for {seconds}s")
         self.seconds = seconds
+
+
+class _Superseded(Exception):
+    """A newer change of the same access for the same member was queued: this one is moot."""
 
 
 class Dispatcher:
@@ -135,21 +149,25 @@ class Dispatcher:
         following: OutboxMessage | None = None,
         *,
         delivered: tuple[Effect, Posted] | None = None,
+        event: Event | None = None,
         **values: Any,
     ) -> bool:
         """Record how a row ended and, in the same commit, mark the next one as being sent.
 
-        A delivered post or DM is entered in the post registry in that commit too. Return
-        whether ``following`` is now "sending" (still held by this batch).
+        A delivered post or DM is entered in the post registry in that commit too, and
+        ``event`` is published in it. Return whether ``following`` is now "sending" (still
+        held by this batch).
         """
         async with self._sessions() as session, session.begin():
             if delivered is not None:
                 await self._register(session, row, *delivered)
-            await session.execute(
+            updated = await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.claim_token == row.claim_token)
                 .values(claim_token=None, lease_until=None, **values)
             )
+            if event is not None and updated.rowcount:  # type: ignore[attr-defined]
+                await publish(session, self._clock, event)
             if following is None:
                 return False
             return await self._mark_sending(session, following)
@@ -243,10 +261,17 @@ class Dispatcher:
                 not_before=self._clock.now() + timedelta(seconds=deferred.seconds),
             )
             return 0, started
+        except _Superseded:
+            return 0, await self._drop(row, following)
         except (UnreadableEffect, PermanentFailure) as exc:
             log.warning("outbox %s dead-lettered: %s", row.key, exc.reason)
             started = await self._finish(
-                row, following, status="dead", attempts=row.attempts + 1, last_error=exc.reason
+                row,
+                following,
+                status="dead",
+                attempts=row.attempts + 1,
+                last_error=exc.reason,
+                blocked_at=None,
             )
             return 0, started
         limits = sender.limits(effect)
@@ -274,10 +299,17 @@ class Dispatcher:
                 not_before=self._clock.now() + timedelta(seconds=exc.retry_after),
             )
             return 0, started
+        except Blocked as exc:
+            return 0, await self._blocked(row, following, effect, exc.reason)
         except PermanentFailure as exc:
             log.warning("outbox %s dead-lettered: %s", row.key, exc.reason)
             started = await self._finish(
-                row, following, status="dead", attempts=row.attempts + 1, last_error=exc.reason
+                row,
+                following,
+                status="dead",
+                attempts=row.attempts + 1,
+                last_error=exc.reason,
+                blocked_at=None,
             )
             return 0, started
         except Exception as exc:
@@ -291,6 +323,7 @@ class Dispatcher:
                     status="dead",
                     attempts=attempts,
                     last_error=f"gave up after {attempts} attempts; last error: {reason}",
+                    blocked_at=None,
                 )
             else:
                 delay = min(
@@ -306,6 +339,7 @@ class Dispatcher:
                     status="pending",
                     attempts=attempts,
                     last_error=reason,
+                    blocked_at=None,
                     not_before=self._clock.now() + timedelta(seconds=delay),
                 )
             return 0, started
@@ -318,8 +352,37 @@ class Dispatcher:
             sent_at=self._clock.now(),
             external_id=delivered.message_id if delivered else None,
             last_error=None,
+            blocked_at=None,
         )
         return 1, started
+
+    async def _blocked(
+        self, row: OutboxMessage, following: OutboxMessage | None, effect: Effect, reason: str
+    ) -> bool:
+        """Keep a blocked row pending and retry it slowly; tell the owner when it is news.
+
+        The first block, or a block for a new reason, publishes ``access.blocked`` (for a
+        role change) in the commit that records it; the same block again publishes nothing.
+        """
+        now = self._clock.now()
+        reason = reason[:2000]
+        news = row.blocked_at is None or row.last_error != reason
+        since = now if news or row.blocked_at is None else row.blocked_at
+        wait = blocked_wait(now - since)
+        if news:
+            log.warning("outbox %s blocked: %s", row.key, reason)
+        else:
+            log.info("outbox %s still blocked; next try in %s", row.key, wait)
+        event = blocked_event(row, effect.message, reason) if news else None
+        return await self._finish(
+            row,
+            following,
+            event=event,
+            status="pending",
+            last_error=reason,
+            blocked_at=since,
+            not_before=now + wait,
+        )
 
     async def _effect(self, row: OutboxMessage) -> Effect:
         """Read a row's effect back and find the earlier post it replies in or edits."""
@@ -328,6 +391,10 @@ class Dispatcher:
         except UnreadableEffect as exc:
             raise UnreadableEffect(f"cannot read the stored effect: {exc.reason}") from None
         thread = original = None
+        if isinstance(message, RoleChange):
+            async with self._sessions() as session:
+                if await superseded(session, row, message):
+                    raise _Superseded
         if isinstance(message, Post) and message.reply_to is not None:
             async with self._sessions() as session:
                 thread = await registry.post_about(session, message.reply_to, row.platform)
@@ -357,6 +424,19 @@ class Dispatcher:
             original=original,
         )
 
+    async def _drop(self, row: OutboxMessage, following: OutboxMessage | None) -> bool:
+        """Delete a superseded row (as cancelling does) and mark the next one as being sent."""
+        log.info("outbox %s superseded by a newer change of the same access", row.key)
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.id == row.id, OutboxMessage.claim_token == row.claim_token
+                )
+            )
+            if following is None:
+                return False
+            return await self._mark_sending(session, following)
+
     async def _worth_waiting(
         self, session: AsyncSession, row: OutboxMessage, subject: Subject
     ) -> bool:
@@ -383,14 +463,18 @@ class Dispatcher:
             claim_token=row.claim_token,
         )
 
-    async def next_due_in(self) -> float | None:
-        """Return seconds until the next row for our senders is due, or None if none waits."""
+    async def next_due_in(self, *, blocked: bool = True) -> float | None:
+        """Return seconds until the next row for our senders is due, or None if none waits.
+
+        ``blocked=False`` leaves out rows blocked on something an owner must fix.
+        """
         mine = OutboxMessage.platform.in_(list(self._senders))
+        waiting = OutboxMessage.status == "pending"
+        if not blocked:
+            waiting = and_(waiting, OutboxMessage.blocked_at.is_(None))
         async with self._sessions() as session:
             pending = await session.scalar(
-                select(func.min(OutboxMessage.not_before)).where(
-                    mine, OutboxMessage.status == "pending"
-                )
+                select(func.min(OutboxMessage.not_before)).where(mine, waiting)
             )
             leased = await session.scalar(
                 select(func.min(OutboxMessage.lease_until)).where(
@@ -403,12 +487,16 @@ class Dispatcher:
         return max(0.0, (min(times) - self._clock.now()).total_seconds())
 
     async def drain(self, max_passes: int = 10_000) -> int:
-        """Send until nothing is pending, sleeping on the clock for deferred rows (tests, demo)."""
+        """Send until nothing is pending, sleeping on the clock for deferred rows (tests, demo).
+
+        Rows blocked on an owner's fix (``Blocked``) are left waiting: they would not go
+        however long it slept.
+        """
         delivered = 0
         for _ in range(max_passes):
             sent = await self.dispatch_due()
             delivered += sent
-            wait = await self.next_due_in()
+            wait = await self.next_due_in(blocked=False)
             if wait is None:
                 return delivered
             if not sent:

@@ -65,6 +65,18 @@ class PermanentFailure(Exception):
         self.reason = reason
 
 
+class Blocked(Exception):
+    """The effect waits on something an owner can fix (the bot's role too low, a missing scope).
+
+    ``reason`` is one sentence an owner can act on. The dispatcher keeps the row pending and
+    tries it again slowly, without counting attempts, so it goes through once fixed.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RetryLater(Exception):
     """The platform asked us to wait (a 429); this does not count as a failed attempt."""
 

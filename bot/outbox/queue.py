@@ -35,6 +35,7 @@ from bot.messages import (
     Purpose,
     Rich,
     RoleChange,
+    Subject,
     Webhook,
     dump,
 )
@@ -50,6 +51,17 @@ from bot.models import (
 from bot.outbox.effects import Message, Queued
 
 WEBHOOK_PLATFORM = "webhook"
+# Role-change rows are about the member whose access they change: the dispatcher finds a
+# newer change that supersedes an older one, and access_state finds a member's changes,
+# through the subject index.
+ACCESS_SUBJECT = "access"
+
+
+def access_subject(member_id: int) -> Subject:
+    """Return the subject of a member's role-change rows."""
+    return Subject(kind=ACCESS_SUBJECT, id=str(member_id))
+
+
 ACTIONS: dict[type[Any], str] = {
     Post: "post",
     Edit: "edit",
@@ -402,6 +414,7 @@ class _AddressBook:
                 replace(
                     row(platform, f"member:{space}:{user_id}", message, message.member_id),
                     key=f"{item.key}:{platform}:{space}",
+                    subject=access_subject(message.member_id),
                 )
                 for platform, user_id, space in self.identities.get(message.member_id, ())
             ]

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
 from bot.db.driver import select_in, sqlite_driver, sqlite_time, values_insert, values_returning
 from bot.errors import FlywheelError, NotFound
-from bot.events import MemberCreated, publish, publish_many
+from bot.events import MemberCreated, MemberJoined, publish, publish_many
+from bot.ids import new_uid
 from bot.messages import DirectMessage, rich
-from bot.models import ErasedIdentity, Identity, Member
+from bot.models import ErasedIdentity, Identity, Member, PlatformSpace
 from bot.outbox import send
 from bot.services.communities import SpaceRef
 
@@ -362,6 +363,50 @@ async def passive_member_ids(
     return found, set(mine)
 
 
+async def member_joined(
+    session: AsyncSession, clock: Clock, *, platform: str, space: str, user_id: str
+) -> int | None:
+    """Note that a user joined a guild or workspace; publish ``member.joined`` if they are known.
+
+    A join is a passive signal: it creates no member (chat, a command or a purchase does)
+    and brings back nobody who asked to be erased. In a guild or workspace not bound to the
+    community nothing happens. Return the member's id, or None.
+    """
+    found = (
+        await session.execute(
+            select(Identity.member_id, PlatformSpace.community_id)
+            .join(PlatformSpace, PlatformSpace.id == Identity.space_id)
+            .where(
+                PlatformSpace.platform == platform,
+                PlatformSpace.external_id == space,
+                Identity.platform == platform,
+                Identity.user_id == user_id,
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    member_id, community_id = found
+    await publish(
+        session,
+        clock,
+        MemberJoined(
+            community_id=community_id,
+            member_id=member_id,
+            platform=platform,
+            space=space,
+            user_id=user_id,
+            join_uid=new_uid(),
+        ),
+    )
+    return int(member_id)
+
+
+def joined_as(member_id: int | None) -> str:
+    """Return how a front end logs the outcome of :func:`member_joined`."""
+    return "not a known member" if member_id is None else f"member {member_id}"
+
+
 async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
     """Return a member's own profile."""
     member = await session.get(Member, member_id)
@@ -384,3 +429,34 @@ async def get_profile(session: AsyncSession, member_id: int) -> MemberProfile:
         last_active_at=member.last_active_at,
         platforms=tuple(sorted(platforms)),
     )
+
+
+async def public_id(session: AsyncSession, member_id: int) -> str:
+    """Return the member's public id (``members.uid``), giving one to a member without.
+
+    Members created by the raw ingest path carry none until a link or Stripe first names them.
+    """
+    uid = await session.scalar(select(Member.uid).where(Member.id == member_id))
+    if uid:
+        return uid
+    uid = new_uid()
+    await session.execute(update(Member).where(Member.id == member_id).values(uid=uid))
+    return uid
+
+
+async def member_of_public_id(session: AsyncSession, uid: str, community_id: int) -> int | None:
+    """Return the member with this public id in the community (the kept one after linking).
+
+    None for an unknown id or an erased member.
+    """
+    found = (
+        await session.execute(
+            select(Member.id, Member.merged_into_id).where(
+                Member.uid == uid, Member.community_id == community_id, Member.erased_at.is_(None)
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    kept: int = found.merged_into_id or found.id
+    return kept

@@ -36,9 +36,12 @@ BOT_SCOPES: dict[str, str] = {
     "im:write": "opening a DM (conversations.open) for exports and notices",
     "files:write": "sending a member their data export as a file",
     "files:read": "copying the files members attach when they share (url_private)",
-    "users:read": "users.info, to decide who is an owner or admin",
+    "users:read": "users.info, to decide who is an owner or admin; the team_join event (access "
+    "given back to a member who rejoins)",
     "usergroups:read": "reading a user group before changing it",
     "usergroups:write": "adding and removing members of user groups",
+    "groups:write": "adding and removing members of private channels ([slack.access] G…)",
+    "groups:read": "telling whether the app is in a private channel when it cannot remove someone",
     "channels:history": "the message.channels event (activity points, ritual thread check-ins), "
     "and finding a post already made before sending it again after a crash",
     "groups:history": "finding a post in a private channel already made before sending it again",
@@ -46,7 +49,13 @@ BOT_SCOPES: dict[str, str] = {
     "channels:read": "the member_joined_channel event (welcomes)",
     "reactions:read": "the reaction_added event (activity points, ritual check-ins)",
 }
-BOT_EVENTS = ("app_home_opened", "message.channels", "reaction_added", "member_joined_channel")
+BOT_EVENTS = (
+    "app_home_opened",
+    "message.channels",
+    "reaction_added",
+    "member_joined_channel",
+    "team_join",
+)
 
 
 def slack_manifest(settings: Settings, *, public_url: str) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.callers import Actor
-from bot.services.identities import get_profile
+from bot.services.identities import get_profile, joined_as, member_joined
 from bot.services.members import (
     about,
     expires_in_minutes,
@@ -19,9 +20,11 @@ from bot.services.members import (
 )
 from bot.slack.blocks import Block, context_block, header_block, mrkdwn_section
 from bot.slack.confirm import ConfirmPrompt
-from bot.slack.front import ActionCall, SlackFront, VerbCall
+from bot.slack.directory import as_dict
+from bot.slack.front import PLATFORM, ActionCall, EventCall, SlackFront, VerbCall
 from bot.text import slack_escape
 
+log = logging.getLogger(__name__)
 ERASE_PROMPT = "privacy_delete"
 CONFIRM_DELETE = f"{ERASE_PROMPT}_confirm"
 CANCEL_DELETE = f"{ERASE_PROMPT}_cancel"
@@ -144,6 +147,22 @@ class _Members:
         return blocks
 
 
+async def _is_person_joining(call: EventCall) -> bool:
+    user = as_dict(call.event.get("user"))
+    return bool(user.get("id")) and not user.get("is_bot") and not user.get("deleted")
+
+
+async def team_join(call: EventCall) -> None:
+    """Tell the core a known member joined the workspace, so features give back their access."""
+    user = as_dict(call.event.get("user"))
+    team = str(call.body.get("team_id") or user.get("team_id") or "")
+    async with call.runtime.sessions() as session, session.begin():
+        known = await member_joined(
+            session, call.runtime.clock, platform=PLATFORM, space=team, user_id=str(user["id"])
+        )
+    log.info("user %s joined workspace %s: %s", user["id"], team, joined_as(known))
+
+
 def register(app: AsyncApp, front: SlackFront) -> None:
     """Add the members feature's verbs, buttons and Home tab section."""
     members = _Members(front)
@@ -168,3 +187,4 @@ def register(app: AsyncApp, front: SlackFront) -> None:
     commands.add("about", members.about, summary="What this bot is and does.")
     members.erase_prompt.register(app, front)
     front.home_sections.append(members.home_section)
+    front.events.on("team_join", team_join, when=_is_person_joining)

@@ -37,7 +37,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import DirectMessage, Edit, Post, RoleChange
-from bot.outbox import Effect, PermanentFailure, Posted, RateLimit, RetryLater
+from bot.outbox import Blocked, Effect, PermanentFailure, Posted, RateLimit, RetryLater
+from bot.slack.access_errors import blocked_reason, unset_access
 from bot.slack.render import content
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class SlackSender:
         )
         # A member's DM channel never changes; remembering it saves a Tier 3 call.
         self._dm_channels: dict[str, str] = {}
+        self._name: str | None = None
 
     # -- pacing ------------------------------------------------------------------------------------
 
@@ -311,24 +313,48 @@ class SlackSender:
     async def _change_access(self, message: RoleChange, user_id: str) -> None:
         where = self._access.get(message.access)
         if where is None:
-            raise PermanentFailure(
-                f"no Slack user group or private channel is set for access {message.access!r}; "
-                f'add it under [slack.access] in bot.toml ({message.access} = "S…" or "G…")'
-            )
-        if where.startswith("S"):
-            await self._change_usergroup(where, user_id, add=message.grant)
-        elif message.grant:
+            raise Blocked(unset_access(message.access))
+        try:
+            if where.startswith("S"):
+                await self._change_usergroup(where, user_id, add=message.grant)
+            elif message.grant:
+                await self._invite(where, user_id)
+            else:
+                await self._kick(where, user_id)
+        except SlackApiError as exc:
+            app = await self._app_name()
+            reason = blocked_reason(exc.response, access=message.access, where=where, app=app)
+            if reason is None:
+                raise
+            raise Blocked(reason) from exc
+
+    async def _invite(self, channel: str, user_id: str) -> None:
+        try:
+            await self.client.conversations_invite(channel=channel, users=user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_in_channel":
+                raise
+
+    async def _kick(self, channel: str, user_id: str) -> None:
+        try:
+            await self.client.conversations_kick(channel=channel, user=user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "not_in_channel":
+                raise
+            # Slack says not_in_channel both when the user is not there (done already) and
+            # when the app itself is not: only the second needs the owner.
+            info = await self.client.conversations_info(channel=channel)
+            if not (info.get("channel") or {}).get("is_member"):
+                raise
+
+    async def _app_name(self) -> str:
+        """Return the app's bot user name, as members see it (asked once)."""
+        if self._name is None:
             try:
-                await self.client.conversations_invite(channel=where, users=user_id)
-            except SlackApiError as exc:
-                if exc.response.get("error") != "already_in_channel":
-                    raise
-        else:
-            try:
-                await self.client.conversations_kick(channel=where, user=user_id)
-            except SlackApiError as exc:
-                if exc.response.get("error") != "not_in_channel":
-                    raise
+                self._name = str((await self.client.auth_test()).get("user") or "Flywheel")
+            except SlackApiError:
+                return "Flywheel"
+        return self._name
 
     async def _change_usergroup(self, group: str, user_id: str, *, add: bool) -> None:
         listed = await self.client.usergroups_users_list(usergroup=group)

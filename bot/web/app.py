@@ -22,8 +22,10 @@ from bot.db.migrate import current_revision, head_revision
 from bot.models import EventRecord, Member, OutboxMessage
 from bot.runtime import Runtime
 from bot.services import recognition, ugc
+from bot.web.checkout import add_checkout_routes
 from bot.web.media import serve_media
 from bot.web.proof import add_proof_routes
+from bot.web.stripe_webhook import add_webhook_routes
 
 log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -173,6 +175,8 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{key}", media)
     add_proof_routes(app, runtime)
+    add_checkout_routes(app, runtime)
+    add_webhook_routes(app, runtime)
     return app
 
 

@@ -86,11 +86,18 @@ def media_section() -> dict[str, Any]:
 
 
 @pytest.fixture
+def extra_config() -> tuple[str, dict[str, str]]:
+    """Return more bot.toml text and environment (e.g. offers and a secret key); override it."""
+    return "", {}
+
+
+@pytest.fixture
 def settings(
     tmp_path: Path,
     database_url: str,
     discord_section: dict[str, Any],
     media_section: dict[str, Any],
+    extra_config: tuple[str, dict[str, str]],
 ) -> Settings:
     """Return settings with a Discord token, the test database and the [discord] section.
 
@@ -103,9 +110,14 @@ def settings(
     lines += ["", "[media]", f"dir = {str(tmp_path / 'media')!r}"]
     lines += [f"{key} = {value}" for key, value in media_section.items()]
     config = tmp_path / "bot.toml"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.write_text("\n".join(lines) + "\n" + extra_config[0], encoding="utf-8")
     return load_settings(
-        config, environ={"FLYWHEEL_DATABASE_URL": database_url, "DISCORD_TOKEN": "sandbox-token"}
+        config,
+        environ={
+            "FLYWHEEL_DATABASE_URL": database_url,
+            "DISCORD_TOKEN": "sandbox-token",
+            **extra_config[1],
+        },
     )
 
 

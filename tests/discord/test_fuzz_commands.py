@@ -25,12 +25,19 @@ from tests.discord.conftest import (
 from tests.fuzz import values
 from tests.fuzz.cases import report, seed_posted_ritual, seed_ugc, seeded_runs, watching
 from tests.fuzz.discord_harness import Harness, World, commands_of
+from tests.payments_setup import FUZZ_PAYMENTS
 
 BYSTANDER_ID = 910_000_000_000_000_109  # in the guild; only ever typed, never meant
 STRANGER_ID = 920_000_000_000_000_100  # a member of another server
 OTHER_GUILD_ID = 920_000_000_000_000_001
 OTHER_CHANNEL_ID = 920_000_000_000_000_010
 SECOND_CHANNEL_ID = 910_000_000_000_000_011
+
+
+@pytest.fixture
+def extra_config() -> tuple[str, dict[str, str]]:
+    """Offers and the links' secret key, so /buy, /offer and /billing answer for real."""
+    return FUZZ_PAYMENTS
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from bot.runtime import Runtime, bootstrap_community, build_runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.settings import load_settings
 from bot.web.app import start_site
+from tests.payments_setup import FUZZ_PAYMENTS
 
 COMMUNITY_TOML = (
     '[community]\nname = "Acme Makers"\nslug = "acme"\ntimezone = "Europe/Berlin"\n'
@@ -52,7 +53,10 @@ async def web_under_test(
     await slack.start()
     config = tmp_path / "bot.toml"
     media = tmp_path / "media"
-    config.write_text(COMMUNITY_TOML + f'[media]\ndir = "{media}"\n', encoding="utf-8")
+    # Offers and the links' key (no Stripe key): /buy's refusals are reached for real.
+    config.write_text(
+        COMMUNITY_TOML + f'[media]\ndir = "{media}"\n' + FUZZ_PAYMENTS[0], encoding="utf-8"
+    )
     settings = load_settings(
         config,
         environ={
@@ -60,6 +64,8 @@ async def web_under_test(
             "DISCORD_TOKEN": "sandbox-discord-token",
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_SIGNING_SECRET": slack.signing_secret,
+            **FUZZ_PAYMENTS[1],
+            "STRIPE_WEBHOOK_SECRET": "whsec_fuzz_secret",
         },
     )
     runtime = build_runtime(settings, clock=clock)

@@ -47,6 +47,7 @@ EXAMPLES = 200 * (20 if LONG else 1)
 ROTATING_SEED = int(os.environ.get("FLYWHEEL_FUZZ_SEED") or time.time_ns() % 2**32)
 SAFE_METHODS = {"GET", "HEAD"}
 SLACK_SECRET = "sandbox-signing-secret"  # SlackSandbox's default
+STRIPE_SECRET = "whsec_fuzz_secret"  # tests/fuzz/conftest.py sets it as STRIPE_WEBHOOK_SECRET
 
 
 # -- requests on the wire ----------------------------------------------------------------------
@@ -139,12 +140,18 @@ async def send(port: int, request: Request) -> Answer:
 # -- signers: one per route that takes signed requests -----------------------------------------
 
 
-# (body, how, age in seconds) -> headers; ``how`` is "signed", "unsigned" or a SIGNATURE_FAULT.
-Signer = Callable[[bytes, str, int], tuple[tuple[bytes, bytes], ...]]
+# (body, how, age in seconds, the process clock's now) -> headers; ``how`` is "signed",
+# "unsigned" or a SIGNATURE_FAULT.
+Signer = Callable[[bytes, str, int, float], tuple[tuple[bytes, bytes], ...]]
 
 
-def slack_headers(body: bytes, how: str, age: int = 0) -> tuple[tuple[bytes, bytes], ...]:
-    """Return Slack's signature headers for ``body``: signed, forged, stale or broken as asked."""
+def slack_headers(
+    body: bytes, how: str, age: int = 0, _clock: float = 0.0
+) -> tuple[tuple[bytes, bytes], ...]:
+    """Return Slack's signature headers for ``body``: signed, forged, stale or broken as asked.
+
+    slack-bolt checks the timestamp against the wall clock, not the process clock.
+    """
     if how == "unsigned":
         return ()
     now = time.time() - age
@@ -172,7 +179,33 @@ def slack_headers(body: bytes, how: str, age: int = 0) -> tuple[tuple[bytes, byt
     )
 
 
-SIGNERS: dict[str, Signer] = {"/slack/events": slack_headers}
+def stripe_headers(
+    body: bytes, how: str, age: int = 0, clock: float = 0.0
+) -> tuple[tuple[bytes, bytes], ...]:
+    """Return a Stripe-Signature for ``body`` on the process clock: signed, or broken as asked."""
+    if how == "unsigned":
+        return ()
+    ts = str(int(clock) - age)
+    secret = "whsec_forged" if how == "forged" else STRIPE_SECRET
+    if how == "stale":
+        ts = str(int(clock) - 301 - age)
+    elif how == "future":
+        ts = str(int(clock) + 301 + age)
+    elif how.startswith("timestamp:"):
+        ts = how.removeprefix("timestamp:")
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    header = f"t={ts},v1={mac}"
+    if how == "garbage-signature":
+        header = f"t={ts},v1=not-hex"
+    elif how == "no-signature":
+        header = f"t={ts}"
+    return ((b"Stripe-Signature", header.encode("utf-8", "surrogateescape")),)
+
+
+SIGNERS: dict[str, Signer] = {"/slack/events": slack_headers, "/stripe/webhook": stripe_headers}
+# Signed routes that refuse a replayed request (401); Stripe's instead answers a repeated event
+# "already processed" and changes nothing (idempotent by event id).
+REPLAY_REFUSED = ["/slack/events"]
 # Routes that take writes from anyone (public forms): none yet.
 UNSIGNED_WRITES: set[str] = set()
 
@@ -181,6 +214,19 @@ VALID_BODIES: dict[str, Callable[[str], tuple[str, bytes]]] = {
     "/slack/events": lambda nonce: (
         "application/json",
         json.dumps({"type": "url_verification", "token": "t", "challenge": nonce}).encode(),
+    ),
+    # An event of a type Flywheel does not use: recorded (stripe_events), nothing else.
+    "/stripe/webhook": lambda nonce: (
+        "application/json",
+        json.dumps(
+            {
+                "id": "evt_fuzz_valid",
+                "object": "event",
+                "type": "customer.created",
+                "created": 1772442000,
+                "data": {"object": {"id": "cus_fuzz", "object": "customer", "name": nonce}},
+            }
+        ).encode(),
     ),
 }
 
@@ -342,6 +388,11 @@ PATHS_NEARBY = [
     "/media/",
     "/media/..%2F..%2Fbot.toml",
     "/media/0123456789abcdef.png.json",
+    # A configured members-only offer: any query is a link to check (never Stripe: no key).
+    "/buy/club",
+    "/buy/club/thanks",
+    "/buy/pro/canceled",
+    "/buy/%63lub",
 ]
 method_tokens = st.one_of(
     st.sampled_from(
@@ -367,7 +418,7 @@ def often(one_in: int) -> st.SearchStrategy[bool]:
 
 
 @st.composite
-def requests(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Request:
+def requests(draw: st.DrawFn, routes: list[tuple[str, str]], clock: float) -> Request:
     """Draw an unsigned, forged, stale or wrong-shape request to one of ``routes``."""
     # A signed route has several times the cases of the others: it is drawn more often.
     paths = [
@@ -400,7 +451,7 @@ def requests(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Request:
         why = how
         # A signed request sent at another second is another request (it is no replay).
         age = draw(st.integers(0, 250))
-        headers += signer(body, "signed" if how.endswith("-wrong-shape") else how, age)
+        headers += signer(body, "signed" if how.endswith("-wrong-shape") else how, age, clock)
     chunked = not draw(often(10))
     return Request(method.encode(), target, tuple(headers), body, chunked, why=why)
 
@@ -438,8 +489,15 @@ def logged_problems() -> Iterator[Problems]:
         root.removeHandler(handler)
 
 
-async def check(web_app: WebUnderTest, request: Request, *, context: str = "") -> Answer:
-    """Send one request; assert a 4xx (2xx only when legitimate), no writes, no error logged."""
+async def check(
+    web_app: WebUnderTest,
+    request: Request,
+    *,
+    context: str = "",
+    writes: frozenset[str] = frozenset(),
+) -> Answer:
+    """Send one request; assert a 4xx (2xx only when legitimate), no writes (but to the tables
+    named in ``writes``), no error logged."""
     engine = web_app.runtime.engine
     before = await snapshot(engine)
     with logged_problems() as problems:
@@ -453,7 +511,7 @@ async def check(web_app: WebUnderTest, request: Request, *, context: str = "") -
     assert ok, f"answered {answer.status} {answer.body[:300]!r} to {where}"
     logged = _records(problems.records)
     assert not logged, f"logged {logged} for {where}"
-    changes = changed_tables(before, after)
+    changes = {t: c for t, c in changed_tables(before, after).items() if t not in writes}
     assert not changes, f"rows changed {changes} by {where}"
     return answer
 
@@ -487,7 +545,8 @@ ROTATING = settings(FIXED, derandomize=False)
 
 
 async def _fuzz(web_under_test: WebUnderTest, data: st.DataObject, context: str) -> None:
-    request = data.draw(requests(routes_of(web_under_test.app)))
+    clock = web_under_test.runtime.clock.now().timestamp()
+    request = data.draw(requests(routes_of(web_under_test.app), clock))
     note(context)
     answer = await check(web_under_test, request, context=context)
     event(f"{request.why} -> {answer.status} {answer.body[:30]!r}")
@@ -517,7 +576,11 @@ async def test_every_route_refuses_what_the_internet_sends_rotating_seed(
     )
 
 
-@pytest.mark.parametrize("path", sorted(SIGNERS))
+def _clock(web_under_test: WebUnderTest) -> float:
+    return web_under_test.runtime.clock.now().timestamp()
+
+
+@pytest.mark.parametrize("path", REPLAY_REFUSED)
 async def test_a_signed_valid_request_is_answered_once_and_its_replay_is_refused(
     web_under_test: WebUnderTest, path: str
 ) -> None:
@@ -525,7 +588,10 @@ async def test_a_signed_valid_request_is_answered_once_and_its_replay_is_refused
     signed = Request(
         b"POST",
         path.encode(),
-        ((b"Content-Type", content_type.encode()), *SIGNERS[path](body, "signed", 0)),
+        (
+            (b"Content-Type", content_type.encode()),
+            *SIGNERS[path](body, "signed", 0, _clock(web_under_test)),
+        ),
         body,
         valid=True,
         why="signed and valid",
@@ -540,12 +606,39 @@ async def test_a_signed_valid_request_is_answered_once_and_its_replay_is_refused
     assert replayed.status == 401
 
 
+async def test_a_signed_stripe_event_is_recorded_once_and_its_replay_changes_nothing(
+    web_under_test: WebUnderTest,
+) -> None:
+    path = "/stripe/webhook"
+    content_type, body = VALID_BODIES[path]("nonce-123")
+    signed = Request(
+        b"POST",
+        path.encode(),
+        (
+            (b"Content-Type", content_type.encode()),
+            *SIGNERS[path](body, "signed", 0, _clock(web_under_test)),
+        ),
+        body,
+        valid=True,
+        why="signed and valid",
+    )
+
+    first = await check(web_under_test, signed, writes=frozenset({"stripe_events"}))
+    replayed = await check(web_under_test, signed)
+
+    assert (first.status, first.body) == (200, b"processed\n")
+    assert (replayed.status, replayed.body) == (200, b"already processed\n")
+
+
 @pytest.mark.parametrize("path", sorted(SIGNERS))
 async def test_a_body_past_the_limit_is_refused_with_413(
     web_under_test: WebUnderTest, path: str
 ) -> None:
     content_type, body = VALID_BODIES[path]("x" * MAX_BODY_BYTES)
-    headers = ((b"Content-Type", content_type.encode()), *SIGNERS[path](body, "signed", 0))
+    headers = (
+        (b"Content-Type", content_type.encode()),
+        *SIGNERS[path](body, "signed", 0, _clock(web_under_test)),
+    )
     for chunked in (False, True):
         request = Request(b"POST", path.encode(), headers, body, chunked=chunked, why="oversized")
         assert (await check(web_under_test, request)).status == 413

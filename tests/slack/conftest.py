@@ -50,19 +50,34 @@ async def sandbox() -> AsyncIterator[SlackSandbox]:
 
 
 @pytest.fixture
+def extra_config() -> tuple[str, dict[str, str]]:
+    """Return more bot.toml text and environment (e.g. offers and a secret key); override it."""
+    return "", {}
+
+
+@pytest.fixture
 async def runtime(
-    tmp_path: Path, database_url: str, committed, clock: FakeClock, sandbox: SlackSandbox
+    tmp_path: Path,
+    database_url: str,
+    committed,
+    clock: FakeClock,
+    sandbox: SlackSandbox,
+    extra_config: tuple[str, dict[str, str]],
 ) -> AsyncIterator[Runtime]:
     """Build a runtime for the Acme Makers community (Europe/Berlin) on the FakeClock."""
     config = tmp_path / "bot.toml"
     # Members' files go to the test's folder, never the working directory's media/.
-    config.write_text(COMMUNITY_TOML + f'[media]\ndir = "{tmp_path / "media"}"\n', encoding="utf-8")
+    config.write_text(
+        COMMUNITY_TOML + f'[media]\ndir = "{tmp_path / "media"}"\n' + extra_config[0],
+        encoding="utf-8",
+    )
     settings = load_settings(
         config,
         environ={
             "FLYWHEEL_DATABASE_URL": database_url,
             "SLACK_BOT_TOKEN": sandbox.bot_token,
             "SLACK_SIGNING_SECRET": sandbox.signing_secret,
+            **extra_config[1],
         },
     )
     runtime = build_runtime(settings, clock=clock)

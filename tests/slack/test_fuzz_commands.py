@@ -14,10 +14,17 @@ from bot.slack.sender import SlackSender
 from tests.fuzz import values
 from tests.fuzz.cases import report, seeded_runs, watching
 from tests.fuzz.slack_harness import Harness
+from tests.payments_setup import FUZZ_PAYMENTS
 from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR
 
 BYSTANDER = "U0BYSTAND"  # in the workspace; only ever typed, never meant
 SHOWCASE = "C0SHOWCASE"
+
+
+@pytest.fixture
+def extra_config() -> tuple[str, dict[str, str]]:
+    """Offers and the links' secret key, so /buy, /offer and /billing answer for real."""
+    return FUZZ_PAYMENTS
 
 
 @pytest.fixture

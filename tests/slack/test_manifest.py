@@ -123,6 +123,7 @@ def test_every_subscribed_event_has_the_scope_slack_requires_for_it(tmp_path: Pa
         "message.channels": {"channels:history"},
         "reaction_added": {"reactions:read"},
         "member_joined_channel": {"channels:read"},
+        "team_join": {"users:read"},
     }
 
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])

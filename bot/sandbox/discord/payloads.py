@@ -69,12 +69,10 @@ def member_payload(
 
 def role_payload(state: DiscordState, guild: Guild, role: Role) -> dict[str, Any]:
     """Return a role with its position in the guild."""
-    # @everyone sits at 0, seeded roles follow in insertion order, the bot's role on top
-    # (so a bot managing seeded roles passes a hierarchy check, as a well-set-up bot would).
-    ordered = [r for r in guild.roles if r not in (guild.id, guild.bot_role_id)]
-    position = 0 if role.id == guild.id else len(ordered) + 1
-    if role.id in ordered:
-        position = ordered.index(role.id) + 1
+    # @everyone sits at 0, the others follow the guild's role order; seeded roles go below
+    # the bot's role (so a bot managing them passes the hierarchy check, as a well-set-up
+    # bot would) until a test moves one (DiscordSandbox.move_role).
+    position = state.role_position(guild, role.id)
     payload: dict[str, Any] = {
         "id": str(role.id),
         "name": role.name,

@@ -93,6 +93,7 @@ SETTABLE_FLAGS: Final = (1 << 2) | (1 << 12) | (1 << 13) | (1 << 15)
 
 # Permissions.
 PERM_ADMINISTRATOR: Final = 1 << 3
+PERM_MANAGE_ROLES: Final = 1 << 28
 ALL_PERMISSIONS: Final = (1 << 51) - 1
 DEFAULT_EVERYONE_PERMISSIONS: Final = (
     (1 << 0)  # CREATE_INSTANT_INVITE

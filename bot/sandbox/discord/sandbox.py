@@ -21,7 +21,7 @@ from bot.sandbox.discord.events import (
 from bot.sandbox.discord.gateway import Gateway
 from bot.sandbox.discord.messages import add_reaction, build_message, store_message
 from bot.sandbox.discord.modals import FieldValue, modal_answer, plain_answer
-from bot.sandbox.discord.payloads import channel_payload, member_payload
+from bot.sandbox.discord.payloads import channel_payload
 from bot.sandbox.discord.protocol import (
     API_PREFIX,
     BOT_USERNAME,
@@ -39,7 +39,6 @@ from bot.sandbox.discord.protocol import (
     FLAG_EPHEMERAL,
     FLAG_HAS_THREAD,
     GATEWAY_PATH,
-    INTENT_GUILD_MEMBERS,
     INTENT_GUILDS,
     INTERACTION_AUTOCOMPLETE,
     INTERACTION_COMMAND,
@@ -48,6 +47,7 @@ from bot.sandbox.discord.protocol import (
     THREAD_TYPES,
 )
 from bot.sandbox.discord.rest import RestApi
+from bot.sandbox.discord.roles import RoleControls
 from bot.sandbox.discord.state import (
     Channel,
     DiscordState,
@@ -61,7 +61,7 @@ from bot.sandbox.discord.state import (
 from bot.sandbox.discord.wire import emoji_payload
 
 
-class DiscordSandbox(Sandbox[RecordedCall]):
+class DiscordSandbox(RoleControls, Sandbox[RecordedCall]):
     """A fake Discord (gateway + REST) on 127.0.0.1 that the real discord.py client can use."""
 
     kind = "Discord"
@@ -170,6 +170,7 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         guild.roles[bot_role_id] = Role(
             bot_role_id, BOT_USERNAME, DEFAULT_BOT_PERMISSIONS, managed=True
         )
+        guild.role_order.append(bot_role_id)
         guild.members[self.bot_user_id] = Member(
             self.bot_user_id, [bot_role_id], self.state.iso_now()
         )
@@ -222,8 +223,11 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         return list(self.state.channel(thread_id).applied_tags)
 
     def add_role(self, guild_id: int, role_id: int, name: str, permissions: int = 0) -> None:
-        """Add (or replace) a role; role_id == guild_id replaces @everyone."""
-        self.state.guild(guild_id).roles[role_id] = Role(role_id, name, permissions)
+        """Add (or replace) a role, just below the bot's; role_id == guild_id replaces @everyone."""
+        guild = self.state.guild(guild_id)
+        guild.roles[role_id] = Role(role_id, name, permissions)
+        if role_id != guild_id and role_id not in guild.role_order:
+            guild.role_order.insert(guild.role_order.index(guild.bot_role_id), role_id)
 
     def add_member(
         self,
@@ -629,17 +633,6 @@ class DiscordSandbox(Sandbox[RecordedCall]):
         await add_reaction(
             self.state, channel, message, self.state.user(user_id), emoji_payload(emoji)
         )
-
-    async def send_member_add(
-        self, guild_id: int, user_id: int, username: str, *, bot: bool = False
-    ) -> None:
-        """Make a user join a guild and dispatch GUILD_MEMBER_ADD."""
-        self.add_member(guild_id, user_id, username, bot=bot)
-        guild = self.state.guild(guild_id)
-        event = member_payload(self.state, guild, guild.members[user_id]) | {
-            "guild_id": str(guild_id)
-        }
-        await self.gateway.dispatch("GUILD_MEMBER_ADD", event, intent=INTENT_GUILD_MEMBERS)
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT to every connected session, so clients drop and RESUME."""

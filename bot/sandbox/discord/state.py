@@ -97,6 +97,8 @@ class Guild:
     bot_role_id: int
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
+    # The roles other than @everyone from the bottom (position 1) to the top.
+    role_order: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -325,6 +327,18 @@ class DiscordState:
             if role is not None:
                 permissions |= role.permissions
         return ALL_PERMISSIONS if permissions & PERM_ADMINISTRATOR else permissions
+
+    def role_position(self, guild: Guild, role_id: int) -> int:
+        """Return a role's position: @everyone 0, then the role order from the bottom."""
+        if role_id == guild.id or role_id not in guild.role_order:
+            return 0
+        return guild.role_order.index(role_id) + 1
+
+    def top_position(self, guild: Guild, user_id: int) -> int:
+        """Return the position of a member's highest role (0: only @everyone)."""
+        member = guild.members.get(user_id)
+        held = member.roles if member else []
+        return max((self.role_position(guild, r) for r in held if r in guild.roles), default=0)
 
     def command_id(self, guild_id: int | None, name: str, type_: int) -> int:
         """Return the stable id of a command, so re-syncs keep ids as Discord does."""

@@ -46,9 +46,13 @@ Fidelity notes (what a bot sees here, as on Slack):
 - Socket Mode: `apps.connections.open` (app token only) hands out a WebSocket URL; the sandbox greets
   with `hello`, `socket_send()` pushes an envelope and the client's acknowledgement is recorded as a
   "socket_ack" call (a new connection as "socket_connect").
-- Scopes: `auth.test` reports `scopes` in `x-oauth-scopes`; of them only the history scopes are
-  enforced (`conversations.history`/`.replies` answer `missing_scope` with `needed`).
-- Channel membership: the bot is in every seeded channel unless seeded with `bot_is_member=False`;
+- Scopes: `auth.test` reports `scopes` in `x-oauth-scopes`; of them the history scopes
+  (`conversations.history`/`.replies`) and `usergroups:read`/`usergroups:write` (`usergroups.*`)
+  are enforced: `missing_scope` with `needed`. User groups need a paid plan:
+  `state.paid_plan = False` makes `usergroups.*` answer `paid_teams_only`.
+- Channel membership: the bot is in every seeded channel unless seeded with `bot_is_member=False`
+  (or taken out with `state.set_bot_membership(channel, member=False)`: then
+  `conversations.invite`/`.kick` answer `not_in_channel`, an unknown channel `channel_not_found`);
   `conversations.invite` and `.kick` change who is in a channel (`members_of`). Posting does not
   check membership.
 - Not modelled: multi-person DMs, other scopes, the five-uses limit of a response URL, and retries

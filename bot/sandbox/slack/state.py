@@ -43,6 +43,8 @@ class SlackState:
         self.clock = clock
         self.base_url = base_url
         self.scopes = DEFAULT_SCOPES
+        # User groups exist on paid plans only; False makes usergroups.* answer paid_teams_only.
+        self.paid_plan = True
         self.trigger_ttl = TRIGGER_TTL_SECONDS
 
         self.users: dict[str, JsonObject] = {}
@@ -261,11 +263,23 @@ class SlackState:
         """Return the ID of the bot's DM with a member (the sandbox derives it from the user ID)."""
         return f"D{user_id}"
 
+    def require_scope(self, needed: str) -> None:
+        """Refuse a call whose token lacks ``needed``, naming it as Slack does."""
+        if needed not in self.scopes.split(","):
+            raise ApiError("missing_scope", needed=needed, provided=self.scopes)
+
+    def set_bot_membership(self, channel_id: str, *, member: bool) -> None:
+        """Put the bot in a channel or take it out (a member removing the app, say)."""
+        members = self.members.setdefault(channel_id, [])
+        if member and self.bot_user_id not in members:
+            members.insert(0, self.bot_user_id)
+        if not member and self.bot_user_id in members:
+            members.remove(self.bot_user_id)
+        self.channels[channel_id]["is_member"] = member
+
     def require_history_scope(self, channel: str) -> None:
         """Refuse a read of a conversation without its history scope."""
         # Reading a conversation needs the history scope of its kind; Slack says which.
         info = self.channels[channel]
         kind = "im" if info.get("is_im") else "groups" if info.get("is_private") else "channels"
-        needed = f"{kind}:history"
-        if needed not in self.scopes.split(","):
-            raise ApiError("missing_scope", needed=needed, provided=self.scopes)
+        self.require_scope(f"{kind}:history")

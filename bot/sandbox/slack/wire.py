@@ -60,7 +60,7 @@ JSON_ENCODED_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
 DEFAULT_SCOPES = (
     "commands,chat:write,im:write,users:read,users:read.email,channels:read,"
     "reactions:read,reactions:write,usergroups:read,usergroups:write,files:write,files:read,"
-    "channels:history,groups:history,im:history"
+    "channels:history,groups:history,im:history,groups:read,groups:write"
 )
 
 

@@ -7,6 +7,9 @@ Checkout Sessions that tie them together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from bot.sandbox.base import Clock
 from bot.sandbox.stripe.account import INTERVALS
 from bot.sandbox.stripe.billing import Billing
 from bot.sandbox.stripe.wire import (
@@ -25,6 +28,12 @@ from bot.sandbox.stripe.wire import (
 
 class StripeState(Billing):
     """One test-mode Stripe account, Checkout Sessions included."""
+
+    def __init__(self, *, clock: Clock, base_url: Callable[[], str]) -> None:
+        super().__init__(clock=clock, base_url=base_url)
+        # `subscription_data[metadata]` of each subscription-mode session, by session id: as
+        # on Stripe it is not shown on the session, only copied onto the subscription.
+        self.subscription_metadata: dict[str, dict[str, str]] = {}
 
     # -- checkout sessions ----------------------------------------------------------------
 
@@ -104,6 +113,7 @@ class StripeState(Billing):
             )
         if customer_id is not None:
             self.get("customer", customer_id, "customer")
+        subscription_metadata = self._subscription_data(params, mode)
         subtotal = sum(item["amount_total"] for item in items)
         allow_codes = as_bool(params, "allow_promotion_codes")
         discounts = self._session_discounts(params, allow_codes, str(currency))
@@ -144,7 +154,24 @@ class StripeState(Billing):
         )
         session["line_items"]["url"] = f"/v1/checkout/sessions/{session['id']}/line_items"
         session["url"] = f"{self.base_url()}/pay/{session['id']}"
+        if subscription_metadata is not None:
+            self.subscription_metadata[session["id"]] = subscription_metadata
         return session
+
+    @staticmethod
+    def _subscription_data(params: JsonObject, mode: str) -> dict[str, str] | None:
+        """Return ``subscription_data[metadata]`` (subscription mode only, as on Stripe)."""
+        data = params.get("subscription_data")
+        if data is None:
+            return None
+        if mode != "subscription":
+            raise invalid(
+                "You can only use `subscription_data` in `subscription` mode.",
+                "subscription_data",
+            )
+        if not isinstance(data, dict):
+            raise invalid("Invalid hash.", "subscription_data")
+        return as_metadata(data) or {}
 
     def _session_discounts(
         self, params: JsonObject, allow_codes: bool | None, currency: str
@@ -331,7 +358,11 @@ class StripeState(Billing):
                     "ended_at": None,
                     "items": {"object": "list", "data": [], "has_more": False},
                     "latest_invoice": None,
-                    "metadata": dict(session["metadata"]),
+                    # Stripe copies only subscription_data[metadata]; sessions made without it
+                    # keep the sandbox's older behaviour of copying the session's metadata.
+                    "metadata": dict(
+                        self.subscription_metadata.get(session["id"]) or session["metadata"]
+                    ),
                     "start_date": now,
                     "status": "active",
                     "trial_end": None,

@@ -34,7 +34,16 @@ from bot.events import Event, domain_event, publish
 from bot.ids import new_uid
 from bot.inputs import shorten
 from bot.messages import DirectMessage, Post, Purpose, RoleChange, bold, owned, rich
-from bot.models import Activity, Badge, Community, Consent, Member, MemberBadge, UgcSubmission
+from bot.models import (
+    Activity,
+    Badge,
+    Community,
+    Consent,
+    Member,
+    MemberBadge,
+    PaidAccess,
+    UgcSubmission,
+)
 from bot.outbox import send
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
@@ -462,7 +471,19 @@ async def revoke(
 
 
 async def _access_still_given(session: AsyncSession, badge: Badge, member_id: int) -> bool:
-    """Return True when another badge the member still holds gives the same role."""
+    """Return True when another badge the member still holds, or paid access they are
+    granted (payments), gives the same role."""
+    paid = await session.scalar(
+        select(PaidAccess.id)
+        .where(
+            PaidAccess.member_id == member_id,
+            PaidAccess.granted.is_(True),
+            PaidAccess.access == badge.access,
+        )
+        .limit(1)
+    )
+    if paid is not None:
+        return True
     other = await session.scalar(
         select(MemberBadge.id)
         .join(Badge, Badge.id == MemberBadge.badge_id)

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.badge_rules import BUILT_INS, BadRule, Rule, parse_rule
+from bot.badge_rules import BUILT_INS, BadgeSettings, BadRule, Rule, parse_rule
 from bot.clock import Clock
 from bot.errors import Invalid, NotFound
 from bot.inputs import clean_name, clean_text, name_key, shorten
 from bot.models import Badge, MemberBadge
 from bot.services.audit import audit
 from bot.services.callers import Actor, Role, require
-from bot.settings import BadgeSettings
 
 NAME_LENGTH = 60
 EMOJI_LENGTH = 32

@@ -11,6 +11,9 @@ METHODS = MethodTable()
 
 @METHODS.method("usergroups.list")
 def usergroups_list(state: SlackState, args: JsonObject) -> JsonObject:
+    state.require_scope("usergroups:read")
+    if not state.paid_plan:
+        raise ApiError("paid_teams_only")
     include_users = truthy(args.get("include_users"))
     groups = []
     for group in state.usergroups.values():
@@ -21,7 +24,11 @@ def usergroups_list(state: SlackState, args: JsonObject) -> JsonObject:
     return {"usergroups": groups}
 
 
-def _usergroup(state: SlackState, args: JsonObject) -> JsonObject:
+def _usergroup(state: SlackState, args: JsonObject, *, scope: str) -> JsonObject:
+    """Return the named group, after the checks Slack makes: the scope, then the plan."""
+    state.require_scope(scope)
+    if not state.paid_plan:
+        raise ApiError("paid_teams_only")
     group = state.usergroups.get(str(args.get("usergroup", "")))
     if group is None:
         raise ApiError("no_such_subteam")
@@ -30,12 +37,12 @@ def _usergroup(state: SlackState, args: JsonObject) -> JsonObject:
 
 @METHODS.method("usergroups.users.list")
 def usergroups_users_list(state: SlackState, args: JsonObject) -> JsonObject:
-    return {"users": list(_usergroup(state, args)["users"])}
+    return {"users": list(_usergroup(state, args, scope="usergroups:read")["users"])}
 
 
 @METHODS.method("usergroups.users.update")
 def usergroups_users_update(state: SlackState, args: JsonObject) -> JsonObject:
-    group = _usergroup(state, args)
+    group = _usergroup(state, args, scope="usergroups:write")
     users = split_ids(args.get("users"))
     # Slack cannot empty a group this way (that is usergroups.disable) nor add unknown IDs.
     if not users:

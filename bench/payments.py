@@ -1,0 +1,209 @@
+"""``stripe_webhook``: verified, idempotent ``checkout.session.completed`` events per second.
+
+Each event is a paid Checkout Session naming a member and an offer that grants access, as
+Stripe would send it (pretty-printed JSON, signed ``t=…,v1=…``), POSTed one after another over
+a kept-alive loopback connection to the web app ``flywheel web`` serves: the handler verifies
+the signature against the process clock, records the event id, stores the order, publishes
+``payment.recorded``, grants the access (a ``RoleChange`` outbox row) and commits before it
+answers 200. The second figure sends every event again: each is verified and answered
+"already processed" without a change. The baseline is signature verification alone
+(:func:`bot.payments.signature.verify`) of the same bodies, in the same run. SQLite.
+The issue's goal: at least 300 events/s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.report import Result
+from bot.clock import FakeClock
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SECRET = "whsec_bench"
+PRICE = "price_bench_guide"
+
+
+def _event(index: int, member_uid: str, created: int) -> bytes:
+    """Return a checkout.session.completed event for a paid one-time purchase."""
+    session_id = f"cs_test_bench{index:08d}"
+    session = {
+        "id": session_id,
+        "object": "checkout.session",
+        "amount_subtotal": 2500,
+        "amount_total": 2500,
+        "client_reference_id": member_uid,
+        "created": created,
+        "currency": "usd",
+        "customer": None,
+        "customer_details": {"email": f"buyer{index}@example.org", "name": None},
+        "customer_email": None,
+        "livemode": False,
+        "metadata": {
+            "flywheel_community": "bench",
+            "flywheel_member": member_uid,
+            "flywheel_offer": "guide",
+        },
+        "mode": "payment",
+        "payment_intent": f"pi_bench{index:08d}",
+        "payment_status": "paid",
+        "status": "complete",
+        "subscription": None,
+        "success_url": "https://bench.example/thanks",
+        "url": None,
+    }
+    event = {
+        "id": f"evt_bench{index:08d}",
+        "object": "event",
+        "api_version": "2026-10-28",
+        "created": created,
+        "data": {"object": session},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": "checkout.session.completed",
+    }
+    return json.dumps(event, indent=2).encode()
+
+
+async def _members(url: str, community_id: int, count: int) -> list[str]:
+    """Bulk-insert members on Discord (each with an identity), with public ids; return the ids."""
+    from sqlalchemy import insert, select
+
+    from bot.db import create_engine, create_sessionmaker
+    from bot.models import Identity, Member
+    from bot.services.communities import ensure_space
+
+    uids = [f"benchmember{index:08d}" for index in range(count)]
+    engine = create_engine(url)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        space = await ensure_space(
+            session,
+            FakeClock(START),
+            community_id=community_id,
+            platform="discord",
+            external_id="1",
+        )
+        await session.execute(
+            insert(Member),
+            [
+                {
+                    "uid": uid,
+                    "community_id": community_id,
+                    "display_name": f"Buyer {index}",
+                    "points_total": 0,
+                    "activity_count": 0,
+                    "joined_at": START,
+                }
+                for index, uid in enumerate(uids)
+            ],
+        )
+        ids = await session.scalars(select(Member.id).where(Member.uid.in_(uids)))
+        await session.execute(
+            insert(Identity),
+            [
+                {
+                    "member_id": member_id,
+                    "space_id": space.space_id,
+                    "platform": "discord",
+                    "user_id": str(900_000 + member_id),
+                    "created_at": START,
+                }
+                for member_id in ids
+            ],
+        )
+    await engine.dispose()
+    return uids
+
+
+def _verify_all(bodies: list[tuple[bytes, str]], now: float) -> float:
+    """Verify every body's signature; return verifications per second."""
+    from bot.payments.signature import verify
+
+    started = time.perf_counter()
+    for body, header in bodies:
+        verify(body, header, SECRET, now=now, tolerance=300)
+    return len(bodies) / (time.perf_counter() - started)
+
+
+async def stripe_webhook(scratch: Path, quick: bool) -> list[Result]:
+    """Time signed checkout.session.completed events through the web app against verify()."""
+    import aiohttp
+
+    from bench.workloads import _database
+    from bot.payments.signature import sign
+    from bot.process import build_web_app
+    from bot.runtime import bootstrap_community, build_runtime
+    from bot.settings import load_settings
+    from bot.web.app import start_site
+
+    count = 500 if quick else 3_000
+    url = await _database(scratch, "webhook")
+    config = scratch / "bot.toml"
+    config.write_text(
+        '[community]\nname = "Bench"\nslug = "bench"\n'
+        f'[media]\ndir = "{scratch / "media"}"\n'
+        "[discord.access]\nguide = 502\n"
+        f'[offers.guide]\nname = "The guide"\nprice = "{PRICE}"\naccess = "guide"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(
+        config, environ={"FLYWHEEL_DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET}
+    )
+    clock = FakeClock(START)
+    runtime = build_runtime(settings, clock=clock)
+    community_id = await bootstrap_community(runtime)
+    uids = await _members(url, community_id, count)
+    now = int(START.timestamp())
+    bodies = [
+        (body, sign(body, SECRET, now)) for body in (_event(i, uids[i], now) for i in range(count))
+    ]
+    runner, port = await start_site(build_web_app(runtime), "127.0.0.1", 0)
+    try:
+        target = f"http://127.0.0.1:{port}/stripe/webhook"
+        connector = aiohttp.TCPConnector(limit=1)  # one kept-alive connection, as Stripe uses
+
+        async with aiohttp.ClientSession(connector=connector) as client:
+
+            async def deliver(expected: str) -> float:
+                started = time.perf_counter()
+                for body, header in bodies:
+                    headers = {"Content-Type": "application/json", "Stripe-Signature": header}
+                    async with client.post(target, data=body, headers=headers) as response:
+                        answer = await response.text()
+                    if response.status != 200 or answer.strip() != expected:
+                        raise RuntimeError(f"stripe_webhook: answered {response.status} {answer!r}")
+                return count / (time.perf_counter() - started)
+
+            fresh = await deliver("processed")
+            again = await deliver("already processed")
+        await _check(runtime, count)
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+    baseline = _verify_all(bodies, float(now))
+    name = "signature verification alone"
+    return [
+        Result("stripe_webhook", "events_per_s", fresh, "events/s", name, baseline),
+        Result("stripe_webhook", "repeats_per_s", again, "events/s", name, baseline),
+    ]
+
+
+async def _check(runtime: Any, count: int) -> None:
+    """Make sure each event left one order and one access grant, not more."""
+    from sqlalchemy import func, select
+
+    from bot.models import Order, OutboxMessage, PaidAccess, StripeEvent
+
+    async with runtime.sessions() as session:
+        found = [
+            await session.scalar(select(func.count()).select_from(model))
+            for model in (StripeEvent, Order, PaidAccess, OutboxMessage)
+        ]
+    if found != [count] * 4:
+        raise RuntimeError(
+            f"stripe_webhook: {found} events, orders, grants, role changes for {count} events"
+        )
