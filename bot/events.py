@@ -24,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.db.driver import sqlite_driver, sqlite_time, values_insert
+from bot.db.engine import dumps_json
 from bot.db.hooks import wake_after_commit
 from bot.models import EventDelivery, EventRecord
 
@@ -142,6 +144,7 @@ def decode(name: str, payload: dict[str, Any]) -> Event:
 
 
 _PUBLISH = insert(EventRecord)
+_PUBLISH_SQLITE = "INSERT INTO events (name, payload, created_at)"
 
 
 async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
@@ -165,10 +168,22 @@ async def publish_many(session: AsyncSession, clock: Clock, events: Sequence[Eve
         if not event.name:
             raise TypeError(f"{type(event).__name__} is not registered with @domain_event")
     now = clock.now()
-    await session.execute(
-        _PUBLISH,
-        [{"name": e.name, "payload": dataclasses.asdict(e), "created_at": now} for e in events],
-    )
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        # A first chat burst creates thousands of members, one event each: straight to
+        # SQLite's driver (bot.db.driver), the payload as the engine's JSON serializer writes it.
+        stamp = sqlite_time(now)
+        await values_insert(
+            driver,
+            _PUBLISH_SQLITE,
+            [(e.name, dumps_json(dataclasses.asdict(e)), stamp) for e in events],
+            "",
+        )
+    else:
+        await session.execute(
+            _PUBLISH,
+            [{"name": e.name, "payload": dataclasses.asdict(e), "created_at": now} for e in events],
+        )
     wake_after_commit(session)
 
 

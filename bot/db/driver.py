@@ -13,8 +13,10 @@ Only SQLite has this path; on PostgreSQL the callers use their Core statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, cast
 
 import aiosqlite
@@ -67,24 +69,86 @@ async def values_returning(
     head: str,
     rows: Sequence[tuple[Any, ...]],
     tail: str,
+    fixed: Sequence[Any] = (),
 ) -> list[Any]:
     """Run ``head VALUES (...), (...) tail`` over ``rows`` in chunks; return what they return.
 
-    ``tail`` holds the conflict clause and the RETURNING list. Chunks are sized so that a
-    statement binds at most :data:`MAX_VARIABLES` values (and repeat, so SQLite's statement
-    cache keeps them prepared).
+    ``tail`` holds the conflict clause and the RETURNING list. ``fixed`` binds ``?1``,
+    ``?2``, ... written in ``head`` (the rows' ``?`` come after them).
+    """
+    found: list[Any] = []
+    for sql, values in _chunks(head, rows, tail, fixed):
+        found.extend(await driver.execute_fetchall(sql, values))
+    return found
+
+
+def _chunks(
+    head: str, rows: Sequence[tuple[Any, ...]], tail: str, fixed: Sequence[Any] = ()
+) -> Iterator[tuple[str, list[Any]]]:
+    """Yield ``head VALUES ... tail`` and its flat values for each chunk of ``rows``.
+
+    Chunks are sized so that a statement binds at most :data:`MAX_VARIABLES` values (and
+    repeat, so SQLite's statement cache keeps them prepared).
     """
     if not rows:
-        return []
+        return
     width = len(rows[0])
-    size = min(1_000, MAX_VARIABLES // width)
+    size = min(1_000, (MAX_VARIABLES - len(fixed)) // width)
     row_marks = f"({marks(width)})"
-    found: list[Any] = []
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
-        sql = f"{head} VALUES {','.join([row_marks] * len(chunk))} {tail}"
-        found.extend(await driver.execute_fetchall(sql, _flat(chunk)))
-    return found
+        values = _flat(chunk)
+        if fixed:
+            values[:0] = fixed
+        yield f"{head} VALUES {','.join([row_marks] * len(chunk))} {tail}", values
+
+
+async def values_insert(
+    driver: aiosqlite.Connection,
+    head: str,
+    rows: Sequence[tuple[Any, ...]],
+    tail: str,
+    fixed: Sequence[Any] = (),
+) -> tuple[int, int | None]:
+    """Run ``head VALUES (...), (...) tail`` over ``rows`` in chunks, returning nothing.
+
+    Return how many rows were inserted (``changes()``: an ``ON CONFLICT DO NOTHING`` in
+    ``tail`` leaves some out) and the rowid of the last one (None if none was). On a rowid
+    table the rows inserted are then the ids just below it: SQLite gives each new row the
+    largest rowid so far plus one. Each chunk is one step of the driver, whatever its
+    size (a ``RETURNING`` is one step, and one Python tuple, per row). ``fixed`` is as in
+    :func:`values_returning`.
+    """
+    return await start_values_insert(driver, head, rows, tail, fixed)
+
+
+def start_values_insert(
+    driver: aiosqlite.Connection,
+    head: str,
+    rows: Sequence[tuple[Any, ...]],
+    tail: str,
+    fixed: Sequence[Any] = (),
+) -> Awaitable[tuple[int, int | None]]:
+    """Send :func:`values_insert`'s statements now; await the result for its answer.
+
+    Every chunk is queued for the driver's thread at once (it runs them in order), so the
+    thread does not wait on the event loop between chunks, and a caller that yields once
+    (``await asyncio.sleep(0)``) can work in Python while they run.
+    """
+    sent = [
+        asyncio.ensure_future(driver.execute(sql, values))
+        for sql, values in _chunks(head, rows, tail, fixed)
+    ]
+
+    async def answer() -> tuple[int, int | None]:
+        inserted, last = 0, None
+        for cursor in await asyncio.gather(*sent):
+            if cursor.rowcount > 0:
+                inserted += cursor.rowcount
+                last = cursor.lastrowid
+        return inserted, last
+
+    return answer()
 
 
 async def select_in(
@@ -108,7 +172,7 @@ async def select_in(
 
 
 def _flat(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
+    return list(chain.from_iterable(rows))
 
 
 def _bound(value: Any) -> Any:

@@ -32,16 +32,22 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Open an engine with the settings each database needs to be safe under concurrency."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, json_serializer=_dumps
+            url, echo=echo, connect_args={"timeout": 30}, json_serializer=dumps_json
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_dumps
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=dumps_json,
     )
 
 
-def _dumps(value: Any) -> str:
+def dumps_json(value: Any) -> str:
+    """Return a JSON column's text as the engines write it."""
     # Keep non-ASCII text as itself so a search for a member's name finds it (privacy erase).
     return json.dumps(value, ensure_ascii=False)
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+import aiosqlite
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
-from bot.db.driver import select_in, sqlite_driver
+from bot.db.driver import select_in, sqlite_driver, sqlite_time, values_insert, values_returning
 from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, MemberJoined, publish, publish_many
 from bot.ids import new_uid
@@ -207,6 +208,55 @@ async def _known(
     return [(user_id, member_id) for user_id, member_id in rows]
 
 
+_MEMBERS_SQLITE = (
+    "INSERT INTO members (id, community_id, display_name, points_total, activity_count, joined_at)"
+)
+_IDENTITIES_SQLITE = (
+    "INSERT INTO identities (member_id, space_id, platform, user_id, username, created_at)",
+    "ON CONFLICT (platform, space_id, user_id) DO NOTHING RETURNING user_id, member_id",
+)
+
+
+async def _create_sqlite(
+    driver: aiosqlite.Connection,
+    space: SpaceRef,
+    new: Sequence[str],
+    names: Mapping[str, str | None],
+    now: datetime,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Create members for ``new`` users on SQLite's driver.
+
+    Return each user's new member id, and the users whose identity is that member's (another
+    process may have claimed one meanwhile).
+
+    A first chat burst creates thousands (through SQLAlchemy a few hundred a second went to
+    Python). SQLite cannot say which new id went to which row of a multi-row INSERT, and a
+    SQLite writer holds the database's write lock from BEGIN IMMEDIATE on: the ids are taken
+    here the way SQLite takes them itself, the largest so far plus one.
+    """
+    ((last,),) = await driver.execute_fetchall("SELECT coalesce(max(id), 0) FROM members")
+    stamp = sqlite_time(now)
+    ids = range(last + 1, last + 1 + len(new))
+    await values_insert(
+        driver,
+        _MEMBERS_SQLITE,
+        [(i, space.community_id, names[u], 0, 0, stamp) for i, u in zip(ids, new, strict=True)],
+        "",
+    )
+    head, tail = _IDENTITIES_SQLITE
+    claimed = await values_returning(
+        driver,
+        head,
+        [
+            (i, space.space_id, space.platform, u, names[u], stamp)
+            for i, u in zip(ids, new, strict=True)
+        ],
+        tail,
+    )
+    members = dict(zip(new, ids, strict=True))
+    return members, {user_id: member_id for user_id, member_id in claimed}
+
+
 async def resolve_passive_members(
     session: AsyncSession,
     clock: Clock,
@@ -221,17 +271,34 @@ async def resolve_passive_members(
     transaction creates meanwhile keeps that member (the identity's unique key decides);
     the member this call made for them is removed again.
     """
-    found: dict[str, ResolvedMember] = {}
+    ids, created = await passive_member_ids(session, clock, space=space, users=users)
+    return {
+        user_id: ResolvedMember(member_id, space.community_id, created=user_id in created)
+        for user_id, member_id in ids.items()
+    }
+
+
+async def passive_member_ids(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    space: SpaceRef,
+    users: Sequence[tuple[str, str | None]],
+) -> tuple[dict[str, int], set[str]]:
+    """Return :func:`resolve_passive_members` as plain ids, and the users whose member is new.
+
+    Chat resolves thousands of users a batch: one object each showed.
+    """
+    found: dict[str, int] = {}
     wanted = {user_id: name[:100] if name else None for user_id, name in users}
     if not wanted:
-        return found
-    for user_id, member_id in await _known(session, space, wanted):
-        found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
+        return found, set()
+    found.update(await _known(session, space, wanted))
     digests = {
         identity_digest(space.platform, space.space_id, u): u for u in wanted if u not in found
     }
     if not digests:
-        return found
+        return found, set()
     erased = await session.scalars(
         select(ErasedIdentity.digest).where(ErasedIdentity.digest.in_(digests))
     )
@@ -239,59 +306,50 @@ async def resolve_passive_members(
         del digests[digest]
     new = list(digests.values())
     if not new:
-        return found
+        return found, set()
     now = clock.now()
-    rows = [
-        {
-            "community_id": space.community_id,
-            "display_name": wanted[user_id],
-            "points_total": 0,
-            "activity_count": 0,
-            "joined_at": now,
-        }
-        for user_id in new
-    ]
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite cannot say which new id went to which row of a multi-row INSERT, so
-        # SQLAlchemy would insert them one at a time (a first chat burst creates thousands).
-        # A SQLite writer holds the database's write lock from BEGIN IMMEDIATE on: the ids
-        # are taken here the way SQLite takes them itself, the largest so far plus one.
-        last = await session.scalar(select(func.coalesce(func.max(Member.id), 0)))
-        ids = list(range(int(last or 0) + 1, int(last or 0) + 1 + len(new)))
-        await session.execute(
-            insert(Member), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
-        )
+    driver = await sqlite_driver(session)
+    if driver is not None:
+        members, mine = await _create_sqlite(driver, space, new, wanted, now)
     else:
+        rows = [
+            {
+                "community_id": space.community_id,
+                "display_name": wanted[user_id],
+                "points_total": 0,
+                "activity_count": 0,
+                "joined_at": now,
+            }
+            for user_id in new
+        ]
         created = await session.scalars(
             dialect_insert(session, Member).returning(Member.id, sort_by_parameter_order=True),
             rows,
         )
         ids = list(created.all())
-    members = dict(zip(new, ids, strict=True))
-    claimed = await session.execute(
-        dialect_insert(session, Identity)
-        .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])
-        .returning(Identity.user_id, Identity.member_id),
-        [
-            {
-                "member_id": members[user_id],
-                "space_id": space.space_id,
-                "platform": space.platform,
-                "user_id": user_id,
-                "username": wanted[user_id],
-                "created_at": now,
-            }
-            for user_id in new
-        ],
-    )
-    mine = dict(claimed.all())
+        members = dict(zip(new, ids, strict=True))
+        claimed = await session.execute(
+            dialect_insert(session, Identity)
+            .on_conflict_do_nothing(index_elements=["platform", "space_id", "user_id"])
+            .returning(Identity.user_id, Identity.member_id),
+            [
+                {
+                    "member_id": members[user_id],
+                    "space_id": space.space_id,
+                    "platform": space.platform,
+                    "user_id": user_id,
+                    "username": wanted[user_id],
+                    "created_at": now,
+                }
+                for user_id in new
+            ],
+        )
+        mine = dict(claimed.all())
     lost = [user_id for user_id in new if user_id not in mine]
     if lost:
         await session.execute(delete(Member).where(Member.id.in_([members[u] for u in lost])))
-        for user_id, member_id in await _known(session, space, lost):
-            found[user_id] = ResolvedMember(member_id, space.community_id, created=False)
-    for user_id, member_id in mine.items():
-        found[user_id] = ResolvedMember(member_id, space.community_id, created=True)
+        found.update(await _known(session, space, lost))
+    found.update(mine)
     await publish_many(
         session,
         clock,
@@ -302,7 +360,7 @@ async def resolve_passive_members(
             for member_id in mine.values()
         ],
     )
-    return found
+    return found, set(mine)
 
 
 async def member_joined(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -157,6 +158,40 @@ async def test_a_message_seen_twice_is_counted_once(session, spaces, clock):
 
     assert again.counted == 0 and again.skipped == {"repeated": 1}
     assert (await member_of(session, discord, "ada")).points_total == 5
+
+
+async def test_a_message_key_already_in_the_ledger_counts_once_and_the_rows_stay_consistent(
+    session, spaces, clock
+):
+    discord, _ = spaces
+    rules = ChatRules(cooldown_seconds=0)  # the same message again (edited text) passes the rules
+    first = seen(discord, "ada", T0, "the first words here")
+    await ingest_batch(session, clock, rules, [first])
+    edited = replace(first, text_digest=text_digest("the first words, edited"))
+    inside = seen(discord, "bob", T0 + timedelta(minutes=1), "one message from bob")
+    inside_edited = replace(inside, text_digest=text_digest("the same message edited"))
+
+    again = await ingest_batch(
+        session, clock, rules, [edited, seen(discord, "cy", T0), inside, inside_edited]
+    )
+
+    assert again.counted == 2 and again.skipped == {"duplicate": 2}
+    ada, bob, cy = [await member_of(session, discord, u) for u in ("ada", "bob", "cy")]
+    assert [(m.points_total, m.activity_count) for m in (ada, bob, cy)] == [(5, 1), (5, 1), (5, 1)]
+    community = discord.community_id
+    rows = {
+        (r.member_id, r.board, r.period, r.period_start): r.score
+        for r in await session.scalars(
+            select(MemberScore).where(MemberScore.community_id == community)
+        )
+    }
+    assert rows == await ledger_scores(session, community)
+    counts = {
+        (c.board, c.period, c.period_start, c.score): c.members
+        for c in await session.scalars(select(BoardScoreCount))
+        if c.members
+    }
+    assert set(counts.values()) == {3}  # three members with 5 points on each period's board
 
 
 async def test_an_erased_person_chatting_earns_nothing_and_is_not_brought_back(

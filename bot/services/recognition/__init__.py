@@ -1,6 +1,7 @@
 """Recognition: points from chat, per-period score rows, and the boards read from them.
 
-Rooms: :mod:`.ingest` (the chat queue, its rules and batch writer), :mod:`.reactions`
+Rooms: :mod:`.chat` (chat messages in neutral terms, and their rules), :mod:`.ingest` (the
+batch writer), :mod:`.pipeline` (the chat queue that feeds it), :mod:`.reactions`
 (points for reactions received from others, written at once), :mod:`.periods` (boards,
 calendar periods in the community's time zone), :mod:`.scores` (the score rows: added to
 with the ledger, rebuilt from it), :mod:`.boards` (top and own rank, opting out),
@@ -61,18 +62,16 @@ from bot.services.recognition.catalogue import (
     create_badge,
     sync_configured,
 )
-from bot.services.recognition.ingest import (
-    BatchResult,
+from bot.services.recognition.chat import (
     ChatRules,
-    IngestPipeline,
-    IngestStats,
     MessageSeen,
-    ingest_batch,
     text_digest,
     text_length,
     visible_text,
 )
+from bot.services.recognition.ingest import BatchResult, ingest_batch
 from bot.services.recognition.periods import Board, Period, period_start
+from bot.services.recognition.pipeline import IngestPipeline, IngestStats
 from bot.services.recognition.reactions import (
     ReactionOutcome,
     ReactionResult,
