@@ -152,17 +152,24 @@ def _payment_reasons(slug: str, orders: list[Order]) -> list[tuple[bool, str]]:
 
 
 async def member_payments(
-    session: AsyncSession, member_id: int, offer_slugs: Iterable[str] | None = None
+    session: AsyncSession,
+    member_id: int,
+    offer_slugs: Iterable[str] | None = None,
+    *,
+    with_subscriptions: bool = True,
 ) -> tuple[list[Order], list[Subscription]]:
     """Return a member's orders (newest first) and subscriptions (latest snapshot first).
 
     A subscription counts as the member's when it names them, or when one of their orders
-    started it (its own events may not name the member yet).
+    started it (its own events may not name the member yet). ``with_subscriptions=False``
+    skips reading them (no subscription list is returned) when the caller has no use for them.
     """
     query = select(Order).where(Order.member_id == member_id)
     if offer_slugs is not None:
         query = query.where(Order.offer_slug.in_(list(offer_slugs)))
     orders = list(await session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc())))
+    if not with_subscriptions:
+        return orders, []
     started = {o.subscription_id for o in orders if o.subscription_id}
     whose = Subscription.member_id == member_id
     if started:
@@ -188,7 +195,13 @@ async def entitlements(
     if not granting:
         return []
     now = clock.now()
-    orders, subscriptions = await member_payments(session, member_id, granting)
+    # Only a subscription offer reads subscriptions: a one-time offer needs its orders alone.
+    orders, subscriptions = await member_payments(
+        session,
+        member_id,
+        granting,
+        with_subscriptions=any(o.mode == "subscription" for o in granting.values()),
+    )
     found: list[Entitlement] = []
     for slug, offer in granting.items():
         assert offer.access is not None
@@ -247,8 +260,11 @@ async def refresh(
     """Bring a member's paid access in line with their orders and subscriptions."""
     changes: list[AccessChange] = []
     # One refresh of a member at a time (PostgreSQL): two webhooks about the same member
-    # would otherwise both insert the member's first paid_access row.
-    await session.scalar(select(Member.id).where(Member.id == member_id).with_for_update())
+    # would otherwise both insert the member's first paid_access row. SQLite's write
+    # transactions begin IMMEDIATE, holding the database's one write lock already (FOR UPDATE
+    # is not even rendered there): the statement would only cost a trip.
+    if session.get_bind().dialect.name != "sqlite":
+        await session.scalar(select(Member.id).where(Member.id == member_id).with_for_update())
     wanted = await entitlements(session, clock, offers, member_id)
     if not wanted:
         return changes
@@ -282,19 +298,23 @@ async def refresh(
         if not row.granted and not item.entitled:
             row.access = item.access  # the offer's key changed while not held: nothing to do
             continue
-        kept_by = None
+        kept_by = revoke = None
         if row.granted:
             # Entitlement ended, or the offer now grants another key: take the old one back,
             # unless another offer or a badge still gives it.
             kept_by = await _kept_by(session, member_id, row.access, item.offer_slug, wanted)
             if kept_by is None:
-                await _queue(session, clock, row, row.access, grant=False)
+                revoke = row.access
             else:
                 row.reason = f"{item.reason}; the role stays: {kept_by} gives it"[:REASON_LENGTH]
-        if item.entitled:
-            await _queue(session, clock, row, item.access, grant=True)
+        # The decision is on the row before the changes are queued: a new row is inserted
+        # once, as decided, by the flush the outbox's statement triggers (not updated after).
         row.granted, row.access = item.entitled, item.access
         row.changed_at = clock.now()
+        if revoke is not None:
+            await _queue(session, clock, row, revoke, grant=False)
+        if item.entitled:
+            await _queue(session, clock, row, item.access, grant=True)
         changes.append(
             AccessChange(item.offer_slug, item.access, item.entitled, row.reason, kept_by)
         )
