@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -386,17 +386,21 @@ async def public_id(session: AsyncSession, member_id: int) -> str:
     return uid
 
 
+# Built once: a Stripe webhook looks a member up by public id for each event.
+_BY_PUBLIC_ID = select(Member.id, Member.merged_into_id).where(
+    Member.uid == bindparam("uid"),
+    Member.community_id == bindparam("community_id"),
+    Member.erased_at.is_(None),
+)
+
+
 async def member_of_public_id(session: AsyncSession, uid: str, community_id: int) -> int | None:
     """Return the member with this public id in the community (the kept one after linking).
 
     None for an unknown id or an erased member.
     """
     found = (
-        await session.execute(
-            select(Member.id, Member.merged_into_id).where(
-                Member.uid == uid, Member.community_id == community_id, Member.erased_at.is_(None)
-            )
-        )
+        await session.execute(_BY_PUBLIC_ID, {"uid": uid, "community_id": community_id})
     ).first()
     if found is None:
         return None
