@@ -145,3 +145,17 @@ async def insert_new(
     sql += f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING id"
     rows = list(await driver.execute_fetchall(sql, [_bound(values[name]) for name in names]))
     return int(rows[0][0]) if rows else None
+
+
+async def insert_row(session: AsyncSession, row: Base, conflict: Sequence[str]) -> int | None:
+    """Insert an unsaved ORM object as it is with :func:`insert_new`, outside the unit of work.
+
+    Every column but ``id`` must be set on ``row``. Sets and returns its new id; None (the
+    object left unsaved) when a row with the same ``conflict`` columns exists.
+    """
+    table = cast(Table, row.__table__)
+    values = {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"}
+    inserted = await insert_new(session, type(row), values, conflict)
+    if inserted is not None:
+        cast(Any, row).id = inserted
+    return inserted

@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.db.driver import insert_row
 from bot.ids import new_uid
 from bot.messages import RoleChange
 from bot.models import Badge, Member, MemberBadge, Order, PaidAccess, Subscription
@@ -151,6 +152,18 @@ def _payment_reasons(slug: str, orders: list[Order]) -> list[tuple[bool, str]]:
     return reasons
 
 
+# Built once (each paid-access refresh reads them): newest first.
+_ORDERS = (
+    select(Order)
+    .where(Order.member_id == bindparam("member_id"))
+    .order_by(Order.created_at.desc(), Order.id.desc())
+)
+_ORDERS_OF_OFFERS = _ORDERS.where(Order.offer_slug.in_(bindparam("offer_slugs", expanding=True)))
+_PAID_ACCESS = (
+    select(PaidAccess).where(PaidAccess.member_id == bindparam("member_id")).with_for_update()
+)
+
+
 async def member_payments(
     session: AsyncSession,
     member_id: int,
@@ -164,10 +177,12 @@ async def member_payments(
     started it (its own events may not name the member yet). ``with_subscriptions=False``
     skips reading them (no subscription list is returned) when the caller has no use for them.
     """
-    query = select(Order).where(Order.member_id == member_id)
-    if offer_slugs is not None:
-        query = query.where(Order.offer_slug.in_(list(offer_slugs)))
-    orders = list(await session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc())))
+    if offer_slugs is None:
+        found = await session.scalars(_ORDERS, {"member_id": member_id})
+    else:
+        params = {"member_id": member_id, "offer_slugs": list(offer_slugs)}
+        found = await session.scalars(_ORDERS_OF_OFFERS, params)
+    orders = list(found)
     if not with_subscriptions:
         return orders, []
     started = {o.subscription_id for o in orders if o.subscription_id}
@@ -269,29 +284,14 @@ async def refresh(
     if not wanted:
         return changes
     rows = {
-        row.offer_slug: row
-        for row in await session.scalars(
-            select(PaidAccess).where(PaidAccess.member_id == member_id).with_for_update()
-        )
+        row.offer_slug: row for row in await session.scalars(_PAID_ACCESS, {"member_id": member_id})
     }
     for item in wanted:
         row = rows.get(item.offer_slug)
         if row is None:
-            if not item.entitled:
-                continue  # never granted: nothing to take back
-            # Every column given here (uid, changes): no flush needed before it is used, so
-            # the row is written once, with its decision, when the transaction next flushes.
-            row = PaidAccess(
-                uid=new_uid(),
-                community_id=community_id,
-                member_id=member_id,
-                offer_slug=item.offer_slug,
-                access=item.access,
-                granted=False,
-                changes=0,
-                changed_at=clock.now(),
-            )
-            session.add(row)
+            if item.entitled:
+                changes.append(await _first_grant(session, clock, community_id, member_id, item))
+            continue  # never granted and not entitled: nothing to take back
         row.reason = item.reason
         if row.granted == item.entitled and row.access == item.access:
             continue
@@ -319,6 +319,34 @@ async def refresh(
             AccessChange(item.offer_slug, item.access, item.entitled, row.reason, kept_by)
         )
     return changes
+
+
+async def _first_grant(
+    session: AsyncSession, clock: Clock, community_id: int, member_id: int, item: Entitlement
+) -> AccessChange:
+    """Record a member's first access from an offer, granted, and queue the grant.
+
+    The row is written once, as decided, in one INSERT (one trip on SQLite), not through the
+    unit of work: :func:`refresh` holds the member (the database, on SQLite), so no other
+    refresh can have inserted it since it was read.
+    """
+    row = PaidAccess(
+        uid=new_uid(),
+        community_id=community_id,
+        member_id=member_id,
+        offer_slug=item.offer_slug,
+        access=item.access,
+        granted=True,
+        reason=item.reason,
+        changes=0,
+        changed_at=clock.now(),
+    )
+    await _queue(session, clock, row, item.access, grant=True)
+    if await insert_row(session, row, ("member_id", "offer_slug")) is None:
+        raise RuntimeError(
+            f"paid access {item.offer_slug} of member {member_id} appeared meanwhile"
+        )
+    return AccessChange(item.offer_slug, item.access, True, row.reason)
 
 
 async def _queue(
