@@ -28,6 +28,9 @@ from bot.db.engine import dialect_insert
 MAX_VARIABLES = 32_766
 
 
+_DRIVER = "flywheel_sqlite_driver"  # session.info: (the transaction, its aiosqlite connection)
+
+
 async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
     """Return the aiosqlite connection under the session's transaction (None off SQLite).
 
@@ -38,9 +41,16 @@ async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
         return None
     if session.new or session.dirty or session.deleted:
         await session.flush()
+    # The connection stays the same for the whole transaction: found once per transaction
+    # (asking the session is a trip through SQLAlchemy's greenlet each time).
+    held = session.info.get(_DRIVER)
+    if held is not None and held[0] is session.sync_session.get_transaction():
+        return cast(aiosqlite.Connection, held[1])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return cast(aiosqlite.Connection, raw.driver_connection)
+    driver = cast(aiosqlite.Connection, raw.driver_connection)
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
 
 
 def sqlite_time(value: datetime) -> str:
