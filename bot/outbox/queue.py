@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
+from bot.db.driver import run_core
 from bot.db.hooks import wake_after_commit
 from bot.messages import (
     Bold,
@@ -263,19 +264,24 @@ async def _role_change(session: AsyncSession, clock: Clock, item: Outgoing) -> i
         "created_at": now,
         "member_id": message.member_id,
     }
-    inserted = list((await session.execute(statement, params)).scalars())
+    inserted = [row_id for (row_id,) in await run_core(session, statement, params)]
     members = dict.fromkeys((message.member_id, *item.members))
     await _link(session, [(row_id, member_id) for row_id in inserted for member_id in members])
     wake_after_commit(session)
     return len(inserted)
 
 
+# The table, not the entity: no ORM bulk-insert bookkeeping for rows nothing loads back.
+_LINK = insert(cast(Table, OutboxMember.__table__))
+
+
 async def _link(session: AsyncSession, pairs: list[tuple[int, int]]) -> None:
     """Link outbox rows to the members whose data they carry (erasure finds them so)."""
-    if pairs:
+    if len(pairs) == 1:  # a role change to one identity: straight to SQLite's driver
+        await run_core(session, _LINK, {"outbox_id": pairs[0][0], "member_id": pairs[0][1]})
+    elif pairs:
         await session.execute(
-            insert(cast(Table, OutboxMember.__table__)),  # Core: no ORM bulk-insert bookkeeping
-            [{"outbox_id": row_id, "member_id": member_id} for row_id, member_id in pairs],
+            _LINK, [{"outbox_id": row_id, "member_id": member_id} for row_id, member_id in pairs]
         )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
-from bot.db.driver import select_in, sqlite_driver
+from bot.db.driver import run_core, select_in, sqlite_driver
 from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, MemberJoined, publish, publish_many
 from bot.ids import new_uid
@@ -399,10 +399,9 @@ async def member_of_public_id(session: AsyncSession, uid: str, community_id: int
 
     None for an unknown id or an erased member.
     """
-    found = (
-        await session.execute(_BY_PUBLIC_ID, {"uid": uid, "community_id": community_id})
-    ).first()
-    if found is None:
+    found = await run_core(session, _BY_PUBLIC_ID, {"uid": uid, "community_id": community_id})
+    if not found:
         return None
-    kept: int = found.merged_into_id or found.id
+    member_id, merged_into_id = found[0]
+    kept: int = merged_into_id or member_id
     return kept
