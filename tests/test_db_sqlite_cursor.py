@@ -95,27 +95,3 @@ async def test_a_streamed_result_still_reads_row_by_row(sqlite_engine):
         streamed = await connection.stream(text("SELECT v FROM t ORDER BY v"))
 
         assert [row.v async for row in streamed] == ["a", "b", "c"]
-
-
-async def test_a_committed_connection_goes_back_to_the_pool_without_another_rollback(
-    sqlite_engine, trips
-):
-    async with sqlite_engine.begin() as connection:
-        await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
-        trips.clear()
-
-    assert [getattr(fn, "__name__", "") for fn in trips] == ["commit"]
-
-
-async def test_a_connection_handed_back_inside_a_transaction_is_rolled_back(sqlite_engine):
-    async with sqlite_engine.connect() as connection:
-        # A transaction SQLAlchemy does not know of: only the pool's reset can end it.
-        driver = (await connection.get_raw_connection()).driver_connection
-        await driver.execute_fetchall("BEGIN IMMEDIATE")
-        await driver.execute_fetchall("INSERT INTO t (v) VALUES ('left open')")
-
-    async with sqlite_engine.begin() as connection:  # would wait on a held write lock
-        await connection.execute(text("INSERT INTO t (v) VALUES ('next')"))
-        found = (await connection.execute(text("SELECT v FROM t"))).scalars().all()
-
-    assert found == ["next"]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
-from bot.db.sqlite_cursor import in_transaction, sqlite_module
+from bot.db.sqlite_cursor import sqlite_module
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # 32 MiB of page cache (SQLite's default is 2 MiB): chat ingest updates the score rows and
@@ -39,7 +39,6 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             connect_args={"timeout": 30},
             json_serializer=_dumps,
             module=sqlite_module(),  # one trip to the driver's thread per statement
-            pool_reset_on_return=None,  # see _on_reset
         )
         _configure_sqlite(engine)
         return engine
@@ -66,14 +65,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "reset")
-    def _on_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
-        # The pool's own reset rolls back every connection handed back, even one whose
-        # transaction was just committed: a trip to the driver's thread after each commit.
-        # Roll back only a connection still inside a transaction (closed mid-way).
-        if state.asyncio_safe and in_transaction(dbapi_connection):
-            dbapi_connection.rollback()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

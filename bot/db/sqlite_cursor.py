@@ -129,13 +129,3 @@ class _Module(AsyncAdapt_aiosqlite_dbapi):
 def sqlite_module() -> Any:
     """Return the DBAPI module for ``create_async_engine(module=…)`` on SQLite."""
     return _Module(aiosqlite, sqlite3)
-
-
-def in_transaction(dbapi_connection: Any) -> bool:
-    """Return whether SQLAlchemy's adapted aiosqlite connection is inside a transaction.
-
-    Read from the driver's sqlite3 connection (a flag, safe from any thread while no
-    statement runs on it).
-    """
-    driver = cast(aiosqlite.Connection, dbapi_connection.driver_connection)
-    return bool(driver._conn.in_transaction)
