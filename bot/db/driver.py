@@ -14,13 +14,15 @@ Only SQLite has this path; on PostgreSQL the callers use their Core statements.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, cast
 
 import aiosqlite
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import Base
@@ -28,6 +30,9 @@ from bot.db.engine import dialect_insert
 
 # SQLite's default SQLITE_MAX_VARIABLE_NUMBER (3.32 and later): a statement binds at most this.
 MAX_VARIABLES = 32_766
+
+
+_DRIVER = "flywheel_sqlite_driver"  # session.info: (the transaction, its aiosqlite connection)
 
 
 async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
@@ -40,9 +45,16 @@ async def sqlite_driver(session: AsyncSession) -> aiosqlite.Connection | None:
         return None
     if session.new or session.dirty or session.deleted:
         await session.flush()
+    # The connection stays the same for the whole transaction: found once per transaction
+    # (asking the session is a trip through SQLAlchemy's greenlet each time).
+    held = session.info.get(_DRIVER)
+    if held is not None and held[0] is session.sync_session.get_transaction():
+        return cast(aiosqlite.Connection, held[1])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return cast(aiosqlite.Connection, raw.driver_connection)
+    driver = cast(aiosqlite.Connection, raw.driver_connection)
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
 
 
 def sqlite_time(value: datetime) -> str:
@@ -209,3 +221,80 @@ async def insert_new(
     sql += f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING id"
     rows = list(await driver.execute_fetchall(sql, [_bound(values[name]) for name in names]))
     return int(rows[0][0]) if rows else None
+
+
+async def insert_row(session: AsyncSession, row: Base, conflict: Sequence[str]) -> int | None:
+    """Insert an unsaved ORM object as it is with :func:`insert_new`, outside the unit of work.
+
+    Every column but ``id`` must be set on ``row``. Sets and returns its new id; None (the
+    object left unsaved) when a row with the same ``conflict`` columns exists.
+    """
+    table = cast(Table, row.__table__)
+    values = {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"}
+    inserted = await insert_new(session, type(row), values, conflict)
+    if inserted is not None:
+        cast(Any, row).id = inserted
+    return inserted
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A Core statement compiled for SQLite once: its SQL and how each value is bound."""
+
+    compiled: Any
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+# Per dialect (an engine's), per statement and parameter names: compiled once.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[tuple[Any, tuple[str, ...]], _Prepared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _prepare(statement: Executable, dialect: Any, names: tuple[str, ...]) -> _Prepared:
+    known = _PREPARED.setdefault(dialect, {})
+    found = known.get((statement, names))
+    if found is None:
+        compiled: Any = cast(Any, statement).compile(dialect=dialect, column_keys=list(names))
+        if (
+            compiled.post_compile_params
+            or compiled.literal_execute_params
+            or compiled.insert_prefetch
+            or compiled.update_prefetch
+        ):
+            raise ValueError(
+                "run_core takes statements with plain bound parameters only: one with an "
+                "expanding IN or a Python-side column default goes through session.execute"
+            )
+        positions = tuple(compiled.positiontup or ())
+        processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in positions)
+        found = known[(statement, names)] = _Prepared(
+            compiled, compiled.string, positions, processors
+        )
+    return found
+
+
+async def run_core(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> list[Any]:
+    """Run a Core statement built once (bound parameters only) in the session's transaction;
+    return its rows.
+
+    On SQLite it is compiled once per engine and sent straight to the driver (one trip, a
+    tenth of ``session.execute``'s Python): values are bound through their types' processors
+    as SQLAlchemy binds them, but rows come back as the driver gives them (integers and text
+    as themselves; times as text), so use it for statements returning ids or nothing.
+    Elsewhere it is ``session.execute``.
+    """
+    driver = await sqlite_driver(session)
+    if driver is None:
+        return list((await session.execute(statement, params)).all())
+    prepared = _prepare(statement, session.get_bind().dialect, tuple(params))
+    values = prepared.compiled.construct_params(params)
+    bound = [
+        values[name] if process is None else process(values[name])
+        for name, process in zip(prepared.names, prepared.processors, strict=True)
+    ]
+    return list(await driver.execute_fetchall(prepared.sql, bound))

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
+from bot.db.sqlite_cursor import sqlite_module
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # 32 MiB of page cache (SQLite's default is 2 MiB): chat ingest updates the score rows and
 # the ledger's indexes of thousands of members a second, and with the small cache those
@@ -32,7 +34,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Open an engine with the settings each database needs to be safe under concurrency."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, json_serializer=dumps_json
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            json_serializer=dumps_json,
+            module=sqlite_module(),  # one trip to the driver's thread per statement
         )
         _configure_sqlite(engine)
         return engine

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
+from bot.db.driver import run_core
 from bot.db.hooks import wake_after_commit
 from bot.messages import (
     Bold,
@@ -106,6 +107,8 @@ async def send_many(session: AsyncSession, clock: Clock, items: Iterable[Outgoin
         return 0
     if len(items) == 1 and _plain_post(items[0]):
         return await _post_to_channels(session, clock, items[0])
+    if len(items) == 1 and isinstance(items[0].message, RoleChange):
+        return await _role_change(session, clock, items[0])
     book = await _AddressBook.load(session, items)
     rows = [row for item in items for row in book.rows(item)]
     return await enqueue_many(session, clock, rows)
@@ -159,7 +162,49 @@ def _post_statement(dialect: Any, by_purpose: bool) -> Any:
     )
 
 
+def _role_statement(dialect: Any) -> Any:
+    """Build (once per dialect) the INSERT … SELECT that queues a role change to each identity.
+
+    The rows :meth:`_AddressBook.rows` makes for a ``RoleChange``, made by the database:
+    key ``<key>:<platform>:<space>``, target ``member:<space>:<user>``, the access subject.
+    """
+    identities = Identity.__table__.c
+    spaces = PlatformSpace.__table__.c
+    outbox = OutboxMessage.__table__.c
+    values = {
+        "key": bindparam("key_prefix", type_=outbox.key.type)
+        + identities.platform
+        + literal(":")
+        + spaces.external_id,
+        "community_id": bindparam("community_id", type_=outbox.community_id.type),
+        "platform": identities.platform,
+        "action": literal(ACTIONS[RoleChange], outbox.action.type),
+        "target": literal("member:") + spaces.external_id + literal(":") + identities.user_id,
+        "payload": bindparam("payload", type_=outbox.payload.type),
+        "subject_kind": literal(ACCESS_SUBJECT, outbox.subject_kind.type),
+        "subject_id": bindparam("subject_id", type_=outbox.subject_id.type),
+        "status": literal("pending", outbox.status.type),
+        "attempts": literal(0),
+        "not_before": bindparam("not_before", type_=outbox.not_before.type),
+        "created_at": bindparam("created_at", type_=outbox.created_at.type),
+    }
+    rows = (
+        select(*values.values())
+        .select_from(Identity.__table__.join(PlatformSpace.__table__))
+        .where(identities.member_id == bindparam("member_id"))
+        .order_by(identities.platform, identities.id)
+    )
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert_for(cast(Table, OutboxMessage.__table__))
+        .from_select(list(values), rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.id)
+    )
+
+
 _POST_STATEMENTS: dict[tuple[str, bool], Any] = {}
+_ROLE_STATEMENTS: dict[str, Any] = {}
 
 
 async def _post_to_channels(session: AsyncSession, clock: Clock, item: Outgoing) -> int:
@@ -197,6 +242,49 @@ async def _post_to_channels(session: AsyncSession, clock: Clock, item: Outgoing)
     return len(inserted)
 
 
+async def _role_change(session: AsyncSession, clock: Clock, item: Outgoing) -> int:
+    """Queue a role change to each of the member's identities in one INSERT … SELECT.
+
+    One statement where addressing would read the identities first; the rows are linked to
+    the member (and ``item.members``) as :func:`enqueue_many` links them.
+    """
+    message = item.message
+    assert isinstance(message, RoleChange)
+    dialect = session.get_bind().dialect.name
+    statement = _ROLE_STATEMENTS.get(dialect)
+    if statement is None:
+        statement = _ROLE_STATEMENTS[dialect] = _role_statement(dialect)
+    now = clock.now()
+    params = {
+        "key_prefix": f"{item.key}:",
+        "community_id": item.community_id,
+        "payload": dump(message),
+        "subject_id": access_subject(message.member_id).id,
+        "not_before": item.not_before or now,
+        "created_at": now,
+        "member_id": message.member_id,
+    }
+    inserted = [row_id for (row_id,) in await run_core(session, statement, params)]
+    members = dict.fromkeys((message.member_id, *item.members))
+    await _link(session, [(row_id, member_id) for row_id in inserted for member_id in members])
+    wake_after_commit(session)
+    return len(inserted)
+
+
+# The table, not the entity: no ORM bulk-insert bookkeeping for rows nothing loads back.
+_LINK = insert(cast(Table, OutboxMember.__table__))
+
+
+async def _link(session: AsyncSession, pairs: list[tuple[int, int]]) -> None:
+    """Link outbox rows to the members whose data they carry (erasure finds them so)."""
+    if len(pairs) == 1:  # a role change to one identity: straight to SQLite's driver
+        await run_core(session, _LINK, {"outbox_id": pairs[0][0], "member_id": pairs[0][1]})
+    elif pairs:
+        await session.execute(
+            _LINK, [{"outbox_id": row_id, "member_id": member_id} for row_id, member_id in pairs]
+        )
+
+
 async def enqueue_many(session: AsyncSession, clock: Clock, effects: Iterable[Queued]) -> int:
     """Insert addressed rows in one statement; return how many were new (others were queued).
 
@@ -232,13 +320,10 @@ async def enqueue_many(session: AsyncSession, clock: Clock, effects: Iterable[Qu
     )
     inserted = (await session.execute(statement, rows)).all()
     members_of = {effect.key: effect.members for effect in effects if effect.members}
-    links = [
-        {"outbox_id": row_id, "member_id": member_id}
-        for row_id, key in inserted
-        for member_id in members_of.get(key, ())
-    ]
-    if links:
-        await session.execute(insert(OutboxMember), links)
+    await _link(
+        session,
+        [(row_id, member_id) for row_id, key in inserted for member_id in members_of.get(key, ())],
+    )
     wake_after_commit(session)
     return len(inserted)
 

@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db import dialect_insert
-from bot.db.driver import select_in, sqlite_driver, sqlite_time, values_insert, values_returning
+from bot.db.driver import (
+    run_core,
+    select_in,
+    sqlite_driver,
+    sqlite_time,
+    values_insert,
+    values_returning,
+)
 from bot.errors import FlywheelError, NotFound
 from bot.events import MemberCreated, MemberJoined, publish, publish_many
 from bot.ids import new_uid
@@ -444,19 +451,22 @@ async def public_id(session: AsyncSession, member_id: int) -> str:
     return uid
 
 
+# Built once: a Stripe webhook looks a member up by public id for each event.
+_BY_PUBLIC_ID = select(Member.id, Member.merged_into_id).where(
+    Member.uid == bindparam("uid"),
+    Member.community_id == bindparam("community_id"),
+    Member.erased_at.is_(None),
+)
+
+
 async def member_of_public_id(session: AsyncSession, uid: str, community_id: int) -> int | None:
     """Return the member with this public id in the community (the kept one after linking).
 
     None for an unknown id or an erased member.
     """
-    found = (
-        await session.execute(
-            select(Member.id, Member.merged_into_id).where(
-                Member.uid == uid, Member.community_id == community_id, Member.erased_at.is_(None)
-            )
-        )
-    ).first()
-    if found is None:
+    found = await run_core(session, _BY_PUBLIC_ID, {"uid": uid, "community_id": community_id})
+    if not found:
         return None
-    kept: int = found.merged_into_id or found.id
+    member_id, merged_into_id = found[0]
+    kept: int = merged_into_id or member_id
     return kept

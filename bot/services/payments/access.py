@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.db.driver import insert_row
 from bot.ids import new_uid
 from bot.messages import RoleChange
 from bot.models import Badge, Member, MemberBadge, Order, PaidAccess, Subscription
@@ -151,18 +152,39 @@ def _payment_reasons(slug: str, orders: list[Order]) -> list[tuple[bool, str]]:
     return reasons
 
 
+# Built once (each paid-access refresh reads them): newest first.
+_ORDERS = (
+    select(Order)
+    .where(Order.member_id == bindparam("member_id"))
+    .order_by(Order.created_at.desc(), Order.id.desc())
+)
+_ORDERS_OF_OFFERS = _ORDERS.where(Order.offer_slug.in_(bindparam("offer_slugs", expanding=True)))
+_PAID_ACCESS = (
+    select(PaidAccess).where(PaidAccess.member_id == bindparam("member_id")).with_for_update()
+)
+
+
 async def member_payments(
-    session: AsyncSession, member_id: int, offer_slugs: Iterable[str] | None = None
+    session: AsyncSession,
+    member_id: int,
+    offer_slugs: Iterable[str] | None = None,
+    *,
+    with_subscriptions: bool = True,
 ) -> tuple[list[Order], list[Subscription]]:
     """Return a member's orders (newest first) and subscriptions (latest snapshot first).
 
     A subscription counts as the member's when it names them, or when one of their orders
-    started it (its own events may not name the member yet).
+    started it (its own events may not name the member yet). ``with_subscriptions=False``
+    skips reading them (no subscription list is returned) when the caller has no use for them.
     """
-    query = select(Order).where(Order.member_id == member_id)
-    if offer_slugs is not None:
-        query = query.where(Order.offer_slug.in_(list(offer_slugs)))
-    orders = list(await session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc())))
+    if offer_slugs is None:
+        found = await session.scalars(_ORDERS, {"member_id": member_id})
+    else:
+        params = {"member_id": member_id, "offer_slugs": list(offer_slugs)}
+        found = await session.scalars(_ORDERS_OF_OFFERS, params)
+    orders = list(found)
+    if not with_subscriptions:
+        return orders, []
     started = {o.subscription_id for o in orders if o.subscription_id}
     whose = Subscription.member_id == member_id
     if started:
@@ -188,7 +210,13 @@ async def entitlements(
     if not granting:
         return []
     now = clock.now()
-    orders, subscriptions = await member_payments(session, member_id, granting)
+    # Only a subscription offer reads subscriptions: a one-time offer needs its orders alone.
+    orders, subscriptions = await member_payments(
+        session,
+        member_id,
+        granting,
+        with_subscriptions=any(o.mode == "subscription" for o in granting.values()),
+    )
     found: list[Entitlement] = []
     for slug, offer in granting.items():
         assert offer.access is not None
@@ -247,58 +275,78 @@ async def refresh(
     """Bring a member's paid access in line with their orders and subscriptions."""
     changes: list[AccessChange] = []
     # One refresh of a member at a time (PostgreSQL): two webhooks about the same member
-    # would otherwise both insert the member's first paid_access row.
-    await session.scalar(select(Member.id).where(Member.id == member_id).with_for_update())
+    # would otherwise both insert the member's first paid_access row. SQLite's write
+    # transactions begin IMMEDIATE, holding the database's one write lock already (FOR UPDATE
+    # is not even rendered there): the statement would only cost a trip.
+    if session.get_bind().dialect.name != "sqlite":
+        await session.scalar(select(Member.id).where(Member.id == member_id).with_for_update())
     wanted = await entitlements(session, clock, offers, member_id)
     if not wanted:
         return changes
     rows = {
-        row.offer_slug: row
-        for row in await session.scalars(
-            select(PaidAccess).where(PaidAccess.member_id == member_id).with_for_update()
-        )
+        row.offer_slug: row for row in await session.scalars(_PAID_ACCESS, {"member_id": member_id})
     }
     for item in wanted:
         row = rows.get(item.offer_slug)
         if row is None:
-            if not item.entitled:
-                continue  # never granted: nothing to take back
-            # Every column given here (uid, changes): no flush needed before it is used, so
-            # the row is written once, with its decision, when the transaction next flushes.
-            row = PaidAccess(
-                uid=new_uid(),
-                community_id=community_id,
-                member_id=member_id,
-                offer_slug=item.offer_slug,
-                access=item.access,
-                granted=False,
-                changes=0,
-                changed_at=clock.now(),
-            )
-            session.add(row)
+            if item.entitled:
+                changes.append(await _first_grant(session, clock, community_id, member_id, item))
+            continue  # never granted and not entitled: nothing to take back
         row.reason = item.reason
         if row.granted == item.entitled and row.access == item.access:
             continue
         if not row.granted and not item.entitled:
             row.access = item.access  # the offer's key changed while not held: nothing to do
             continue
-        kept_by = None
+        kept_by = revoke = None
         if row.granted:
             # Entitlement ended, or the offer now grants another key: take the old one back,
             # unless another offer or a badge still gives it.
             kept_by = await _kept_by(session, member_id, row.access, item.offer_slug, wanted)
             if kept_by is None:
-                await _queue(session, clock, row, row.access, grant=False)
+                revoke = row.access
             else:
                 row.reason = f"{item.reason}; the role stays: {kept_by} gives it"[:REASON_LENGTH]
-        if item.entitled:
-            await _queue(session, clock, row, item.access, grant=True)
+        # The decision is on the row before the changes are queued: a new row is inserted
+        # once, as decided, by the flush the outbox's statement triggers (not updated after).
         row.granted, row.access = item.entitled, item.access
         row.changed_at = clock.now()
+        if revoke is not None:
+            await _queue(session, clock, row, revoke, grant=False)
+        if item.entitled:
+            await _queue(session, clock, row, item.access, grant=True)
         changes.append(
             AccessChange(item.offer_slug, item.access, item.entitled, row.reason, kept_by)
         )
     return changes
+
+
+async def _first_grant(
+    session: AsyncSession, clock: Clock, community_id: int, member_id: int, item: Entitlement
+) -> AccessChange:
+    """Record a member's first access from an offer, granted, and queue the grant.
+
+    The row is written once, as decided, in one INSERT (one trip on SQLite), not through the
+    unit of work: :func:`refresh` holds the member (the database, on SQLite), so no other
+    refresh can have inserted it since it was read.
+    """
+    row = PaidAccess(
+        uid=new_uid(),
+        community_id=community_id,
+        member_id=member_id,
+        offer_slug=item.offer_slug,
+        access=item.access,
+        granted=True,
+        reason=item.reason,
+        changes=0,
+        changed_at=clock.now(),
+    )
+    await _queue(session, clock, row, item.access, grant=True)
+    if await insert_row(session, row, ("member_id", "offer_slug")) is None:
+        raise RuntimeError(
+            f"paid access {item.offer_slug} of member {member_id} appeared meanwhile"
+        )
+    return AccessChange(item.offer_slug, item.access, True, row.reason)
 
 
 async def _queue(

@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db.driver import insert_new, sqlite_driver
+from bot.db.driver import insert_row, sqlite_driver
 from bot.events import publish
 from bot.ids import new_uid
 from bot.models import Order
@@ -84,12 +84,7 @@ def _blank(clock: Clock, community_id: int, obj: Mapping[str, Any]) -> Order:
 
 async def _insert(session: AsyncSession, order: Order) -> bool:
     """Insert a new order unless its session has one; return whether it was inserted."""
-    values = {c.key: getattr(order, c.key) for c in Order.__table__.columns if c.key != "id"}
-    inserted = await insert_new(session, Order, values, ("community_id", "session_id"))
-    if inserted is None:
-        return False
-    order.id = inserted
-    return True
+    return await insert_row(session, order, ("community_id", "session_id")) is not None
 
 
 async def _held(session: AsyncSession, community_id: int, intent_id: str | None) -> Order | None:
