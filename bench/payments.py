@@ -2,7 +2,8 @@
 
 Each event is a paid Checkout Session naming a member and an offer that grants access, as
 Stripe would send it (pretty-printed JSON, signed ``t=…,v1=…``), POSTed one after another over
-a kept-alive loopback connection to the web app ``flywheel web`` serves: the handler verifies
+a kept-alive loopback connection to a real ``flywheel web`` process (started by the bench, as
+an operator would, so the sender is not on the server's event loop): the handler verifies
 the signature against the process clock, records the event id, stores the order, publishes
 ``payment.recorded``, grants the access (a ``RoleChange`` outbox row) and commits before it
 answers 200. The second figure sends every event again: each is verified and answered
@@ -13,7 +14,11 @@ The issue's goal: at least 300 events/s.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,41 +135,41 @@ def _verify_all(bodies: list[tuple[bytes, str]], now: float) -> float:
 
 
 async def stripe_webhook(scratch: Path, quick: bool) -> list[Result]:
-    """Time signed checkout.session.completed events through the web app against verify()."""
+    """Time signed checkout.session.completed events through `flywheel web` against verify()."""
     import aiohttp
 
     from bench.workloads import _database
     from bot.payments.signature import sign
-    from bot.process import build_web_app
     from bot.runtime import bootstrap_community, build_runtime
     from bot.settings import load_settings
-    from bot.web.app import start_site
 
     count = 500 if quick else 3_000
     url = await _database(scratch, "webhook")
     config = scratch / "bot.toml"
     config.write_text(
         '[community]\nname = "Bench"\nslug = "bench"\n'
+        "[web]\nport = 0\n"
         f'[media]\ndir = "{scratch / "media"}"\n'
         "[discord.access]\nguide = 502\n"
         f'[offers.guide]\nname = "The guide"\nprice = "{PRICE}"\naccess = "guide"\n',
         encoding="utf-8",
     )
-    settings = load_settings(
-        config, environ={"FLYWHEEL_DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET}
-    )
-    clock = FakeClock(START)
-    runtime = build_runtime(settings, clock=clock)
-    community_id = await bootstrap_community(runtime)
+    environ = {"FLYWHEEL_DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET}
+    runtime = build_runtime(load_settings(config, environ=environ), clock=FakeClock(START))
+    try:
+        community_id = await bootstrap_community(runtime)
+    finally:
+        await runtime.close()
     uids = await _members(url, community_id, count)
-    now = int(START.timestamp())
+    # `flywheel web` checks signatures against its own (real) clock: sign with the time now.
+    now = int(time.time())
     bodies = [
         (body, sign(body, SECRET, now)) for body in (_event(i, uids[i], now) for i in range(count))
     ]
-    runner, port = await start_site(build_web_app(runtime), "127.0.0.1", 0)
+    server, port = await _serve(config, environ)
     try:
         target = f"http://127.0.0.1:{port}/stripe/webhook"
-        connector = aiohttp.TCPConnector(limit=1)  # one kept-alive connection, as Stripe uses
+        connector = aiohttp.TCPConnector(limit=1)  # one kept-alive connection
 
         async with aiohttp.ClientSession(connector=connector) as client:
 
@@ -180,9 +185,13 @@ async def stripe_webhook(scratch: Path, quick: bool) -> list[Result]:
 
             fresh = await deliver("processed")
             again = await deliver("already processed")
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), timeout=30)
+    runtime = build_runtime(load_settings(config, environ=environ), clock=FakeClock(START))
+    try:
         await _check(runtime, count)
     finally:
-        await runner.cleanup()
         await runtime.close()
     baseline = _verify_all(bodies, float(now))
     name = "signature verification alone"
@@ -190,6 +199,41 @@ async def stripe_webhook(scratch: Path, quick: bool) -> list[Result]:
         Result("stripe_webhook", "events_per_s", fresh, "events/s", name, baseline),
         Result("stripe_webhook", "repeats_per_s", again, "events/s", name, baseline),
     ]
+
+
+async def _serve(config: Path, environ: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
+    """Start `flywheel web` on a free port (a process of its own, as in production)."""
+    env = {**os.environ, **environ}
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "web",
+        "--config",
+        str(config),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert server.stderr is not None
+    seen: list[str] = []
+    while True:
+        line = (await asyncio.wait_for(server.stderr.readline(), timeout=60)).decode()
+        if not line:
+            raise RuntimeError(f"flywheel web stopped before serving: {''.join(seen)[-2000:]}")
+        seen.append(line)
+        found = re.search(r"web server on http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            # Keep reading its log, so a full pipe never stalls the server.
+            _DRAINS.add(asyncio.get_running_loop().create_task(_drain(server.stderr)))
+            return server, int(found.group(1))
+
+
+_DRAINS: set[asyncio.Task[None]] = set()  # the tasks reading servers' logs, kept referenced
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.readline():
+        pass
 
 
 async def _check(runtime: Any, count: int) -> None:
