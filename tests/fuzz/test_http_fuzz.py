@@ -19,8 +19,6 @@ Runs: a fixed-seed pass and a rotating-seed pass (the seed is in the failure mes
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -35,9 +33,9 @@ from aiohttp import web
 from hypothesis import HealthCheck, event, given, note, seed, settings
 from hypothesis import strategies as st
 
-from bot.sandbox.slack import sign_slack_request
 from bot.web.app import MAX_BODY_BYTES
 from tests.fuzz.conftest import WebUnderTest
+from tests.fuzz.signers import SIGNERS
 from tests.fuzz.snapshot import changed_tables, snapshot
 
 pytestmark = pytest.mark.e2e
@@ -46,8 +44,6 @@ LONG = os.environ.get("FLYWHEEL_FUZZ", "") == "long"
 EXAMPLES = 200 * (20 if LONG else 1)
 ROTATING_SEED = int(os.environ.get("FLYWHEEL_FUZZ_SEED") or time.time_ns() % 2**32)
 SAFE_METHODS = {"GET", "HEAD"}
-SLACK_SECRET = "sandbox-signing-secret"  # SlackSandbox's default
-STRIPE_SECRET = "whsec_fuzz_secret"  # tests/fuzz/conftest.py sets it as STRIPE_WEBHOOK_SECRET
 
 
 # -- requests on the wire ----------------------------------------------------------------------
@@ -137,72 +133,6 @@ async def send(port: int, request: Request) -> Answer:
     return Answer(status, body)
 
 
-# -- signers: one per route that takes signed requests -----------------------------------------
-
-
-# (body, how, age in seconds, the process clock's now) -> headers; ``how`` is "signed",
-# "unsigned" or a SIGNATURE_FAULT.
-Signer = Callable[[bytes, str, int, float], tuple[tuple[bytes, bytes], ...]]
-
-
-def slack_headers(
-    body: bytes, how: str, age: int = 0, _clock: float = 0.0
-) -> tuple[tuple[bytes, bytes], ...]:
-    """Return Slack's signature headers for ``body``: signed, forged, stale or broken as asked.
-
-    slack-bolt checks the timestamp against the wall clock, not the process clock.
-    """
-    if how == "unsigned":
-        return ()
-    now = time.time() - age
-    ts: str = str(int(now))
-    secret = SLACK_SECRET
-    if how == "forged":
-        secret = "forged-" + SLACK_SECRET
-    elif how == "stale":
-        ts = str(int(time.time()) - 301 - age)
-    elif how == "future":
-        ts = str(int(time.time()) + 301 + age)
-    signature = sign_slack_request(secret, int(ts), body)
-    if how.startswith("timestamp:"):
-        # A timestamp that is not plain ASCII digits, correctly signed with the secret.
-        ts = how.removeprefix("timestamp:")
-        base = b"v0:" + ts.encode() + b":" + body
-        signature = "v0=" + hmac.new(SLACK_SECRET.encode(), base, hashlib.sha256).hexdigest()
-    elif how == "garbage-signature":
-        signature = "v0=not-hex"
-    elif how == "no-signature":
-        return ((b"X-Slack-Request-Timestamp", ts.encode()),)
-    return (
-        (b"X-Slack-Request-Timestamp", ts.encode("utf-8", "surrogateescape")),
-        (b"X-Slack-Signature", signature.encode()),
-    )
-
-
-def stripe_headers(
-    body: bytes, how: str, age: int = 0, clock: float = 0.0
-) -> tuple[tuple[bytes, bytes], ...]:
-    """Return a Stripe-Signature for ``body`` on the process clock: signed, or broken as asked."""
-    if how == "unsigned":
-        return ()
-    ts = str(int(clock) - age)
-    secret = "whsec_forged" if how == "forged" else STRIPE_SECRET
-    if how == "stale":
-        ts = str(int(clock) - 301 - age)
-    elif how == "future":
-        ts = str(int(clock) + 301 + age)
-    elif how.startswith("timestamp:"):
-        ts = how.removeprefix("timestamp:")
-    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    header = f"t={ts},v1={mac}"
-    if how == "garbage-signature":
-        header = f"t={ts},v1=not-hex"
-    elif how == "no-signature":
-        header = f"t={ts}"
-    return ((b"Stripe-Signature", header.encode("utf-8", "surrogateescape")),)
-
-
-SIGNERS: dict[str, Signer] = {"/slack/events": slack_headers, "/stripe/webhook": stripe_headers}
 # Signed routes that refuse a replayed request (401); Stripe's instead answers a repeated event
 # "already processed" and changes nothing (idempotent by event id).
 REPLAY_REFUSED = ["/slack/events"]
