@@ -73,82 +73,56 @@ def read_event(event: Mapping[str, Any]) -> StripeEventIn:
     return StripeEventIn(event_id, kind, when, obj)
 
 
-Handler = Callable[
-    [AsyncSession, Clock, dict[str, OfferSettings], int, StripeEventIn],
-    Awaitable["Order | Subscription | None"],
-]
+@dataclass(frozen=True)
+class _Applying:
+    """One event being applied, with what every handler needs."""
+
+    session: AsyncSession
+    clock: Clock
+    offers: dict[str, OfferSettings]
+    community_id: int
+    event: StripeEventIn
 
 
-async def _session(
-    session: AsyncSession,
-    clock: Clock,
-    offers: dict[str, OfferSettings],
-    community_id: int,
-    event: StripeEventIn,
-) -> Order | Subscription | None:
+Handler = Callable[[_Applying], Awaitable["Order | Subscription | None"]]
+
+
+async def _session(a: _Applying) -> Order | Subscription | None:
     order = await orders.apply_session(
-        session, clock, offers, community_id, event.object, event.type
+        a.session, a.clock, a.offers, a.community_id, a.event.object, a.event.type
     )
-    linked = await subscriptions.link_order(session, clock, offers, order)
+    linked = await subscriptions.link_order(a.session, a.clock, a.offers, order)
     if linked is not None and linked.member_id not in (None, order.member_id):
-        await refresh(session, clock, offers, community_id=community_id, member_id=linked.member_id)
+        await refresh(
+            a.session, a.clock, a.offers, community_id=a.community_id, member_id=linked.member_id
+        )
     return order
 
 
-async def _subscription(
-    session: AsyncSession,
-    clock: Clock,
-    offers: dict[str, OfferSettings],
-    community_id: int,
-    event: StripeEventIn,
-) -> Order | Subscription | None:
+async def _subscription(a: _Applying) -> Order | Subscription | None:
     return await subscriptions.apply_snapshot(
-        session, clock, offers, community_id, event.object, event.created
+        a.session, a.clock, a.offers, a.community_id, a.event.object, a.event.created
     )
 
 
-async def _invoice_paid(
-    session: AsyncSession,
-    clock: Clock,
-    offers: dict[str, OfferSettings],
-    community_id: int,
-    event: StripeEventIn,
-) -> Order | Subscription | None:
+async def _invoice(a: _Applying) -> Order | Subscription | None:
     return await subscriptions.apply_invoice(
-        session, clock, offers, community_id, event.object, event.created, paid=True
+        a.session,
+        a.clock,
+        a.offers,
+        a.community_id,
+        a.event.object,
+        a.event.created,
+        paid=a.event.type == "invoice.paid",
     )
 
 
-async def _invoice_failed(
-    session: AsyncSession,
-    clock: Clock,
-    offers: dict[str, OfferSettings],
-    community_id: int,
-    event: StripeEventIn,
-) -> Order | Subscription | None:
-    return await subscriptions.apply_invoice(
-        session, clock, offers, community_id, event.object, event.created, paid=False
-    )
+async def _charge(a: _Applying) -> Order | Subscription | None:
+    return await orders.apply_charge(a.session, a.clock, a.community_id, a.event.object)
 
 
-async def _charge(
-    session: AsyncSession,
-    clock: Clock,
-    offers: dict[str, OfferSettings],
-    community_id: int,
-    event: StripeEventIn,
-) -> Order | Subscription | None:
-    return await orders.apply_charge(session, clock, community_id, event.object)
-
-
-async def _dispute(
-    session: AsyncSession,
-    clock: Clock,
-    offers: dict[str, OfferSettings],
-    community_id: int,
-    event: StripeEventIn,
-) -> Order | Subscription | None:
-    return await orders.apply_dispute(session, clock, community_id, event.object)
+async def _dispute(a: _Applying) -> Order | Subscription | None:
+    return await orders.apply_dispute(a.session, a.clock, a.community_id, a.event.object)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -159,8 +133,8 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.created": _subscription,
     "customer.subscription.updated": _subscription,
     "customer.subscription.deleted": _subscription,
-    "invoice.paid": _invoice_paid,
-    "invoice.payment_failed": _invoice_failed,
+    "invoice.paid": _invoice,
+    "invoice.payment_failed": _invoice,
     "charge.refunded": _charge,
     "charge.dispute.created": _dispute,
     "charge.dispute.updated": _dispute,
@@ -263,7 +237,7 @@ async def apply_event(
         )
         return True
     offers = settings.offers
-    changed = await handler(session, clock, offers, community_id, checked)
+    changed = await handler(_Applying(session, clock, offers, community_id, checked))
     if changed is not None and changed.member_id is not None:
         await refresh(
             session, clock, offers, community_id=community_id, member_id=changed.member_id
