@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,7 +19,6 @@ from bot.discord.bot import FlywheelBot
 from bot.models import Identity, Member, Order
 from bot.runtime import Runtime
 from bot.sandbox.discord import DiscordSandbox
-from bot.settings import Settings, load_settings
 from bot.web.app import create_app, start_site
 from tests.discord.conftest import (
     ALICE_ID,
@@ -49,23 +47,9 @@ def extra_offers() -> int:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, shop: Shop, extra_offers: int) -> Settings:
-    """Discord, the shop's offers, STRIPE_API_KEY and FLYWHEEL_SECRET_KEY."""
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        '[community]\nname = "Acme Makers"\nslug = "acme"\n'
-        f"[discord]\nguild_ids = [{GUILD_ID}]\nowner_user_ids = [{CONFIGURED_OWNER_ID}]\n"
-        f'[media]\ndir = "{tmp_path / "media"}"\n' + shop.toml(extra_offers),
-        encoding="utf-8",
-    )
-    return load_settings(
-        config,
-        environ={
-            "FLYWHEEL_DATABASE_URL": database_url,
-            "DISCORD_TOKEN": "sandbox-token",
-            **shop.environ(),
-        },
-    )
+def extra_config(shop: Shop, extra_offers: int) -> tuple[str, dict[str, str]]:
+    """The shop's offers, STRIPE_API_KEY and FLYWHEEL_SECRET_KEY, on the conftest's settings."""
+    return shop.toml(extra_offers), shop.environ()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -13,9 +12,8 @@ from sqlalchemy import update
 
 from bot.clock import FakeClock
 from bot.models import Member, Order
-from bot.runtime import Runtime, bootstrap_community, build_runtime
+from bot.runtime import Runtime
 from bot.sandbox.slack import RecordedCall, SlackSandbox
-from bot.settings import load_settings
 from bot.slack.app import SlackPlatform
 from bot.slack.payments import buying
 from bot.web.app import create_app, start_site
@@ -40,41 +38,15 @@ def extra_offers() -> int:
 
 
 @pytest.fixture
-async def runtime(
-    tmp_path: Path,
-    database_url: str,
-    committed: object,
-    clock: FakeClock,
-    sandbox: SlackSandbox,
-    shop: Shop,
-    extra_offers: int,
-) -> AsyncIterator[Runtime]:
-    """The Acme Makers runtime with the shop's offers, Stripe and the links' secret key."""
-    sandbox.add_user(OWNER, "olive", real_name="Olive Owner", is_owner=True)
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        '[community]\nname = "Acme Makers"\nslug = "acme"\n[slack]\nmode = "http"\n'
-        f'[media]\ndir = "{tmp_path / "media"}"\n' + shop.toml(extra_offers),
-        encoding="utf-8",
-    )
-    settings = load_settings(
-        config,
-        environ={
-            "FLYWHEEL_DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": sandbox.bot_token,
-            "SLACK_SIGNING_SECRET": sandbox.signing_secret,
-            **shop.environ(),
-        },
-    )
-    runtime = build_runtime(settings, clock=clock)
-    await bootstrap_community(runtime)
-    yield runtime
-    await runtime.close()
+def extra_config(shop: Shop, extra_offers: int) -> tuple[str, dict[str, str]]:
+    """The shop's offers, Stripe and the links' secret key, on the conftest's runtime."""
+    return shop.toml(extra_offers), shop.environ()
 
 
 @pytest.fixture
 async def served(runtime: Runtime, sandbox: SlackSandbox) -> AsyncIterator[Served]:
     """Serve the Slack app and the checkout routes; public_url is this server."""
+    sandbox.add_user(OWNER, "olive", real_name="Olive Owner", is_owner=True)
     platform = SlackPlatform(runtime, api_base=sandbox.api_base)
     web_app = create_app(runtime)
     assert platform.mount(web_app)

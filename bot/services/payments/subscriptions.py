@@ -38,8 +38,8 @@ from bot.services.payments.matching import (
     text,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_STATUS = 24  # subscriptions.status  # the version of a row no snapshot has set yet
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the version of a row no snapshot has set yet
+MAX_STATUS = 24  # the length of subscriptions.status
 FINAL = frozenset({"canceled", "incomplete_expired"})
 STATUS_RANK = {
     "incomplete": 0,
