@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.destinations import ACCESS_KEY
+from bot.destinations import checked_access_key
 
 # Counter name -> what it counts (shown in /badges and in refusals).
 COUNTERS: dict[str, str] = {
@@ -170,9 +170,4 @@ class BadgeSettings(BaseModel):
     @field_validator("role")
     @classmethod
     def _access_key(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(ACCESS_KEY, value):
-            raise ValueError(
-                "use an access key of [discord.access] / [slack.access]: lower-case letters, "
-                "digits, - and _"
-            )
-        return value
+        return checked_access_key(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # The platforms a community can span (their front ends live in bot/discord and bot/slack).
@@ -9,6 +10,16 @@ PLATFORMS: tuple[str, ...] = ("discord", "slack")
 # The purposes a community's channels are configured for (`/channel set <purpose>`).
 PURPOSES: tuple[str, ...] = ("rituals", "ugc-review", "showcase", "recognition", "announcements")
 ACCESS_KEY = r"^[a-z][a-z0-9_-]{0,39}$"
+
+
+def checked_access_key(value: str | None) -> str | None:
+    """Return an optional access key as given, or raise ValueError saying what one looks like."""
+    if value is not None and not re.fullmatch(ACCESS_KEY, value):
+        raise ValueError(
+            "use an access key of [discord.access] / [slack.access]: lower-case letters, "
+            "digits, - and _"
+        )
+    return value
 
 
 @dataclass(frozen=True)

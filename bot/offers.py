@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.destinations import ACCESS_KEY
+from bot.destinations import checked_access_key
 
 OFFER_SLUG = r"^[a-z][a-z0-9-]{0,39}$"
 PRICE_ID = r"^price_[A-Za-z0-9_]{1,200}$"
@@ -46,12 +46,7 @@ class OfferSettings(_Section):
     @field_validator("access")
     @classmethod
     def _access_key(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(ACCESS_KEY, value):
-            raise ValueError(
-                "use an access key of [discord.access] / [slack.access]: lower-case letters, "
-                "digits, - and _"
-            )
-        return value
+        return checked_access_key(value)
 
 
 class StripeSettings(_Section):

@@ -139,6 +139,22 @@ def pages(lines: Sequence[str], *, limit: int = MAX_CONTENT - PAGE_FOOTER_ROOM) 
     return found
 
 
+def paged(lines: Sequence[str], page: int, more: str, per_page: int) -> str:
+    """Return one page of a list (``per_page`` lines, fitted to a message) with a "Page 2 of 3"
+    line naming the command that shows the next (``more``, e.g. "/buy") when there are more."""
+    found = [
+        part
+        for start in range(0, len(lines), per_page)
+        for part in pages(lines[start : start + per_page])
+    ]
+    shown = min(max(page, 1), len(found))
+    text = found[shown - 1]
+    if len(found) > 1:
+        following = f"`{more} page:{shown + 1}` for more" if shown < len(found) else "the last page"
+        text += f"\nPage {shown} of {len(found)}: {following}."
+    return text
+
+
 def fit_embed(embed: dict[str, Any]) -> dict[str, Any]:
     """Fit an embed's JSON to Discord's limits: each part, 25 fields, 6,000 in all."""
     fitted = dict(embed)

@@ -11,10 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import FlywheelBot, send_ephemeral
-from bot.discord.render import markdown
+from bot.discord.render import markdown, paged
 from bot.errors import Invalid
 from bot.services import payments
-from cogs.ugc._shared import paged
 
 Interaction = discord.Interaction[FlywheelBot]
 LINES_PER_PAGE = 30

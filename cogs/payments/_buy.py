@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import FlywheelBot, send_ephemeral
-from bot.discord.render import fit_choices, pages
+from bot.discord.render import fit_choices, paged
 from bot.inputs import shorten
 from bot.services import payments
 from bot.text import discord_escape
@@ -33,21 +33,6 @@ def link_line(link: payments.BuyLink) -> str:
     if link.offer.description:
         line += f"\n> {echo(link.offer.description, 150)}"
     return line
-
-
-def paged(lines: list[str], page: int, command: str) -> str:
-    """Return one page of lines (PER_PAGE a page, each page fitted), saying how to see more."""
-    found = [
-        part
-        for start in range(0, len(lines), PER_PAGE)
-        for part in pages(lines[start : start + PER_PAGE])
-    ]
-    shown = min(max(page, 1), len(found))
-    text = found[shown - 1]
-    if len(found) > 1:
-        more = f"`{command} page:{shown + 1}` for more" if shown < len(found) else "the last page"
-        text += f"\nPage {shown} of {len(found)}: {more}."
-    return text
 
 
 async def offer_choices(interaction: Interaction, typed: str) -> list[app_commands.Choice[str]]:
@@ -89,7 +74,7 @@ class Buying(commands.Cog):
             f"Your personal link{'s' if len(links) > 1 else ''}, valid until "
             f"{links[0].expires_at:%d %b %Y}: it tells the shop it's you, so keep it to yourself."
         )
-        await send_ephemeral(interaction, paged(lines, page, "/buy"))
+        await send_ephemeral(interaction, paged(lines, page, "/buy", PER_PAGE))
 
     @app_commands.command(
         name="billing", description="Your billing page: update your card or cancel"

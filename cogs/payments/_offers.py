@@ -11,8 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import FlywheelBot, send_ephemeral
+from bot.discord.render import paged
 from bot.services import payments
-from cogs.payments._buy import echo, offer_choices, paged
+from cogs.payments._buy import PER_PAGE, echo, offer_choices
 
 Interaction = discord.Interaction[FlywheelBot]
 
@@ -56,7 +57,7 @@ class Offers(commands.Cog):
             "No offers yet: add [offers.<slug>] tables to bot.toml."
         ]
         await send_ephemeral(
-            interaction, paged(lines + unknown_text(overview), page, "/offer list")
+            interaction, paged(lines + unknown_text(overview), page, "/offer list", PER_PAGE)
         )
 
     @app_commands.autocomplete(offer=offer_choices)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.discord.bot import FlywheelBot, send_ephemeral, send_modal
 from bot.discord.forms import ReopeningModal, reprompt
-from bot.discord.render import fit_choices, pages
+from bot.discord.render import fit_choices, paged
 from bot.errors import Invalid
 from bot.inputs import shorten
 from bot.services import recognition
@@ -32,21 +32,6 @@ def echo(text: str, limit: int = 60) -> str:
 
 def _badge(view: recognition.BadgeView) -> str:
     return f"{echo(view.emoji, 32)} **{echo(view.name)}**"
-
-
-def _paged(lines: list[str], page: int) -> str:
-    """Return one page of lines fitted to a message, with a "Page 2 of 3" line when paged."""
-    found = [
-        part
-        for start in range(0, len(lines), PER_PAGE)
-        for part in pages(lines[start : start + PER_PAGE])
-    ]
-    shown = min(max(page, 1), len(found))
-    text = found[shown - 1]
-    if len(found) > 1:
-        more = f"`/badges page:{shown + 1}` for more" if shown < len(found) else "the last page"
-        text += f"\nPage {shown} of {len(found)}: {more}."
-    return text
 
 
 async def badge_choices(interaction: Interaction, typed: str) -> list[app_commands.Choice[str]]:
@@ -213,4 +198,4 @@ class Badges(commands.Cog):
             + (f"\n> {echo(e.description, 150)}" if e.description else "")
             for e in every
         ]
-        await send_ephemeral(interaction, _paged(lines, page))
+        await send_ephemeral(interaction, paged(lines, page, "/badges", PER_PAGE))

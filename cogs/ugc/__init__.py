@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.bot import ConfirmView, FlywheelBot, send_ephemeral, send_modal
+from bot.discord.render import paged
 from bot.models import Consent
 from bot.services import ugc
 from bot.services.callers import Role, require
@@ -18,6 +19,7 @@ from cogs.ugc._forms import PromptModal, SubmissionModal, my_submission_choices,
 from cogs.ugc._review import DecisionButton, ShareButton
 from cogs.ugc._shared import (
     CONFIRM_SECONDS,
+    LIST_PAGE,
     MINE_LIMIT,
     QUEUE_PAGE,
     STATUS_WORDS,
@@ -25,7 +27,6 @@ from cogs.ugc._shared import (
     age,
     echo,
     open_prompt,
-    paged,
     refuse_oversized,
 )
 
@@ -156,7 +157,7 @@ class Ugc(commands.Cog):
             lines.append(
                 f"**{echo(view.title, 100)}** · {status} · {view.submitted_at:%d %b %Y}{files}{extra}"
             )
-        await send_ephemeral(interaction, paged(lines, page, "/share mine"))
+        await send_ephemeral(interaction, paged(lines, page, "/share mine", LIST_PAGE))
 
     @prompt.command(name="create", description="Ask members to share something (moderators)")
     @app_commands.describe(announce="Post it to the announcements channel (default: yes)")
@@ -199,7 +200,9 @@ class Ugc(commands.Cog):
             await send_ephemeral(interaction, "No prompts are open right now.")
             return
         more = "/ugc prompt list" if everything else "/ugc prompts"
-        await send_ephemeral(interaction, paged([_prompt_line(v) for v in views], page, more))
+        await send_ephemeral(
+            interaction, paged([_prompt_line(v) for v in views], page, more, LIST_PAGE)
+        )
 
     @prompt.command(name="list", description="Every prompt, closed ones too (moderators)")
     async def prompt_list(

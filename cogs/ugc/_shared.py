@@ -11,7 +11,6 @@ import discord
 from bot.discord.bot import (
     FlywheelBot,
 )
-from bot.discord.render import pages
 from bot.inputs import shorten
 from bot.media import called, fetch, too_large
 from bot.models import SubmissionStatus
@@ -48,21 +47,6 @@ def age(since: datetime, now: datetime) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} h"
     return f"{minutes // (24 * 60)} days"
-
-
-def paged(lines: list[str], page: int, more: str, per_page: int = LIST_PAGE) -> str:
-    """Return one page of lines, fitted to a message, with a "Page 2 of 3" line when paged."""
-    found = [
-        part
-        for start in range(0, len(lines), per_page)
-        for part in pages(lines[start : start + per_page])
-    ]
-    shown = min(max(page, 1), len(found))
-    text = found[shown - 1]
-    if len(found) > 1:
-        following = f"`{more} page:{shown + 1}` for more" if shown < len(found) else "the last page"
-        text += f"\nPage {shown} of {len(found)}: {following}."
-    return text
 
 
 @dataclass(frozen=True)
