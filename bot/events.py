@@ -24,9 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.db.driver import sqlite_driver, sqlite_time, values_insert
-from bot.db.engine import dumps_json
-from bot.db.hooks import wake_after_commit
+from bot.db.driver import run_core, sqlite_driver, sqlite_time, values_insert
+from bot.db.engine import dumps_json, read_sessions_like
+from bot.db.hooks import Wakeups, wake_after_commit
 from bot.models import EventDelivery, EventRecord
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,9 @@ async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
         raise TypeError(f"{type(event).__name__} is not registered with @domain_event")
     # A Core INSERT, not an ORM add: a tick firing hundreds of rituals publishes one event
     # each, and the unit of work's bookkeeping per object cost it about a tenth of its rate.
-    await session.execute(
+    # Built once and sent straight to SQLite's driver (run_core): a webhook publishes one.
+    await run_core(
+        session,
         _PUBLISH,
         {"name": event.name, "payload": dataclasses.asdict(event), "created_at": clock.now()},
     )
@@ -204,14 +206,17 @@ class EventBus:
         max_attempts: int = 8,
         backoff_seconds: float = 2.0,
         poll_seconds: float = 1.0,
+        settle_seconds: float = 0.0,
     ) -> None:
         self._sessions = sessions
+        # What only reads takes no write lock on SQLite (see bot.db.engine.read_sessions).
+        self._reads = read_sessions_like(sessions)
         self._clock = clock
         self._subscribers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._poll = poll_seconds
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeups(settle_seconds)
 
     def subscribe(
         self,
@@ -232,8 +237,12 @@ class EventBus:
         self._wakeup.set()
 
     async def process_pending(self, limit: int = 200) -> int:
-        """Deliver what is due; return how many deliveries succeeded."""
-        async with self._sessions() as session:
+        """Deliver what is due; return how many deliveries succeeded.
+
+        One read finds the batch and what was delivered of it already; the events nobody
+        subscribes to are marked done together, in one statement.
+        """
+        async with self._reads() as session:
             records = (
                 await session.scalars(
                     select(EventRecord)
@@ -242,18 +251,28 @@ class EventBus:
                     .limit(limit)
                 )
             ).all()
+            wanted = [record.id for record in records if self._subscribers.get(record.name)]
+            known: dict[int, list[EventDelivery]] = defaultdict(list)
+            if wanted:
+                for row in await session.scalars(
+                    select(EventDelivery).where(EventDelivery.event_id.in_(wanted))
+                ):
+                    known[row.event_id].append(row)
+        unheard = {record.id for record in records if not self._subscribers.get(record.name)}
+        if unheard:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(EventRecord)
+                    .where(EventRecord.id.in_(unheard), EventRecord.done_at.is_(None))
+                    .values(done_at=self._clock.now())
+                )
         delivered = 0
         for record in records:
-            delivered += await self._deliver(record)
+            if record.id not in unheard:
+                delivered += await self._deliver(record, known[record.id])
         return delivered
 
-    async def _deliver(self, record: EventRecord) -> int:
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(EventDelivery).where(EventDelivery.event_id == record.id)
-                )
-            ).all()
+    async def _deliver(self, record: EventRecord, rows: Sequence[EventDelivery]) -> int:
         known = {row.subscriber: row for row in rows}
         now = self._clock.now()
         delivered = 0
@@ -364,15 +383,9 @@ class EventBus:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver events until ``stop`` is set, waking on commits and polling for other processes."""
         while not stop.is_set():
-            self._wakeup.clear()
+            self._wakeup.starting()
             try:
                 await self.process_pending()
             except Exception:
                 log.exception("event delivery pass failed; retrying")
-            waiter = asyncio.ensure_future(self._wakeup.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            stopper.cancel()
+            await self._wakeup.wait(stop, self._poll)

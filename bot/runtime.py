@@ -100,6 +100,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         max_attempts=settings.outbox.max_attempts,
         backoff_seconds=settings.outbox.backoff_base_seconds,
         poll_seconds=settings.outbox.poll_seconds,
+        settle_seconds=settings.outbox.settle_seconds,
     )
     dispatcher = Dispatcher(plain, clock, settings.outbox)
     secret = settings.secrets.FLYWHEEL_SECRET_KEY

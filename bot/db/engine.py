@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import await_
 
-from bot.db.sqlite_cursor import sqlite_module
+from bot.db import sqlite_cursor
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # 32 MiB of page cache (SQLite's default is 2 MiB): chat ingest updates the score rows and
@@ -38,7 +37,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             echo=echo,
             connect_args={"timeout": 30},
             json_serializer=dumps_json,
-            module=sqlite_module(),  # one trip to the driver's thread per statement
+            # One trip to the driver's thread per statement; writers queue on the loop.
+            module=sqlite_cursor.sqlite_module(SQLITE_BUSY_TIMEOUT_MS / 1000),
         )
         _configure_sqlite(engine)
         return engine
@@ -79,10 +79,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Under WAL a deferred transaction that reads and then writes fails at once with
         # "database is locked" if another writer got in first, whatever the busy timeout.
         # Taking the write lock up front makes concurrent writers queue instead.
-        begin = "BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+        reads = bool(connection.get_execution_options().get(READ_ONLY))
         # Straight to the driver: one trip to its thread, where a statement through the
         # connection takes three (a read of a board is a few hundred microseconds in all).
-        await_(connection.connection.driver_connection.execute_fetchall(begin))
+        # A writer first waits its turn among this engine's writers (sqlite_cursor.WriteGate).
+        sqlite_cursor.begin(
+            connection.connection.dbapi_connection,
+            "BEGIN" if reads else "BEGIN IMMEDIATE",
+            writes=not reads,
+        )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -107,3 +112,16 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     if name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def read_sessions_like(
+    sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Return read-only sessions (:func:`read_sessions`) on the engine ``sessions`` are bound to.
+
+    A factory bound to no engine is returned as it is.
+    """
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return sessions
+    return read_sessions(bind)

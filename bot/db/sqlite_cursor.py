@@ -7,6 +7,14 @@ four steps in one function run on that thread and keeps what SQLAlchemy reads af
 (the description, the rows, ``rowcount``, ``lastrowid``). Errors are the driver's own,
 raised and translated as before; server-side cursors (``stream``) keep SQLAlchemy's class.
 
+The module's connections also share a :class:`WriteGate`: a writing transaction waits for
+the gate (an asyncio lock, per engine) before ``BEGIN IMMEDIATE`` and lets it go when it
+commits, rolls back or closes. Within one process, writers then queue on the event loop
+and each starts as soon as the one before it ends. Without it they met in SQLite's busy
+handler, which sleeps 1, 2, 5, 10 … 100 ms between tries: a webhook's commit woke the event
+and outbox loops, their transactions collided with the next request's, and the loser slept
+through most of the lock's free time. Other processes still wait in the busy handler.
+
 :func:`sqlite_module` is passed to ``create_async_engine(module=…)``; the class names it
 builds on are SQLAlchemy's aiosqlite adapter's (``sqlalchemy.dialects.sqlite.aiosqlite``,
 2.1), checked by every SQLite test. Reaching into them is this module's whole purpose,
@@ -17,7 +25,9 @@ hence the file-wide SLF001 exemption.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from collections import deque
 from typing import Any, cast
 
@@ -27,7 +37,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
-from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util import EMPTY_DICT, await_
 
 Outcome = tuple[Any, list[Any] | None, int, int | None]
 
@@ -113,19 +123,106 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, True)
 
 
+class WriteGate:
+    """One writing transaction at a time among one engine's connections, queued on the loop."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        # An asyncio lock belongs to one event loop; an engine may be used from several
+        # (tests, the CLI's runs), so each loop gets its own.
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def acquire(self) -> asyncio.Lock:
+        """Wait for the gate; after the busy timeout, fail as SQLite would ("database is locked")."""
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        return lock
+
+
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_gate", "_held")
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any, gate: WriteGate) -> None:
+        super().__init__(dbapi, connection)
+        self._gate = gate
+        self._held: asyncio.Lock | None = None
+
+    def begin(self, statement: str, *, writes: bool) -> None:
+        """Begin a transaction; one that ``writes`` waits for the engine's gate first."""
+        driver = cast(aiosqlite.Connection, self._connection)
+        if not writes:
+            await_(driver.execute_fetchall(statement))
+            return
+        self._release()  # a transaction left open before would otherwise hold it twice
+        self._held = await_(self._gate.acquire())
+        try:
+            await_(driver.execute_fetchall(statement))
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and held.locked():
+            held.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            # The pool rolls back every connection it takes back: a trip to the driver's
+            # thread, for nothing when no transaction is open (the usual case, after commit).
+            raw = cast(aiosqlite.Connection, self._connection)._conn
+            if raw is None or raw.in_transaction:
+                super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:
+            self._release()
 
 
 class _Module(AsyncAdapt_aiosqlite_dbapi):
-    """SQLAlchemy's aiosqlite module whose connections make :class:`OneTripCursor` cursors."""
+    """SQLAlchemy's aiosqlite module whose connections make :class:`OneTripCursor` cursors
+    and share one :class:`WriteGate`."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any, gate: WriteGate) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.gate = gate
 
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         adapted = super().connect(*arg, **kw)
-        return _Connection(self, adapted._connection)
+        return _Connection(self, adapted._connection, self.gate)
 
 
-def sqlite_module() -> Any:
-    """Return the DBAPI module for ``create_async_engine(module=…)`` on SQLite."""
-    return _Module(aiosqlite, sqlite3)
+def sqlite_module(busy_timeout: float) -> Any:
+    """Return the DBAPI module for ``create_async_engine(module=…)`` on SQLite (one per engine)."""
+    return _Module(aiosqlite, sqlite3, WriteGate(busy_timeout))
+
+
+def begin(dbapi_connection: Any, statement: str, *, writes: bool) -> None:
+    """Begin a transaction on a connection of :func:`sqlite_module`'s (in SQLAlchemy's greenlet)."""
+    cast(_Connection, dbapi_connection).begin(statement, writes=writes)

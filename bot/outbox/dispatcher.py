@@ -22,6 +22,8 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.db.engine import read_sessions_like
+from bot.db.hooks import Wakeups
 from bot.events import Event, publish
 from bot.messages import DirectMessage, Edit, Post, RoleChange, Subject, UnreadableEffect, load
 from bot.models import OutboxMessage
@@ -75,11 +77,12 @@ class Dispatcher:
         senders: Iterable[Sender] = (),
     ) -> None:
         self._sessions = sessions
+        self._reads = read_sessions_like(sessions)  # no write lock to look (SQLite)
         self._clock = clock
         self._settings = settings
         self._senders: dict[str, Sender] = {}
         self.limiter = RateLimiter(clock)
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeups(settings.settle_seconds)
         for sender in senders:
             self.register(sender)
 
@@ -472,16 +475,17 @@ class Dispatcher:
         waiting = OutboxMessage.status == "pending"
         if not blocked:
             waiting = and_(waiting, OutboxMessage.blocked_at.is_(None))
-        async with self._sessions() as session:
-            pending = await session.scalar(
-                select(func.min(OutboxMessage.not_before)).where(mine, waiting)
-            )
-            leased = await session.scalar(
-                select(func.min(OutboxMessage.lease_until)).where(
-                    mine, OutboxMessage.status.in_(LEASED)
+        leased = OutboxMessage.status.in_(LEASED)
+        async with self._reads() as session:
+            found = (
+                await session.execute(
+                    select(
+                        func.min(case((waiting, OutboxMessage.not_before))),
+                        func.min(case((leased, OutboxMessage.lease_until))),
+                    ).where(mine, or_(waiting, leased))
                 )
-            )
-        times = [when for when in (pending, leased) if when is not None]
+            ).one()
+        times: list[datetime] = [when for when in found if when is not None]
         if not times:
             return None
         return max(0.0, (min(times) - self._clock.now()).total_seconds())
@@ -507,21 +511,18 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set, waking on commits and at the next due time."""
         while not stop.is_set():
-            self._wakeup.clear()
+            self._wakeup.starting()
             wait: float | None
             try:
-                if await self.dispatch_due():
-                    continue
+                # Look first (a read, no write lock): most wakes are commits that queued
+                # nothing for this process's senders.
                 wait = await self.next_due_in()
+                if wait == 0:
+                    if await self.dispatch_due():
+                        continue
+                    wait = await self.next_due_in()
             except Exception:
                 log.exception("outbox pass failed; retrying")
                 wait = self._settings.poll_seconds
             poll = self._settings.poll_seconds
-            timeout = poll if wait is None else min(max(wait, 0.01), poll)
-            waiter = asyncio.ensure_future(self._wakeup.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            stopper.cancel()
+            await self._wakeup.wait(stop, poll if wait is None else min(max(wait, 0.01), poll))

@@ -6,9 +6,10 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
+from bot import events as events_module
+from bot.db.driver import run_core
 from bot.models import EventRecord, Order, OutboxMessage, StripeEvent, Subscription
 from bot.payments.signature import sign
 from bot.sandbox.stripe import sign_payload
@@ -124,7 +125,7 @@ async def test_a_rotated_secret_signs_twice_and_either_signature_is_accepted(sho
 
 
 async def test_a_handler_failure_answers_500_and_stripes_retry_records_it_once(
-    shop: Shop, caplog: pytest.LogCaptureFixture
+    shop: Shop, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member_id, uid = await shop.member("ada")
     shop.sandbox.add_webhook_endpoint(shop.url, secret=SECRET)
@@ -133,20 +134,19 @@ async def test_a_handler_failure_answers_500_and_stripes_retry_records_it_once(
     tripped: list[str] = []
 
     # The first payment.recorded row fails to insert: by then the event and the order are
-    # written in the transaction, so the rollback must take them back.
-    def fail_the_first_payment_event(_conn, _cursor, statement, _params, _context, _many):
-        if statement.lstrip().upper().startswith("INSERT INTO EVENTS") and not tripped:
-            tripped.append(statement)
+    # written in the transaction, so the rollback must take them back. (Events are inserted
+    # through run_core, straight to SQLite's driver: the failure is injected there.)
+    async def fail_the_first_payment_event(session, statement, params):  # type: ignore[no-untyped-def]
+        if statement is events_module._PUBLISH and not tripped:
+            tripped.append(params["name"])
             raise RuntimeError("the disk is full (injected)")
+        return await run_core(session, statement, params)
 
-    engine = shop.runtime.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", fail_the_first_payment_event)
-    try:
-        with caplog.at_level(logging.ERROR, logger="bot.web.stripe_webhook"):
-            shop.sandbox.complete_session(checkout.id)
-            await shop.settle()
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", fail_the_first_payment_event)
+    monkeypatch.setattr(events_module, "run_core", fail_the_first_payment_event)
+    with caplog.at_level(logging.ERROR, logger="bot.web.stripe_webhook"):
+        shop.sandbox.complete_session(checkout.id)
+        await shop.settle()
+    monkeypatch.undo()
 
     completed = next(
         d for d in shop.sandbox.deliveries if d.event_type == "checkout.session.completed"
