@@ -149,6 +149,11 @@ _PUBLISH = insert(cast(Table, EventRecord.__table__))
 _PUBLISH_SQLITE = "INSERT INTO events (name, payload, created_at)"
 
 
+def payload_of(event: Event) -> dict[str, Any]:
+    """Return an event's fields as its stored payload (values are plain: JSON writes them)."""
+    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+
+
 async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
     """Record an event in the caller's transaction; subscribers see it after commit."""
     if not event.name:
@@ -159,7 +164,7 @@ async def publish(session: AsyncSession, clock: Clock, event: Event) -> None:
     await run_core(
         session,
         _PUBLISH,
-        {"name": event.name, "payload": dataclasses.asdict(event), "created_at": clock.now()},
+        {"name": event.name, "payload": payload_of(event), "created_at": clock.now()},
     )
     wake_after_commit(session)
 
@@ -180,13 +185,13 @@ async def publish_many(session: AsyncSession, clock: Clock, events: Sequence[Eve
         await values_insert(
             driver,
             _PUBLISH_SQLITE,
-            [(e.name, dumps_json(dataclasses.asdict(e)), stamp) for e in events],
+            [(e.name, dumps_json(payload_of(e)), stamp) for e in events],
             "",
         )
     else:
         await session.execute(
             _PUBLISH,
-            [{"name": e.name, "payload": dataclasses.asdict(e), "created_at": now} for e in events],
+            [{"name": e.name, "payload": payload_of(e), "created_at": now} for e in events],
         )
     wake_after_commit(session)
 

@@ -1,10 +1,13 @@
-"""SQLite statements through SQLAlchemy take one trip to aiosqlite's thread (`bot.db.sqlite_cursor`).
+"""SQLite statements through SQLAlchemy take one trip to aiosqlite's thread at most, and the
+small ones of a write transaction none (`bot.db.sqlite_cursor`); writers queue on one gate.
 
 These build their own SQLite engine (the adapter is SQLite's), so they run the same on both legs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine
+from bot.db.engine import READ_ONLY
+from bot.db.sqlite_cursor import QUICK_VALUES, WriteGate
 
 
 @pytest_asyncio.fixture
@@ -42,14 +47,66 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return seen
 
 
-async def test_a_statement_with_rows_is_one_trip_to_the_driver_thread(sqlite_engine, trips):
+async def test_a_read_is_one_trip_to_the_driver_thread_begin_included(sqlite_engine, trips):
     async with sqlite_engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (v) VALUES ('a'), ('b')"))
+    reads = sqlite_engine.execution_options(**{READ_ONLY: True})
+    async with reads.connect() as connection:
         trips.clear()
         result = await connection.execute(text("SELECT v FROM t ORDER BY v"))
 
-        assert len(trips) == 1
+        assert len(trips) == 1  # the deferred BEGIN went with it
         assert result.scalars().all() == ["a", "b"]
+
+
+async def test_small_statements_of_a_write_transaction_take_no_trip_but_commit_does(
+    sqlite_engine, trips
+):
+    async with sqlite_engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        assert len(trips) == 1  # BEGIN IMMEDIATE and the first statement, together
+        for letter in "bcdef":
+            await connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": letter})
+        found = await connection.scalar(text("SELECT count(*) FROM t"))
+        assert len(trips) == 1 and found == 6
+    assert len(trips) == 2  # COMMIT
+
+
+async def test_a_bulk_statement_and_an_empty_transaction_keep_to_the_rule(sqlite_engine, trips):
+    async with sqlite_engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        trips.clear()
+        many = ", ".join(f"(:v{n})" for n in range(QUICK_VALUES + 1))
+        values = {f"v{n}": f"x{n}" for n in range(QUICK_VALUES + 1)}
+        await connection.execute(text(f"INSERT INTO t (v) VALUES {many}"), values)  # noqa: S608
+        assert len(trips) == 1  # too many values to run on the loop: the thread takes it
+    trips.clear()
+    async with sqlite_engine.begin():
+        pass
+    assert trips == []  # nothing was sent, so nothing began and nothing is committed
+
+
+async def test_writers_of_one_engine_queue_and_all_commit(sqlite_engine):
+    async def write(letter: str) -> None:
+        async with sqlite_engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": letter})
+            await asyncio.sleep(0.01)  # holds the gate: the others wait on the loop
+            await connection.execute(text("UPDATE t SET v = v || '!' WHERE v = :v"), {"v": letter})
+
+    await asyncio.gather(*(write(letter) for letter in "abcdefgh"))
+
+    async with sqlite_engine.connect() as connection:
+        found = (await connection.execute(text("SELECT v FROM t ORDER BY v"))).scalars().all()
+    assert found == [f"{letter}!" for letter in "abcdefgh"]
+
+
+async def test_the_gate_times_out_as_sqlite_would():
+    gate = WriteGate(0.05)
+    held = await gate.acquire()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        await gate.acquire()
+    held.release()
+    (await gate.acquire()).release()
 
 
 async def test_rowcount_lastrowid_and_returning_read_as_the_driver_gives_them(sqlite_engine):
@@ -67,6 +124,7 @@ async def test_rowcount_lastrowid_and_returning_read_as_the_driver_gives_them(sq
 
 async def test_executemany_writes_every_row_in_one_trip(sqlite_engine, trips):
     async with sqlite_engine.begin() as connection:
+        await connection.execute(text("SELECT 1"))
         trips.clear()
         result = await connection.execute(
             text("INSERT INTO t (v) VALUES (:v)"), [{"v": "a"}, {"v": "b"}, {"v": "c"}]

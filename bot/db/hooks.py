@@ -12,18 +12,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 WAKERS = "wakers"
+_WAKE = "wake_after_commit"
 
 
+@event.listens_for(Session, "after_commit")
 def _wake(session: Session) -> None:
-    for wake in session.info.get(WAKERS, ()):
-        wake()
+    if session.info.pop(_WAKE, False):
+        for wake in session.info.get(WAKERS, ()):
+            wake()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: object) -> None:
+    session.info.pop(_WAKE, None)
 
 
 def wake_after_commit(session: AsyncSession) -> None:
-    """Ask the session to call the configured wakers (``info={"wakers": [...]}``) after commit."""
-    sync_session = session.sync_session
-    if not event.contains(sync_session, "after_commit", _wake):
-        event.listen(sync_session, "after_commit", _wake)
+    """Ask the session to call the configured wakers (``info={"wakers": [...]}``) after commit.
+
+    A flag, not a listener per session: one listener on every Session reads it (setting up
+    a listener cost a webhook as much as two of its statements).
+    """
+    session.sync_session.info[_WAKE] = True
 
 
 def session_info(*wakers: Callable[[], Any]) -> dict[str, Any]:

@@ -15,6 +15,15 @@ handler, which sleeps 1, 2, 5, 10 … 100 ms between tries: a webhook's commit w
 and outbox loops, their transactions collided with the next request's, and the loser slept
 through most of the lock's free time. Other processes still wait in the busy handler.
 
+Trips to the driver's thread are few besides. ``BEGIN`` is not sent on its own: it goes with
+the transaction's first statement, in one trip (a transaction that sends none costs none).
+And inside a write transaction, while it holds the gate and SQLite's write lock, a small
+statement (at most :data:`QUICK_VALUES` bound values, not an ``executemany``) runs on the
+event loop's own thread: it cannot wait for a lock there (the transaction holds the only
+one a writer needs under WAL), it takes tens of microseconds, and the trip it saves took
+about a hundred (a queue, a thread switch, a wake of the loop). ``COMMIT``, reads outside
+write transactions and bulk statements keep the thread, so a long one never stalls the loop.
+
 :func:`sqlite_module` is passed to ``create_async_engine(module=…)``; the class names it
 builds on are SQLAlchemy's aiosqlite adapter's (``sqlalchemy.dialects.sqlite.aiosqlite``,
 2.1), checked by every SQLite test. Reaching into them is this module's whole purpose,
@@ -123,6 +132,65 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, True)
 
 
+# A statement binding at most this many values, inside a write transaction, runs inline.
+QUICK_VALUES = 64
+_FETCHALL = aiosqlite.Connection._execute_fetchall
+
+
+def _begun(connection: sqlite3.Connection, begin: str, fn: Any, args: Any, kwargs: Any) -> Any:
+    """Begin the transaction, then run the first statement (one trip to the thread)."""
+    connection.execute(begin)
+    return fn(*args, **kwargs)
+
+
+class _Driver(aiosqlite.Connection):
+    """aiosqlite's connection, whose small statements in a write transaction run inline."""
+
+    def __init__(self, connector: Any, iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self.owner: _Connection | None = None
+        self.in_flight = 0  # calls sent to the thread and not answered yet
+
+    def _quick(self, fn: Any, args: tuple[Any, ...]) -> bool:
+        owner = self.owner
+        if owner is None or not owner.writing or self.in_flight or self._connection is None:
+            return False
+        target = getattr(fn, "__func__", fn)
+        if target is _run:
+            if args[3]:  # executemany
+                return False
+            values = args[2]
+        elif target is _FETCHALL or fn == self._connection.execute:
+            values = args[-1]
+        else:
+            return False
+        return values is None or len(values) <= QUICK_VALUES
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._quick(fn, args):
+            return fn(*args, **kwargs)
+        begin = self.owner.take_begin() if self.owner is not None else None
+        if begin is not None and self._connection is not None:
+            fn, args, kwargs = _begun, (self._connection, begin, fn, args, kwargs), {}
+        self.in_flight += 1
+        try:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            self.in_flight -= 1
+
+
+def _connect(database: Any, *, iter_chunk_size: int = 64, **kwargs: Any) -> _Driver:
+    """``aiosqlite.connect``, making a :class:`_Driver`."""
+    return _Driver(lambda: sqlite3.connect(database, **kwargs), iter_chunk_size)
+
+
+class _Aiosqlite:
+    """The aiosqlite module as SQLAlchemy's adapter reads it, with :func:`_connect`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _connect if name == "connect" else getattr(aiosqlite, name)
+
+
 class WriteGate:
     """One writing transaction at a time among one engine's connections, queued on the loop."""
 
@@ -140,6 +208,9 @@ class WriteGate:
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
+        if not lock.locked():
+            await lock.acquire()  # free: taken at once, no timer to set
+            return lock
         try:
             async with asyncio.timeout(self._timeout):
                 await lock.acquire()
@@ -149,27 +220,34 @@ class WriteGate:
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_gate", "_held")
+    __slots__ = ("_gate", "_held", "_pending")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any, gate: WriteGate) -> None:
         super().__init__(dbapi, connection)
         self._gate = gate
         self._held: asyncio.Lock | None = None
+        self._pending: str | None = None  # a BEGIN to send with the first statement
+        if isinstance(connection, _Driver):
+            connection.owner = self
+
+    @property
+    def writing(self) -> bool:
+        """Whether a write transaction is open (begun, holding the gate)."""
+        return self._held is not None and self._pending is None
+
+    def take_begin(self) -> str | None:
+        """Return the BEGIN not sent yet (the caller sends it), if any."""
+        pending, self._pending = self._pending, None
+        return pending
 
     def begin(self, statement: str, *, writes: bool) -> None:
-        """Begin a transaction; one that ``writes`` waits for the engine's gate first."""
-        driver = cast(aiosqlite.Connection, self._connection)
-        if not writes:
-            await_(driver.execute_fetchall(statement))
-            return
+        """Begin a transaction with its first statement; one that ``writes`` waits for the
+        engine's gate first."""
         self._release()  # a transaction left open before would otherwise hold it twice
-        self._held = await_(self._gate.acquire())
-        try:
-            await_(driver.execute_fetchall(statement))
-        except BaseException:
-            self._release()
-            raise
+        if writes:
+            self._held = await_(self._gate.acquire())
+        self._pending = statement
 
     def _release(self) -> None:
         held, self._held = self._held, None
@@ -178,7 +256,8 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         try:
-            super().commit()
+            if self.take_begin() is None:  # else no statement ran: nothing began
+                super().commit()
         finally:
             self._release()
 
@@ -186,19 +265,21 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         try:
             # The pool rolls back every connection it takes back: a trip to the driver's
             # thread, for nothing when no transaction is open (the usual case, after commit).
-            raw = cast(aiosqlite.Connection, self._connection)._conn
-            if raw is None or raw.in_transaction:
+            raw = cast(aiosqlite.Connection, self._connection)._connection
+            if self.take_begin() is None and (raw is None or raw.in_transaction):
                 super().rollback()
         finally:
             self._release()
 
     def close(self) -> None:
+        self._pending = None
         try:
             super().close()
         finally:
             self._release()
 
     def terminate(self) -> None:
+        self._pending = None
         try:
             super().terminate()
         finally:
@@ -220,7 +301,7 @@ class _Module(AsyncAdapt_aiosqlite_dbapi):
 
 def sqlite_module(busy_timeout: float) -> Any:
     """Return the DBAPI module for ``create_async_engine(module=…)`` on SQLite (one per engine)."""
-    return _Module(aiosqlite, sqlite3, WriteGate(busy_timeout))
+    return _Module(_Aiosqlite(), sqlite3, WriteGate(busy_timeout))
 
 
 def begin(dbapi_connection: Any, statement: str, *, writes: bool) -> None:
