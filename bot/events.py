@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -145,7 +145,15 @@ def decode(name: str, payload: dict[str, Any]) -> Event:
 
 # The table, not the entity: an INSERT of the entity goes through the ORM's bulk-insert
 # machinery (about a third of the statement's cost) for a row nothing loads back.
-_PUBLISH = insert(cast(Table, EventRecord.__table__))
+_EVENTS = cast(Table, EventRecord.__table__)
+_PUBLISH = insert(_EVENTS)
+# The bus's pass: the oldest events not done yet, by id and name.
+_PENDING = (
+    select(_EVENTS.c.id, _EVENTS.c.name)
+    .where(_EVENTS.c.done_at.is_(None))
+    .order_by(_EVENTS.c.id)
+    .limit(bindparam("limit"))
+)
 _PUBLISH_SQLITE = "INSERT INTO events (name, payload, created_at)"
 
 
@@ -248,33 +256,35 @@ class EventBus:
         subscribes to are marked done together, in one statement.
         """
         async with self._reads() as session:
-            records = (
-                await session.scalars(
-                    select(EventRecord)
-                    .where(EventRecord.done_at.is_(None))
-                    .order_by(EventRecord.id)
-                    .limit(limit)
-                )
-            ).all()
-            wanted = [record.id for record in records if self._subscribers.get(record.name)]
+            # Names first (plain rows): most events of a burst have no subscriber, and
+            # neither their payloads nor ORM objects are needed to mark them done.
+            due = await run_core(session, _PENDING, {"limit": limit})
+            wanted = [event_id for event_id, name in due if self._subscribers.get(name)]
+            records: list[EventRecord] = []
             known: dict[int, list[EventDelivery]] = defaultdict(list)
             if wanted:
+                records = list(
+                    await session.scalars(
+                        select(EventRecord)
+                        .where(EventRecord.id.in_(wanted))
+                        .order_by(EventRecord.id)
+                    )
+                )
                 for row in await session.scalars(
                     select(EventDelivery).where(EventDelivery.event_id.in_(wanted))
                 ):
                     known[row.event_id].append(row)
-        unheard = {record.id for record in records if not self._subscribers.get(record.name)}
+        unheard = [event_id for event_id, name in due if not self._subscribers.get(name)]
         if unheard:
             async with self._sessions() as session, session.begin():
                 await session.execute(
-                    update(EventRecord)
-                    .where(EventRecord.id.in_(unheard), EventRecord.done_at.is_(None))
+                    update(_EVENTS)
+                    .where(_EVENTS.c.id.in_(unheard), _EVENTS.c.done_at.is_(None))
                     .values(done_at=self._clock.now())
                 )
         delivered = 0
         for record in records:
-            if record.id not in unheard:
-                delivered += await self._deliver(record, known[record.id])
+            delivered += await self._deliver(record, known[record.id])
         return delivered
 
     async def _deliver(self, record: EventRecord, rows: Sequence[EventDelivery]) -> int:

@@ -35,6 +35,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
+        # A dispatcher's "what is due for my platforms?": it never reads other platforms'
+        # rows (a web process leaves the bot's to it, however many wait).
+        Index("ix_outbox_platform_status_not_before", "platform", "status", "not_before"),
         Index("ix_outbox_platform_external_id", "platform", "external_id"),
         # Deleting or pausing a subject (a ritual) cancels what is queued about it.
         Index("ix_outbox_subject", "subject_kind", "subject_id"),

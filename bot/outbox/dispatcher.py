@@ -475,15 +475,14 @@ class Dispatcher:
         waiting = OutboxMessage.status == "pending"
         if not blocked:
             waiting = and_(waiting, OutboxMessage.blocked_at.is_(None))
-        leased = OutboxMessage.status.in_(LEASED)
+        # Two lookups in one statement, each served by (platform, status, not_before).
+        pending = select(func.min(OutboxMessage.not_before)).where(mine, waiting)
+        leased = select(func.min(OutboxMessage.lease_until)).where(
+            mine, OutboxMessage.status.in_(LEASED)
+        )
         async with self._reads() as session:
             found = (
-                await session.execute(
-                    select(
-                        func.min(case((waiting, OutboxMessage.not_before))),
-                        func.min(case((leased, OutboxMessage.lease_until))),
-                    ).where(mine, or_(waiting, leased))
-                )
+                await session.execute(select(pending.scalar_subquery(), leased.scalar_subquery()))
             ).one()
         times: list[datetime] = [when for when in found if when is not None]
         if not times:
