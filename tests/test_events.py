@@ -124,3 +124,35 @@ async def test_two_buses_apply_a_subscribers_effect_once(committed, clock):
         ).all()
     # Whichever bus lost the race had its handler's transaction rolled back with the delivery.
     assert len(deliveries) == 1 and len(audits) == 1
+
+
+async def test_events_nobody_hears_are_finished_together_and_the_heard_delivered(committed, clock):
+    bus = EventBus(committed, clock)
+    seen: list[int] = []
+
+    async def on_created(session, event: MemberCreated) -> None:
+        seen.append(event.member_id)
+
+    bus.subscribe(MemberCreated, on_created)
+    _, member = await _seed_member(committed, clock)  # member.created: heard
+    async with committed() as session, session.begin():
+        for number in range(3):  # activity.recorded: nobody subscribes to it here
+            await record_activity(
+                session,
+                clock,
+                member_id=member.member_id,
+                kind="message",
+                points=1,
+                source_key=f"m{number}",
+            )
+
+    assert await bus.process_pending() == 1 and seen == [member.member_id]
+    async with committed() as session:
+        records = (await session.scalars(select(EventRecord))).all()
+        deliveries = (await session.scalars(select(EventDelivery))).all()
+    assert {r.name for r in records} == {"member.created", "activity.recorded"}
+    assert all(r.done_at is not None for r in records) and len(records) >= 4
+    assert [d.subscriber for d in deliveries] == [
+        f"{on_created.__module__}.{on_created.__qualname__}"
+    ]
+    assert await bus.process_pending() == 0

@@ -21,8 +21,9 @@ And inside a write transaction, while it holds the gate and SQLite's write lock,
 statement (at most :data:`QUICK_VALUES` bound values, not an ``executemany``) runs on the
 event loop's own thread: it cannot wait for a lock there (the transaction holds the only
 one a writer needs under WAL), it takes tens of microseconds, and the trip it saves took
-about a hundred (a queue, a thread switch, a wake of the loop). ``COMMIT``, reads outside
-write transactions and bulk statements keep the thread, so a long one never stalls the loop.
+about a hundred (a queue, a thread switch, a wake of the loop). A write's ``COMMIT``, reads
+outside write transactions and bulk statements keep the thread, so a long one never stalls
+the loop; ending a read-only transaction (``COMMIT`` of a snapshot) runs inline too.
 
 :func:`sqlite_module` is passed to ``create_async_engine(module=…)``; the class names it
 builds on are SQLAlchemy's aiosqlite adapter's (``sqlalchemy.dialects.sqlite.aiosqlite``,
@@ -153,8 +154,11 @@ class _Driver(aiosqlite.Connection):
 
     def _quick(self, fn: Any, args: tuple[Any, ...]) -> bool:
         owner = self.owner
-        if owner is None or not owner.writing or self.in_flight or self._connection is None:
+        if owner is None or self.in_flight or self._connection is None:
             return False
+        if not owner.writing:
+            # Ending a read-only transaction lets go of its snapshot: nothing to wait for.
+            return owner.reading and fn == self._connection.commit
         target = getattr(fn, "__func__", fn)
         if target is _run:
             if args[3]:  # executemany
@@ -235,6 +239,11 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
     def writing(self) -> bool:
         """Whether a write transaction is open (begun, holding the gate)."""
         return self._held is not None and self._pending is None
+
+    @property
+    def reading(self) -> bool:
+        """Whether no write transaction is open or about to begin (a read, or none)."""
+        return self._held is None and self._pending is None
 
     def take_begin(self) -> str | None:
         """Return the BEGIN not sent yet (the caller sends it), if any."""
