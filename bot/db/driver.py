@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy import Executable, Table
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import Base
@@ -290,7 +291,10 @@ async def run_core(
     """
     driver = await sqlite_driver(session)
     if driver is None:
-        return list((await session.execute(statement, params)).all())
+        result = await session.execute(statement, params)
+        if isinstance(result, CursorResult) and not result.returns_rows:
+            return []  # an UPDATE, or an INSERT without RETURNING
+        return list(result.all())
     prepared = _prepare(statement, session.get_bind().dialect, tuple(params))
     values = prepared.compiled.construct_params(params)
     bound = [
