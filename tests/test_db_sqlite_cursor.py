@@ -15,13 +15,14 @@ from typing import Any
 import aiosqlite
 import pytest
 import pytest_asyncio
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import create_engine
+from bot.db import create_engine, sqlite_cursor
 from bot.db.engine import READ_ONLY
-from bot.db.sqlite_cursor import QUICK_VALUES, WriteGate
+from bot.db.sqlite_cursor import QUICK_VALUES, WriteGate, fetch_quick
 
 
 @pytest_asyncio.fixture
@@ -61,31 +62,71 @@ async def test_a_read_is_one_trip_to_the_driver_thread_begin_included(sqlite_eng
     assert len(trips) == 1  # ending a snapshot runs on the loop
 
 
-async def test_small_statements_of_a_write_transaction_take_no_trip_but_commit_does(
+async def test_cheap_statements_of_a_write_transaction_take_no_trip_but_commit_does(
     sqlite_engine, trips
 ):
     async with sqlite_engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
         assert len(trips) == 1  # BEGIN IMMEDIATE and the first statement, together
+        driver = (await connection.get_raw_connection()).driver_connection
         for letter in "bcdef":
-            await connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": letter})
-        found = await connection.scalar(text("SELECT count(*) FROM t"))
-        assert len(trips) == 1 and found == 6
-    assert len(trips) == 2  # COMMIT
+            await fetch_quick(driver, "INSERT INTO t (v) VALUES (?)", (letter,))
+        found = await fetch_quick(driver, "SELECT count(*) FROM t", ())
+        assert len(trips) == 1 and found == [(6,)]
+        # SQLAlchemy's own statements may be slow ones: they keep the thread.
+        await connection.execute(text("SELECT count(*) FROM t"))
+        assert len(trips) == 2
+    assert len(trips) == 3  # COMMIT
 
 
-async def test_a_bulk_statement_and_an_empty_transaction_keep_to_the_rule(sqlite_engine, trips):
+async def test_a_bulk_statement_a_long_run_and_an_empty_transaction_take_the_thread(
+    sqlite_engine, trips, monkeypatch
+):
     async with sqlite_engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        driver = (await connection.get_raw_connection()).driver_connection
         trips.clear()
-        many = ", ".join(f"(:v{n})" for n in range(QUICK_VALUES + 1))
-        values = {f"v{n}": f"x{n}" for n in range(QUICK_VALUES + 1)}
-        await connection.execute(text(f"INSERT INTO t (v) VALUES {many}"), values)  # noqa: S608
-        assert len(trips) == 1  # too many values to run on the loop: the thread takes it
+        many = ", ".join("(?)" for _ in range(QUICK_VALUES + 1))
+        bulk = "INSERT INTO t (v) VALUES " + many  # noqa: S608 -- placeholders only
+        await fetch_quick(driver, bulk, [f"x{n}" for n in range(QUICK_VALUES + 1)])
+        assert len(trips) == 1  # too many values to run on the loop
+        monkeypatch.setattr(sqlite_cursor, "INLINE_SECONDS", 0.0)
+        await fetch_quick(driver, "INSERT INTO t (v) VALUES (?)", ("b",))
+        assert len(trips) == 2  # the loop has had no turn for too long: the thread takes it
     trips.clear()
     async with sqlite_engine.begin():
         pass
     assert trips == []  # nothing was sent, so nothing began and nothing is committed
+
+
+async def test_a_begin_that_fails_is_sent_again_with_the_next_statement(tmp_path):
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+
+    @sa_event.listens_for(engine.sync_engine, "connect")
+    def _impatient(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=50")
+
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async with engine.connect() as connection:
+            await connection.begin()
+            with pytest.raises(OperationalError, match="locked"):
+                await connection.execute(text("INSERT INTO t (v) VALUES ('lost')"))
+            other.execute("ROLLBACK")
+            driver = (await connection.get_raw_connection()).driver_connection
+            # Not inline and not outside a transaction: it carries the BEGIN again.
+            await fetch_quick(driver, "INSERT INTO t (v) VALUES (?)", ("kept until rollback",))
+            assert driver._connection.in_transaction
+            await connection.rollback()
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM t")) == 0
+    finally:
+        other.close()
+        await engine.dispose()
 
 
 async def test_writers_of_one_engine_queue_and_all_commit(sqlite_engine):

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import Base
 from bot.db.engine import dialect_insert
+from bot.db.sqlite_cursor import fetch_quick
 
 # SQLite's default SQLITE_MAX_VARIABLE_NUMBER (3.32 and later): a statement binds at most this.
 MAX_VARIABLES = 32_766
@@ -220,7 +221,7 @@ async def insert_new(
     # Table and column names come from the model, never from input; the values are bound.
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks(len(names))}) "  # noqa: S608
     sql += f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING id"
-    rows = list(await driver.execute_fetchall(sql, [_bound(values[name]) for name in names]))
+    rows = await fetch_quick(driver, sql, [_bound(values[name]) for name in names])
     return int(rows[0][0]) if rows else None
 
 
@@ -286,8 +287,9 @@ async def run_core(
     On SQLite it is compiled once per engine and sent straight to the driver (one trip, a
     tenth of ``session.execute``'s Python): values are bound through their types' processors
     as SQLAlchemy binds them, but rows come back as the driver gives them (integers and text
-    as themselves; times as text), so use it for statements returning ids or nothing.
-    Elsewhere it is ``session.execute``.
+    as themselves; times as text), so use it for statements returning ids or nothing. It is
+    for cheap statements (a few rows by key): in a write transaction it runs on the loop's
+    thread (``bot.db.sqlite_cursor.fetch_quick``). Elsewhere it is ``session.execute``.
     """
     driver = await sqlite_driver(session)
     if driver is None:
@@ -301,4 +303,4 @@ async def run_core(
         values[name] if process is None else process(values[name])
         for name, process in zip(prepared.names, prepared.processors, strict=True)
     ]
-    return list(await driver.execute_fetchall(prepared.sql, bound))
+    return await fetch_quick(driver, prepared.sql, bound)

@@ -16,14 +16,18 @@ and outbox loops, their transactions collided with the next request's, and the l
 through most of the lock's free time. Other processes still wait in the busy handler.
 
 Trips to the driver's thread are few besides. ``BEGIN`` is not sent on its own: it goes with
-the transaction's first statement, in one trip (a transaction that sends none costs none).
-And inside a write transaction, while it holds the gate and SQLite's write lock, a small
-statement (at most :data:`QUICK_VALUES` bound values, not an ``executemany``) runs on the
-event loop's own thread: it cannot wait for a lock there (the transaction holds the only
-one a writer needs under WAL), it takes tens of microseconds, and the trip it saves took
-about a hundred (a queue, a thread switch, a wake of the loop). A write's ``COMMIT``, reads
-outside write transactions and bulk statements keep the thread, so a long one never stalls
-the loop; ending a read-only transaction (``COMMIT`` of a snapshot) runs inline too.
+the transaction's first statement, in one trip (a transaction that sends none costs none; a
+BEGIN that fails is sent again with the next statement). Inside a write transaction, while it
+holds the gate and SQLite's write lock, a statement its caller knows is cheap
+(:func:`fetch_quick`: ``bot.db.driver``'s single-row inserts and ``run_core``'s lookups by
+key, at most :data:`QUICK_VALUES` values) runs on the event loop's own thread: it cannot wait
+for a lock there (the transaction holds the only one a writer needs under WAL), it takes
+tens of microseconds, and the trip it saves took about a hundred (a queue, a thread switch,
+a wake of the loop). After :data:`INLINE_SECONDS` without a turn for the loop the next one
+takes the thread, so a long transaction still lets other tasks run. Every other statement
+(SQLAlchemy's own, bulk ones, reads outside write transactions) and a write's ``COMMIT``
+keep the thread, so a slow one never stalls the loop; ending a read-only transaction
+(``COMMIT`` of a snapshot) runs inline.
 
 :func:`sqlite_module` is passed to ``create_async_engine(module=…)``; the class names it
 builds on are SQLAlchemy's aiosqlite adapter's (``sqlalchemy.dialects.sqlite.aiosqlite``,
@@ -37,8 +41,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, cast
 
 import aiosqlite
@@ -133,9 +139,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, True)
 
 
-# A statement binding at most this many values, inside a write transaction, runs inline.
+# A cheap statement (fetch_quick) binding at most this many values runs on the loop's thread
+# inside a write transaction, until the transaction has held the loop this long.
 QUICK_VALUES = 64
-_FETCHALL = aiosqlite.Connection._execute_fetchall
+INLINE_SECONDS = 0.002
 
 
 def _begun(connection: sqlite3.Connection, begin: str, fn: Any, args: Any, kwargs: Any) -> Any:
@@ -145,42 +152,81 @@ def _begun(connection: sqlite3.Connection, begin: str, fn: Any, args: Any, kwarg
 
 
 class _Driver(aiosqlite.Connection):
-    """aiosqlite's connection, whose small statements in a write transaction run inline."""
+    """aiosqlite's connection, which runs a caller's cheap statements of a write transaction
+    on the loop's thread (:func:`fetch_quick`) and ends read-only transactions there too."""
 
     def __init__(self, connector: Any, iter_chunk_size: int) -> None:
         super().__init__(connector, iter_chunk_size)
         self.owner: _Connection | None = None
-        self.in_flight = 0  # calls sent to the thread and not answered yet
+        self.in_flight = 0  # calls sent to the thread and not finished there yet
+        self._awake = time.perf_counter()  # when the caller last gave the loop a turn
 
-    def _quick(self, fn: Any, args: tuple[Any, ...]) -> bool:
+    def _in_transaction(self) -> bool:
+        return self._connection is not None and self._connection.in_transaction
+
+    def may_inline(self, values: int) -> bool:
+        """Whether a cheap statement binding ``values`` values may run on the loop now."""
         owner = self.owner
-        if owner is None or self.in_flight or self._connection is None:
-            return False
-        if not owner.writing:
-            # Ending a read-only transaction lets go of its snapshot: nothing to wait for.
-            return owner.reading and fn == self._connection.commit
-        target = getattr(fn, "__func__", fn)
-        if target is _run:
-            if args[3]:  # executemany
-                return False
-            values = args[2]
-        elif target is _FETCHALL or fn == self._connection.execute:
-            values = args[-1]
-        else:
-            return False
-        return values is None or len(values) <= QUICK_VALUES
+        return (
+            owner is not None
+            and owner.writing
+            and not self.in_flight
+            and values <= QUICK_VALUES
+            and self._in_transaction()  # BEGIN went through: the write lock is ours
+            # A transaction of many statements still gives other tasks a turn.
+            and time.perf_counter() - self._awake < INLINE_SECONDS
+        )
+
+    def _answered(self, _sent: asyncio.Future[Any]) -> None:
+        self.in_flight -= 1
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._quick(fn, args):
-            return fn(*args, **kwargs)
-        begin = self.owner.take_begin() if self.owner is not None else None
+        owner = self.owner
+        if (
+            owner is not None
+            and owner.reading
+            and not self.in_flight
+            and self._connection is not None
+            and fn == self._connection.commit
+        ):
+            return fn()  # ending a read-only transaction lets go of a snapshot: no waiting
+        begin = owner.take_begin() if owner is not None else None
         if begin is not None and self._connection is not None:
             fn, args, kwargs = _begun, (self._connection, begin, fn, args, kwargs), {}
+        # Counted until the thread is done with it, even if the caller stops waiting: no
+        # statement may run on the loop while the thread still uses the connection.
         self.in_flight += 1
+        sent = asyncio.ensure_future(super()._execute(fn, *args, **kwargs))  # type: ignore[no-untyped-call]
+        sent.add_done_callback(self._answered)
         try:
-            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+            return await asyncio.shield(sent)
+        except Exception:
+            if (
+                begin is not None
+                and owner is not None
+                and sent.done()
+                and not self._in_transaction()
+            ):
+                # BEGIN itself failed (another process held the lock past the busy timeout):
+                # the next statement sends it again rather than run outside a transaction.
+                owner.restore_begin(begin)
+            raise
         finally:
-            self.in_flight -= 1
+            self._awake = time.perf_counter()
+
+
+async def fetch_quick(driver: aiosqlite.Connection, sql: str, values: Sequence[Any]) -> list[Any]:
+    """Run a statement the caller knows is cheap (a few rows by key) and return its rows.
+
+    Inside a write transaction it runs on the loop's thread, no trip (unless the loop has
+    had no turn for :data:`INLINE_SECONDS`, or the thread is busy); elsewhere it is
+    ``execute_fetchall``.
+    """
+    if isinstance(driver, _Driver) and driver.may_inline(len(values)):
+        raw = driver._connection
+        assert raw is not None
+        return raw.execute(sql, values).fetchall()
+    return list(await driver.execute_fetchall(sql, values))
 
 
 def _connect(database: Any, *, iter_chunk_size: int = 64, **kwargs: Any) -> _Driver:
@@ -249,6 +295,11 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         """Return the BEGIN not sent yet (the caller sends it), if any."""
         pending, self._pending = self._pending, None
         return pending
+
+    def restore_begin(self, statement: str) -> None:
+        """Keep a BEGIN that failed to be sent with the next statement."""
+        if self._held is not None or statement == "BEGIN":
+            self._pending = statement
 
     def begin(self, statement: str, *, writes: bool) -> None:
         """Begin a transaction with its first statement; one that ``writes`` waits for the

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db.driver import insert_row, sqlite_driver
+from bot.db.sqlite_cursor import fetch_quick
 from bot.events import publish
 from bot.ids import new_uid
 from bot.models import Order
@@ -95,10 +96,12 @@ async def _held(session: AsyncSession, community_id: int, intent_id: str | None)
     driver = await sqlite_driver(session)
     if driver is not None:
         # Almost never there: on SQLite, ask in one trip before loading anything.
-        found = await driver.execute_fetchall(
-            "SELECT 1 FROM orders WHERE community_id = ? AND session_id = ?", (community_id, key)
+        found = await fetch_quick(
+            driver,
+            "SELECT 1 FROM orders WHERE community_id = ? AND session_id = ?",
+            (community_id, key),
         )
-        if not list(found):
+        if not found:
             return None
     held: Order | None = await session.scalar(
         select(Order)
