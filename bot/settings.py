@@ -189,7 +189,7 @@ class OutboxSettings(_Section):
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Under a burst of commits the event and outbox loops start a pass at most this often,
     # so each pass takes many rows (0 for a pass per commit).
-    settle_seconds: float = Field(default=0.05, ge=0, le=5)
+    settle_seconds: float = Field(default=0.1, ge=0, le=5)
     # Sent rows are deleted after this many days (what was posted is in the post registry).
     retention_days: int = Field(default=30, ge=1, le=3650)
 

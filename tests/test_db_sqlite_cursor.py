@@ -59,7 +59,10 @@ async def test_a_read_is_one_trip_to_the_driver_thread_begin_included(sqlite_eng
         assert len(trips) == 1  # the deferred BEGIN went with it
         assert result.scalars().all() == ["a", "b"]
         await connection.commit()
-    assert len(trips) == 1  # ending a snapshot runs on the loop
+        assert len(trips) == 1  # ending a snapshot runs on the loop
+        await connection.execute(text("SELECT count(*) FROM t"))
+        await connection.rollback()
+    assert len(trips) == 2  # the second read's own trip; its rollback ran on the loop
 
 
 async def test_cheap_statements_of_a_write_transaction_take_no_trip_but_commit_does(

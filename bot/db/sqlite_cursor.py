@@ -27,7 +27,7 @@ a wake of the loop). After :data:`INLINE_SECONDS` without a turn for the loop th
 takes the thread, so a long transaction still lets other tasks run. Every other statement
 (SQLAlchemy's own, bulk ones, reads outside write transactions) and a write's ``COMMIT``
 keep the thread, so a slow one never stalls the loop; ending a read-only transaction
-(``COMMIT`` of a snapshot) runs inline.
+(``COMMIT`` or ``ROLLBACK`` of a snapshot) runs inline.
 
 :func:`sqlite_module` is passed to ``create_async_engine(module=…)``; the class names it
 builds on are SQLAlchemy's aiosqlite adapter's (``sqlalchemy.dialects.sqlite.aiosqlite``,
@@ -187,7 +187,7 @@ class _Driver(aiosqlite.Connection):
             and owner.reading
             and not self.in_flight
             and self._connection is not None
-            and fn == self._connection.commit
+            and (fn == self._connection.commit or fn == self._connection.rollback)
         ):
             return fn()  # ending a read-only transaction lets go of a snapshot: no waiting
         begin = owner.take_begin() if owner is not None else None
