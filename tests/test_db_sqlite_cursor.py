@@ -136,7 +136,8 @@ async def test_writers_of_one_engine_queue_and_all_commit(sqlite_engine):
     async def write(letter: str) -> None:
         async with sqlite_engine.begin() as connection:
             await connection.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": letter})
-            await asyncio.sleep(0.01)  # holds the gate: the others wait on the loop
+            for _ in range(5):  # gives the others turns while this holds the gate
+                await asyncio.sleep(0)
             await connection.execute(text("UPDATE t SET v = v || '!' WHERE v = :v"), {"v": letter})
 
     await asyncio.gather(*(write(letter) for letter in "abcdefgh"))
