@@ -10,8 +10,9 @@ afterwards.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bot.db import Base, create_engine
 from bot.db.migrate import upgrade
 from bot.services.communities import SpaceRef, ensure_community, ensure_space
 from bot.settings import load_settings
+from tests.log_waiter import LogWaiter
 
 TEST_DATABASE_URL = os.environ.get("FLYWHEEL_TEST_DATABASE_URL", "")
 
@@ -146,3 +148,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def default_settings(database_url: str) -> object:
     """Return settings with only a database configured."""
     return load_settings(environ={"FLYWHEEL_DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def log_waiter(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[str], LogWaiter]]:
+    """Return a function that starts collecting a logger's INFO records."""
+    attached: list[tuple[logging.Logger, LogWaiter]] = []
+
+    def watch(name: str) -> LogWaiter:
+        caplog.set_level(logging.INFO, logger=name)
+        waiter = LogWaiter()
+        logger = logging.getLogger(name)
+        logger.addHandler(waiter)
+        attached.append((logger, waiter))
+        return waiter
+
+    yield watch
+    for logger, waiter in attached:
+        logger.removeHandler(waiter)

@@ -3,8 +3,7 @@ told once with the fix, the grant going through by itself once fixed, and rejoin
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from tests.discord.conftest import (
     GUILD_ID,
     MODERATOR_ROLE_ID,
 )
-from tests.slack.conftest import LogWaiter
+from tests.log_waiter import LogWaiter
 
 PAID_ROLE_ID = 910_000_000_000_000_300
 STRANGER_ID = 910_000_000_000_000_301
@@ -56,14 +55,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def joins(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
+def joins(log_waiter: Callable[[str], LogWaiter]) -> LogWaiter:
     """Collect what the front end logs about joins (the listener answers nobody)."""
-    caplog.set_level(logging.INFO, logger="cogs.members")
-    waiter = LogWaiter()
-    logger = logging.getLogger("cogs.members")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+    return log_waiter("cogs.members")
 
 
 @pytest.fixture

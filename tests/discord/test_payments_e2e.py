@@ -8,9 +8,8 @@ Everything real runs: discord.py against the Discord sandbox, the process's web 
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +28,9 @@ from tests.discord.conftest import (
     StartBot,
 )
 from tests.discord.test_payments_access import discord_member
+from tests.log_waiter import LogWaiter
 from tests.payments_e2e import Storefront, open_storefront, settle, shop, shop_config
 from tests.payments_setup import Shop
-from tests.slack.conftest import LogWaiter
 
 __all__ = ["shop"]
 
@@ -72,14 +71,9 @@ async def guild(sandbox: DiscordSandbox, start_bot: StartBot, runtime: Runtime) 
 
 
 @pytest.fixture
-def joins(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
+def joins(log_waiter: Callable[[str], LogWaiter]) -> LogWaiter:
     """What the members cog logs about joins (its listener answers nobody)."""
-    caplog.set_level(logging.INFO, logger="cogs.members")
-    waiter = LogWaiter()
-    logger = logging.getLogger("cogs.members")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+    return log_waiter("cogs.members")
 
 
 def said(reply: Any) -> str:

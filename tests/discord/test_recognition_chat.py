@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from tests.discord.conftest import (
     MODERATOR_ID,
     MODERATOR_ROLE_ID,
 )
-from tests.slack.conftest import LogWaiter
+from tests.log_waiter import LogWaiter
 
 OFFTOPIC_ID = 910_000_000_000_000_011
 OFFTOPIC_THREAD_ID = 910_000_000_000_000_012
@@ -64,14 +64,9 @@ def workspace(sandbox: DiscordSandbox) -> None:
 
 
 @pytest.fixture
-def chat_log(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
+def chat_log(log_waiter: Callable[[str], LogWaiter]) -> LogWaiter:
     """Collect what the recognition cog logs (reactions are answered to nobody)."""
-    caplog.set_level(logging.INFO, logger="cogs.recognition._chat")
-    waiter = LogWaiter()
-    logger = logging.getLogger("cogs.recognition._chat")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+    return log_waiter("cogs.recognition._chat")
 
 
 async def points(runtime: Runtime, user_id: int) -> int | None:

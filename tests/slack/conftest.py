@@ -3,10 +3,7 @@ and the Slack front end served in HTTP mode by our own web server on port 0."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +48,10 @@ async def sandbox() -> AsyncIterator[SlackSandbox]:
 
 @pytest.fixture
 def extra_config() -> tuple[str, dict[str, str]]:
-    """Return more bot.toml text and environment (e.g. offers and a secret key); override it."""
+    """Return more bot.toml text and environment (e.g. offers and a secret key); override it.
+
+    The text follows the ``[slack]`` table: keys before its first table header are Slack's
+    (``owner_user_ids``, ``access``)."""
     return "", {}
 
 
@@ -68,7 +68,7 @@ async def runtime(
     config = tmp_path / "bot.toml"
     # Members' files go to the test's folder, never the working directory's media/.
     config.write_text(
-        COMMUNITY_TOML + f'[media]\ndir = "{tmp_path / "media"}"\n' + extra_config[0],
+        COMMUNITY_TOML + extra_config[0] + f'[media]\ndir = "{tmp_path / "media"}"\n',
         encoding="utf-8",
     )
     settings = load_settings(
@@ -105,43 +105,3 @@ def prompt_buttons(prompt: RecordedCall) -> dict[str, str]:
         if block["type"] == "actions"
         for element in block["elements"]
     }
-
-
-class LogWaiter(logging.Handler):
-    """Collect a logger's records so a test can wait for the one a silent listener writes."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-        self._changed = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-        self._changed.set()
-
-    async def wait_for(self, pattern: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while True:
-                for message in self.messages:
-                    if re.search(pattern, message):
-                        return message
-                self._changed.clear()
-                await self._changed.wait()
-
-
-@pytest.fixture
-def log_waiter(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[str], LogWaiter]]:
-    """Return a function that starts collecting a logger's INFO records."""
-    attached: list[tuple[logging.Logger, LogWaiter]] = []
-
-    def watch(name: str) -> LogWaiter:
-        caplog.set_level(logging.INFO, logger=name)
-        waiter = LogWaiter()
-        logger = logging.getLogger(name)
-        logger.addHandler(waiter)
-        attached.append((logger, waiter))
-        return waiter
-
-    yield watch
-    for logger, waiter in attached:
-        logger.removeHandler(waiter)

@@ -3,28 +3,25 @@ does, the owner told with the fix, the change going through once fixed, and team
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
 from bot.messages import RoleChange
 from bot.models import EventRecord, OutboxMessage
 from bot.outbox import send
 from bot.outbox.access import BLOCKED_RETRY_MAX
-from bot.runtime import Runtime, bootstrap_community, build_runtime
+from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.services.access import access_state
 from bot.services.access.state import Outcome
 from bot.services.callers import Caller, Role, resolve_actor
-from bot.settings import load_settings
 from bot.slack.app import SlackPlatform
 from bot.slack.sender import SlackSender
 from bot.web.app import create_app, start_site
-from tests.slack.conftest import COMMUNITY_TOML, MEMBER, LogWaiter, Served
+from tests.log_waiter import LogWaiter
+from tests.slack.conftest import MEMBER, Served
 
 OWNER = "U0OWNER"
 STRANGER = "U0NEW"
@@ -34,35 +31,21 @@ ACCESS = {"champs": GROUP, "inner": PRIVATE, "gone": "G0GONE"}
 
 
 @pytest.fixture
-async def runtime(
-    tmp_path: Path, database_url: str, committed, clock: FakeClock, sandbox: SlackSandbox
-) -> AsyncIterator[Runtime]:
-    """A runtime with an owner, [slack.access] and the outbox sending to the sandbox."""
+def extra_config(sandbox: SlackSandbox) -> tuple[str, dict[str, str]]:
+    """An owner and [slack.access]."""
     sandbox.add_user(OWNER, "olga", real_name="Olga Owner")
     sandbox.add_usergroup(GROUP, "champions", users=[OWNER])
     sandbox.add_channel(PRIVATE, "inner-circle", is_private=True, bot_is_member=False)
     access = "".join(f'{key} = "{value}"\n' for key, value in ACCESS.items())
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        COMMUNITY_TOML
-        + f'owner_user_ids = ["{OWNER}"]\n[slack.access]\n{access}'
-        + f'[media]\ndir = "{tmp_path / "media"}"\n',
-        encoding="utf-8",
-    )
-    settings = load_settings(
-        config,
-        environ={
-            "FLYWHEEL_DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": sandbox.bot_token,
-            "SLACK_SIGNING_SECRET": sandbox.signing_secret,
-        },
-    )
-    runtime = build_runtime(settings, clock=clock)
-    await bootstrap_community(runtime)
+    return f'owner_user_ids = ["{OWNER}"]\n[slack.access]\n{access}', {}
+
+
+@pytest.fixture
+def runtime(runtime: Runtime, sandbox: SlackSandbox) -> Runtime:
+    """The conftest's runtime, its outbox sending to the sandbox."""
     sender = SlackSender(sandbox.bot_token, api_base=sandbox.api_base, access=ACCESS)
     runtime.dispatcher.register(sender)
-    yield runtime
-    await runtime.close()
+    return runtime
 
 
 @pytest.fixture
@@ -77,14 +60,9 @@ async def served(runtime: Runtime, sandbox: SlackSandbox) -> AsyncIterator[Serve
 
 
 @pytest.fixture
-def joins(caplog: pytest.LogCaptureFixture) -> Iterator[LogWaiter]:
+def joins(log_waiter: Callable[[str], LogWaiter]) -> LogWaiter:
     """Collect what the front end logs about joins (the listener answers nobody)."""
-    caplog.set_level(logging.INFO, logger="bot.slack.members")
-    waiter = LogWaiter()
-    logger = logging.getLogger("bot.slack.members")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+    return log_waiter("bot.slack.members")
 
 
 async def _member(runtime: Runtime, sandbox: SlackSandbox, user_id: str) -> int:

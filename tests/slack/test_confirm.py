@@ -20,7 +20,8 @@ from bot.slack.members import CANCEL_DELETE as KEEP_DATA
 from bot.slack.members import CONFIRM_DELETE as ERASE
 from bot.slack.rituals import CANCEL_DELETE, CONFIRM_DELETE
 from bot.slack.rituals.modal import FIELDS
-from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, LogWaiter, Served, prompt_buttons
+from tests.log_waiter import LogWaiter
+from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, Served, prompt_buttons
 from tests.slack.test_rituals import ask, create_from_template
 
 pytestmark = pytest.mark.e2e

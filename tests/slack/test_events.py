@@ -23,7 +23,8 @@ from bot.slack import app as slack_app
 from bot.slack.app import SlackPlatform
 from bot.slack.front import EventCall, SlackFront
 from bot.slack.sender import SlackSender
-from tests.slack.conftest import LogWaiter, Served
+from tests.log_waiter import LogWaiter
+from tests.slack.conftest import Served
 from tests.slack.test_rituals import (
     BOB,
     CARA,

@@ -4,25 +4,21 @@ delivers the DM and the private-channel membership."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
 from bot.models import Order, OutboxMessage
-from bot.runtime import Runtime, bootstrap_community, build_runtime
+from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.services import payments
 from bot.services.callers import Caller, Role, resolve_actor
 from bot.services.payments.claims import TOLD
-from bot.settings import load_settings
 from bot.slack.payments.claims import typed_email
 from bot.slack.sender import SlackSender
 from tests.services.payments_seed import order
-from tests.slack.conftest import CHANNEL, COMMUNITY_TOML, MEMBER, MODERATOR, Served
+from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, Served
 
 pytestmark = pytest.mark.e2e
 
@@ -31,35 +27,22 @@ OTHER = "U0BOB"
 
 
 @pytest.fixture
-async def runtime(
-    tmp_path: Path, database_url: str, committed, clock: FakeClock, sandbox: SlackSandbox
-) -> AsyncIterator[Runtime]:
-    """A runtime whose offer grants the 'paid' access key: a private channel on Slack."""
+def extra_config(sandbox: SlackSandbox) -> tuple[str, dict[str, str]]:
+    """An offer granting the 'paid' access key: a private channel on Slack."""
     sandbox.add_user(OTHER, "bob", real_name="Bob Builder")
     sandbox.add_channel(PAID_CHANNEL, "paid-members", is_private=True)
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        COMMUNITY_TOML
-        + f'access = {{ paid = "{PAID_CHANNEL}" }}\n'
-        + f'[media]\ndir = "{tmp_path / "media"}"\n'
-        + '[offers.pro]\nname = "Pro membership"\nprice = "price_pro"\naccess = "paid"\n',
-        encoding="utf-8",
-    )
-    settings = load_settings(
-        config,
-        environ={
-            "FLYWHEEL_DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": sandbox.bot_token,
-            "SLACK_SIGNING_SECRET": sandbox.signing_secret,
-        },
-    )
-    runtime = build_runtime(settings, clock=clock)
-    await bootstrap_community(runtime)
+    offer = '[offers.pro]\nname = "Pro membership"\nprice = "price_pro"\naccess = "paid"\n'
+    return f'access = {{ paid = "{PAID_CHANNEL}" }}\n' + offer, {}
+
+
+@pytest.fixture
+def runtime(runtime: Runtime, sandbox: SlackSandbox) -> Runtime:
+    """The conftest's runtime, its outbox sending to the sandbox."""
+    access = {"paid": PAID_CHANNEL}
     runtime.dispatcher.register(
-        SlackSender(sandbox.bot_token, api_base=sandbox.api_base, access={"paid": PAID_CHANNEL})
+        SlackSender(sandbox.bot_token, api_base=sandbox.api_base, access=access)
     )
-    yield runtime
-    await runtime.close()
+    return runtime
 
 
 async def slack_member(runtime: Runtime, sandbox: SlackSandbox, user_id: str) -> int:

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from bot.clock import FakeClock
 from bot.outbox.access import BLOCKED_RETRY_MAX
-from bot.runtime import Runtime, bootstrap_community, build_runtime
+from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
-from bot.settings import load_settings
 from bot.slack.app import SlackPlatform, attach_slack
+from tests.log_waiter import LogWaiter
 from tests.payments_e2e import Storefront, open_storefront, settle, shop, shop_config
 from tests.payments_setup import Shop
-from tests.slack.conftest import COMMUNITY_TOML, MEMBER, LogWaiter, Served
+from tests.slack.conftest import MEMBER, Served
 from tests.slack.test_payments import ask
 
 __all__ = ["shop"]
@@ -43,41 +42,15 @@ OUTSIDE = f"flywheel is not in private channel {SUPPORTERS}: invite it (/invite 
 
 
 @pytest.fixture
-async def runtime(
-    tmp_path: Path,
-    database_url: str,
-    committed: object,
-    clock: FakeClock,
-    sandbox: SlackSandbox,
-    shop: Shop,
-) -> AsyncIterator[Runtime]:
+def extra_config(sandbox: SlackSandbox, shop: Shop) -> tuple[str, dict[str, str]]:
     """Acme Makers with an owner, the shop's offers and [slack.access] for both."""
     sandbox.add_user(OWNER, "olive", real_name="Olive Owner", is_owner=True)
     sandbox.add_channel(SUPPORTERS, "supporters", is_private=True)
     sandbox.add_usergroup(INSIDERS, "insiders", users=[OWNER])
     offers, environ = shop_config(shop, {"club": "supporters", "pro": "insiders"})
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        COMMUNITY_TOML
-        + f'owner_user_ids = ["{OWNER}"]\n'
-        + f'[slack.access]\nsupporters = "{SUPPORTERS}"\ninsiders = "{INSIDERS}"\n'
-        + f'[media]\ndir = "{tmp_path / "media"}"\n'
-        + offers,
-        encoding="utf-8",
-    )
-    settings = load_settings(
-        config,
-        environ={
-            "FLYWHEEL_DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": sandbox.bot_token,
-            "SLACK_SIGNING_SECRET": sandbox.signing_secret,
-            **environ,
-        },
-    )
-    runtime = build_runtime(settings, clock=clock)
-    await bootstrap_community(runtime)
-    yield runtime
-    await runtime.close()
+    slack = f'owner_user_ids = ["{OWNER}"]\n'
+    slack += f'[slack.access]\nsupporters = "{SUPPORTERS}"\ninsiders = "{INSIDERS}"\n'
+    return slack + offers, environ
 
 
 @pytest.fixture

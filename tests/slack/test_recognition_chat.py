@@ -14,7 +14,8 @@ from bot.models import Activity, Identity, Member
 from bot.runtime import Runtime
 from bot.sandbox.slack import SlackSandbox
 from bot.slack.sender import SlackSender
-from tests.slack.conftest import CHANNEL, MEMBER, LogWaiter, Served
+from tests.log_waiter import LogWaiter
+from tests.slack.conftest import CHANNEL, MEMBER, Served
 from tests.slack.test_rituals import (
     BOB,
     CARA,

@@ -42,7 +42,8 @@ from bot.slack.rituals import (
 )
 from bot.slack.sender import SlackSender
 from tests.effects import occurrence_uid, prune_sent_rows
-from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, LogWaiter, Served
+from tests.log_waiter import LogWaiter
+from tests.slack.conftest import CHANNEL, MEMBER, MODERATOR, Served
 
 pytestmark = pytest.mark.e2e
 
