@@ -152,14 +152,7 @@ def _post_statement(dialect: Any, by_purpose: bool) -> Any:
     rows = select(*values.values()).where(
         channels.destination_id == destination, channels.channel_id != ""
     )
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        # The table, not the entity: parameters are this one row's, not an ORM bulk insert.
-        insert_for(cast(Table, OutboxMessage.__table__))
-        .from_select(list(values), rows)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(outbox.id)
-    )
+    return _insert_selected(dialect, values, rows)
 
 
 def _role_statement(dialect: Any) -> Any:
@@ -194,12 +187,19 @@ def _role_statement(dialect: Any) -> Any:
         .where(identities.member_id == bindparam("member_id"))
         .order_by(identities.platform, identities.id)
     )
+    return _insert_selected(dialect, values, rows)
+
+
+def _insert_selected(dialect: Any, values: dict[str, Any], rows: Any) -> Any:
+    """``INSERT INTO outbox (values' columns) SELECT …`` skipping keys already queued,
+    returning the new rows' ids."""
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
+        # The table, not the entity: parameters are this one row's, not an ORM bulk insert.
         insert_for(cast(Table, OutboxMessage.__table__))
         .from_select(list(values), rows)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(outbox.id)
+        .returning(OutboxMessage.__table__.c.id)
     )
 
 

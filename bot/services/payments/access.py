@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db.driver import insert_row, run_core
+from bot.db.driver import insert_new, run_core
 from bot.ids import new_uid
 from bot.messages import RoleChange
 from bot.models import Badge, Member, MemberBadge, Order, PaidAccess, Subscription
@@ -412,20 +412,15 @@ async def _first_grant(
     unit of work: :func:`refresh` holds the member (the database, on SQLite), so no other
     refresh can have inserted it since it was read.
     """
-    row = PaidAccess(
-        uid=new_uid(),
-        community_id=community_id,
-        member_id=member_id,
-        offer_slug=item.offer_slug,
-        access=item.access,
-        granted=True,
-        reason=item.reason,
-        changes=1,
-        changed_at=clock.now(),
+    row = _Held(
+        0, new_uid(), community_id, member_id, item.offer_slug, item.access, True, item.reason, 0
     )
-    held = _Held(0, row.uid, community_id, member_id, item.offer_slug, item.access, True, "", 0)
-    await _queue(session, clock, held, item.access, grant=True)
-    if await insert_row(session, row, ("member_id", "offer_slug")) is None:
+    await _queue(session, clock, row, item.access, grant=True)
+    values = {name: getattr(row, name) for name in _Held.__slots__ if name != "id"}
+    inserted = await insert_new(
+        session, PaidAccess, {**values, "changed_at": clock.now()}, ("member_id", "offer_slug")
+    )
+    if inserted is None:
         raise RuntimeError(
             f"paid access {item.offer_slug} of member {member_id} appeared meanwhile"
         )
